@@ -1,0 +1,247 @@
+"""The `paperfeed` command: a thin shell over the store, the importers and the web app."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from paperfeed import __version__
+from paperfeed.config import get_settings
+from paperfeed.formats import to_bibtex, to_json
+from paperfeed.ingest.registry import Options, open_source
+from paperfeed.models import Rejected, SourceError
+from paperfeed.store import init_db, make_engine
+from paperfeed.store import queries as q
+from paperfeed.store.importer import Counts, Importer
+
+DEMO_CORPUS = Path(__file__).parent / "demo" / "arxiv-demo.jsonl.gz"
+
+app = typer.Typer(help="paperfeed: a self-hosted research-paper discovery hub.", no_args_is_help=True)
+out = Console()
+err = Console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"paperfeed {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
+) -> None:
+    """paperfeed: daily papers, search and digests on your own machine."""
+
+
+def _engine():
+    engine = make_engine(get_settings().db_url)
+    init_db(engine)
+    return engine
+
+
+@app.command()
+def init(
+    demo: Annotated[bool, typer.Option(help="Import the bundled demo corpus if the database is empty.")] = False,
+) -> None:
+    """Create or upgrade the database under PAPERFEED_DATA_DIR (default ./data)."""
+    settings = get_settings()
+    engine = _engine()
+    out.print(f"database ready: {settings.db_url}")
+    if demo and q.count_papers(engine) == 0:
+        out.print(f"importing the demo corpus ({DEMO_CORPUS.name})")
+        targets = [str(DEMO_CORPUS)]
+        items = open_source("arxiv-snapshot", targets, settings, Options())
+        _import_items(engine, "arxiv-snapshot", targets, items, None)
+
+
+@app.command()
+def ingest(
+    source: Annotated[str, typer.Argument(help="arxiv-snapshot | arxiv-api | arxiv-oai | hf-daily | hf-page")],
+    targets: Annotated[
+        list[str],
+        typer.Argument(
+            help="Files or folders to read; or, live: a search query (arxiv-api), an OAI set such as cs "
+            "(arxiv-oai), a date YYYY-MM-DD (hf-daily)."
+        ),
+    ],
+    category: Annotated[list[str], typer.Option("--category", "-c", help="arxiv-api: limit to a category (repeatable).")] = [],  # noqa: B006
+    since: Annotated[str | None, typer.Option(help="arxiv-api/arxiv-oai: from this date (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option(help="arxiv-api/arxiv-oai: up to this date (YYYY-MM-DD).")] = None,
+    max_results: Annotated[int, typer.Option(help="arxiv-api: stop after this many results.")] = 1000,
+    ids: Annotated[bool, typer.Option("--ids", help="arxiv-api: the targets are arXiv ids.")] = False,
+    strict: Annotated[bool, typer.Option(help="Exit with status 1 when any record is rejected.")] = False,
+    batch_size: Annotated[int | None, typer.Option(help="Papers per transaction.")] = None,
+) -> None:
+    """Import papers from a source, idempotently; ends with counts of new/updated/unchanged/rejected."""
+    try:
+        opts = Options(
+            categories=category,
+            since=date.fromisoformat(since) if since else None,
+            until=date.fromisoformat(until) if until else None,
+            max_results=max_results,
+            ids=ids,
+        )
+    except ValueError as exc:
+        err.print(f"[red]error:[/] bad date: {exc}")
+        raise typer.Exit(2) from exc
+    engine = _engine()
+    watermark_key = None
+    if source == "arxiv-oai" and opts.since is None and not Path(targets[0]).exists():
+        watermark_key = f"arxiv-oai:{get_settings().arxiv_oai_url}:{targets[0]}"
+        stored = q.get_state(engine, watermark_key)
+        opts.since = date.fromisoformat(stored) if stored else None
+        if opts.since:
+            err.print(f"resuming the harvest from {opts.since}")
+    try:
+        items = open_source(source, targets, get_settings(), opts)
+        counts = _import_items(engine, source, targets, items, batch_size)
+    except SourceError as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from exc
+    watermark = getattr(items, "watermark", None)
+    if watermark_key and watermark:
+        q.set_state(engine, watermark_key, watermark)
+    if strict and counts.rejected:
+        raise typer.Exit(1)
+
+
+def _import_items(engine, source, targets, items, batch_size) -> Counts:
+    settings = get_settings()
+    importer = Importer(engine, batch_size or settings.ingest_batch_size)
+    return _with_progress(importer, items, source, " ".join(targets))
+
+
+def _with_progress(importer: Importer, items, source: str, target: str) -> Counts:
+    shown = 0
+
+    def report(rejected: Rejected) -> None:
+        nonlocal shown
+        shown += 1
+        if shown <= 20:
+            err.print(f"rejected {rejected}", highlight=False, markup=False)
+        elif shown == 21:
+            err.print("... more rejected records; the total is in the summary")
+
+    columns = (
+        SpinnerColumn(),
+        TextColumn(source),
+        MofNCompleteColumn(),
+        TextColumn("records"),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[rate]}"),
+    )
+    with Progress(*columns, console=err) as progress:
+        task = progress.add_task(source, total=None, rate="")
+
+        def advance(n: int) -> None:
+            if n % 500 == 0:
+                elapsed = progress.tasks[0].elapsed or 0
+                progress.update(task, completed=n, rate=f"{n / elapsed:,.0f}/s" if elapsed else "")
+
+        counts = importer.run(items, source, target, on_progress=advance, on_reject=report)
+        progress.update(task, completed=counts.seen)
+    out.print(f"{source}: {counts.summary()}")
+    return counts
+
+
+@app.command()
+def stats() -> None:
+    """Papers per day, per category and per source, and the latest import runs."""
+    engine = _engine()
+    with engine.connect() as conn:
+        s = q.stats(conn)
+    out.print(f"[bold]{s['papers']:,}[/] papers")
+    for title, rows in (("day", s["per_day"]), ("category", s["per_category"]), ("source", s["per_source"])):
+        table = Table(title=f"papers per {title}")
+        table.add_column(title)
+        table.add_column("papers", justify="right")
+        for key, n in rows:
+            table.add_row(str(key), f"{n:,}")
+        out.print(table)
+    runs = Table(title="latest imports")
+    for col in ("started", "source", "status", "new", "updated", "unchanged", "rejected"):
+        runs.add_column(col)
+    for r in s["recent_runs"]:
+        status = r["status"] if r["status"] != "running" or r["finished_at"] else "running/interrupted"
+        runs.add_row(
+            f"{r['started_at']:%Y-%m-%d %H:%M}", r["source"], status,
+            *(str(r[k]) for k in ("new", "updated", "unchanged", "rejected")),
+        )
+    out.print(runs)
+
+
+@app.command()
+def show(paper_id: Annotated[str, typer.Argument(help="An arXiv id (any version or URL form) or a paperfeed id.")]) -> None:
+    """Show one paper with its sources and external signals."""
+    engine = _engine()
+    with engine.connect() as conn:
+        paper = q.get_paper(conn, paper_id)
+    if paper is None:
+        err.print(f"[red]no paper {paper_id!r}[/]")
+        raise typer.Exit(1)
+    out.print(f"[bold]{paper['title']}[/]", highlight=False)
+    out.print(", ".join(paper["authors"]), highlight=False)
+    out.print(f"id {paper['id']}  v{paper['version'] or '?'}  {' '.join(paper['categories'])}")
+    out.print(f"listed {paper['listed_date']}  published {paper['published']}  updated {paper['updated']}")
+    for key in ("comments", "doi", "journal_ref"):
+        if paper.get(key):
+            out.print(f"{key}: {paper[key]}", highlight=False)
+    for name, url in paper["links"].items():
+        out.print(f"{name}: {url}")
+    out.print()
+    out.print(paper["abstract"], highlight=False)
+    out.print()
+    for s in paper["sources"]:
+        out.print(f"source {s['source']}: {s['ref']}", highlight=False)
+    for s in paper["signals"]:
+        value = s["value_num"] if s["value_num"] is not None else s["value_text"]
+        out.print(f"signal {s['source']}.{s['name']} = {value}")
+
+
+@app.command()
+def export(
+    format: Annotated[str, typer.Option("--format", "-f", help="jsonl or bibtex")] = "jsonl",
+    since: Annotated[str | None, typer.Option(help="Only papers listed on or after YYYY-MM-DD.")] = None,
+    category: Annotated[str | None, typer.Option(help="Only papers in this category.")] = None,
+) -> None:
+    """Write papers to stdout, one JSON object per line (jsonl) or BibTeX entries."""
+    if format not in ("jsonl", "bibtex"):
+        err.print("[red]error:[/] --format must be jsonl or bibtex")
+        raise typer.Exit(2)
+    try:
+        since_day = date.fromisoformat(since) if since else None
+    except ValueError as exc:
+        err.print(f"[red]error:[/] bad --since: {exc}")
+        raise typer.Exit(2) from exc
+    render = to_json if format == "jsonl" else to_bibtex
+    engine = _engine()
+    with engine.connect() as conn:
+        for paper in q.iter_papers(conn, since_day, category):
+            sys.stdout.write(render(paper) + ("\n" if format == "jsonl" else ""))
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default PAPERFEED_HOST or 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default PAPERFEED_PORT or 8000).")] = None,
+) -> None:
+    """Serve the web app."""
+    import uvicorn
+
+    from paperfeed.web.app import create_app
+
+    settings = get_settings()
+    _engine()
+    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
+
+
+def main() -> None:
+    app()

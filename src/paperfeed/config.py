@@ -1,0 +1,37 @@
+"""Settings, read from the environment (prefix PAPERFEED_) or a .env file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PAPERFEED_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("data")
+    # Empty means the SQLite file data_dir/paperfeed.db.
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Papers written per transaction during import: a crash loses at most one batch of work.
+    ingest_batch_size: int = 2000
+    # arXiv asks API clients to wait 3 seconds between calls.
+    arxiv_api_url: str = "https://export.arxiv.org/api/query"
+    arxiv_api_delay: float = 3.0
+    arxiv_oai_url: str = "https://oaipmh.arxiv.org/oai"
+    hf_daily_url: str = "https://huggingface.co/api/daily_papers"
+    page_size: int = 100
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'paperfeed.db').resolve()}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,88 @@
+"""Helpers the importers share: reading files, tolerant XML streaming, dates."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+from paperfeed.models import Rejected, SourceError
+
+BAD_CHAR = "\ufffd"  # what undecodable bytes become; a record holding it is rejected
+
+
+def read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+def decode(data: bytes, ref: str) -> tuple[str, Rejected | None]:
+    """UTF-8 text, with undecodable bytes replaced; plus a note naming the first bad line."""
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        note = Rejected(f"{ref}:{line}", f"bytes that are not UTF-8 ({data[exc.start:exc.start + 1]!r}"
+                        f" at byte {exc.start}); records containing them are rejected")
+        return data.decode("utf-8", errors="replace"), note
+
+
+def has_bad_chars(*texts: str | None) -> bool:
+    return any(t and BAD_CHAR in t for t in texts)
+
+
+def iter_elements(text: str, local_name: str, ref: str) -> Iterator[ET.Element | Rejected]:
+    """Stream the elements named `local_name` (any namespace); on malformed or truncated XML,
+    yield what was complete before the error, then a Rejected naming the line."""
+    parser = ET.XMLPullParser(events=("end",))
+    suffix = "}" + local_name
+    try:
+        parser.feed(text.encode("utf-8"))
+        parser.close()
+    except ET.ParseError as exc:
+        yield from _matching(parser, suffix, local_name)
+        line, col = exc.position
+        yield Rejected(f"{ref}:{line}", f"malformed or truncated XML ({exc.msg}); "
+                       f"records after line {line} were not read")
+        return
+    yield from _matching(parser, suffix, local_name)
+
+
+def _matching(parser: ET.XMLPullParser, suffix: str, local_name: str) -> Iterator[ET.Element]:
+    for _event, elem in parser.read_events():
+        if elem.tag.endswith(suffix) or elem.tag == local_name:
+            yield elem
+
+
+def text_of(elem: ET.Element | None) -> str | None:
+    if elem is None or elem.text is None:
+        return None
+    value = " ".join(elem.text.split())
+    return value or None
+
+
+def parse_datetime(value: str | None) -> datetime | None:
+    """ISO 8601 ("2025-12-15T18:59:57Z", "2014-01-09") or RFC 2822 (snapshot `versions`),
+    as naive UTC."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            dt = parsedate_to_datetime(value)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"unreadable date {value!r}") from exc
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(UTC).replace(tzinfo=None)
+    return dt
+
+
+def parse_date(value: str | None) -> date | None:
+    dt = parse_datetime(value)
+    return dt.date() if dt else None

@@ -1,0 +1,126 @@
+"""Hugging Face Daily Papers (`/api/daily_papers`): a saved response or the live endpoint.
+
+Keeps HF's upvotes, comment count and submission day as external signals, apart from our
+users' own votes. A truncated response still yields every complete paper before the cut.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import httpx
+
+from paperfeed.ingest.common import decode, has_bad_chars, parse_datetime, read_bytes
+from paperfeed.models import Paper, Rejected, SourceError, normalize_space, parse_arxiv_id
+
+SOURCE = "hf-daily"
+
+
+def read(path: Path) -> Iterator[Paper | Rejected]:
+    yield from parse(read_bytes(path), path.name)
+
+
+def fetch(url: str, day: date, client: httpx.Client | None = None, retries: int = 3) -> Iterator[Paper | Rejected]:
+    client = client or httpx.Client(timeout=60, follow_redirects=True)
+    error = ""
+    for _attempt in range(retries + 1):
+        try:
+            response = client.get(url, params={"date": day.isoformat()})
+        except httpx.TransportError as exc:
+            error = str(exc)
+            continue
+        if response.status_code < 500:
+            break
+        error = f"HTTP {response.status_code}"
+    else:
+        raise SourceError(f"Hugging Face daily papers unreachable: {error}")
+    if response.status_code != 200:
+        raise SourceError(f"Hugging Face answered HTTP {response.status_code} for {day}")
+    yield from parse(response.content, f"{url}?date={day}")
+
+
+def iter_json_array(text: str, ref: str) -> Iterator[tuple[int, object] | Rejected]:
+    """(index, element) for each element of a top-level JSON array, parsed one at a time, so a
+    damaged element or a truncated tail costs only what is damaged."""
+    decoder = json.JSONDecoder()
+    pos = _skip(text, 0)
+    if pos >= len(text) or text[pos] != "[":
+        raise SourceError(f"{ref}: not a JSON array (Hugging Face daily_papers format)")
+    pos = _skip(text, pos + 1)
+    index = 0
+    while pos < len(text) and text[pos] != "]":
+        try:
+            value, pos = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as exc:
+            yield Rejected(f"{ref}:{exc.lineno}", f"record {index}: invalid JSON ({exc.msg}); the rest of the file was not read")
+            return
+        yield index, value
+        index += 1
+        pos = _skip(text, pos)
+        if pos < len(text) and text[pos] == ",":
+            pos = _skip(text, pos + 1)
+    if pos >= len(text):
+        yield Rejected(f"{ref}:record {index}", "file is truncated (the JSON array is not closed)")
+
+
+def _skip(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in " \t\r\n":
+        pos += 1
+    return pos
+
+
+def parse(data: bytes, ref: str) -> Iterator[Paper | Rejected]:
+    text, note = decode(data, ref)
+    if note:
+        yield note
+    for item in iter_json_array(text, ref):
+        if isinstance(item, Rejected):
+            yield item
+            continue
+        index, value = item
+        try:
+            yield from_item(value, f"{ref}#record{index}")
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            yield Rejected(f"{ref}#record{index}", str(exc))
+
+
+def from_item(item: dict, ref: str) -> Paper | Rejected:
+    if not isinstance(item, dict) or not isinstance(item.get("paper"), dict):
+        return Rejected(ref, "expected an object with a 'paper' object")
+    paper = item["paper"]
+    arxiv_id = parse_arxiv_id(str(paper.get("id") or ""))
+    if arxiv_id is None:
+        return Rejected(ref, f"missing or invalid paper id {paper.get('id')!r}")
+    ref = f"{ref} ({arxiv_id.canonical})"
+    title = normalize_space(paper.get("title") or "")
+    abstract = normalize_space(paper.get("summary") or "")
+    if not title:
+        return Rejected(ref, "missing title")
+    if not abstract:
+        return Rejected(ref, "missing abstract (summary)")
+    authors = [normalize_space(a.get("name") or "") for a in paper.get("authors") or []]
+    if has_bad_chars(title, abstract, *authors):
+        return Rejected(ref, "text is not valid UTF-8")
+    submitted = parse_datetime(item.get("publishedAt"))
+    signals: dict[str, float | str] = {}
+    if isinstance(paper.get("upvotes"), int | float):
+        signals["upvotes"] = paper["upvotes"]
+    if isinstance(item.get("numComments"), int | float):
+        signals["comments"] = item["numComments"]
+    if submitted:
+        signals["submitted_on"] = submitted.date().isoformat()
+    return Paper(
+        id=arxiv_id.canonical,
+        version=arxiv_id.version,
+        title=title,
+        abstract=abstract,
+        authors=[a for a in authors if a],
+        published=parse_datetime(paper.get("publishedAt")),
+        listed_date=submitted.date() if submitted else None,
+        signals=signals,
+        source=SOURCE,
+        source_ref=ref,
+    )

@@ -1,0 +1,382 @@
+"""Write importer output into the store, idempotently, one transaction per batch.
+
+Rules (the issue's "re-importing changes nothing; newer wins; older never overwrites"):
+- A paper's key is its arXiv id without version; id-less papers (a Daily Papers page) are
+  matched to a stored paper by normalised title, else keyed by a hash of that title.
+- An incoming record strictly newer than the stored one (higher version, else later `updated`)
+  replaces each field it has; otherwise it only fills fields the stored paper lacks.
+  `listed_date` and `published` keep the earliest value, `updated` and `version` the latest.
+- A record that changes nothing is counted `unchanged` and writes nothing.
+A process killed mid-run keeps every committed batch; rerunning completes the import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
+
+from paperfeed.models import Paper, Rejected, normalize_title, title_id
+from paperfeed.store.schema import (
+    external_signals,
+    ingest_runs,
+    paper_categories,
+    paper_sources,
+    papers,
+)
+
+CONTENT = (
+    "title",
+    "abstract",
+    "authors",
+    "categories",
+    "primary_category",
+    "version",
+    "published",
+    "updated",
+    "listed_date",
+    "comments",
+    "doi",
+    "journal_ref",
+    "report_no",
+    "license",
+)
+_CHUNK = 500  # ids per IN (...) clause
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass
+class Counts:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def seen(self) -> int:
+        return self.new + self.updated + self.unchanged + self.rejected
+
+    def summary(self) -> str:
+        return (
+            f"new {self.new}, updated {self.updated}, "
+            f"unchanged {self.unchanged}, rejected {self.rejected}"
+        )
+
+
+def paper_row(p: Paper) -> dict:
+    return {
+        "id": p.key,
+        "title": p.title,
+        "abstract": p.abstract,
+        "authors": list(p.authors),
+        "categories": list(p.categories),
+        "primary_category": p.categories[0] if p.categories else None,
+        "version": p.version,
+        "published": p.published,
+        "updated": p.updated,
+        "listed_date": p.listed_date,
+        "comments": p.comments,
+        "doi": p.doi,
+        "journal_ref": p.journal_ref,
+        "report_no": p.report_no,
+        "license": p.license,
+    }
+
+
+def _empty(v) -> bool:
+    return v is None or v == "" or v == []
+
+
+def _is_newer(a: dict, b: dict) -> bool:
+    """True when record a describes a strictly later state of the paper than b."""
+    if a["version"] is not None and b["version"] is not None:
+        return a["version"] > b["version"]
+    if a["updated"] is not None and b["updated"] is not None:
+        return a["updated"] > b["updated"]
+    return False
+
+
+def _pick(values, fn):
+    present = [v for v in values if v is not None]
+    return fn(present) if present else None
+
+
+def merge(stored: dict, incoming: dict) -> dict:
+    """The content that results from applying `incoming` to `stored` (both CONTENT dicts)."""
+    first, second = (incoming, stored) if _is_newer(incoming, stored) else (stored, incoming)
+    out = {f: first[f] if not _empty(first[f]) else second[f] for f in CONTENT}
+    if first["categories"]:
+        out["primary_category"] = first["primary_category"]
+    pair = (stored, incoming)
+    out["listed_date"] = _pick((r["listed_date"] for r in pair), min)
+    out["published"] = _pick((r["published"] for r in pair), min)
+    out["updated"] = _pick((r["updated"] for r in pair), max)
+    out["version"] = _pick((r["version"] for r in pair), max)
+    return out
+
+
+def _chunks(items: list, size: int = _CHUNK):
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+class Importer:
+    """Consumes an importer's items and writes them in batches."""
+
+    def __init__(self, engine: Engine, batch_size: int = 2000):
+        self.engine = engine
+        self.batch_size = batch_size
+
+    def run(
+        self,
+        items: Iterable[Paper | Rejected],
+        source: str,
+        target: str,
+        on_progress: Callable[[int], None] | None = None,
+        on_reject: Callable[[Rejected], None] | None = None,
+    ) -> Counts:
+        counts = Counts()
+        run_id = self._start_run(source, target)
+        batch: list[Paper] = []
+        try:
+            for item in items:
+                if isinstance(item, Rejected):
+                    counts.rejected += 1
+                    if len(counts.errors) < 1000:
+                        counts.errors.append(str(item))
+                    if on_reject:
+                        on_reject(item)
+                else:
+                    batch.append(item)
+                    if len(batch) >= self.batch_size:
+                        self._commit(batch, counts, run_id)
+                        batch = []
+                if on_progress:
+                    on_progress(counts.seen + len(batch))
+            self._commit(batch, counts, run_id)
+        except BaseException as exc:
+            self._finish_run(run_id, counts, "failed", f"{type(exc).__name__}: {exc}")
+            raise
+        self._finish_run(run_id, counts, "done", None)
+        return counts
+
+    def _commit(self, batch: list[Paper], counts: Counts, run_id: int) -> None:
+        with self.engine.begin() as conn:
+            if batch:
+                new, updated, unchanged = write_batch(conn, batch)
+                counts.new += new
+                counts.updated += updated
+                counts.unchanged += unchanged
+            conn.execute(
+                update(ingest_runs)
+                .where(ingest_runs.c.id == run_id)
+                .values(
+                    new=counts.new,
+                    updated=counts.updated,
+                    unchanged=counts.unchanged,
+                    rejected=counts.rejected,
+                )
+            )
+
+    def _start_run(self, source: str, target: str) -> int:
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                insert(ingest_runs).values(
+                    source=source,
+                    target=target,
+                    started_at=utcnow(),
+                    status="running",
+                    new=0,
+                    updated=0,
+                    unchanged=0,
+                    rejected=0,
+                )
+            )
+            return res.inserted_primary_key[0]
+
+    def _finish_run(self, run_id: int, counts: Counts, status: str, message: str | None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(ingest_runs)
+                .where(ingest_runs.c.id == run_id)
+                .values(
+                    finished_at=utcnow(),
+                    status=status,
+                    new=counts.new,
+                    updated=counts.updated,
+                    unchanged=counts.unchanged,
+                    rejected=counts.rejected,
+                    message=message,
+                )
+            )
+
+
+def _resolve_titles(conn: Connection, batch: list[Paper]) -> None:
+    """Give id-less papers the id of a stored paper with the same normalised title."""
+    idless = [p for p in batch if p.id is None]
+    if not idless:
+        return
+    norms = list({normalize_title(p.title) for p in idless})
+    found: dict[str, str] = {}
+    for chunk in _chunks(norms):
+        rows = conn.execute(
+            select(papers.c.id, papers.c.title_norm).where(papers.c.title_norm.in_(chunk))
+        )
+        for pid, norm in rows:
+            # Prefer a real arXiv id over another title-keyed paper.
+            if norm not in found or found[norm].startswith("t-"):
+                found[norm] = pid
+    for p in idless:
+        p.id = found.get(normalize_title(p.title))
+
+
+def _load(conn: Connection, table, column, keys: list[str]) -> list:
+    rows = []
+    for chunk in _chunks(keys):
+        rows.extend(conn.execute(select(table).where(column.in_(chunk))).mappings())
+    return rows
+
+
+def write_batch(conn: Connection, batch: list[Paper]) -> tuple[int, int, int]:
+    """Apply one batch inside the caller's transaction. Returns (new, updated, unchanged)."""
+    now = utcnow()
+    _resolve_titles(conn, batch)
+
+    # Several records of one paper in a batch are applied in order, as if one at a time.
+    incoming: dict[str, dict] = {}
+    refs: dict[tuple[str, str], str] = {}
+    signals: dict[tuple[str, str, str], float | str] = {}
+    for p in batch:
+        key = p.key
+        row = paper_row(p)
+        incoming[key] = merge(incoming[key], row) if key in incoming else row
+        refs.setdefault((key, p.source), p.source_ref)
+        for name, value in p.signals.items():
+            signals[(key, p.source, name)] = value
+
+    keys = list(incoming)
+    # A paper first stored without an arXiv id (from a page) is re-keyed when its arXiv record comes.
+    title_keys = {title_id(incoming[k]["title"]): k for k in keys if not k.startswith("t-")}
+    stored = {
+        r["id"]: dict(r)
+        for r in _load(conn, papers, papers.c.id, keys + list(title_keys))
+    }
+    rekey = {
+        tk: k for tk, k in title_keys.items() if tk in stored and k not in stored and tk != k
+    }
+    for tk, k in rekey.items():
+        _rekey(conn, tk, k, stored, now)
+
+    old_sources = {
+        (r["paper_id"], r["source"]) for r in _load(conn, paper_sources, paper_sources.c.paper_id, keys)
+    }
+    old_signals = {
+        (r["paper_id"], r["source"], r["name"]): _signal_value(r)
+        for r in _load(conn, external_signals, external_signals.c.paper_id, keys)
+    }
+    touched = {k for (k, src) in refs if (k, src) not in old_sources}
+    touched |= {sk[0] for sk, v in signals.items() if old_signals.get(sk) != v}
+
+    inserts, updates, category_rows, changed_categories = [], [], [], []
+    new = updated = unchanged = 0
+    for key, row in incoming.items():
+        old = stored.get(key)
+        if old is None:
+            inserts.append(_full_row(key, row, now, now))
+            category_rows.extend({"paper_id": key, "category": c} for c in dict.fromkeys(row["categories"]))
+            new += 1
+            continue
+        before = {f: old[f] for f in CONTENT}
+        after = merge(before, row)
+        if after != before:
+            updates.append(_full_row(key, after, old["created_at"], now))
+            if after["categories"] != before["categories"]:
+                changed_categories.append(key)
+                category_rows.extend(
+                    {"paper_id": key, "category": c} for c in dict.fromkeys(after["categories"])
+                )
+            updated += 1
+        elif key in touched or key in rekey.values():
+            updated += 1
+        else:
+            unchanged += 1
+
+    if inserts:
+        conn.execute(insert(papers), inserts)
+    if updates:
+        params = [{**u, "b_id": u["id"]} for u in updates]
+        values = {c: bindparam(c) for c in updates[0] if c not in ("id",)}
+        conn.execute(update(papers).where(papers.c.id == bindparam("b_id")).values(values), params)
+    for chunk in _chunks(changed_categories):
+        conn.execute(delete(paper_categories).where(paper_categories.c.paper_id.in_(chunk)))
+    if category_rows:
+        conn.execute(insert(paper_categories), category_rows)
+    new_sources = [
+        {"paper_id": k, "source": s, "ref": ref, "first_seen": now}
+        for (k, s), ref in refs.items()
+        if (k, s) not in old_sources
+    ]
+    if new_sources:
+        conn.execute(insert(paper_sources), new_sources)
+    _write_signals(conn, signals, old_signals, now)
+    return new, updated, unchanged
+
+
+def _full_row(key: str, content: dict, created_at: datetime, modified_at: datetime) -> dict:
+    return {
+        **content,
+        "id": key,
+        "title_norm": normalize_title(content["title"]),
+        "created_at": created_at,
+        "modified_at": modified_at,
+    }
+
+
+def _signal_value(row) -> float | str | None:
+    return row["value_num"] if row["value_num"] is not None else row["value_text"]
+
+
+def _write_signals(conn: Connection, signals: dict, old: dict, now: datetime) -> None:
+    changed = {k: v for k, v in signals.items() if old.get(k) != v}
+    if not changed:
+        return
+    for paper_id, source, name in (k for k in changed if k in old):
+        conn.execute(
+            delete(external_signals).where(
+                external_signals.c.paper_id == paper_id,
+                external_signals.c.source == source,
+                external_signals.c.name == name,
+            )
+        )
+    conn.execute(
+        insert(external_signals),
+        [
+            {
+                "paper_id": k[0],
+                "source": k[1],
+                "name": k[2],
+                "value_num": float(v) if isinstance(v, int | float) else None,
+                "value_text": None if isinstance(v, int | float) else str(v),
+                "observed_at": now,
+            }
+            for k, v in changed.items()
+        ],
+    )
+
+
+def _rekey(conn: Connection, old_key: str, new_key: str, stored: dict, now: datetime) -> None:
+    """Move a title-keyed paper to its arXiv id; the incoming record is merged into it after."""
+    row = stored.pop(old_key)
+    conn.execute(insert(papers), [{**row, "id": new_key, "modified_at": now}])
+    for table in (paper_categories, paper_sources, external_signals):
+        conn.execute(
+            update(table).where(table.c.paper_id == old_key).values(paper_id=new_key)
+        )
+    conn.execute(delete(papers).where(papers.c.id == old_key))
+    stored[new_key] = {**row, "id": new_key}

@@ -1,0 +1,105 @@
+"""Tables. Plain SQLAlchemy Core types only, so the same schema runs on SQLite and PostgreSQL.
+
+Migrations in `migrations/versions` create exactly this; a test compares the two.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+papers = Table(
+    "papers",
+    metadata,
+    Column("id", String(64), primary_key=True),  # arXiv id without version, or "t-<hash>"
+    Column("title", Text, nullable=False),
+    Column("title_norm", Text, nullable=False),
+    Column("abstract", Text, nullable=False),
+    Column("authors", JSON, nullable=False),  # ordered list of names
+    Column("categories", JSON, nullable=False),  # ordered, primary first
+    Column("primary_category", String(32)),
+    Column("version", Integer),
+    Column("published", DateTime),  # first version, UTC
+    Column("updated", DateTime),  # latest version we know, UTC
+    Column("listed_date", Date),  # the day it appears on the daily list
+    Column("comments", Text),
+    Column("doi", Text),
+    Column("journal_ref", Text),
+    Column("report_no", Text),
+    Column("license", Text),
+    Column("created_at", DateTime, nullable=False),  # first stored here
+    Column("modified_at", DateTime, nullable=False),  # last changed here
+    Index("ix_papers_title_norm", "title_norm"),
+    Index("ix_papers_listed_date", "listed_date"),
+    Index("ix_papers_modified_at", "modified_at"),
+)
+
+# One row per (paper, category), so lists can be filtered by any of a paper's categories.
+paper_categories = Table(
+    "paper_categories",
+    metadata,
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("category", String(32), primary_key=True),
+    Index("ix_paper_categories_category", "category", "paper_id"),
+)
+
+# Where each paper came from: the first record of each source that named it.
+paper_sources = Table(
+    "paper_sources",
+    metadata,
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("source", String(32), primary_key=True),
+    Column("ref", Text, nullable=False),
+    Column("first_seen", DateTime, nullable=False),
+)
+
+# Signals that sources carry (Hugging Face upvotes, submission day), kept apart from our users' votes.
+external_signals = Table(
+    "external_signals",
+    metadata,
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("source", String(32), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("value_num", Float),
+    Column("value_text", Text),
+    Column("observed_at", DateTime, nullable=False),
+)
+
+ingest_runs = Table(
+    "ingest_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(32), nullable=False),
+    Column("target", Text, nullable=False),
+    Column("started_at", DateTime, nullable=False),
+    Column("finished_at", DateTime),
+    Column("status", String(16), nullable=False),  # running | done | failed
+    Column("new", Integer, nullable=False, default=0),
+    Column("updated", Integer, nullable=False, default=0),
+    Column("unchanged", Integer, nullable=False, default=0),
+    Column("rejected", Integer, nullable=False, default=0),
+    Column("message", Text),
+)
+
+# Watermarks for incremental harvests, e.g. the last OAI-PMH datestamp per set.
+harvest_state = Table(
+    "harvest_state",
+    metadata,
+    Column("key", String(128), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
