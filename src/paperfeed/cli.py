@@ -36,7 +36,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_options(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
 ) -> None:
     """paperfeed: daily papers, search and digests on your own machine."""
 
@@ -72,7 +74,9 @@ def ingest(
             "(arxiv-oai), a date YYYY-MM-DD (hf-daily)."
         ),
     ],
-    category: Annotated[list[str], typer.Option("--category", "-c", help="arxiv-api: limit to a category (repeatable).")] = [],  # noqa: B006
+    category: Annotated[
+        list[str], typer.Option("--category", "-c", help="arxiv-api: limit to a category (repeatable).")
+    ] = [],  # noqa: B006
     since: Annotated[str | None, typer.Option(help="arxiv-api/arxiv-oai: from this date (YYYY-MM-DD).")] = None,
     until: Annotated[str | None, typer.Option(help="arxiv-api/arxiv-oai: up to this date (YYYY-MM-DD).")] = None,
     max_results: Annotated[int, typer.Option(help="arxiv-api: stop after this many results.")] = 1000,
@@ -172,14 +176,18 @@ def stats() -> None:
     for r in s["recent_runs"]:
         status = r["status"] if r["status"] != "running" or r["finished_at"] else "running/interrupted"
         runs.add_row(
-            f"{r['started_at']:%Y-%m-%d %H:%M}", r["source"], status,
+            f"{r['started_at']:%Y-%m-%d %H:%M}",
+            r["source"],
+            status,
             *(str(r[k]) for k in ("new", "updated", "unchanged", "rejected")),
         )
     out.print(runs)
 
 
 @app.command()
-def show(paper_id: Annotated[str, typer.Argument(help="An arXiv id (any version or URL form) or a paperfeed id.")]) -> None:
+def show(
+    paper_id: Annotated[str, typer.Argument(help="An arXiv id (any version or URL form) or a paperfeed id.")],
+) -> None:
     """Show one paper with its sources and external signals."""
     engine = _engine()
     with engine.connect() as conn:
@@ -230,7 +238,9 @@ def export(
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Address to listen on (default PAPERFEED_HOST or 127.0.0.1).")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on (default PAPERFEED_HOST or 127.0.0.1).")
+    ] = None,
     port: Annotated[int | None, typer.Option(help="Port (default PAPERFEED_PORT or 8000).")] = None,
 ) -> None:
     """Serve the web app."""

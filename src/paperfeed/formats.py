@@ -7,8 +7,21 @@ import re
 from datetime import date, datetime
 
 EXPORT_FIELDS = (
-    "id", "title", "authors", "abstract", "categories", "version", "published", "updated",
-    "listed_date", "comments", "doi", "journal_ref", "report_no", "license", "links",
+    "id",
+    "title",
+    "authors",
+    "abstract",
+    "categories",
+    "version",
+    "published",
+    "updated",
+    "listed_date",
+    "comments",
+    "doi",
+    "journal_ref",
+    "report_no",
+    "license",
+    "links",
 )
 
 

@@ -20,7 +20,7 @@ SOURCE = "arxiv-snapshot"
 
 def read(path: Path) -> Iterator[Paper | Rejected]:
     try:
-        raw = gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")
+        raw = gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")  # noqa: SIM115 (closed below)
     except OSError as exc:
         raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from exc
     lineno = 0
@@ -39,7 +39,7 @@ def parse_line(line: bytes, ref: str) -> Paper | Rejected:
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return Rejected(ref, f"not UTF-8: byte {line[exc.start:exc.start + 1]!r} at column {exc.start + 1}")
+        return Rejected(ref, f"not UTF-8: byte {line[exc.start : exc.start + 1]!r} at column {exc.start + 1}")
     try:
         record = json.loads(text)
     except json.JSONDecodeError as exc:

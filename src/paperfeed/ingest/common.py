@@ -26,8 +26,11 @@ def decode(data: bytes, ref: str) -> tuple[str, Rejected | None]:
         return data.decode("utf-8"), None
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        note = Rejected(f"{ref}:{line}", f"bytes that are not UTF-8 ({data[exc.start:exc.start + 1]!r}"
-                        f" at byte {exc.start}); records containing them are rejected")
+        note = Rejected(
+            f"{ref}:{line}",
+            f"bytes that are not UTF-8 ({data[exc.start : exc.start + 1]!r}"
+            f" at byte {exc.start}); records containing them are rejected",
+        )
         return data.decode("utf-8", errors="replace"), note
 
 
@@ -46,8 +49,9 @@ def iter_elements(text: str, local_name: str, ref: str) -> Iterator[ET.Element |
     except ET.ParseError as exc:
         yield from _matching(parser, suffix, local_name)
         line, col = exc.position
-        yield Rejected(f"{ref}:{line}", f"malformed or truncated XML ({exc.msg}); "
-                       f"records after line {line} were not read")
+        yield Rejected(
+            f"{ref}:{line}", f"malformed or truncated XML ({exc.msg}); records after line {line} were not read"
+        )
         return
     yield from _matching(parser, suffix, local_name)
 

@@ -55,7 +55,9 @@ def iter_json_array(text: str, ref: str) -> Iterator[tuple[int, object] | Reject
         try:
             value, pos = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
-            yield Rejected(f"{ref}:{exc.lineno}", f"record {index}: invalid JSON ({exc.msg}); the rest of the file was not read")
+            yield Rejected(
+                f"{ref}:{exc.lineno}", f"record {index}: invalid JSON ({exc.msg}); the rest of the file was not read"
+            )
             return
         yield index, value
         index += 1

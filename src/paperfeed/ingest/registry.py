@@ -65,7 +65,7 @@ def open_source(source: str, targets: list[str], settings: Settings, opts: Optio
         api = arxiv_api.ArxivApi(settings.arxiv_api_url, delay=settings.arxiv_api_delay)
         if opts.ids:
             ids = [i for t in targets for i in t.replace(",", " ").split()]
-            return api.fetch(id_list=ids, max_results=max(len(ids), 1))
+            return api.fetch(id_list=ids, max_results=max(len(ids), opts.max_results))
         query = arxiv_api.build_query(" ".join(targets), opts.categories, opts.since, opts.until)
         return api.fetch(search_query=query, max_results=opts.max_results)
     if source == "arxiv-oai":

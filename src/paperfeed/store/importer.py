@@ -63,10 +63,7 @@ class Counts:
         return self.new + self.updated + self.unchanged + self.rejected
 
     def summary(self) -> str:
-        return (
-            f"new {self.new}, updated {self.updated}, "
-            f"unchanged {self.unchanged}, rejected {self.rejected}"
-        )
+        return f"new {self.new}, updated {self.updated}, unchanged {self.unchanged}, rejected {self.rejected}"
 
 
 def paper_row(p: Paper) -> dict:
@@ -225,9 +222,7 @@ def _resolve_titles(conn: Connection, batch: list[Paper]) -> None:
     norms = list({normalize_title(p.title) for p in idless})
     found: dict[str, str] = {}
     for chunk in _chunks(norms):
-        rows = conn.execute(
-            select(papers.c.id, papers.c.title_norm).where(papers.c.title_norm.in_(chunk))
-        )
+        rows = conn.execute(select(papers.c.id, papers.c.title_norm).where(papers.c.title_norm.in_(chunk)))
         for pid, norm in rows:
             # Prefer a real arXiv id over another title-keyed paper.
             if norm not in found or found[norm].startswith("t-"):
@@ -263,19 +258,12 @@ def write_batch(conn: Connection, batch: list[Paper]) -> tuple[int, int, int]:
     keys = list(incoming)
     # A paper first stored without an arXiv id (from a page) is re-keyed when its arXiv record comes.
     title_keys = {title_id(incoming[k]["title"]): k for k in keys if not k.startswith("t-")}
-    stored = {
-        r["id"]: dict(r)
-        for r in _load(conn, papers, papers.c.id, keys + list(title_keys))
-    }
-    rekey = {
-        tk: k for tk, k in title_keys.items() if tk in stored and k not in stored and tk != k
-    }
+    stored = {r["id"]: dict(r) for r in _load(conn, papers, papers.c.id, keys + list(title_keys))}
+    rekey = {tk: k for tk, k in title_keys.items() if tk in stored and k not in stored and tk != k}
     for tk, k in rekey.items():
         _rekey(conn, tk, k, stored, now)
 
-    old_sources = {
-        (r["paper_id"], r["source"]) for r in _load(conn, paper_sources, paper_sources.c.paper_id, keys)
-    }
+    old_sources = {(r["paper_id"], r["source"]) for r in _load(conn, paper_sources, paper_sources.c.paper_id, keys)}
     old_signals = {
         (r["paper_id"], r["source"], r["name"]): _signal_value(r)
         for r in _load(conn, external_signals, external_signals.c.paper_id, keys)
@@ -298,9 +286,7 @@ def write_batch(conn: Connection, batch: list[Paper]) -> tuple[int, int, int]:
             updates.append(_full_row(key, after, old["created_at"], now))
             if after["categories"] != before["categories"]:
                 changed_categories.append(key)
-                category_rows.extend(
-                    {"paper_id": key, "category": c} for c in dict.fromkeys(after["categories"])
-                )
+                category_rows.extend({"paper_id": key, "category": c} for c in dict.fromkeys(after["categories"]))
             updated += 1
         elif key in touched or key in rekey.values():
             updated += 1
@@ -375,8 +361,6 @@ def _rekey(conn: Connection, old_key: str, new_key: str, stored: dict, now: date
     row = stored.pop(old_key)
     conn.execute(insert(papers), [{**row, "id": new_key, "modified_at": now}])
     for table in (paper_categories, paper_sources, external_signals):
-        conn.execute(
-            update(table).where(table.c.paper_id == old_key).values(paper_id=new_key)
-        )
+        conn.execute(update(table).where(table.c.paper_id == old_key).values(paper_id=new_key))
     conn.execute(delete(papers).where(papers.c.id == old_key))
     stored[new_key] = {**row, "id": new_key}
