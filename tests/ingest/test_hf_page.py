@@ -57,6 +57,8 @@ def test_broken_page_text(tmp_path):
     items = list(hf_page.read(path))
     rejected = [str(i) for i in items if isinstance(i, Rejected)]
     assert rejected[0].startswith("page.txt:14: bytes that are not UTF-8")
-    assert rejected[1] == "page.txt:11: title 'Smooth Diffusion: Crafting Smooth Latent Spaces in Diffusion' has no abstract after it"
+    assert rejected[1] == (
+        "page.txt:11: title 'Smooth Diffusion: Crafting Smooth Latent Spaces in Diffusion' has no abstract after it"
+    )
     assert rejected[2] == "page.txt:14: text is not valid UTF-8"
     assert len([i for i in items if isinstance(i, Paper)]) == 46

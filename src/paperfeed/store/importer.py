@@ -68,7 +68,6 @@ class Counts:
 
 def paper_row(p: Paper) -> dict:
     return {
-        "id": p.key,
         "title": p.title,
         "abstract": p.abstract,
         "authors": list(p.authors),
@@ -247,10 +246,16 @@ def write_batch(conn: Connection, batch: list[Paper]) -> tuple[int, int, int]:
     incoming: dict[str, dict] = {}
     refs: dict[tuple[str, str], str] = {}
     signals: dict[tuple[str, str, str], float | str] = {}
+    repeat_updated = repeat_unchanged = 0
     for p in batch:
         key = p.key
         row = paper_row(p)
-        incoming[key] = merge(incoming[key], row) if key in incoming else row
+        if key in incoming:
+            merged = merge(incoming[key], row)
+            repeat_updated += merged != incoming[key]
+            repeat_unchanged += merged == incoming[key]
+            row = merged
+        incoming[key] = row
         refs.setdefault((key, p.source), p.source_ref)
         for name, value in p.signals.items():
             signals[(key, p.source, name)] = value
@@ -272,7 +277,7 @@ def write_batch(conn: Connection, batch: list[Paper]) -> tuple[int, int, int]:
     touched |= {sk[0] for sk, v in signals.items() if old_signals.get(sk) != v}
 
     inserts, updates, category_rows, changed_categories = [], [], [], []
-    new = updated = unchanged = 0
+    new, updated, unchanged = 0, repeat_updated, repeat_unchanged
     for key, row in incoming.items():
         old = stored.get(key)
         if old is None:

@@ -1,0 +1,97 @@
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from paperfeed import __version__
+from paperfeed.cli import app
+from tests.conftest import FIXTURES
+
+runner = CliRunner()
+SAMPLE = str(FIXTURES / "arxiv-snapshot" / "sample-2025-03.jsonl.gz")
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_version_and_help_on_every_command(settings):
+    assert invoke("--version").output.strip() == f"paperfeed {__version__}"
+    for command in ("init", "ingest", "stats", "show", "export", "serve"):
+        result = invoke(command, "--help")
+        assert result.exit_code == 0, result.output
+        assert "Usage" in result.output and len(result.output.splitlines()) > 4
+
+
+def test_init_demo_imports_the_bundled_corpus_once(settings):
+    first = invoke("init", "--demo")
+    assert first.exit_code == 0, first.output
+    assert "arxiv-snapshot: new 3741, updated 0, unchanged 0, rejected 0" in first.output
+    second = invoke("init", "--demo")
+    assert "importing" not in second.output
+
+
+def test_ingest_counts_and_is_idempotent(settings):
+    first = invoke("ingest", "arxiv-snapshot", SAMPLE)
+    assert first.exit_code == 0
+    assert "new 466, updated 0, unchanged 0, rejected 0" in first.output
+    again = invoke("ingest", "arxiv-snapshot", SAMPLE)
+    assert "new 0, updated 0, unchanged 466, rejected 0" in again.output
+
+
+def test_every_source_from_files(settings):
+    runs = [
+        ("arxiv-api", FIXTURES / "arxiv-api" / "cs-listing_arxiv_raw_0.xml", "new 100,"),
+        ("arxiv-oai", FIXTURES / "arxiv-oai", "new 7,"),
+        ("hf-daily", FIXTURES / "hf-daily" / "daily_papers_2024-10-25.json", "new 29,"),
+        ("hf-page", FIXTURES / "hf-page", "new 119, updated 0, unchanged 21,"),
+    ]
+    for source, path, expected in runs:
+        result = invoke("ingest", source, path)
+        assert result.exit_code == 0, result.output
+        assert expected in result.output, result.output
+
+
+def test_exit_codes_for_unreadable_input_and_strict(settings, tmp_path):
+    missing = invoke("ingest", "arxiv-snapshot", tmp_path / "nope.jsonl")
+    assert missing.exit_code == 2 and "no such file" in missing.output
+    assert invoke("ingest", "nonsense", SAMPLE).exit_code == 2
+    assert invoke("ingest", "hf-daily", "yesterday").exit_code == 2
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "2501.00001", "title": "T", "abstract": "A", "categories": "cs.LG"}\n{oops\n')
+    lenient = invoke("ingest", "arxiv-snapshot", bad)
+    assert lenient.exit_code == 0
+    assert "rejected bad.jsonl:2: invalid JSON" in lenient.output
+    assert "new 1, updated 0, unchanged 0, rejected 1" in lenient.output
+    assert invoke("ingest", "arxiv-snapshot", bad, "--strict").exit_code == 1
+
+
+def test_stats_show_and_export(settings):
+    invoke("ingest", "arxiv-snapshot", SAMPLE)
+    invoke("ingest", "hf-daily", FIXTURES / "hf-daily" / "daily_papers_2024-10-25.json")
+    stats = invoke("stats")
+    assert "495 papers" in stats.output and "arxiv-snapshot" in stats.output and "cs.CV" in stats.output
+
+    shown = invoke("show", "https://arxiv.org/abs/2410.17243v2")
+    assert shown.exit_code == 0
+    assert "Breaking the Memory Barrier" in shown.output and "signal hf-daily.upvotes = 64.0" in shown.output
+    assert invoke("show", "9999.99999").exit_code == 1
+
+    lines = invoke("export", "--format", "jsonl").output.splitlines()
+    assert len(lines) == 495
+    records = [json.loads(line) for line in lines]
+    assert {"id", "title", "authors", "abstract", "categories", "links"} <= set(records[0])
+    only_hf = invoke("export", "--since", "2024-10-25", "--category", "cs.CV").output.splitlines()
+    assert all("cs.CV" in json.loads(line)["categories"] for line in only_hf)
+    bib = invoke("export", "--format", "bibtex").output
+    assert bib.count("@misc{") == 495
+    assert "eprint = {2410.17243}" in bib
+    assert invoke("export", "--format", "csv").exit_code == 2
+
+
+@pytest.mark.parametrize("args", [["--version"], ["stats"]])
+def test_runs_as_a_real_process(settings, args):
+    result = subprocess.run([sys.executable, "-m", "paperfeed", *args], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
