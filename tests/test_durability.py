@@ -48,7 +48,9 @@ def test_full_corpus_import_is_exact_idempotent_and_survives_sigkill(tmp_path):
     env = {**os.environ, "PAPERFEED_DATA_DIR": str(killed)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "paperfeed", "ingest", "arxiv-snapshot", corpus, "--batch-size", "500"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 300
     while count(db) < 10_000 and proc.poll() is None and time.monotonic() < deadline:

@@ -91,11 +91,20 @@ def test_live_harvest_follows_resumption_tokens_and_reports_a_watermark():
         harvest = arxiv_oai.Harvest(server.url, "physics:hep-th", since=date(2017, 12, 1))
         items = list(harvest)
     assert [p.id for p in items if isinstance(p, Paper)] == [
-        "1412.8323", "1507.07790", "1607.01710", "1706.05371", "1706.09418", "1707.00874",
+        "1412.8323",
+        "1507.07790",
+        "1607.01710",
+        "1706.05371",
+        "1706.09418",
+        "1707.00874",
     ]
     assert server.requests[0] == server.requests[1]  # the 503 was retried
-    assert server.requests[1] == {"verb": "ListRecords", "metadataPrefix": "arXiv", "set": "physics:hep-th",
-                                  "from": "2017-12-01"}
+    assert server.requests[1] == {
+        "verb": "ListRecords",
+        "metadataPrefix": "arXiv",
+        "set": "physics:hep-th",
+        "from": "2017-12-01",
+    }
     assert server.requests[2] == {"verb": "ListRecords", "resumptionToken": "tok-2"}
     assert harvest.watermark == "2017-12-14"
 

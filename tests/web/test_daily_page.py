@@ -108,7 +108,9 @@ def test_serve_answers_real_http(settings, sample):
     env = {**os.environ, "PAPERFEED_DATA_DIR": str(settings.data_dir)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "paperfeed", "serve", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 30
