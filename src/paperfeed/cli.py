@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from datetime import date
 from pathlib import Path
@@ -9,7 +10,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from paperfeed import __version__
@@ -62,6 +64,8 @@ def init(
         targets = [str(DEMO_CORPUS)]
         items = open_source("arxiv-snapshot", targets, settings, Options())
         _import_items(engine, "arxiv-snapshot", targets, items, None)
+    if demo and settings.index_after_ingest:
+        _index(engine, rebuild=False)
 
 
 @app.command()
@@ -113,6 +117,8 @@ def ingest(
     watermark = getattr(items, "watermark", None)
     if watermark_key and watermark:
         q.set_state(engine, watermark_key, watermark)
+    if get_settings().index_after_ingest and (counts.new or counts.updated):
+        _index(engine, rebuild=False)
     if strict and counts.rejected:
         raise typer.Exit(1)
 
@@ -154,6 +160,117 @@ def _with_progress(importer: Importer, items, source: str, target: str) -> Count
         progress.update(task, completed=counts.seen)
     out.print(f"{source}: {counts.summary()}")
     return counts
+
+
+def _encoder():
+    from paperfeed.search.encoder import get_encoder
+
+    settings = get_settings()
+    return get_encoder(settings.model_cache, settings.encoder)
+
+
+def _index(engine, rebuild: bool) -> None:
+    from paperfeed.search.indexer import sync
+
+    columns = (SpinnerColumn(), TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err) as progress:
+        task = progress.add_task("index", total=None)
+        report = sync(
+            engine,
+            get_settings().data_dir,
+            _encoder(),
+            rebuild=rebuild,
+            on_start=lambda n: progress.update(task, total=n),
+            on_progress=lambda n: progress.advance(task, n),
+            chunk=get_settings().index_chunk,
+        )
+    out.print(f"index: {report.summary()}")
+
+
+@app.command()
+def index(
+    rebuild: Annotated[
+        bool, typer.Option(help="Rebuild both indexes from the store (unchanged texts keep their vectors).")
+    ] = False,
+) -> None:
+    """Bring the search indexes (BM25 and vectors) up to date with the store; only new or changed papers are
+    processed. Safe to interrupt: the next run finishes the job."""
+    _index(_engine(), rebuild)
+
+
+def _service(engine):
+    from paperfeed.search.service import SearchService
+
+    return SearchService(engine, get_settings().data_dir, encoder_factory=_encoder)
+
+
+def _print_hits(hits, as_json: bool) -> None:
+    if as_json:
+        for h in hits:
+            record = {"id": h.id, "score": round(h.score, 6), "lexical": h.lexical, "dense": h.dense}
+            record.update(title=h.paper.get("title"), listed_date=str(h.paper.get("listed_date")))
+            sys.stdout.write(json.dumps(record) + "\n")
+        return
+    for rank, h in enumerate(hits, 1):
+        authors = h.paper.get("authors") or []
+        who = ", ".join(authors[:3]) + (" et al." if len(authors) > 3 else "")
+        out.print(f"{rank:>3}. [bold]{h.paper.get('title', h.id)}[/]", highlight=False)
+        cats = " ".join(h.paper.get("categories") or [])
+        out.print(f"     {h.id}  {h.paper.get('listed_date')}  {cats}  score {h.score:.4f}", highlight=False)
+        if who:
+            out.print(f"     {who}", highlight=False)
+
+
+@app.command()
+def search(
+    query: Annotated[
+        str, typer.Argument(help='Words, "quoted phrases", author:NAME, cat:cs.LG, since:/until:YYYY-MM-DD.')
+    ],
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many results.")] = 10,
+    since: Annotated[str | None, typer.Option(help="Only papers listed on or after YYYY-MM-DD.")] = None,
+    category: Annotated[list[str], typer.Option("--category", "-c", help="Only these categories.")] = [],  # noqa: B006
+    sort: Annotated[str, typer.Option(help="relevance or date")] = "relevance",
+    mode: Annotated[str, typer.Option(help="hybrid, lexical or dense")] = "hybrid",
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per result.")] = False,
+) -> None:
+    """Search the indexed papers (hybrid BM25 + embeddings) and print them ranked, with scores."""
+    from paperfeed.search.query import QueryError
+
+    try:
+        since_day = date.fromisoformat(since) if since else None
+        results = _service(_engine()).search(
+            query, limit=limit, since=since_day, categories=category, sort=sort, mode=mode
+        )
+    except (QueryError, ValueError) as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(2) from exc
+    for note in results.notes:
+        err.print(f"note: {note}", highlight=False)
+    if not results.hits and not as_json:
+        err.print("no results")
+    _print_hits(results.hits, as_json)
+
+
+@app.command()
+def similar(
+    paper_id: Annotated[str, typer.Argument(help="An arXiv id (any form) or paperfeed id; with --text, free text.")],
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 10,
+    text: Annotated[bool, typer.Option("--text", help="Find papers similar to the given text instead.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per result.")] = False,
+) -> None:
+    """Papers most similar to a paper (itself excluded), or to a piece of text."""
+    from paperfeed.search.query import QueryError
+
+    service = _service(_engine())
+    try:
+        hits = service.similar_to_text(paper_id, limit) if text else service.similar(paper_id, limit)
+    except QueryError as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(2) from exc
+    if hits is None:
+        err.print(f"[red]no indexed paper {paper_id!r}[/] (run `paperfeed index` after importing)", highlight=False)
+        raise typer.Exit(1)
+    _print_hits(hits, as_json)
 
 
 @app.command()

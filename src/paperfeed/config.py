@@ -24,6 +24,18 @@ class Settings(BaseSettings):
     arxiv_oai_url: str = "https://oaipmh.arxiv.org/oai"
     hf_daily_url: str = "https://huggingface.co/api/daily_papers"
     page_size: int = 100
+    # Bring the search indexes up to date after every `paperfeed ingest` (and `init --demo`).
+    index_after_ingest: bool = True
+    # Encoder for search: "onnx" (int8, fast; the default) or "reference" (sentence-transformers on torch).
+    encoder: str = "onnx"
+    # Where the exported ONNX model is cached; empty means data_dir/models.
+    model_cache_dir: Path | None = None
+    # Papers per index commit: a killed `paperfeed index` redoes at most this many.
+    index_chunk: int = 1000
+
+    @property
+    def model_cache(self) -> Path:
+        return self.model_cache_dir or self.data_dir / "models"
 
     @property
     def db_url(self) -> str:

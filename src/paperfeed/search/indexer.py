@@ -1,0 +1,140 @@
+"""Bring the search indexes up to date with the store: the store is the truth, indexes are derived.
+
+Work goes in chunks; each chunk updates the BM25 index, then commits the vector store, whose commit
+records which paper versions both indexes hold. A run killed at any point loses at most the chunk in
+hand, and the next run redoes it (re-adding to BM25 is delete-then-add, so it is idempotent).
+A paper whose title and abstract did not change keeps its vector: only new text is embedded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import Engine, select
+
+from paperfeed.search.encoder import Encoder, paper_text
+from paperfeed.search.lexical import LexicalIndex, day_number
+from paperfeed.search.vectors import NewRow, VectorStore
+from paperfeed.store.schema import papers
+
+CHUNK = 1000
+
+
+@dataclass
+class IndexReport:
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    embedded: int = 0
+    reused: int = 0
+
+    def summary(self) -> str:
+        return (
+            f"added {self.added}, updated {self.updated}, removed {self.removed}"
+            f" (embedded {self.embedded}, vectors reused {self.reused})"
+        )
+
+
+def index_dir(data_dir: Path) -> Path:
+    return data_dir / "index"
+
+
+def text_hash(title: str, abstract: str) -> str:
+    return hashlib.sha1(paper_text(title, abstract).encode()).hexdigest()[:16]
+
+
+def _stamp(value) -> str:
+    return value.isoformat() if value is not None else ""
+
+
+def pending(engine: Engine, store: VectorStore) -> tuple[list[str], list[str], dict[str, tuple[int, str, str]]]:
+    """(ids to (re)index, ids to remove, the store's live rows)."""
+    live = store.live()
+    with engine.connect() as conn:
+        current = {pid: _stamp(mod) for pid, mod in conn.execute(select(papers.c.id, papers.c.modified_at))}
+    changed = [pid for pid, mod in current.items() if pid not in live or live[pid][1] != mod]
+    removed = [pid for pid in live if pid not in current]
+    return sorted(changed), removed, live
+
+
+def sync(
+    engine: Engine,
+    data_dir: Path,
+    encoder: Encoder,
+    rebuild: bool = False,
+    on_start: Callable[[int], None] | None = None,
+    on_progress: Callable[[int], None] | None = None,
+    chunk: int = CHUNK,
+) -> IndexReport:
+    root = index_dir(data_dir)
+    old_dir = root / "vectors.old"
+    if rebuild:
+        if (root / "vectors").exists():
+            shutil.rmtree(old_dir, ignore_errors=True)
+            (root / "vectors").rename(old_dir)
+        lexical = LexicalIndex.recreate(root / "lexical")
+    else:
+        lexical = LexicalIndex(root / "lexical")
+    store = VectorStore(root / "vectors")
+    previous = VectorStore(old_dir) if old_dir.exists() else None  # vectors a rebuild may reuse
+    report = IndexReport()
+    try:
+        store.repair()
+        changed, removed, live = pending(engine, store)
+        reuse = previous.live() if previous else {}
+        if on_start:
+            on_start(len(changed) + len(removed))
+        if removed:
+            lexical.apply([], removed)
+            store.apply([], [live[pid][0] for pid in removed])
+            report.removed = len(removed)
+            if on_progress:
+                on_progress(len(removed))
+        for start in range(0, len(changed), chunk):
+            ids = changed[start : start + chunk]
+            _index_chunk(engine, ids, live, reuse, previous, store, lexical, encoder, report)
+            if on_progress:
+                on_progress(len(ids))
+    finally:
+        store.close()
+        if previous:
+            previous.close()
+    if previous:
+        shutil.rmtree(old_dir, ignore_errors=True)
+    return report
+
+
+def _index_chunk(engine, ids, live, reuse, previous, store, lexical, encoder, report) -> None:
+    with engine.connect() as conn:
+        rows = [dict(r) for r in conn.execute(select(papers).where(papers.c.id.in_(ids))).mappings()]
+    hashes = [text_hash(p["title"], p["abstract"]) for p in rows]
+    vectors: list[np.ndarray | None] = [None] * len(rows)
+    # Reuse a vector when the text is unchanged: from this store, or (during a rebuild) the old one.
+    for source, live_rows in ((store, live), (previous, reuse)):
+        want = [(i, live_rows[p["id"]][0]) for i, p in enumerate(rows) if vectors[i] is None and p["id"] in live_rows]
+        want = [(i, row) for i, row in want if live_rows[rows[i]["id"]][2] == hashes[i]]
+        if source is not None and want:
+            got = source.read_vectors([row for _, row in want])
+            for (i, _), vec in zip(want, got, strict=True):
+                vectors[i] = vec
+                report.reused += 1
+    todo = [i for i, v in enumerate(vectors) if v is None]
+    if todo:
+        embedded = encoder.encode([paper_text(rows[i]["title"], rows[i]["abstract"]) for i in todo])
+        for i, vec in zip(todo, embedded, strict=True):
+            vectors[i] = vec
+        report.embedded += len(todo)
+    lexical.apply(rows, [])
+    new_rows = [
+        NewRow(p["id"], _stamp(p["modified_at"]), h, day_number(p["listed_date"]), list(p["categories"]), v)
+        for p, h, v in zip(rows, hashes, vectors, strict=True)
+    ]
+    dead = [live[p["id"]][0] for p in rows if p["id"] in live]
+    store.apply(new_rows, dead)
+    report.updated += len(dead)
+    report.added += len(rows) - len(dead)

@@ -1,0 +1,137 @@
+"""BM25 over title (boosted), abstract, authors and categories, on tantivy.
+
+Queries are built from the parsed query's plain words only, never from the user's raw text, so
+no input can be a tantivy syntax error.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import tantivy
+
+from paperfeed.search.query import ParsedQuery, words
+
+TITLE_BOOST = 2.0
+EPOCH = date(1970, 1, 1)
+NO_DATE = -1
+
+
+def day_number(d: date | None) -> int:
+    return (d - EPOCH).days if d else NO_DATE
+
+
+def build_schema() -> tantivy.Schema:
+    b = tantivy.SchemaBuilder()
+    b.add_text_field("id", stored=True, tokenizer_name="raw", index_option="basic")
+    b.add_text_field("title", tokenizer_name="en_stem")
+    b.add_text_field("abstract", tokenizer_name="en_stem")
+    b.add_text_field("authors", tokenizer_name="default")
+    b.add_text_field("category", tokenizer_name="raw", index_option="basic")
+    b.add_integer_field("listed", indexed=True, fast=True)
+    return b.build()
+
+
+def _no_score(query: tantivy.Query) -> tantivy.Query:
+    """A filter: it restricts the matches without adding to their BM25 score."""
+    return tantivy.Query.const_score_query(query, 0.0)
+
+
+class LexicalIndex:
+    def __init__(self, path: Path):
+        self.path = path
+        path.mkdir(parents=True, exist_ok=True)
+        self.schema = build_schema()
+        self.index = tantivy.Index(self.schema, path=str(path), reuse=True)
+
+    @classmethod
+    def recreate(cls, path: Path) -> LexicalIndex:
+        shutil.rmtree(path, ignore_errors=True)
+        return cls(path)
+
+    # -- writing -------------------------------------------------------------------------------
+    def apply(self, upserts: list[dict], deletes: list[str]) -> None:
+        """Delete then (re)add; idempotent, so replaying it after a crash is harmless."""
+        if not upserts and not deletes:
+            return
+        writer = self.index.writer(heap_size=128_000_000, num_threads=1)
+        for pid in [*deletes, *(p["id"] for p in upserts)]:
+            writer.delete_documents_by_term("id", pid)
+        for p in upserts:
+            doc = tantivy.Document()
+            doc.add_text("id", p["id"])
+            doc.add_text("title", p["title"])
+            doc.add_text("abstract", p["abstract"])
+            for name in p["authors"]:
+                doc.add_text("authors", name)
+            for cat in p["categories"]:
+                doc.add_text("category", cat)
+            doc.add_integer("listed", day_number(p["listed_date"]))
+            writer.add_document(doc)
+        writer.commit()
+        writer.wait_merging_threads()
+        self.index.reload()
+
+    # -- reading -------------------------------------------------------------------------------
+    def _text_query(self, text: str, conjunction: bool = False) -> tantivy.Query:
+        return self.index.parse_query(
+            text, ["title", "abstract"], field_boosts={"title": TITLE_BOOST}, conjunction_by_default=conjunction
+        )
+
+    def _filters(self, q: ParsedQuery) -> list[tuple[tantivy.Occur, tantivy.Query]]:
+        must = tantivy.Occur.Must
+        clauses = []
+        for phrase in q.phrases:
+            clauses.append((must, self._text_query(f'"{phrase}"')))
+        for author in q.authors:
+            # Every word of the name must be in one of the paper's author names.
+            ws = words(author)
+            if ws:
+                clauses.append((must, _no_score(self.index.parse_query(" ".join(f"+{w}" for w in ws), ["authors"]))))
+        if q.categories:
+            cats = [tantivy.Query.term_query(self.schema, "category", c) for c in q.categories]
+            either = [(tantivy.Occur.Should, c) for c in cats]
+            clauses.append((must, _no_score(tantivy.Query.boolean_query(either))))
+        if q.since or q.until:
+            clauses.append(
+                (
+                    must,
+                    _no_score(
+                        tantivy.Query.range_query(
+                            self.schema,
+                            "listed",
+                            tantivy.FieldType.Integer,
+                            day_number(q.since) if q.since else None,
+                            day_number(q.until) if q.until else None,
+                        )
+                    ),
+                )
+            )
+        return clauses
+
+    def search(self, q: ParsedQuery, limit: int) -> list[tuple[str, float]]:
+        """(paper id, BM25 score), best first; filters restrict before the top `limit` are cut."""
+        clauses = self._filters(q)
+        if q.terms:
+            # At least one word must match; filters only restrict.
+            clauses.append((tantivy.Occur.Must, self._text_query(" ".join(q.terms))))
+        if not clauses:
+            return []
+        return self._run(tantivy.Query.boolean_query(clauses), limit)
+
+    def matching_ids(self, q: ParsedQuery, limit: int) -> list[str] | None:
+        """Ids of the papers that pass the filters tantivy knows best (phrases, authors); None if none apply."""
+        if not (q.phrases or q.authors):
+            return None
+        only = ParsedQuery(phrases=q.phrases, authors=q.authors)
+        return [pid for pid, _ in self._run(tantivy.Query.boolean_query(self._filters(only)), limit)]
+
+    def _run(self, query: tantivy.Query, limit: int) -> list[tuple[str, float]]:
+        searcher = self.index.searcher()
+        hits = searcher.search(query, limit, count=False).hits
+        return [(searcher.doc(addr)["id"][0], score) for score, addr in hits]
+
+    def count(self) -> int:
+        return self.index.searcher().num_docs

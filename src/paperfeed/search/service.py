@@ -1,0 +1,274 @@
+"""The one search API the CLI and the web app share: hybrid search, filters, similar papers."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import Engine, select
+
+from paperfeed.search.encoder import Encoder
+from paperfeed.search.indexer import index_dir
+from paperfeed.search.lexical import LexicalIndex, day_number
+from paperfeed.search.query import ParsedQuery, QueryError, parse
+from paperfeed.search.vectors import VectorStore
+from paperfeed.store.queries import resolve_id, with_links
+from paperfeed.store.schema import papers
+
+DEPTH = 100  # candidates each leg contributes to the fusion
+EXACT_LIMIT = 20_000  # filtered dense search scores every allowed paper exactly up to this many
+RRF_K = 60
+# Hybrid: a convex combination of per-query max-normalised scores, dense weight ALPHA.
+# Chosen by measurement (docs/benchmarks.md): it beats plain RRF and both single legs.
+ALPHA = 0.7
+MODES = ("hybrid", "lexical", "dense")
+FUSIONS = ("convex", "rrf")
+
+
+@dataclass
+class Hit:
+    id: str
+    score: float
+    lexical: float | None = None  # BM25 score, when the lexical leg found it
+    dense: float | None = None  # cosine similarity, when the dense leg found it
+    paper: dict = field(default_factory=dict)
+
+
+@dataclass
+class Results:
+    query: ParsedQuery
+    hits: list[Hit]
+    total: int  # candidates found (an upper bound for paging)
+    notes: list[str] = field(default_factory=list)
+
+
+class Snapshot:
+    """The vector store's committed state, held in memory for filtering: row -> paper, date, categories."""
+
+    def __init__(self, store: VectorStore):
+        self.generation, n = store.meta()
+        self.paper_of: list[str | None] = [None] * n
+        self.listed = np.full(n, -1, dtype=np.int32)
+        self.alive = np.zeros(n, dtype=bool)
+        self.row_of: dict[str, int] = {}
+        for row, pid, listed in store.db.execute("SELECT row, paper_id, listed FROM rows WHERE alive = 1"):
+            self.paper_of[row] = pid
+            self.listed[row] = listed
+            self.alive[row] = True
+            self.row_of[pid] = row
+        self._store = store
+        self.graph = store.load_graph(self.generation, view=True)
+        self.matrix = store.matrix()
+
+    def rows_in(self, categories: list[str]) -> np.ndarray:
+        marks = ",".join("?" * len(categories))
+        cur = self._store.db.execute(f"SELECT row FROM row_categories WHERE category IN ({marks})", categories)
+        return np.fromiter((r for (r,) in cur), dtype=np.int64)
+
+
+class SearchService:
+    def __init__(self, engine: Engine, data_dir: Path, encoder: Encoder | None = None, encoder_factory=None):
+        self.engine = engine
+        root = index_dir(data_dir)
+        self.lexical = LexicalIndex(root / "lexical")
+        self.store = VectorStore(root / "vectors")
+        self._encoder = encoder
+        self._encoder_factory = encoder_factory
+        self._snapshot: Snapshot | None = None
+        self._lock = threading.Lock()
+
+    # -- state ---------------------------------------------------------------------------------
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            self._encoder = self._encoder_factory()
+        return self._encoder
+
+    def snapshot(self) -> Snapshot:
+        """The current committed state, reloaded when `paperfeed index` has committed since."""
+        with self._lock:
+            try:
+                generation, _ = self.store.meta()
+            except sqlite3.OperationalError:
+                generation = -1
+            if self._snapshot is None or self._snapshot.generation != generation:
+                self.lexical.index.reload()
+                self._snapshot = Snapshot(self.store)
+            return self._snapshot
+
+    def indexed_count(self) -> int:
+        return len(self.snapshot().row_of)
+
+    # -- search --------------------------------------------------------------------------------
+    def search(
+        self,
+        text: str,
+        limit: int = 20,
+        offset: int = 0,
+        sort: str = "relevance",
+        mode: str = "hybrid",
+        fusion: str = "convex",
+        since: date | None = None,
+        until: date | None = None,
+        categories: list[str] | None = None,
+        authors: list[str] | None = None,
+        alpha: float = ALPHA,
+    ) -> Results:
+        if mode not in MODES:
+            raise QueryError(f"mode must be one of {', '.join(MODES)}")
+        if fusion not in FUSIONS:
+            raise QueryError(f"fusion must be one of {', '.join(FUSIONS)}")
+        if sort not in ("relevance", "date"):
+            raise QueryError("sort must be relevance or date")
+        q = parse(text)
+        q.since = since or q.since
+        q.until = until or q.until
+        q.categories += categories or []
+        q.authors += authors or []
+        if q.since and q.until and q.since > q.until:
+            raise QueryError(f"since {q.since} is after until {q.until}")
+        if not q.has_text and not q.has_filters:
+            return Results(q, [], 0, [*q.notes, "type some words, a phrase in quotes, author: or cat:"])
+        depth = max(DEPTH, offset + limit)
+        snap = self.snapshot()
+        if not q.terms and not q.phrases:
+            ranked = self._filters_only(q, snap, depth)
+        else:
+            lex = self.lexical.search(q, depth) if mode != "dense" else []
+            qvec = self.encoder.encode([q.text])[0] if mode != "lexical" and q.text else None
+            dense = self._dense(q, snap, depth, qvec) if qvec is not None else []
+            ranked = fuse(lex, dense, fusion, alpha, self._cosines(snap, lex, dense, qvec))
+        if sort == "date":
+            ranked.sort(key=lambda h: -snap.listed[snap.row_of[h.id]] if h.id in snap.row_of else 0)
+        page = ranked[offset : offset + limit]
+        self._attach(page)
+        return Results(q, [h for h in page if h.paper], len(ranked), q.notes)
+
+    def _cosines(self, snap: Snapshot, lex: list, dense: list, qvec: np.ndarray | None) -> dict[str, float]:
+        """Exact cosines for the lexical leg's papers the dense leg did not return, so the convex
+        fusion compares like with like instead of counting a missing score as zero."""
+        if not dense or not lex:
+            return {}
+        have = {pid for pid, _ in dense}
+        missing = [pid for pid, _ in lex if pid not in have and pid in snap.row_of]
+        if not missing:
+            return {}
+        rows = np.array([snap.row_of[pid] for pid in missing], dtype=np.int64)
+        sims = np.asarray(snap.matrix[rows], dtype=np.float32) @ qvec
+        return dict(zip(missing, sims.tolist(), strict=True))
+
+    def _filters_only(self, q: ParsedQuery, snap: Snapshot, depth: int) -> list[Hit]:
+        """No words: every paper that passes the filters, newest first."""
+        mask = self._mask(q, snap)
+        rows = np.flatnonzero(mask)
+        order = rows[np.argsort(-snap.listed[rows], kind="stable")][:depth]
+        return [Hit(snap.paper_of[r], float(snap.listed[r])) for r in order]
+
+    def _mask(self, q: ParsedQuery, snap: Snapshot) -> np.ndarray:
+        mask = snap.alive.copy()
+        if q.since:
+            mask &= snap.listed >= day_number(q.since)
+        if q.until:
+            mask &= (snap.listed <= day_number(q.until)) & (snap.listed >= 0)
+        if q.categories:
+            in_cat = np.zeros_like(mask)
+            in_cat[snap.rows_in(q.categories)] = True
+            mask &= in_cat
+        ids = self.lexical.matching_ids(q, max(len(snap.row_of), 1))
+        if ids is not None:
+            match = np.zeros_like(mask)
+            match[[snap.row_of[i] for i in ids if i in snap.row_of]] = True
+            mask &= match
+        return mask
+
+    def _dense(self, q: ParsedQuery, snap: Snapshot, depth: int, vec: np.ndarray) -> list[tuple[str, float]]:
+        mask = self._mask(q, snap) if (q.has_filters or q.phrases) else None
+        return self.nearest(vec, snap, depth, mask)
+
+    def nearest(
+        self, vec: np.ndarray, snap: Snapshot, k: int, mask: np.ndarray | None = None
+    ) -> list[tuple[str, float]]:
+        """(paper id, cosine) of the k nearest live papers that pass `mask`, best first."""
+        if mask is not None:
+            allowed = np.flatnonzero(mask)
+            if len(allowed) <= EXACT_LIMIT:
+                sims = np.asarray(snap.matrix[allowed], dtype=np.float32) @ vec
+                top = np.argsort(-sims, kind="stable")[:k]
+                return [(snap.paper_of[allowed[i]], float(sims[i])) for i in top]
+        size = len(snap.graph)
+        want = k
+        while True:
+            found = snap.graph.search(vec, min(want, max(size, 1)))
+            out = [
+                (snap.paper_of[int(key)], 1.0 - float(dist))
+                for key, dist in zip(found.keys, found.distances, strict=True)
+                if int(key) < len(snap.alive) and snap.alive[int(key)] and (mask is None or mask[int(key)])
+            ]
+            if len(out) >= k or want >= size:
+                return out[:k]
+            want *= 4
+
+    # -- similar papers ------------------------------------------------------------------------
+    def similar(self, paper_id: str, limit: int = 10) -> list[Hit] | None:
+        """The papers nearest to this one, itself excluded; None when it is not indexed."""
+        snap = self.snapshot()
+        pid = resolve_id(paper_id)
+        row = snap.row_of.get(pid)
+        if row is None:
+            return None
+        vec = np.asarray(snap.matrix[row], dtype=np.float32)
+        near = [(i, s) for i, s in self.nearest(vec, snap, limit + 1) if i != pid][:limit]
+        hits = [Hit(i, s, dense=s) for i, s in near]
+        self._attach(hits)
+        return hits
+
+    def similar_to_text(self, text: str, limit: int = 10) -> list[Hit]:
+        q = parse(text)
+        if not q.text:
+            raise QueryError("type some words to find papers like them")
+        vec = self.encoder.encode([q.text])[0]
+        hits = [Hit(i, s, dense=s) for i, s in self.nearest(vec, self.snapshot(), limit)]
+        self._attach(hits)
+        return hits
+
+    def _attach(self, hits: list[Hit]) -> None:
+        if not hits:
+            return
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(papers).where(papers.c.id.in_([h.id for h in hits]))).mappings()
+            found = {r["id"]: with_links(r) for r in rows}
+        for h in hits:
+            h.paper = found.get(h.id, {})
+
+
+def fuse(
+    lexical: list[tuple[str, float]],
+    dense: list[tuple[str, float]],
+    fusion: str = "convex",
+    alpha: float = ALPHA,
+    more_dense: dict[str, float] | None = None,
+) -> list[Hit]:
+    """Merge the two legs' ranked lists into one. `more_dense`: cosines of papers outside the dense
+    list (used by the convex combination only; RRF reads ranks)."""
+    hits: dict[str, Hit] = {}
+    for pid, s in lexical:
+        hits.setdefault(pid, Hit(pid, 0.0)).lexical = s
+    for pid, s in dense:
+        hits.setdefault(pid, Hit(pid, 0.0)).dense = s
+    if fusion == "rrf":
+        for leg in (lexical, dense):
+            for rank, (pid, _s) in enumerate(leg, 1):
+                hits[pid].score += 1.0 / (RRF_K + rank)
+    else:
+        top_lex = max((s for _, s in lexical), default=0.0) or 1.0
+        top_dense = max((s for _, s in dense), default=0.0) or 1.0
+        weight_dense = alpha if lexical else 1.0
+        weight_lex = 1.0 - alpha if dense else 1.0
+        for h in hits.values():
+            cos = h.dense if h.dense is not None else (more_dense or {}).get(h.id, 0.0)
+            h.score = weight_dense * cos / top_dense + weight_lex * (h.lexical or 0.0) / top_lex
+    return sorted(hits.values(), key=lambda h: (-h.score, h.id))
