@@ -22,10 +22,19 @@ def shared(*parts: str) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory) -> Path:
+    """One exported ONNX model for the whole run (the export takes about ten seconds)."""
+    return tmp_path_factory.mktemp("models")
+
+
 @pytest.fixture
-def settings(tmp_path, monkeypatch) -> Settings:
+def settings(tmp_path, monkeypatch, model_cache) -> Settings:
     monkeypatch.setenv("PAPERFEED_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("PAPERFEED_ARXIV_API_DELAY", "0")
+    monkeypatch.setenv("PAPERFEED_MODEL_CACHE_DIR", str(model_cache))
+    # Importer and CLI tests check the store; the search tests index on purpose.
+    monkeypatch.setenv("PAPERFEED_INDEX_AFTER_INGEST", "false")
     get_settings.cache_clear()
     yield get_settings()
     get_settings.cache_clear()

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 
 def paperfeed(data_dir: Path, *args: str, **kw) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PAPERFEED_DATA_DIR": str(data_dir)}
+    env = {**os.environ, "PAPERFEED_DATA_DIR": str(data_dir), "PAPERFEED_INDEX_AFTER_INGEST": "false"}
     return subprocess.run(
         [sys.executable, "-m", "paperfeed", *args], env=env, capture_output=True, text=True, timeout=600, **kw
     )
@@ -45,7 +45,7 @@ def test_full_corpus_import_is_exact_idempotent_and_survives_sigkill(tmp_path):
     killed = tmp_path / "killed"
     db = killed / "paperfeed.db"
     assert paperfeed(killed, "init").returncode == 0
-    env = {**os.environ, "PAPERFEED_DATA_DIR": str(killed)}
+    env = {**os.environ, "PAPERFEED_DATA_DIR": str(killed), "PAPERFEED_INDEX_AFTER_INGEST": "false"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "paperfeed", "ingest", "arxiv-snapshot", corpus, "--batch-size", "500"],
         env=env,

@@ -1,0 +1,70 @@
+"""`paperfeed index` killed with SIGKILL mid-run: the indexes stay usable and the next run completes them."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from paperfeed.search.service import SearchService
+from paperfeed.store import make_engine
+from paperfeed.store.importer import Importer
+
+
+def committed_rows(path) -> int:
+    try:
+        with sqlite3.connect(path, timeout=5) as conn:
+            return conn.execute("SELECT count(*) FROM rows WHERE alive = 1").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+def test_index_survives_sigkill_and_the_next_run_repairs_it(settings, engine, sample_papers, indexed_dir, encoder):
+    Importer(engine).run(sample_papers, "arxiv-snapshot", "sample")
+    env = {
+        **os.environ,
+        "PAPERFEED_DATA_DIR": str(settings.data_dir),
+        "PAPERFEED_INDEX_CHUNK": "40",
+        "PAPERFEED_MODEL_CACHE_DIR": str(settings.model_cache),
+    }
+    state = settings.data_dir / "index" / "vectors" / "state.sqlite"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "paperfeed", "index"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 240
+    while committed_rows(state) < 120 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    done = committed_rows(state)
+    assert 0 < done < len(sample_papers) and done % 40 == 0
+
+    # Between the kill and the repair, search answers from what was committed.
+    interrupted = SearchService(engine, settings.data_dir, encoder=encoder)
+    assert interrupted.indexed_count() == done
+    assert len(interrupted.search("image segmentation", limit=5).hits) == 5
+
+    rerun = subprocess.run(
+        [sys.executable, "-m", "paperfeed", "index"], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"added {len(sample_papers) - done}, updated 0, removed 0" in rerun.stdout
+
+    repaired = SearchService(engine, settings.data_dir, encoder=encoder)
+    clean = SearchService(make_engine(f"sqlite:///{indexed_dir / 'paperfeed.db'}"), indexed_dir, encoder=encoder)
+    assert repaired.indexed_count() == clean.indexed_count() == len(sample_papers)
+    assert repaired.lexical.count() == len(sample_papers)  # no document added twice
+    snap = repaired.snapshot()
+    assert len(snap.graph) == len(sample_papers)
+    assert (settings.data_dir / "index" / "vectors" / "vectors.f16").stat().st_size == snap.matrix.nbytes
+    for query in ("image segmentation", "large language model agents", "robot manipulation policy"):
+        got = repaired.search(query, limit=10).hits
+        want = clean.search(query, limit=10).hits
+        assert [h.id for h in got] == [h.id for h in want]
+        assert np.allclose([h.score for h in got], [h.score for h in want], atol=1e-3)
+    again = subprocess.run([sys.executable, "-m", "paperfeed", "index"], env=env, capture_output=True, text=True)
+    assert "added 0, updated 0, removed 0" in again.stdout
