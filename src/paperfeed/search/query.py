@@ -59,12 +59,17 @@ def _date(name: str, value: str) -> date:
         raise QueryError(f"{name}: needs a date as YYYY-MM-DD, not {value!r}") from None
 
 
-def parse(raw: str) -> ParsedQuery:
+def parse(raw: str, plain: bool = False) -> ParsedQuery:
+    """Parse the search box's syntax; with `plain`, every word is just a word (no quotes or qualifiers)."""
     q = ParsedQuery()
     text = clean(raw or "")
     if len(text) > MAX_QUERY_CHARS:
         text = text[:MAX_QUERY_CHARS].rsplit(" ", 1)[0]
         q.notes.append(f"the query was cut to its first {len(text)} characters")
+    if plain:
+        q.terms = words(text)
+        q.text = " ".join(q.terms)
+        return q
     if text.count('"') % 2:
         # An unbalanced quote is almost always a typo; the words still count, the quote does not.
         last = text.rfind('"')

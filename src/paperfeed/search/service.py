@@ -117,6 +117,7 @@ class SearchService:
         categories: list[str] | None = None,
         authors: list[str] | None = None,
         alpha: float = ALPHA,
+        plain: bool = False,
     ) -> Results:
         if mode not in MODES:
             raise QueryError(f"mode must be one of {', '.join(MODES)}")
@@ -124,7 +125,7 @@ class SearchService:
             raise QueryError(f"fusion must be one of {', '.join(FUSIONS)}")
         if sort not in ("relevance", "date"):
             raise QueryError("sort must be relevance or date")
-        q = parse(text)
+        q = parse(text, plain)
         q.since = since or q.since
         q.until = until or q.until
         q.categories += categories or []
@@ -227,7 +228,7 @@ class SearchService:
         return hits
 
     def similar_to_text(self, text: str, limit: int = 10) -> list[Hit]:
-        q = parse(text)
+        q = parse(text, plain=True)
         if not q.text:
             raise QueryError("type some words to find papers like them")
         vec = self.encoder.encode([q.text])[0]
