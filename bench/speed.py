@@ -15,6 +15,7 @@ encoder for embedding throughput.
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 import statistics
@@ -38,9 +39,10 @@ from paperfeed.store import make_engine  # noqa: E402
 from paperfeed.store.importer import Importer  # noqa: E402
 from paperfeed.store.schema import papers  # noqa: E402
 
-FULL = WORK / "full"
-MILLION = WORK / "million"
-TARGET = 1_000_000
+# Overridable for a quick dry run of this script on a small indexed folder.
+FULL = Path(os.environ.get("BENCH_FULL", WORK / "full"))
+MILLION = Path(os.environ.get("BENCH_MILLION", WORK / "million"))
+TARGET = int(os.environ.get("BENCH_TARGET", 1_000_000))
 QUERIES = 200
 SEED = 7
 
@@ -299,7 +301,7 @@ def latency_section(data: Path, encoder) -> tuple[list[list], float, float, int]
 
 
 def main() -> None:
-    index_s, index_summary = ensure_full()
+    index_s, index_summary = ensure_full() if "BENCH_FULL" not in os.environ else (0.0, "dry run")
     encoder = get_encoder(WORK / "models")
     engine = make_engine(f"sqlite:///{FULL / 'paperfeed.db'}")
     queries = make_queries(engine)
@@ -385,7 +387,8 @@ def main() -> None:
             ),
         ]
     )
-    write_section("speed", body)
+    if "BENCH_FULL" not in os.environ:
+        write_section("speed", body)
     print(body)
 
 

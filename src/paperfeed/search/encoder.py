@@ -86,6 +86,9 @@ class OnnxEncoder:
             ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"]) for _ in range(self.workers)
         ]
         self.tokenizer = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
+        # The shipped tokenizer.json pads every text to 128 tokens; one text per call needs no padding,
+        # and a five-word query then costs five words, not 128.
+        self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(MAX_TOKENS)
         self._pool = ThreadPoolExecutor(self.workers) if self.workers > 1 else None
 
