@@ -21,6 +21,9 @@ from paperfeed.store.schema import papers
 
 DEPTH = 100  # candidates each leg contributes to the fusion
 EXACT_LIMIT = 20_000  # filtered dense search scores every allowed paper exactly up to this many
+# A phrase or author: filter restricts the dense leg to at most this many of its best BM25 matches
+# (fetching every match of a common phrase from a million papers would cost seconds).
+PHRASE_LIMIT = 5_000
 RRF_K = 60
 # Hybrid: a convex combination of per-query max-normalised scores, dense weight ALPHA.
 # Chosen by measurement (docs/benchmarks.md): it beats plain RRF and both single legs.
@@ -179,7 +182,7 @@ class SearchService:
             in_cat = np.zeros_like(mask)
             in_cat[snap.rows_in(q.categories)] = True
             mask &= in_cat
-        ids = self.lexical.matching_ids(q, max(len(snap.row_of), 1))
+        ids = self.lexical.matching_ids(q, PHRASE_LIMIT)
         if ids is not None:
             match = np.zeros_like(mask)
             match[[snap.row_of[i] for i in ids if i in snap.row_of]] = True
