@@ -170,6 +170,7 @@ def _encoder():
 
 
 def _index(engine, rebuild: bool) -> None:
+    from paperfeed.search.encoder import LazyEncoder
     from paperfeed.search.indexer import sync
 
     columns = (SpinnerColumn(), TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -178,7 +179,7 @@ def _index(engine, rebuild: bool) -> None:
         report = sync(
             engine,
             get_settings().data_dir,
-            _encoder(),
+            LazyEncoder(_encoder),
             rebuild=rebuild,
             on_start=lambda n: progress.update(task, total=n),
             on_progress=lambda n: progress.advance(task, n),

@@ -203,6 +203,22 @@ def _quantise(src: Path, dst: Path) -> None:
     )
 
 
+class LazyEncoder:
+    """Loads the real encoder on first use, so a command with nothing to embed does not pay for it."""
+
+    name = MODEL_NAME
+    dim = DIM
+
+    def __init__(self, factory):
+        self._factory = factory
+        self._encoder: Encoder | None = None
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if self._encoder is None:
+            self._encoder = self._factory()
+        return self._encoder.encode(texts)
+
+
 _cached: dict[str, Encoder] = {}
 _cached_lock = threading.Lock()
 
