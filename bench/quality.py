@@ -70,7 +70,11 @@ def run_folder(folder: Path) -> tuple[str, list[list]]:
     engine, encoder, counts, report, seconds = build(folder, data)
     service = SearchService(engine, data, encoder=encoder)
     queries = beir_queries(folder)
-    qrels = {doc_id(folder.name, q): rels for q, rels in beir_qrels(folder).items() if q in queries}
+    qrels = {
+        doc_id(folder.name, q): {doc_id(folder.name, d): g for d, g in rels.items()}
+        for q, rels in beir_qrels(folder).items()
+        if q in queries
+    }
     prefix = doc_id(folder.name, "")
     rows = []
     for label, kwargs in RANKERS:
