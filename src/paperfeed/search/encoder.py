@@ -12,6 +12,7 @@ No code path downloads anything: HF_HUB_OFFLINE is forced before transformers is
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import warnings
@@ -193,6 +194,18 @@ def _quantise(src: Path, dst: Path) -> None:
     graph = onnx.load(str(src)).graph
     ffn_out = [n.name for n in graph.node if n.op_type == "MatMul" and n.name.endswith("/output/dense/MatMul")]
     ffn_out = [n for n in ffn_out if "/attention/" not in n]
+    # The quantiser logs a "consider pre-processing" warning on the root logger; that advice is for
+    # static quantisation and would only alarm a user on first run.
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        _quantise_dynamic(quantize_dynamic, QuantType, onnx, src, dst, ffn_out)
+    finally:
+        root.setLevel(level)
+
+
+def _quantise_dynamic(quantize_dynamic, QuantType, onnx, src: Path, dst: Path, ffn_out: list[str]) -> None:  # noqa: N803
     quantize_dynamic(
         str(src),
         str(dst),
