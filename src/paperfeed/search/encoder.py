@@ -200,20 +200,16 @@ def _quantise(src: Path, dst: Path) -> None:
     level = root.level
     root.setLevel(logging.ERROR)
     try:
-        _quantise_dynamic(quantize_dynamic, QuantType, onnx, src, dst, ffn_out)
+        quantize_dynamic(
+            str(src),
+            str(dst),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            nodes_to_exclude=ffn_out,
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
     finally:
         root.setLevel(level)
-
-
-def _quantise_dynamic(quantize_dynamic, QuantType, onnx, src: Path, dst: Path, ffn_out: list[str]) -> None:  # noqa: N803
-    quantize_dynamic(
-        str(src),
-        str(dst),
-        weight_type=QuantType.QInt8,
-        per_channel=True,
-        nodes_to_exclude=ffn_out,
-        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-    )
 
 
 class LazyEncoder:
