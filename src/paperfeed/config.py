@@ -33,6 +33,19 @@ class Settings(BaseSettings):
     # Papers per index commit: a killed `paperfeed index` redoes at most this many.
     index_chunk: int = 1000
 
+    # Web: signs CSRF tokens; empty means a random key kept in data_dir/secret.key (made on first start).
+    secret_key: str = ""
+    # Mark cookies Secure (set this when paperfeed is served over HTTPS).
+    secure_cookies: bool = False
+    # A search request that takes longer than this many seconds is answered 503 instead of stalling.
+    query_timeout: float = 10.0
+    # Failed logins allowed per client address and per account within the window, before 429.
+    login_failures_per_ip: int = 20
+    login_failures_per_account: int = 5
+    login_window_seconds: int = 900
+    # Days of listings that /trending ranks.
+    trending_days: int = 3
+
     @property
     def model_cache(self) -> Path:
         return self.model_cache_dir or self.data_dir / "models"

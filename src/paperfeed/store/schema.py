@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -102,4 +103,78 @@ harvest_state = Table(
     Column("key", String(128), primary_key=True),
     Column("value", Text, nullable=False),
     Column("updated_at", DateTime, nullable=False),
+)
+
+# -- accounts and what users do (migration 0002) ------------------------------------------------
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(32), nullable=False, unique=True),
+    Column("email", Text),
+    Column("password_hash", Text, nullable=False),
+    Column("is_admin", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+# Server-side sessions: the cookie holds a random token, the table its SHA-256, so logging out
+# (or deleting the account, or changing the password) really ends a session.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Index("ix_sessions_user_id", "user_id"),
+)
+
+# Tokens for scripts (kind "api", sent as a Bearer header) and private feeds (kind "feed", in the URL).
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("last_used_at", DateTime),
+    Index("ix_api_tokens_user_id", "user_id"),
+)
+
+upvotes = Table(
+    "upvotes",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("created_at", DateTime, nullable=False),
+    Index("ix_upvotes_paper_id", "paper_id"),
+)
+
+library = Table(
+    "library",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("saved_at", DateTime, nullable=False),
+)
+
+library_tags = Table(
+    "library_tags",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag", String(64), primary_key=True),
+    Index("ix_library_tags_user_tag", "user_id", "tag"),
+)
+
+# Papers an admin has hidden: left out of lists, search, feeds and similar papers.
+hidden_papers = Table(
+    "hidden_papers",
+    metadata,
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("hidden_by", Integer, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("hidden_at", DateTime, nullable=False),
 )

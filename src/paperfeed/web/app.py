@@ -1,58 +1,129 @@
-"""FastAPI app: the daily list of papers, with previous/next-day navigation."""
+"""The FastAPI app: pages, JSON API, feeds, health; access logs and error pages."""
 
 from __future__ import annotations
 
-from datetime import date
+import json
+import logging
+import re
+import time
 from pathlib import Path
 
-from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
+from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paperfeed import __version__
 from paperfeed.config import Settings, get_settings
 from paperfeed.store import make_engine
 from paperfeed.store import queries as q
+from paperfeed.web import api, feeds, pages
+from paperfeed.web.context import Context
 
 HERE = Path(__file__).parent
+access_log = logging.getLogger("paperfeed.access")
+JSON_PATHS = ("/api/", "/feeds/", "/healthz")
+# Private feed tokens travel in the path; the access log must not keep them.
+SECRET_PATH = re.compile(r"^(/feeds/library/)[^/]+")
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'",
+}
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, arxiv_client: httpx.Client | None = None) -> FastAPI:
     settings = settings or get_settings()
     engine = make_engine(settings.db_url)
-    templates = Jinja2Templates(directory=HERE / "templates")
-    app = FastAPI(title="paperfeed", version=__version__)
+    app = FastAPI(
+        title="paperfeed",
+        version=__version__,
+        description="Daily papers, trending, hybrid search and libraries — self-hosted. "
+        "Authenticate scripts with `Authorization: Bearer <token>` (make one on /settings).",
+    )
+    app.state.ctx = Context(settings, engine, arxiv_client)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-
-    def render_day(request: Request, day: date | None, category: str | None) -> HTMLResponse:
-        with engine.connect() as conn:
-            day = day or q.latest_day(conn)
-            papers = q.papers_of_day(conn, day, category) if day else []
-            prev_day, next_day = q.neighbour_days(conn, day) if day else (None, None)
-        return templates.TemplateResponse(
-            request,
-            "daily.html",
-            {"day": day, "papers": papers, "prev_day": prev_day, "next_day": next_day, "category": category},
-        )
-
-    @app.get("/", response_class=HTMLResponse)
-    def latest(request: Request, category: str | None = None):
-        """The papers of the latest day that has any."""
-        return render_day(request, None, category)
-
-    @app.get("/papers/date/{day}", response_class=HTMLResponse)
-    def daily(request: Request, day: str, category: str | None = None):
-        """The papers listed on one day (YYYY-MM-DD)."""
-        try:
-            parsed = date.fromisoformat(day)
-        except ValueError as exc:
-            raise HTTPException(status_code=422, detail=f"not a date (YYYY-MM-DD): {day!r}") from exc
-        return render_day(request, parsed, category)
-
-    @app.get("/healthz")
-    def healthz():
-        with engine.connect() as conn:
-            return {"status": "ok", "papers": q.count_papers(engine), "latest_day": str(q.latest_day(conn))}
-
+    app.include_router(api.router)
+    app.include_router(feeds.router)
+    app.add_api_route("/healthz", healthz, methods=["GET"], tags=["ops"])
+    app.include_router(pages.router)
+    app.middleware("http")(log_and_protect)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
     return app
+
+
+def healthz(request: Request):
+    """Database reachable and the search index holding every stored paper."""
+    c = request.app.state.ctx
+    try:
+        with c.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+            papers = q.count_papers(c.engine)
+            latest = q.latest_day(conn)
+    except Exception as exc:  # any database failure is what this endpoint reports
+        return JSONResponse({"status": "error", "database": f"{type(exc).__name__}: {exc}"}, 503)
+    try:
+        indexed = c.search.indexed_count()
+    except Exception:  # no index yet
+        indexed = 0
+    fresh = indexed >= papers
+    return {
+        "status": "ok" if fresh else "degraded",
+        "database": "ok",
+        "papers": papers,
+        "indexed": indexed,
+        "index_fresh": fresh,
+        "latest_day": str(latest) if latest else None,
+    }
+
+
+async def log_and_protect(request: Request, call_next) -> Response:
+    start = time.perf_counter()
+    response = await call_next(request)
+    ms = (time.perf_counter() - start) * 1000
+    response.headers["Server-Timing"] = f"app;dur={ms:.1f}"
+    if not request.url.path.startswith(("/docs", "/redoc")):  # Swagger UI loads its own scripts
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+    if access_log.isEnabledFor(logging.INFO):
+        access_log.info(
+            json.dumps(
+                {
+                    "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    "method": request.method,
+                    "path": SECRET_PATH.sub(r"\1…", request.url.path),
+                    "status": response.status_code,
+                    "ms": round(ms, 1),
+                    "client": request.client.host if request.client else None,
+                    "bytes": int(response.headers.get("content-length", 0) or 0),
+                }
+            )
+        )
+    return response
+
+
+def wants_json(request: Request) -> bool:
+    return request.url.path.startswith(JSON_PATHS) or request.url.path in ("/openapi.json",)
+
+
+async def http_error(request: Request, exc: StarletteHTTPException):
+    if wants_json(request):
+        return JSONResponse({"detail": exc.detail}, exc.status_code, headers=getattr(exc, "headers", None))
+    c = request.app.state.ctx
+    if exc.status_code == 401:
+        return pages.login_first(request)
+    return c.render(request, "error.html", status=exc.status_code, code=exc.status_code, message=exc.detail)
+
+
+async def validation_error(request: Request, exc: RequestValidationError):
+    if wants_json(request):
+        errors = [{k: e[k] for k in ("loc", "msg", "type") if k in e} for e in exc.errors()]
+        return JSONResponse({"detail": errors}, 422)
+    parts = [f"{e['loc'][-1]}: {e['msg']}" for e in exc.errors()]
+    c = request.app.state.ctx
+    return c.render(request, "error.html", status=422, code=422, message="; ".join(parts))

@@ -1,0 +1,1 @@
+"""Ranking: trending (votes with time decay); recommendations come later."""

@@ -1,0 +1,86 @@
+"""Trending: community votes with time decay, as on Hacker News.
+
+    score = (votes + EXTERNAL_WEIGHT * external + 1) / (age_hours + 2) ** GRAVITY
+
+- votes: our users' upvotes (one per user and paper);
+- external: upvotes a source reported with the paper (Hugging Face daily papers), kept apart from ours;
+- age_hours: hours from the start of the paper's listing day (UTC) to `now`;
+- the +1 lets a paper nobody has voted on yet still rank by age, newest first;
+- +2 keeps a paper listed this very hour from dividing by nearly zero; GRAVITY 1.8 makes a day-old paper
+  need about 2.3x the votes of a paper listed 12 hours later to stay ahead of it.
+
+A list's "now" is the end of its last day, so the order of a past day, week or month does not drift as
+the calendar moves on, and /trending over a store that stopped importing still has papers to show.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import Connection, func, select
+
+from paperfeed.store.schema import external_signals, hidden_papers, paper_categories, papers, upvotes
+
+GRAVITY = 1.8
+EXTERNAL_WEIGHT = 1.0
+SORTS = ("trending", "new")
+
+
+@dataclass
+class Entry:
+    id: str
+    listed: date | None
+    votes: int
+    external: int
+    score: float = 0.0
+
+
+def score(votes: float, external: float, age_hours: float, gravity: float = GRAVITY) -> float:
+    return (votes + EXTERNAL_WEIGHT * external + 1.0) / (max(age_hours, 0.0) + 2.0) ** gravity
+
+
+def end_of(day: date) -> datetime:
+    return datetime.combine(day + timedelta(days=1), time())
+
+
+def entries(conn: Connection, start: date, end: date, category: str | None = None) -> list[Entry]:
+    """Every visible paper listed from `start` to `end` (inclusive), with its vote counts."""
+    votes = select(func.count()).where(upvotes.c.paper_id == papers.c.id).scalar_subquery()
+    external = (
+        select(func.coalesce(func.sum(external_signals.c.value_num), 0))
+        .where(external_signals.c.paper_id == papers.c.id, external_signals.c.name == "upvotes")
+        .scalar_subquery()
+    )
+    query = select(papers.c.id, papers.c.listed_date, votes.label("votes"), external.label("external")).where(
+        papers.c.listed_date >= start,
+        papers.c.listed_date <= end,
+        papers.c.id.not_in(select(hidden_papers.c.paper_id)),
+    )
+    if category:
+        query = query.where(
+            papers.c.id.in_(select(paper_categories.c.paper_id).where(paper_categories.c.category == category))
+        )
+    return [Entry(pid, listed, int(v), int(e)) for pid, listed, v, e in conn.execute(query)]
+
+
+def rank(items: list[Entry], now: datetime, sort: str = "trending") -> list[Entry]:
+    """Best first. "trending": by score, ties newest then by id; "new": newest listing day, then id."""
+    if sort not in SORTS:
+        raise ValueError(f"sort must be one of {', '.join(SORTS)}")
+    for e in items:
+        listed = datetime.combine(e.listed, time()) if e.listed else now - timedelta(days=3650)
+        e.score = score(e.votes, e.external, (now - listed).total_seconds() / 3600)
+    if sort == "new":
+        return sorted(items, key=lambda e: (e.listed or date.min, e.id), reverse=True)
+    newest_first = sorted(items, key=lambda e: (e.listed or date.min, e.id), reverse=True)
+    return sorted(newest_first, key=lambda e: -e.score)  # stable: equal scores stay newest first
+
+
+def trending(conn: Connection, days: int = 3, category: str | None = None, limit: int = 100) -> list[Entry]:
+    """The top papers of the last `days` listing days that have papers, ending at the newest one."""
+    latest = conn.execute(select(func.max(papers.c.listed_date))).scalar()
+    if latest is None:
+        return []
+    start = latest - timedelta(days=days - 1)
+    return rank(entries(conn, start, latest, category), end_of(latest))[:limit]

@@ -1,0 +1,351 @@
+"""Users, sessions, tokens, upvotes, libraries and hidden papers: the repository the web app and CLI share.
+
+Secrets (session cookies, API and feed tokens) are random; only their SHA-256 is stored, so a copy of
+the database does not log anyone in. Passwords are hashed with argon2.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from paperfeed.store.importer import utcnow
+from paperfeed.store.schema import (
+    api_tokens,
+    hidden_papers,
+    library,
+    library_tags,
+    papers,
+    sessions,
+    upvotes,
+    users,
+)
+
+USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
+EMAIL = re.compile(r"^[^@\s<>,;\"'\r\n]+@[^@\s<>,;\"'\r\n]+\.[A-Za-z]{2,}$")
+TAG = re.compile(r"^[\w.+-]{1,64}$")
+MIN_PASSWORD = 8
+SESSION_DAYS = 30
+_hasher = PasswordHasher()
+
+
+class AccountError(ValueError):
+    """A request about accounts that cannot be done, with a message fit to show the user."""
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    username: str
+    email: str | None
+    is_admin: bool
+
+
+def _user(row) -> User:
+    return User(row.id, row.username, row.email, bool(row.is_admin))
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# -- users ------------------------------------------------------------------------------------------
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"the password must have at least {MIN_PASSWORD} characters")
+    if len(password) > 1024:
+        raise AccountError("the password is too long (1024 characters at most)")
+
+
+def create_user(engine: Engine, username: str, password: str, email: str | None = None, admin: bool = False) -> User:
+    if not USERNAME.match(username):
+        raise AccountError("a username has 3 to 32 letters, digits, '.', '_' or '-'")
+    email = (email or "").strip() or None
+    if email and not EMAIL.match(email):
+        raise AccountError(f"not an email address: {email!r}")
+    check_password(password)
+    try:
+        with engine.begin() as conn:
+            uid = conn.execute(
+                insert(users).values(
+                    username=username,
+                    email=email,
+                    password_hash=_hasher.hash(password),
+                    is_admin=admin,
+                    created_at=utcnow(),
+                )
+            ).inserted_primary_key[0]
+    except IntegrityError as exc:
+        raise AccountError(f"the username {username!r} is taken") from exc
+    return User(uid, username, email, admin)
+
+
+def has_users(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(select(users.c.id).limit(1)).first() is not None
+
+
+def get_user(conn: Connection, username: str) -> User | None:
+    row = conn.execute(select(users).where(users.c.username == username)).first()
+    return _user(row) if row else None
+
+
+def authenticate(engine: Engine, username: str, password: str) -> User | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(users).where(users.c.username == username)).first()
+    if row is None:
+        # Hash anyway, so the answer takes as long whether or not the user exists.
+        _hasher.hash(password)
+        return None
+    try:
+        _hasher.verify(row.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    return _user(row)
+
+
+def change_password(engine: Engine, user: User, old: str, new: str, keep_session: str | None = None) -> None:
+    """Set a new password and end every other session of the user."""
+    if authenticate(engine, user.username, old) is None:
+        raise AccountError("the current password is wrong")
+    check_password(new)
+    with engine.begin() as conn:
+        conn.execute(update(users).where(users.c.id == user.id).values(password_hash=_hasher.hash(new)))
+        query = delete(sessions).where(sessions.c.user_id == user.id)
+        if keep_session:
+            query = query.where(sessions.c.token_hash != digest(keep_session))
+        conn.execute(query)
+
+
+def delete_user(engine: Engine, user: User) -> None:
+    """The account and everything it owns (sessions, tokens, votes, library) go; cascades do the rest."""
+    with engine.begin() as conn:
+        for table in (sessions, api_tokens, upvotes, library_tags, library):
+            conn.execute(delete(table).where(table.c.user_id == user.id))
+        conn.execute(update(hidden_papers).where(hidden_papers.c.hidden_by == user.id).values(hidden_by=None))
+        conn.execute(delete(users).where(users.c.id == user.id))
+
+
+def set_admin(engine: Engine, username: str, admin: bool) -> None:
+    with engine.begin() as conn:
+        if conn.execute(update(users).where(users.c.username == username).values(is_admin=admin)).rowcount == 0:
+            raise AccountError(f"no user {username!r}")
+
+
+# -- sessions and tokens ----------------------------------------------------------------------------
+def start_session(engine: Engine, user: User) -> str:
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    with engine.begin() as conn:
+        conn.execute(
+            insert(sessions).values(
+                token_hash=digest(token),
+                user_id=user.id,
+                created_at=now,
+                expires_at=now + timedelta(days=SESSION_DAYS),
+            )
+        )
+    return token
+
+
+def session_user(engine: Engine, token: str) -> User | None:
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(users)
+            .join(sessions, sessions.c.user_id == users.c.id)
+            .where(sessions.c.token_hash == digest(token), sessions.c.expires_at > utcnow())
+        ).first()
+    return _user(row) if row else None
+
+
+def end_session(engine: Engine, token: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(delete(sessions).where(sessions.c.token_hash == digest(token)))
+
+
+def create_token(engine: Engine, user: User, kind: str, name: str) -> str:
+    """A new API ("api") or private-feed ("feed") token; the secret is shown once and stored hashed."""
+    name = " ".join(name.split())[:100] or kind
+    token = f"pf_{kind}_" + secrets.token_urlsafe(24)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(api_tokens).values(
+                user_id=user.id, kind=kind, name=name, token_hash=digest(token), created_at=utcnow()
+            )
+        )
+    return token
+
+
+def token_user(engine: Engine, token: str, kind: str) -> User | None:
+    with engine.begin() as conn:
+        row = conn.execute(
+            select(users, api_tokens.c.id.label("token_id"))
+            .join(api_tokens, api_tokens.c.user_id == users.c.id)
+            .where(api_tokens.c.token_hash == digest(token), api_tokens.c.kind == kind)
+        ).first()
+        if row is None:
+            return None
+        conn.execute(update(api_tokens).where(api_tokens.c.id == row.token_id).values(last_used_at=utcnow()))
+    return _user(row)
+
+
+def list_tokens(engine: Engine, user: User) -> list[dict]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                api_tokens.c.id,
+                api_tokens.c.kind,
+                api_tokens.c.name,
+                api_tokens.c.created_at,
+                api_tokens.c.last_used_at,
+            )
+            .where(api_tokens.c.user_id == user.id)
+            .order_by(api_tokens.c.id)
+        ).mappings()
+        return [dict(r) for r in rows]
+
+
+def revoke_token(engine: Engine, user: User, token_id: int) -> bool:
+    with engine.begin() as conn:
+        result = conn.execute(delete(api_tokens).where(api_tokens.c.id == token_id, api_tokens.c.user_id == user.id))
+    return result.rowcount > 0
+
+
+# -- upvotes, library, hidden papers ---------------------------------------------------------------
+def paper_exists(conn: Connection, paper_id: str) -> bool:
+    return conn.execute(select(papers.c.id).where(papers.c.id == paper_id)).first() is not None
+
+
+def set_upvote(engine: Engine, user: User, paper_id: str, on: bool) -> int:
+    """Add or remove the user's vote (one per user and paper); the paper's vote count after."""
+    with engine.begin() as conn:
+        if on:
+            exists = conn.execute(
+                select(upvotes.c.paper_id).where(upvotes.c.user_id == user.id, upvotes.c.paper_id == paper_id)
+            ).first()
+            if not exists:
+                conn.execute(insert(upvotes).values(user_id=user.id, paper_id=paper_id, created_at=utcnow()))
+        else:
+            conn.execute(delete(upvotes).where(upvotes.c.user_id == user.id, upvotes.c.paper_id == paper_id))
+        return vote_counts(conn, [paper_id]).get(paper_id, 0)
+
+
+def vote_counts(conn: Connection, paper_ids: list[str]) -> dict[str, int]:
+    if not paper_ids:
+        return {}
+    rows = conn.execute(
+        select(upvotes.c.paper_id, func.count()).where(upvotes.c.paper_id.in_(paper_ids)).group_by(upvotes.c.paper_id)
+    )
+    return {pid: n for pid, n in rows}
+
+
+def voted_by(conn: Connection, user: User | None, paper_ids: list[str]) -> set[str]:
+    if user is None or not paper_ids:
+        return set()
+    rows = conn.execute(
+        select(upvotes.c.paper_id).where(upvotes.c.user_id == user.id, upvotes.c.paper_id.in_(paper_ids))
+    )
+    return {pid for (pid,) in rows}
+
+
+def clean_tags(text: str | list[str]) -> list[str]:
+    """Tags from "a, b c" or a list; each 1-64 word characters (letters, digits, _ . + -)."""
+    parts = text if isinstance(text, list) else re.split(r"[,\s]+", text)
+    tags = []
+    for t in parts:
+        t = t.strip().lower()
+        if not t:
+            continue
+        if not TAG.match(t):
+            raise AccountError(f"a tag is 1 to 64 letters, digits, '_', '.', '+' or '-': {t[:70]!r}")
+        if t not in tags:
+            tags.append(t)
+    return tags
+
+
+def save_paper(engine: Engine, user: User, paper_id: str, tags: list[str]) -> None:
+    """Put the paper in the user's library with exactly these tags (saving again replaces the tags)."""
+    with engine.begin() as conn:
+        saved = conn.execute(
+            select(library.c.paper_id).where(library.c.user_id == user.id, library.c.paper_id == paper_id)
+        ).first()
+        if not saved:
+            conn.execute(insert(library).values(user_id=user.id, paper_id=paper_id, saved_at=utcnow()))
+        conn.execute(delete(library_tags).where(library_tags.c.user_id == user.id, library_tags.c.paper_id == paper_id))
+        if tags:
+            conn.execute(insert(library_tags), [{"user_id": user.id, "paper_id": paper_id, "tag": t} for t in tags])
+
+
+def unsave_paper(engine: Engine, user: User, paper_id: str) -> bool:
+    with engine.begin() as conn:
+        conn.execute(delete(library_tags).where(library_tags.c.user_id == user.id, library_tags.c.paper_id == paper_id))
+        result = conn.execute(delete(library).where(library.c.user_id == user.id, library.c.paper_id == paper_id))
+    return result.rowcount > 0
+
+
+def library_of(conn: Connection, user: User, tag: str | None = None) -> list[dict]:
+    """The user's saved papers, newest saved first, each with its tags."""
+    query = (
+        select(papers, library.c.saved_at)
+        .join(library, library.c.paper_id == papers.c.id)
+        .where(library.c.user_id == user.id)
+        .order_by(library.c.saved_at.desc(), papers.c.id)
+    )
+    if tag:
+        query = query.where(
+            papers.c.id.in_(
+                select(library_tags.c.paper_id).where(library_tags.c.user_id == user.id, library_tags.c.tag == tag)
+            )
+        )
+    rows = [dict(r) for r in conn.execute(query).mappings()]
+    tags = tags_of(conn, user, [r["id"] for r in rows])
+    for r in rows:
+        r["tags"] = tags.get(r["id"], [])
+    return rows
+
+
+def tags_of(conn: Connection, user: User | None, paper_ids: list[str]) -> dict[str, list[str]]:
+    """paper id -> the user's tags, for the papers the user saved (an empty list: saved, no tag)."""
+    if user is None or not paper_ids:
+        return {}
+    saved = conn.execute(
+        select(library.c.paper_id).where(library.c.user_id == user.id, library.c.paper_id.in_(paper_ids))
+    )
+    out: dict[str, list[str]] = {pid: [] for (pid,) in saved}
+    rows = conn.execute(
+        select(library_tags.c.paper_id, library_tags.c.tag)
+        .where(library_tags.c.user_id == user.id, library_tags.c.paper_id.in_(paper_ids))
+        .order_by(library_tags.c.tag)
+    )
+    for pid, tag in rows:
+        out.setdefault(pid, []).append(tag)
+    return out
+
+
+def all_tags(conn: Connection, user: User) -> list[tuple[str, int]]:
+    rows = conn.execute(
+        select(library_tags.c.tag, func.count())
+        .where(library_tags.c.user_id == user.id)
+        .group_by(library_tags.c.tag)
+        .order_by(library_tags.c.tag)
+    )
+    return [(t, n) for t, n in rows]
+
+
+def set_hidden(engine: Engine, admin: User, paper_id: str, hidden: bool) -> None:
+    with engine.begin() as conn:
+        conn.execute(delete(hidden_papers).where(hidden_papers.c.paper_id == paper_id))
+        if hidden:
+            conn.execute(insert(hidden_papers).values(paper_id=paper_id, hidden_by=admin.id, hidden_at=utcnow()))
+
+
+def hidden_ids(conn: Connection) -> set[str]:
+    return {pid for (pid,) in conn.execute(select(hidden_papers.c.paper_id))}

@@ -1,0 +1,202 @@
+"""The JSON API under /api/ (documented at /docs). Scripts authenticate with `Authorization: Bearer <token>`
+(tokens are made on /settings); a browser session may be used too, with X-CSRF-Token on writes."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from paperfeed.search.query import QueryError
+from paperfeed.store import accounts
+from paperfeed.store import queries as q
+from paperfeed.store.accounts import AccountError, User
+from paperfeed.web import views
+from paperfeed.web.context import Context
+from paperfeed.web.pages import Category, ctx, paper_key
+
+router = APIRouter(prefix="/api", tags=["api"])
+Limit = Annotated[int, Query(ge=1, le=100, description="results per page (at most 100)")]
+Offset = Annotated[int, Query(ge=0, le=100_000)]
+
+
+def invalid(field: str, message: str) -> JSONResponse:
+    """A 422 shaped like FastAPI's own validation errors, naming the parameter."""
+    return JSONResponse({"detail": [{"loc": ["query", field], "msg": message, "type": "value_error"}]}, 422)
+
+
+def need_user(c: Context, request: Request, write: bool = False) -> User:
+    user = c.api_user(request, write)
+    if user is None:
+        raise HTTPException(401, "authenticate with an API token (Authorization: Bearer ...) or log in")
+    return user
+
+
+def visible(c: Context, request: Request, paper_id: str, user: User | None) -> dict:
+    key = paper_key(paper_id)
+    with c.engine.connect() as conn:
+        if key in accounts.hidden_ids(conn) and not (user and user.is_admin):
+            raise HTTPException(404, f"no paper {key}")
+        found = views.load_papers(conn, [key], user)
+    if not found:
+        raise HTTPException(404, f"no paper {key}")
+    return found[0]
+
+
+@router.get("/daily_papers", summary="The papers of one listing day, ranked")
+def daily_papers(
+    request: Request,
+    date_: Annotated[date | None, Query(alias="date", description="YYYY-MM-DD; default the latest day")] = None,
+    sort: Annotated[str, Query(pattern="^(trending|new)$")] = "trending",
+    category: Category = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+):
+    """A list of `{paper, publishedAt, title, summary}` objects, as Hugging Face's `/api/daily_papers`."""
+    c = ctx(request)
+    user = c.api_user(request)
+    with c.engine.connect() as conn:
+        day = date_ or q.latest_day(conn)
+        if day is None:
+            return []
+        period = views.period_of("date", day)
+        papers, _ = views.ranked_page(conn, period, sort, category or None, 1, offset + limit, user)
+    base = str(request.base_url).rstrip("/")
+    return [
+        {
+            "paper": views.paper_json(p, base),
+            "publishedAt": views.iso(p["published"]),
+            "title": p["title"],
+            "summary": p["abstract"],
+        }
+        for p in papers[offset:]
+    ]
+
+
+@router.get("/papers/search", summary="Hybrid search with filters")
+async def search(
+    request: Request,
+    q_: Annotated[str, Query(alias="q", max_length=20_000, description='words, "phrases", author:, cat:')] = "",
+    since: date | None = None,
+    until: date | None = None,
+    category: Category = None,
+    author: Annotated[str | None, Query(max_length=200)] = None,
+    mode: Annotated[str, Query(pattern="^(hybrid|lexical|dense)$")] = "hybrid",
+    sort: Annotated[str, Query(pattern="^(relevance|date)$")] = "relevance",
+    limit: Limit = 20,
+    offset: Offset = 0,
+):
+    c = ctx(request)
+    user = c.api_user(request)
+    try:
+        results = await c.run_limited(
+            c.search.search,
+            q_,
+            limit=limit,
+            offset=offset,
+            sort=sort,
+            mode=mode,
+            since=since,
+            until=until,
+            categories=[category] if category else None,
+            authors=[author] if author else None,
+        )
+    except QueryError as exc:
+        return invalid("q", str(exc))
+    with c.engine.connect() as conn:
+        hidden = accounts.hidden_ids(conn)
+        papers = {p["id"]: p for p in views.load_papers(conn, [h.id for h in results.hits if h.id not in hidden], user)}
+    base = str(request.base_url).rstrip("/")
+    return {
+        "query": q_,
+        "total": results.total,
+        "notes": results.notes,
+        "results": [
+            {"paper": views.paper_json(papers[h.id], base), "score": h.score, "lexical": h.lexical, "dense": h.dense}
+            for h in results.hits
+            if h.id in papers
+        ],
+    }
+
+
+@router.get("/papers/{paper_id:path}/similar", summary="The papers most like this one")
+def similar(request: Request, paper_id: str, limit: Annotated[int, Query(ge=1, le=50)] = 10):
+    c = ctx(request)
+    user = c.api_user(request)
+    paper = visible(c, request, paper_id, user)
+    hits = c.search.similar(paper["id"], limit)
+    if hits is None:
+        raise HTTPException(409, f"{paper['id']} is not in the search index yet; run `paperfeed index`")
+    with c.engine.connect() as conn:
+        hidden = accounts.hidden_ids(conn)
+        papers = {p["id"]: p for p in views.load_papers(conn, [h.id for h in hits if h.id not in hidden], user)}
+    base = str(request.base_url).rstrip("/")
+    return [{"paper": views.paper_json(papers[h.id], base), "score": h.score} for h in hits if h.id in papers]
+
+
+@router.post("/papers/{paper_id:path}/upvote", summary="Upvote (once per user; repeating changes nothing)")
+def upvote(request: Request, paper_id: str):
+    return _vote(request, paper_id, True)
+
+
+@router.delete("/papers/{paper_id:path}/upvote", summary="Take the upvote back")
+def unvote(request: Request, paper_id: str):
+    return _vote(request, paper_id, False)
+
+
+def _vote(request: Request, paper_id: str, on: bool) -> dict:
+    c = ctx(request)
+    user = need_user(c, request, write=True)
+    paper = visible(c, request, paper_id, user)
+    return {"id": paper["id"], "upvotes": accounts.set_upvote(c.engine, user, paper["id"], on), "upvoted": on}
+
+
+@router.get("/papers/{paper_id:path}", summary="One paper")
+def paper(request: Request, paper_id: str):
+    c = ctx(request)
+    p = visible(c, request, paper_id, c.api_user(request))
+    return views.paper_json(p, str(request.base_url).rstrip("/"))
+
+
+class Tags(BaseModel):
+    tags: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=50)
+
+
+@router.get("/library", summary="Your saved papers (optionally one tag)")
+def library(request: Request, tag: Annotated[str | None, Query(max_length=64)] = None):
+    c = ctx(request)
+    user = need_user(c, request)
+    with c.engine.connect() as conn:
+        saved = accounts.library_of(conn, user, tag)
+        papers = views.load_papers(conn, [s["id"] for s in saved], user)
+    base = str(request.base_url).rstrip("/")
+    return [
+        {"paper": views.paper_json(p, base), "tags": s["tags"], "savedAt": views.iso(s["saved_at"])}
+        for s, p in zip(saved, papers, strict=True)
+    ]
+
+
+@router.put("/library/{paper_id:path}", summary="Save a paper with these tags (replaces its tags)")
+def save(request: Request, paper_id: str, body: Tags):
+    c = ctx(request)
+    user = need_user(c, request, write=True)
+    paper = visible(c, request, paper_id, user)
+    try:
+        tags = accounts.clean_tags(body.tags)
+    except AccountError as exc:
+        return JSONResponse({"detail": [{"loc": ["body", "tags"], "msg": str(exc), "type": "value_error"}]}, 422)
+    accounts.save_paper(c.engine, user, paper["id"], tags)
+    return {"id": paper["id"], "tags": tags, "saved": True}
+
+
+@router.delete("/library/{paper_id:path}", summary="Remove a paper from your library")
+def unsave(request: Request, paper_id: str):
+    c = ctx(request)
+    user = need_user(c, request, write=True)
+    key = paper_key(paper_id)
+    if not accounts.unsave_paper(c.engine, user, key):
+        raise HTTPException(404, f"{key} is not in your library")
+    return {"id": key, "saved": False}

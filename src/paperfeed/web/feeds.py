@@ -1,0 +1,113 @@
+"""RSS 2.0 and Atom feeds (feedgen): the daily list, trending, any search, and a private library feed."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import Response
+from feedgen.feed import FeedGenerator
+
+from paperfeed.rank import trending
+from paperfeed.search.query import QueryError
+from paperfeed.store import accounts
+from paperfeed.store import queries as q
+from paperfeed.web import views
+from paperfeed.web.pages import Category, ctx
+
+router = APIRouter(prefix="/feeds", include_in_schema=False)
+Format = Annotated[str, Query(pattern="^(rss|atom)$")]
+FEED_SIZE = 50
+
+
+def feed_response(request: Request, title: str, path: str, papers: list[dict], fmt: str) -> Response:
+    base = str(request.base_url).rstrip("/")
+    fg = FeedGenerator()
+    fg.id(base + path)
+    fg.title(title)
+    fg.link(href=base + path, rel="alternate")
+    fg.link(href=str(request.url), rel="self")
+    fg.description(f"{title} — paperfeed")
+    fg.language("en")
+    for p in reversed(papers):  # feedgen prepends each entry; reversed keeps our order
+        entry = fg.add_entry()
+        url = f"{base}/papers/{p['id']}"
+        entry.id(url)
+        entry.title(p["title"])
+        entry.link(href=url)
+        entry.description(p["abstract"])
+        for name in p["authors"][:20]:
+            entry.author(name=name)
+        for cat in p["categories"]:
+            entry.category(term=cat)
+        when = p.get("published") or (datetime.combine(p["listed_date"], time()) if p.get("listed_date") else None)
+        if when:
+            entry.published(when.replace(tzinfo=UTC))
+            entry.updated((p.get("updated") or when).replace(tzinfo=UTC))
+    if fmt == "atom":
+        return Response(fg.atom_str(pretty=True), media_type="application/atom+xml; charset=utf-8")
+    return Response(fg.rss_str(pretty=True), media_type="application/rss+xml; charset=utf-8")
+
+
+@router.get("/daily.xml")
+def daily(
+    request: Request,
+    date_: Annotated[date | None, Query(alias="date")] = None,
+    category: Category = None,
+    format: Format = "rss",
+):
+    c = ctx(request)
+    with c.engine.connect() as conn:
+        day = date_ or q.latest_day(conn)
+        papers = []
+        if day:
+            papers, _ = views.ranked_page(
+                conn, views.period_of("date", day), "trending", category or None, 1, c.settings.page_size, None
+            )
+    return feed_response(request, f"Daily Papers {day or ''}".strip(), "/", papers, format)
+
+
+@router.get("/trending.xml")
+def trending_feed(request: Request, category: Category = None, format: Format = "rss"):
+    c = ctx(request)
+    with c.engine.connect() as conn:
+        top = trending.trending(conn, c.settings.trending_days, category or None, FEED_SIZE)
+        papers = views.load_papers(conn, [e.id for e in top], None)
+    return feed_response(request, "Trending papers", "/trending", papers, format)
+
+
+@router.get("/search.xml")
+async def search_feed(
+    request: Request,
+    q_: Annotated[str, Query(alias="q", min_length=1, max_length=2000)],
+    category: Category = None,
+    format: Format = "rss",
+):
+    """Newest matches first, so a feed reader shows what is new for a saved query."""
+    c = ctx(request)
+    try:
+        results = await c.run_limited(
+            c.search.search, q_, limit=FEED_SIZE, sort="date", categories=[category] if category else None
+        )
+    except QueryError as exc:
+        raise HTTPException(422, f"q: {exc}") from exc
+    with c.engine.connect() as conn:
+        hidden = accounts.hidden_ids(conn)
+        papers = views.load_papers(conn, [h.id for h in results.hits if h.id not in hidden], None)
+    return feed_response(request, f"paperfeed search: {q_[:100]}", f"/search?q={q_[:200]}", papers, format)
+
+
+@router.get("/library/{token}.xml")
+def library_feed(
+    request: Request, token: str, tag: Annotated[str | None, Query(max_length=64)] = None, format: Format = "rss"
+):
+    """A user's library, readable without a session by whoever holds the (revocable) feed token."""
+    c = ctx(request)
+    user = accounts.token_user(c.engine, token, "feed")
+    if user is None:
+        raise HTTPException(404, "no such feed (the token is unknown or was revoked)")
+    with c.engine.connect() as conn:
+        saved = accounts.library_of(conn, user, tag)
+        papers = views.load_papers(conn, [s["id"] for s in saved[:FEED_SIZE]], None)
+    return feed_response(request, f"{user.username}'s library", "/library", papers, format)

@@ -1,0 +1,482 @@
+"""Server-rendered pages: lists, trending, search, paper pages, submit, accounts, library, settings."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import date
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi.responses import RedirectResponse
+
+from paperfeed.ingest import arxiv_api
+from paperfeed.models import Paper, SourceError, parse_arxiv_id
+from paperfeed.rank import trending
+from paperfeed.search.indexer import sync
+from paperfeed.search.query import QueryError
+from paperfeed.store import accounts
+from paperfeed.store import queries as q
+from paperfeed.store.accounts import AccountError, User
+from paperfeed.store.importer import Importer
+from paperfeed.web import views
+from paperfeed.web.context import SESSION_COOKIE, Context, client_ip, safe_next
+
+router = APIRouter()
+Sort = Annotated[str, Query(pattern="^(trending|new)$", description="trending (default) or new")]
+Category = Annotated[str | None, Query(max_length=32, pattern=r"^[A-Za-z0-9.\-]*$")]
+PageNo = Annotated[int, Query(ge=1, le=10_000)]
+T_ID = re.compile(r"^t-[0-9a-f]{12}$")
+
+
+def ctx(request: Request) -> Context:
+    return request.app.state.ctx
+
+
+def to(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def login_first(request: Request) -> RedirectResponse:
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return to(f"/login?next={quote(here)}")
+
+
+def paper_key(text: str) -> str:
+    """The stored id for a path segment; 422 for text that cannot be a paper id at all."""
+    parsed = parse_arxiv_id(text)
+    if parsed:
+        return parsed.canonical
+    if T_ID.match(text):
+        return text
+    raise HTTPException(422, f"not a paper id: {text[:80]!r} (an arXiv id such as 2503.01234, or a t- id)")
+
+
+def visible_paper(c: Context, request: Request, paper_id: str) -> dict:
+    key = paper_key(paper_id)
+    user = c.user(request)
+    with c.engine.connect() as conn:
+        hidden = key in accounts.hidden_ids(conn)
+        if hidden and not (user and user.is_admin):
+            raise HTTPException(404, f"no paper {key}")
+        found = views.load_papers(conn, [key], user)
+    if not found:
+        raise HTTPException(404, f"no paper {key}")
+    paper = found[0]
+    paper["hidden"] = hidden
+    return paper
+
+
+# -- lists ------------------------------------------------------------------------------------------
+def render_list(request: Request, period: views.Period | None, sort: str, category: str | None, page: int):
+    c = ctx(request)
+    user = c.user(request)
+    size = c.settings.page_size
+    with c.engine.connect() as conn:
+        if period is None:
+            latest = q.latest_day(conn)
+            period = views.period_of("date", latest) if latest else None
+        papers, total, prev, nxt, chips = [], 0, None, None, []
+        if period:
+            papers, total = views.ranked_page(conn, period, sort, category, page, size, user)
+            prev, nxt = views.neighbours(conn, period)
+            chips = views.top_categories(conn, period.start, period.end)
+    return c.render(
+        request,
+        "list.html",
+        period=period,
+        papers=papers,
+        total=total,
+        prev=prev,
+        next=nxt,
+        sort=sort,
+        category=category,
+        chips=chips,
+        page=page,
+        pages=max(1, math.ceil(total / size)),
+    )
+
+
+@router.get("/", include_in_schema=False)
+def latest(request: Request, sort: Sort = "trending", category: Category = None, page: PageNo = 1):
+    return render_list(request, None, sort, category or None, page)
+
+
+@router.get("/papers/{kind}/{key}", include_in_schema=False)
+def period_list(
+    request: Request, kind: str, key: str, sort: Sort = "trending", category: Category = None, page: PageNo = 1
+):
+    if kind not in ("date", "week", "month"):
+        return paper_page(request, f"{kind}/{key}")
+    try:
+        period = views.parse_period(kind, key)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    return render_list(request, period, sort, category or None, page)
+
+
+@router.get("/trending", include_in_schema=False)
+def trending_page(request: Request, category: Category = None, days: Annotated[int | None, Query(ge=1, le=90)] = None):
+    c = ctx(request)
+    days = days or c.settings.trending_days
+    with c.engine.connect() as conn:
+        top = trending.trending(conn, days, category or None, c.settings.page_size)
+        papers = views.load_papers(conn, [e.id for e in top], c.user(request))
+    return c.render(request, "trending.html", papers=papers, days=days, category=category)
+
+
+# -- search -----------------------------------------------------------------------------------------
+@router.get("/search", include_in_schema=False)
+async def search_page(
+    request: Request,
+    q_: Annotated[str, Query(alias="q", max_length=20_000)] = "",
+    since: date | None = None,
+    until: date | None = None,
+    category: Category = None,
+    author: Annotated[str, Query(max_length=200)] = "",
+    mode: Annotated[str, Query(pattern="^(hybrid|lexical|dense)$")] = "hybrid",
+    sort: Annotated[str, Query(pattern="^(relevance|date)$")] = "relevance",
+    page: PageNo = 1,
+):
+    c = ctx(request)
+    size = 20
+    values = dict(
+        q=q_,
+        since=since,
+        until=until,
+        category=category or "",
+        author=author,
+        mode=mode,
+        sort=sort,
+        page=page,
+        hits=[],
+        total=0,
+        error=None,
+        notes=[],
+        words=[],
+        searched=bool(q_.strip() or category or author or since or until),
+    )
+    if not values["searched"]:
+        return c.render(request, "search.html", **values)
+    try:
+        results = await c.run_limited(
+            c.search.search,
+            q_,
+            limit=size,
+            offset=(page - 1) * size,
+            sort=sort,
+            mode=mode,
+            since=since,
+            until=until,
+            categories=[category] if category else None,
+            authors=[author] if author.strip() else None,
+        )
+    except QueryError as exc:
+        values["error"] = str(exc)
+        return c.render(request, "search.html", status=422, **values)
+    with c.engine.connect() as conn:
+        hidden = accounts.hidden_ids(conn)
+        ids = [h.id for h in results.hits if h.id not in hidden]
+        papers = {p["id"]: p for p in views.load_papers(conn, ids, c.user(request))}
+    values.update(
+        hits=[(h, papers[h.id]) for h in results.hits if h.id in papers],
+        total=results.total,
+        notes=results.notes,
+        words=results.query.terms + [w for ph in results.query.phrases for w in ph.split()],
+        pages=max(1, math.ceil(results.total / size)),
+    )
+    return c.render(request, "search.html", **values)
+
+
+# -- paper page and actions ------------------------------------------------------------------------
+@router.get("/papers/{paper_id:path}", include_in_schema=False)
+def paper_page(request: Request, paper_id: str):
+    c = ctx(request)
+    paper = visible_paper(c, request, paper_id)
+    similar = c.search.similar(paper["id"], 10) or []
+    with c.engine.connect() as conn:
+        hidden = accounts.hidden_ids(conn)
+        near = views.load_papers(conn, [h.id for h in similar if h.id not in hidden], c.user(request))
+    return c.render(request, "paper.html", paper=paper, similar=near, bibtex=views.bibtex(paper))
+
+
+@router.post("/papers/{paper_id:path}/upvote", include_in_schema=False)
+def upvote_form(
+    request: Request,
+    paper_id: str,
+    csrf_token: Annotated[str, Form()] = "",
+    action: Annotated[str, Form()] = "up",
+    next: Annotated[str, Form()] = "",
+):
+    c = ctx(request)
+    c.check_csrf(request, csrf_token)
+    user = c.user(request)
+    paper = visible_paper(c, request, paper_id)
+    if user is None:
+        return to(f"/login?next={quote(safe_next(next, '/papers/' + paper['id']))}")
+    accounts.set_upvote(c.engine, user, paper["id"], action != "remove")
+    return to(safe_next(next, f"/papers/{paper['id']}") + f"#p-{paper['id']}")
+
+
+@router.post("/papers/{paper_id:path}/save", include_in_schema=False)
+def save_form(
+    request: Request,
+    paper_id: str,
+    csrf_token: Annotated[str, Form()] = "",
+    tags: Annotated[str, Form(max_length=2000)] = "",
+    action: Annotated[str, Form()] = "save",
+):
+    c = ctx(request)
+    c.check_csrf(request, csrf_token)
+    user = c.user(request)
+    paper = visible_paper(c, request, paper_id)
+    if user is None:
+        return to(f"/login?next=/papers/{paper['id']}")
+    if action == "remove":
+        accounts.unsave_paper(c.engine, user, paper["id"])
+        return to(f"/papers/{paper['id']}")
+    try:
+        accounts.save_paper(c.engine, user, paper["id"], accounts.clean_tags(tags))
+    except AccountError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    return to(f"/papers/{paper['id']}#library")
+
+
+@router.post("/papers/{paper_id:path}/hide", include_in_schema=False)
+def hide_form(
+    request: Request, paper_id: str, csrf_token: Annotated[str, Form()] = "", hidden: Annotated[str, Form()] = "1"
+):
+    c = ctx(request)
+    c.check_csrf(request, csrf_token)
+    user = c.user(request)
+    if user is None or not user.is_admin:
+        raise HTTPException(403, "only an admin can hide a paper")
+    paper = visible_paper(c, request, paper_id)
+    accounts.set_hidden(c.engine, user, paper["id"], hidden == "1")
+    return to(f"/papers/{paper['id']}")
+
+
+# -- submit -----------------------------------------------------------------------------------------
+@router.get("/submit", include_in_schema=False)
+def submit_page(request: Request):
+    c = ctx(request)
+    if c.user(request) is None:
+        return login_first(request)
+    return c.render(request, "submit.html", value="", error=None)
+
+
+@router.post("/submit", include_in_schema=False)
+async def submit_form(
+    request: Request, paper: Annotated[str, Form(max_length=500)] = "", csrf_token: Annotated[str, Form()] = ""
+):
+    c = ctx(request)
+    c.check_csrf(request, csrf_token)
+    if c.user(request) is None:
+        return login_first(request)
+    parsed = parse_arxiv_id(paper)
+    if parsed is None:
+        error = (
+            f"{paper.strip()[:100]!r} is not an arXiv id or URL (try 2503.01234 or https://arxiv.org/abs/2503.01234)"
+        )
+        return c.render(request, "submit.html", status=422, value=paper, error=error)
+    with c.engine.connect() as conn:
+        if q.get_paper(conn, parsed.canonical):
+            return to(f"/papers/{parsed.canonical}")
+    try:
+        await c.run_limited(fetch_and_index, c, parsed.canonical)
+    except LookupError as exc:
+        return c.render(request, "submit.html", status=404, value=paper, error=str(exc))
+    except SourceError as exc:
+        return c.render(request, "submit.html", status=502, value=paper, error=f"arXiv did not answer: {exc}")
+    return to(f"/papers/{parsed.canonical}")
+
+
+def fetch_and_index(c: Context, arxiv_id: str) -> None:
+    """Fetch one paper from the arXiv API, store it and bring the search index up to date."""
+    api = arxiv_api.ArxivApi(c.settings.arxiv_api_url, delay=0, retries=1, client=c.arxiv_client)
+    found = [p for p in api.fetch(id_list=[arxiv_id], max_results=1) if isinstance(p, Paper) and p.id == arxiv_id]
+    if not found:
+        raise LookupError(f"arXiv has no paper {arxiv_id}")
+    Importer(c.engine).run(found, "arxiv-api", f"submit {arxiv_id}")
+    with c.index_lock:
+        sync(c.engine, c.settings.data_dir, c.search.encoder)
+
+
+# -- accounts ---------------------------------------------------------------------------------------
+@router.get("/login", include_in_schema=False)
+def login_page(request: Request, next: str = ""):
+    return ctx(request).render(request, "login.html", next=safe_next(next), error=None, username="")
+
+
+@router.post("/login", include_in_schema=False)
+def login_form(
+    request: Request,
+    username: Annotated[str, Form(max_length=100)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+    next: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+):
+    c = ctx(request)
+    c.check_csrf(request, csrf_token)
+    ip = client_ip(request)
+    if c.limiter.blocked(ip, username):
+        return c.render(
+            request,
+            "login.html",
+            status=429,
+            next=safe_next(next),
+            username=username,
+            error="Too many failed logins; wait a few minutes and try again.",
+        )
+    user = accounts.authenticate(c.engine, username, password)
+    if user is None:
+        c.limiter.failed(ip, username)
+        return c.render(
+            request,
+            "login.html",
+            status=401,
+            next=safe_next(next),
+            username=username,
+            error="Wrong username or password.",
+        )
+    c.limiter.succeeded(username)
+    return logged_in(c, user, safe_next(next))
+
+
+def logged_in(c: Context, user: User, target: str) -> RedirectResponse:
+    response = to(target)
+    c.set_cookie(
+        response, SESSION_COOKIE, accounts.start_session(c.engine, user), max_age=accounts.SESSION_DAYS * 86400
+    )
+    return response
+
+
+@router.get("/register", include_in_schema=False)
+def register_page(request: Request, next: str = ""):
+    return ctx(request).render(request, "register.html", next=safe_next(next), error=None, username="", email="")
+
+
+@router.post("/register", include_in_schema=False)
+def register_form(
+    request: Request,
+    username: Annotated[str, Form(max_length=100)] = "",
+    email: Annotated[str, Form(max_length=320)] = "",
+    password: Annotated[str, Form(max_length=2000)] = "",
+    password2: Annotated[str, Form(max_length=2000)] = "",
+    next: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+):
+    c = ctx(request)
+    c.check_csrf(request, csrf_token)
+    try:
+        if password != password2:
+            raise AccountError("the two passwords differ")
+        # The first account of a fresh install administers it (hides spam); later ones are plain users.
+        user = accounts.create_user(c.engine, username.strip(), password, email, admin=not accounts.has_users(c.engine))
+    except AccountError as exc:
+        return c.render(
+            request, "register.html", status=422, next=safe_next(next), error=str(exc), username=username, email=email
+        )
+    return logged_in(c, user, safe_next(next))
+
+
+@router.post("/logout", include_in_schema=False)
+def logout(request: Request, csrf_token: Annotated[str, Form()] = ""):
+    c = ctx(request)
+    c.check_csrf(request, csrf_token)
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        accounts.end_session(c.engine, token)
+    response = to("/")
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+# -- settings ---------------------------------------------------------------------------------------
+def render_settings(request: Request, status: int = 200, **values):
+    c = ctx(request)
+    user = c.user(request)
+    tokens = accounts.list_tokens(c.engine, user)
+    values.setdefault("message", None)
+    values.setdefault("error", None)
+    values.setdefault("new_token", None)
+    return c.render(request, "settings.html", status=status, tokens=tokens, **values)
+
+
+@router.get("/settings", include_in_schema=False)
+def settings_page(request: Request):
+    if ctx(request).user(request) is None:
+        return login_first(request)
+    return render_settings(request)
+
+
+def settings_user(request: Request, csrf_token: str) -> tuple[Context, User]:
+    c = ctx(request)
+    c.check_csrf(request, csrf_token)
+    return c, c.require_user(request)
+
+
+@router.post("/settings/password", include_in_schema=False)
+def change_password(
+    request: Request,
+    current: Annotated[str, Form(max_length=2000)] = "",
+    new: Annotated[str, Form(max_length=2000)] = "",
+    csrf_token: Annotated[str, Form()] = "",
+):
+    c, user = settings_user(request, csrf_token)
+    try:
+        accounts.change_password(c.engine, user, current, new, keep_session=request.cookies.get(SESSION_COOKIE))
+    except AccountError as exc:
+        return render_settings(request, 422, error=str(exc))
+    return render_settings(request, message="Password changed; your other sessions were logged out.")
+
+
+@router.post("/settings/delete", include_in_schema=False)
+def delete_account(
+    request: Request, password: Annotated[str, Form(max_length=2000)] = "", csrf_token: Annotated[str, Form()] = ""
+):
+    c, user = settings_user(request, csrf_token)
+    if accounts.authenticate(c.engine, user.username, password) is None:
+        return render_settings(request, 422, error="Wrong password; the account was not deleted.")
+    accounts.delete_user(c.engine, user)
+    response = to("/")
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.post("/settings/tokens", include_in_schema=False)
+def create_token(
+    request: Request,
+    kind: Annotated[str, Form(pattern="^(api|feed)$")] = "api",
+    name: Annotated[str, Form(max_length=100)] = "",
+    csrf_token: Annotated[str, Form()] = "",
+):
+    c, user = settings_user(request, csrf_token)
+    token = accounts.create_token(c.engine, user, kind, name)
+    return render_settings(request, new_token={"kind": kind, "token": token})
+
+
+@router.post("/settings/tokens/{token_id}/revoke", include_in_schema=False)
+def revoke_token(request: Request, token_id: int, csrf_token: Annotated[str, Form()] = ""):
+    c, user = settings_user(request, csrf_token)
+    if not accounts.revoke_token(c.engine, user, token_id):
+        raise HTTPException(404, "no such token")
+    return render_settings(request, message="Token revoked.")
+
+
+# -- library ----------------------------------------------------------------------------------------
+@router.get("/library", include_in_schema=False)
+@router.get("/library/{tag}", include_in_schema=False)
+def library_page(request: Request, tag: str | None = None):
+    c = ctx(request)
+    user = c.user(request)
+    if user is None:
+        return login_first(request)
+    with c.engine.connect() as conn:
+        saved = accounts.library_of(conn, user, tag)
+        tags = accounts.all_tags(conn, user)
+        papers = views.load_papers(conn, [p["id"] for p in saved], user)
+    if tag and not papers:
+        raise HTTPException(404, f"no papers tagged {tag!r} in your library")
+    return c.render(request, "library.html", papers=papers, tags=tags, tag=tag)

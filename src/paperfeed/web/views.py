@@ -1,0 +1,220 @@
+"""Plain helpers for pages, the API and feeds: periods, list pages, highlighting, BibTeX, JSON shapes."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from markupsafe import Markup, escape
+from sqlalchemy import Connection, func, select
+
+from paperfeed.rank import trending
+from paperfeed.store import accounts
+from paperfeed.store import queries as q
+from paperfeed.store.accounts import User
+from paperfeed.store.schema import external_signals, paper_categories, papers
+
+AUTHORS_SHOWN = 5
+
+
+# -- periods ------------------------------------------------------------------------------------------
+@dataclass
+class Period:
+    kind: str  # date | week | month
+    start: date
+    end: date
+
+    @property
+    def key(self) -> str:
+        if self.kind == "week":
+            year, week, _ = self.start.isocalendar()
+            return f"{year}-W{week:02d}"
+        if self.kind == "month":
+            return self.start.strftime("%Y-%m")
+        return self.start.isoformat()
+
+    @property
+    def url(self) -> str:
+        return f"/papers/{self.kind}/{self.key}"
+
+    @property
+    def label(self) -> str:
+        if self.kind == "week":
+            return f"Week of {self.start.strftime('%b %d, %Y')}"
+        if self.kind == "month":
+            return self.start.strftime("%B %Y")
+        return self.start.strftime("%A, %b %d, %Y")
+
+    @property
+    def short(self) -> str:
+        if self.kind == "week":
+            return self.key
+        if self.kind == "month":
+            return self.start.strftime("%b %Y")
+        return self.start.strftime("%b %d")
+
+
+def period_of(kind: str, day: date) -> Period:
+    if kind == "week":
+        start = day - timedelta(days=day.weekday())
+        return Period(kind, start, start + timedelta(days=6))
+    if kind == "month":
+        start = day.replace(day=1)
+        nxt = (start + timedelta(days=32)).replace(day=1)
+        return Period(kind, start, nxt - timedelta(days=1))
+    return Period("date", day, day)
+
+
+def parse_period(kind: str, text: str) -> Period:
+    """ "2025-03-14", "2025-W11" or "2025-03"; ValueError with the expected form otherwise."""
+    try:
+        if kind == "week":
+            m = re.fullmatch(r"(\d{4})-W(\d{2})", text)
+            if not m:
+                raise ValueError
+            return period_of("week", date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1))
+        if kind == "month":
+            m = re.fullmatch(r"(\d{4})-(\d{2})", text)
+            if not m:
+                raise ValueError
+            return period_of("month", date(int(m.group(1)), int(m.group(2)), 1))
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            raise ValueError
+        return period_of("date", date.fromisoformat(text))
+    except ValueError:
+        form = {"week": "YYYY-Www, e.g. 2025-W11", "month": "YYYY-MM"}.get(kind, "YYYY-MM-DD")
+        raise ValueError(f"not a {'day' if kind == 'date' else kind} ({form}): {text[:40]!r}") from None
+
+
+def neighbours(conn: Connection, period: Period) -> tuple[Period | None, Period | None]:
+    """The nearest earlier and later periods of the same kind that have papers."""
+    before, _ = q.neighbour_days(conn, period.start)
+    _, after = q.neighbour_days(conn, period.end)
+    return (
+        period_of(period.kind, before) if before else None,
+        period_of(period.kind, after) if after else None,
+    )
+
+
+# -- lists ------------------------------------------------------------------------------------------
+def top_categories(conn: Connection, start: date, end: date, n: int = 10) -> list[str]:
+    rows = conn.execute(
+        select(paper_categories.c.category, func.count())
+        .join(papers, papers.c.id == paper_categories.c.paper_id)
+        .where(papers.c.listed_date >= start, papers.c.listed_date <= end)
+        .group_by(paper_categories.c.category)
+        .order_by(func.count().desc(), paper_categories.c.category)
+        .limit(n)
+    )
+    return [c for c, _ in rows]
+
+
+def load_papers(conn: Connection, ids: list[str], user: User | None) -> list[dict]:
+    """Full rows for these ids, in this order, with votes, the user's vote and the user's tags."""
+    if not ids:
+        return []
+    rows = {r["id"]: q.with_links(r) for r in conn.execute(select(papers).where(papers.c.id.in_(ids))).mappings()}
+    votes = accounts.vote_counts(conn, ids)
+    mine = accounts.voted_by(conn, user, ids)
+    tags = accounts.tags_of(conn, user, ids)
+    external = external_votes(conn, ids)
+    out = []
+    for pid in ids:
+        if pid in rows:
+            p = rows[pid]
+            p.update(votes=votes.get(pid, 0), voted=pid in mine, tags=tags.get(pid), external=external.get(pid, 0))
+            out.append(p)
+    return out
+
+
+def external_votes(conn: Connection, ids: list[str]) -> dict[str, int]:
+    rows = conn.execute(
+        select(external_signals.c.paper_id, external_signals.c.value_num).where(
+            external_signals.c.paper_id.in_(ids), external_signals.c.name == "upvotes"
+        )
+    )
+    out: dict[str, int] = {}
+    for pid, n in rows:
+        out[pid] = out.get(pid, 0) + int(n or 0)
+    return out
+
+
+def ranked_page(
+    conn: Connection, period: Period, sort: str, category: str | None, page: int, size: int, user: User | None
+) -> tuple[list[dict], int]:
+    ranked = trending.rank(
+        trending.entries(conn, period.start, period.end, category), trending.end_of(period.end), sort
+    )
+    ids = [e.id for e in ranked[(page - 1) * size : page * size]]
+    return load_papers(conn, ids, user), len(ranked)
+
+
+# -- text -----------------------------------------------------------------------------------------
+def authors_short(names: list[str], n: int = AUTHORS_SHOWN) -> str:
+    return ", ".join(names[:n]) + (" et al." if len(names) > n else "")
+
+
+def highlight(text: str, words: list[str]) -> Markup:
+    """Escape `text` and wrap the words of the query (and their inflections) in <mark>."""
+    stems = sorted({w.lower()[: max(4, len(w) - 2)] for w in words if len(w) >= 2}, key=len, reverse=True)
+    if not text or not stems:
+        return escape(text or "")
+    pattern = re.compile(r"\b(?:" + "|".join(re.escape(s) for s in stems) + r")\w*", re.IGNORECASE)
+    out, last = [], 0
+    for m in pattern.finditer(text):
+        out += [escape(text[last : m.start()]), Markup("<mark>"), escape(m.group()), Markup("</mark>")]
+        last = m.end()
+    out.append(escape(text[last:]))
+    return Markup("").join(out)
+
+
+def bibtex(p: dict) -> str:
+    """A @misc entry as arXiv's own "Export BibTeX" gives, key = first author's surname + year + title word."""
+    year = (p.get("published") or datetime.min).year if p.get("published") else ""
+    first = (p["authors"][0].split()[-1] if p["authors"] else "anon").lower()
+    word = next((w.lower() for w in re.findall(r"[A-Za-z]{4,}", p["title"])), "paper")
+    key = re.sub(r"[^a-z0-9]", "", f"{first}{year}{word}")
+    fields = {
+        "title": p["title"],
+        "author": " and ".join(p["authors"]),
+        "year": str(year),
+        "eprint": p["id"] if not p["id"].startswith("t-") else "",
+        "archivePrefix": "arXiv" if not p["id"].startswith("t-") else "",
+        "primaryClass": p.get("primary_category") or "",
+        "doi": p.get("doi") or "",
+        "url": p["links"].get("abs", ""),
+    }
+    body = ",\n".join(f"  {k:<13} = {{{v}}}" for k, v in fields.items() if v)
+    return f"@misc{{{key},\n{body}\n}}"
+
+
+# -- JSON -------------------------------------------------------------------------------------------
+def iso(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.isoformat() + "Z"
+    return value.isoformat()
+
+
+def paper_json(p: dict, base_url: str = "") -> dict:
+    """One paper, named as in Hugging Face's API where there is an equivalent (summary, publishedAt, upvotes)."""
+    return {
+        "id": p["id"],
+        "title": p["title"],
+        "summary": p["abstract"],
+        "authors": [{"name": a} for a in p["authors"]],
+        "categories": p["categories"],
+        "primaryCategory": p.get("primary_category"),
+        "publishedAt": iso(p.get("published")),
+        "updatedAt": iso(p.get("updated")),
+        "listedDate": iso(p.get("listed_date")),
+        "version": p.get("version"),
+        "comments": p.get("comments"),
+        "doi": p.get("doi"),
+        "journalRef": p.get("journal_ref"),
+        "upvotes": p.get("votes", 0),
+        "externalUpvotes": p.get("external", 0),
+        "links": {**p["links"], "page": f"{base_url}/papers/{p['id']}"},
+    }
