@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -19,7 +21,7 @@ from paperfeed.config import get_settings
 from paperfeed.formats import to_bibtex, to_json
 from paperfeed.ingest.registry import Options, open_source
 from paperfeed.models import Rejected, SourceError
-from paperfeed.store import init_db, make_engine
+from paperfeed.store import accounts, init_db, make_engine
 from paperfeed.store import queries as q
 from paperfeed.store.importer import Counts, Importer
 
@@ -368,7 +370,57 @@ def serve(
 
     settings = get_settings()
     _engine()
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
+    # Our own access log (one JSON line per request, feed tokens redacted) replaces uvicorn's.
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    access = logging.getLogger("paperfeed.access")
+    access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    access.propagate = False
+    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port, access_log=False)
+
+
+user_app = typer.Typer(help="Manage accounts (the first account registered on the web is an admin too).")
+app.add_typer(user_app, name="user")
+
+
+@user_app.command("add")
+def user_add(
+    username: str,
+    email: Annotated[str, typer.Option(help="Email address (for digests).")] = "",
+    admin: Annotated[bool, typer.Option(help="Make the account an admin.")] = False,
+) -> None:
+    """Create an account; the password is asked for (or read from PAPERFEED_NEW_PASSWORD)."""
+    password = os.environ.get("PAPERFEED_NEW_PASSWORD") or typer.prompt(
+        "Password", hide_input=True, confirmation_prompt=True
+    )
+    try:
+        user = accounts.create_user(_engine(), username, password, email, admin=admin)
+    except accounts.AccountError as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(1) from exc
+    out.print(f"created {escape(user.username)}{' (admin)' if user.is_admin else ''}")
+
+
+@user_app.command("admin")
+def user_admin(
+    username: str,
+    revoke: Annotated[bool, typer.Option("--revoke", help="Take the admin role away.")] = False,
+) -> None:
+    """Give an account the admin role (it may hide papers), or take it away."""
+    try:
+        accounts.set_admin(_engine(), username, not revoke)
+    except accounts.AccountError as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(1) from exc
+    out.print(f"{escape(username)} is {'no longer ' if revoke else ''}an admin")
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """Accounts, with their role."""
+    for u in accounts.list_users(_engine()):
+        out.print(f"{escape(u.username)}\t{u.email or '-'}\t{'admin' if u.is_admin else 'user'}")
 
 
 def main() -> None:

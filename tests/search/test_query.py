@@ -43,3 +43,9 @@ def test_unbalanced_quote_control_characters_and_long_text():
         f"the query was cut to its first {len(long.text)} characters"
     ]
     assert parse("").text == "" and not parse("   ").has_text
+
+
+def test_upper_case_operator_words_are_plain_words(service):
+    for text in ("OR 1 1 DROP TABLE papers", "NOT AND OR", "graph IN networks", "author:OR"):
+        service.search(text, limit=5)  # no syntax error from the BM25 parser
+    assert service.search("Graph NEURAL networks", limit=3, mode="lexical").hits

@@ -79,8 +79,17 @@ def rank(items: list[Entry], now: datetime, sort: str = "trending") -> list[Entr
 
 def trending(conn: Connection, days: int = 3, category: str | None = None, limit: int = 100) -> list[Entry]:
     """The top papers of the last `days` listing days that have papers, ending at the newest one."""
-    latest = conn.execute(select(func.max(papers.c.listed_date))).scalar()
-    if latest is None:
+    recent = (
+        conn.execute(
+            select(papers.c.listed_date)
+            .where(papers.c.listed_date.is_not(None))
+            .distinct()
+            .order_by(papers.c.listed_date.desc())
+            .limit(days)
+        )
+        .scalars()
+        .all()
+    )
+    if not recent:
         return []
-    start = latest - timedelta(days=days - 1)
-    return rank(entries(conn, start, latest, category), end_of(latest))[:limit]
+    return rank(entries(conn, recent[-1], recent[0], category), end_of(recent[0]))[:limit]

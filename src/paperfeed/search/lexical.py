@@ -76,8 +76,10 @@ class LexicalIndex:
 
     # -- reading -------------------------------------------------------------------------------
     def _text_query(self, text: str, conjunction: bool = False) -> tantivy.Query:
+        # Lower case: tantivy's parser reads upper-case AND / OR / NOT / IN as operators; the
+        # analyzers lower-case anyway, so this changes no match.
         return self.index.parse_query(
-            text, ["title", "abstract"], field_boosts={"title": TITLE_BOOST}, conjunction_by_default=conjunction
+            text.lower(), ["title", "abstract"], field_boosts={"title": TITLE_BOOST}, conjunction_by_default=conjunction
         )
 
     def _filters(self, q: ParsedQuery) -> list[tuple[tantivy.Occur, tantivy.Query]]:
@@ -89,7 +91,7 @@ class LexicalIndex:
             # Every word of the name must be in one of the paper's author names.
             ws = words(author)
             if ws:
-                clauses.append((must, _no_score(self.index.parse_query(" ".join(f"+{w}" for w in ws), ["authors"]))))
+                clauses.append((must, _no_score(self.index.parse_query(" ".join(f"+{w.lower()}" for w in ws), ["authors"]))))
         if q.categories:
             cats = [tantivy.Query.term_query(self.schema, "category", c) for c in q.categories]
             either = [(tantivy.Occur.Should, c) for c in cats]

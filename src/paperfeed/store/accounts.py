@@ -93,6 +93,11 @@ def has_users(engine: Engine) -> bool:
         return conn.execute(select(users.c.id).limit(1)).first() is not None
 
 
+def list_users(engine: Engine) -> list[User]:
+    with engine.connect() as conn:
+        return [_user(r) for r in conn.execute(select(users).order_by(users.c.username))]
+
+
 def get_user(conn: Connection, username: str) -> User | None:
     row = conn.execute(select(users).where(users.c.username == username)).first()
     return _user(row) if row else None

@@ -84,17 +84,18 @@ async def search_feed(
     category: Category = None,
     format: Format = "rss",
 ):
-    """Newest matches first, so a feed reader shows what is new for a saved query."""
+    """The best matches, newest first, so a feed reader shows what is new for a saved query."""
     c = ctx(request)
     try:
         results = await c.run_limited(
-            c.search.search, q_, limit=FEED_SIZE, sort="date", categories=[category] if category else None
+            c.search.search, q_, limit=FEED_SIZE, categories=[category] if category else None
         )
     except QueryError as exc:
         raise HTTPException(422, f"q: {exc}") from exc
     with c.engine.connect() as conn:
         hidden = accounts.hidden_ids(conn)
         papers = views.load_papers(conn, [h.id for h in results.hits if h.id not in hidden], None)
+    papers.sort(key=lambda p: (p["listed_date"] or date.min, p["id"]), reverse=True)
     return feed_response(request, f"paperfeed search: {q_[:100]}", f"/search?q={q_[:200]}", papers, format)
 
 

@@ -11,6 +11,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse
 
+from paperfeed.formats import to_bibtex
 from paperfeed.ingest import arxiv_api
 from paperfeed.models import Paper, SourceError, parse_arxiv_id
 from paperfeed.rank import trending
@@ -198,7 +199,7 @@ def paper_page(request: Request, paper_id: str):
     with c.engine.connect() as conn:
         hidden = accounts.hidden_ids(conn)
         near = views.load_papers(conn, [h.id for h in similar if h.id not in hidden], c.user(request))
-    return c.render(request, "paper.html", paper=paper, similar=near, bibtex=views.bibtex(paper))
+    return c.render(request, "paper.html", paper=paper, similar=near, bibtex=to_bibtex(paper))
 
 
 @router.post("/papers/{paper_id:path}/upvote", include_in_schema=False)

@@ -169,26 +169,6 @@ def highlight(text: str, words: list[str]) -> Markup:
     return Markup("").join(out)
 
 
-def bibtex(p: dict) -> str:
-    """A @misc entry as arXiv's own "Export BibTeX" gives, key = first author's surname + year + title word."""
-    year = (p.get("published") or datetime.min).year if p.get("published") else ""
-    first = (p["authors"][0].split()[-1] if p["authors"] else "anon").lower()
-    word = next((w.lower() for w in re.findall(r"[A-Za-z]{4,}", p["title"])), "paper")
-    key = re.sub(r"[^a-z0-9]", "", f"{first}{year}{word}")
-    fields = {
-        "title": p["title"],
-        "author": " and ".join(p["authors"]),
-        "year": str(year),
-        "eprint": p["id"] if not p["id"].startswith("t-") else "",
-        "archivePrefix": "arXiv" if not p["id"].startswith("t-") else "",
-        "primaryClass": p.get("primary_category") or "",
-        "doi": p.get("doi") or "",
-        "url": p["links"].get("abs", ""),
-    }
-    body = ",\n".join(f"  {k:<13} = {{{v}}}" for k, v in fields.items() if v)
-    return f"@misc{{{key},\n{body}\n}}"
-
-
 # -- JSON -------------------------------------------------------------------------------------------
 def iso(value) -> str | None:
     if value is None:

@@ -1,0 +1,103 @@
+"""RSS/Atom feeds, health, access logs, limits."""
+
+import json
+import logging
+import re
+import xml.etree.ElementTree as ET
+
+from fastapi.testclient import TestClient
+
+from paperfeed.models import Paper
+from paperfeed.store import make_engine
+from paperfeed.store.importer import Importer
+from paperfeed.web.app import create_app
+from tests.web.conftest import post, register
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+def rss_items(answer) -> list[ET.Element]:
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("application/rss+xml")
+    return ET.fromstring(answer.content).findall("./channel/item")
+
+
+def test_daily_feed_rss_and_atom(client, sample_papers, days):
+    items = rss_items(client.get("/feeds/daily.xml"))
+    on_day = {p.id for p in sample_papers if p.listed_date == days[-1]}
+    links = {i.findtext("link").rsplit("/papers/", 1)[1] for i in items}
+    assert links == on_day
+    assert all(i.findtext("title") and i.findtext("description") for i in items)
+    atom = client.get("/feeds/daily.xml", params={"date": str(days[0]), "format": "atom"})
+    assert atom.headers["content-type"].startswith("application/atom+xml")
+    entries = ET.fromstring(atom.content).findall(f"{ATOM}entry")
+    assert len(entries) == sum(p.listed_date == days[0] for p in sample_papers)
+    assert client.get("/feeds/daily.xml", params={"format": "json"}).status_code == 422
+
+
+def test_trending_and_search_feeds(client, sample_papers):
+    assert len(rss_items(client.get("/feeds/trending.xml"))) == 50
+    target = sample_papers[7]
+    items = rss_items(client.get("/feeds/search.xml", params={"q": target.title}))
+    assert target.id in {i.findtext("link").rsplit("/", 1)[1] for i in items}
+    dates = [i.findtext("pubDate") for i in items]
+    assert dates and all(dates)
+    assert client.get("/feeds/search.xml").status_code == 422  # q is required
+    bad = client.get("/feeds/search.xml", params={"q": '"a'})
+    assert bad.status_code in (200, 422)
+
+
+def test_private_library_feed_with_revocable_token(client, other, sample_papers):
+    register(client)
+    pid = sample_papers[4].id
+    post(client, f"/papers/{pid}/save", {"tags": "feed-me"})
+    page = post(client, "/settings/tokens", {"kind": "feed", "name": "reader"}, "/settings")
+    url = re.search(r"<code>http://testserver/(feeds/library/[\w-]+\.xml)</code>", page.text).group(1)
+    items = rss_items(other.get("/" + url))  # no session needed: the token is the key
+    assert [i.findtext("link").rsplit("/", 1)[1] for i in items] == [pid]
+    token_id = re.search(r"/settings/tokens/(\d+)/revoke", client.get("/settings").text).group(1)
+    post(client, f"/settings/tokens/{token_id}/revoke", page="/settings")
+    assert other.get("/" + url).status_code == 404
+    assert other.get("/feeds/library/pf_feed_guess.xml").status_code == 404
+
+
+def test_healthz_reports_database_and_index(client, settings):
+    health = client.get("/healthz").json()
+    assert health == {"status": "ok", "database": "ok", "papers": 466, "indexed": 466, "index_fresh": True,
+                      "latest_day": "2025-03-31"}
+    new = Paper(id="2504.00001", title="A new paper", abstract="Not indexed yet.", source="t", source_ref="t")
+    Importer(make_engine(settings.db_url)).run([new], "t", "t")
+    stale = client.get("/healthz").json()
+    assert stale["status"] == "degraded" and stale["index_fresh"] is False and stale["papers"] == 467
+
+
+def test_access_log_is_one_json_line_per_request_without_secrets(client, caplog):
+    with caplog.at_level(logging.INFO, logger="paperfeed.access"):
+        client.get("/search", params={"q": "graph"})
+        client.get("/feeds/library/pf_feed_secret.xml")
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "paperfeed.access"]
+    assert [(x["method"], x["path"], x["status"]) for x in lines] == [
+        ("GET", "/search", 200), ("GET", "/feeds/library/…", 404)]
+    assert all(x["ms"] >= 0 for x in lines)
+    assert "pf_feed_secret" not in caplog.text
+
+
+def test_responses_carry_timing_and_security_headers(client):
+    answer = client.get("/")
+    assert answer.headers["server-timing"].startswith("app;dur=")
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+
+
+def test_slow_search_answers_503_instead_of_stalling(settings, data_dir):
+    hasty = settings.model_copy(update={"query_timeout": 0})
+    with TestClient(create_app(hasty)) as c:
+        page = c.get("/search", params={"q": "graph neural networks"})
+        assert page.status_code == 503 and "took longer than" in page.text
+        api = c.get("/api/papers/search", params={"q": "graph"})
+        assert api.status_code == 503 and "took longer" in api.json()["detail"]
+        assert c.get("/").status_code == 200  # the server is still answering
+
+
+def test_unknown_routes_are_friendly_404s(client):
+    page = client.get("/no/such/page")
+    assert page.status_code == 404 and "<title>Not found" in page.text
