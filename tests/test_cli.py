@@ -95,3 +95,22 @@ def test_stats_show_and_export(settings):
 def test_runs_as_a_real_process(settings, args):
     result = subprocess.run([sys.executable, "-m", "paperfeed", *args], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_user_add_admin_and_list(settings, monkeypatch):
+    from paperfeed.store import accounts, make_engine
+
+    monkeypatch.setenv("PAPERFEED_NEW_PASSWORD", "long enough password")
+    added = invoke("user", "add", "ada", "--email", "ada@example.org")
+    assert added.exit_code == 0 and "created ada" in added.output
+    assert invoke("user", "add", "ada").exit_code == 1  # taken, said clearly
+    assert "taken" in invoke("user", "add", "ada").output
+    assert invoke("user", "admin", "ada").exit_code == 0
+    listed = invoke("user", "list").output
+    assert "ada" in listed and "admin" in listed
+    assert invoke("user", "admin", "nobody").exit_code == 1
+    engine = make_engine(settings.db_url)
+    assert accounts.authenticate(engine, "ada", "long enough password").is_admin
+    monkeypatch.setenv("PAPERFEED_NEW_PASSWORD", "short")
+    weak = invoke("user", "add", "bob")
+    assert weak.exit_code == 1 and "at least 8" in weak.output

@@ -89,9 +89,9 @@ class LexicalIndex:
             clauses.append((must, self._text_query(f'"{phrase}"')))
         for author in q.authors:
             # Every word of the name must be in one of the paper's author names.
-            ws = words(author)
+            ws = [w.lower() for w in words(author)]
             if ws:
-                clauses.append((must, _no_score(self.index.parse_query(" ".join(f"+{w.lower()}" for w in ws), ["authors"]))))
+                clauses.append((must, _no_score(self.index.parse_query(" ".join(f"+{w}" for w in ws), ["authors"]))))
         if q.categories:
             cats = [tantivy.Query.term_query(self.schema, "category", c) for c in q.categories]
             either = [(tantivy.Occur.Should, c) for c in cats]

@@ -1,0 +1,147 @@
+"""Web page speed through real HTTP on the full 67,802-paper corpus.
+
+    python bench/web.py
+
+`paperfeed serve` runs as its own process pinned to one core; this script is the client, pinned to the
+other, and asks over a real socket (keep-alive, one request at a time). For each page we record the
+round trip seen by the client and the app's own time (its Server-Timing header). Baseline in the same
+run: a static file (/static/style.css), the floor of the HTTP stack on this machine.
+Targets (issue #4): p95 <= 50 ms for the daily page (100 papers) and the paper page with similar papers,
+<= 100 ms for a search page.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import machine, python, table, write_section  # noqa: E402
+from bench.speed import FULL, SEED, ensure_full, env, make_queries  # noqa: E402
+from paperfeed.store import make_engine  # noqa: E402
+from paperfeed.store.schema import papers  # noqa: E402
+
+REQUESTS = int(os.environ.get("BENCH_WEB_REQUESTS", 200))
+WARMUP = 20
+
+
+def start_server(port: int) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [python(), "-m", "paperfeed", "serve", "--port", str(port)],
+        env={**os.environ, **env(FULL)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=lambda: os.sched_setaffinity(0, {0}),
+    )
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+            return proc
+        except httpx.TransportError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise RuntimeError("paperfeed serve did not start") from None
+            time.sleep(0.5)
+
+
+def measure(client: httpx.Client, paths: list[str]) -> tuple[list[float], list[float]]:
+    """(round-trip ms, app ms) per request, after a warm-up on the first paths."""
+    for p in paths[:WARMUP]:
+        client.get(p)
+    wall, app = [], []
+    for p in paths[:REQUESTS]:
+        start = time.perf_counter()
+        answer = client.get(p)
+        wall.append((time.perf_counter() - start) * 1000)
+        if answer.status_code != 200:
+            raise RuntimeError(f"{p}: HTTP {answer.status_code}")
+        app.append(float(answer.headers["server-timing"].split("dur=")[1]))
+    return wall, app
+
+
+def pick_paths(engine) -> dict[str, list[str]]:
+    rng = random.Random(SEED)
+    with engine.connect() as conn:
+        ids = [i for (i,) in conn.execute(papers.select().with_only_columns(papers.c.id))]
+        days = [
+            d
+            for (d,) in conn.execute(
+                papers.select()
+                .with_only_columns(papers.c.listed_date)
+                .group_by(papers.c.listed_date)
+                .having(papers.c.listed_date.is_not(None))
+            )
+        ]
+    queries = make_queries(engine, REQUESTS)
+    n = REQUESTS + WARMUP
+    return {
+        "static file (baseline)": ["/static/style.css"] * n,
+        "daily page (100 papers)": [f"/papers/date/{rng.choice(days)}" for _ in range(n)],
+        "paper page + 10 similar": [f"/papers/{rng.choice(ids)}" for _ in range(n)],
+        "search page (hybrid)": [f"/search?q={httpx.QueryParams({'q': q})['q']}" for q in (queries * 2)[:n]],
+        "search API (hybrid, JSON)": [f"/api/papers/search?q={q}" for q in (queries * 2)[:n]],
+    }
+
+
+def pct(a: list[float], q: float) -> float:
+    return float(np.percentile(np.array(a), q))
+
+
+def main() -> None:
+    if "BENCH_FULL" not in os.environ:
+        ensure_full()
+    engine = make_engine(f"sqlite:///{FULL / 'paperfeed.db'}")
+    paths = pick_paths(engine)
+    engine.dispose()
+    port = 8765
+    server = start_server(port)
+    os.sched_setaffinity(0, {1 % os.cpu_count()})
+    rows = []
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            base_wall = None
+            for name, plist in paths.items():
+                wall, app = measure(client, plist)
+                base_wall = base_wall or pct(wall, 50)
+                rows.append(
+                    [
+                        name,
+                        len(wall),
+                        f"{pct(wall, 50):.1f}",
+                        f"{pct(wall, 95):.1f}",
+                        f"{pct(wall, 99):.1f}",
+                        f"{pct(app, 50):.1f}",
+                        f"{pct(app, 95):.1f}",
+                        f"{pct(wall, 50) / base_wall:.1f}x",
+                    ]
+                )
+                print(rows[-1], flush=True)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    body = f"""## Web pages through HTTP (bench/web.py)
+
+{machine()}. `paperfeed serve` on the full corpus (bench/.work/full, 67,802 papers), pinned to core 0; the client
+is a second process pinned to core 1, one keep-alive connection, one request at a time, {REQUESTS} requests per row
+after {WARMUP} warm-up requests. Round trip = what the client waited; app = the app's own time (Server-Timing).
+Pages: a random listing day (first page: 100 papers, trending order), a random paper with its 10 similar papers,
+a search page for 2-6 words of a random title (hybrid, 20 results).
+
+{table(["request", "n", "p50 ms", "p95 ms", "p99 ms", "app p50 ms", "app p95 ms", "p50 vs static"], rows)}
+
+Targets: p95 ≤ 50 ms for the daily and paper pages, ≤ 100 ms for search (round trip).
+"""
+    write_section("web", body)
+
+
+if __name__ == "__main__":
+    main()
