@@ -1,5 +1,7 @@
 """Accounts through HTTP: register, log in/out, passwords, deletion, CSRF, rate limits, admin, libraries."""
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -202,3 +204,34 @@ def test_login_never_redirects_off_site(client):
     data = {"username": "alice", "password": PASSWORD, "next": "//evil.example/x", "csrf_token": csrf(client)}
     answer = client.post("/login", data=data, follow_redirects=False)
     assert answer.headers["location"] == "/"
+
+
+def test_a_user_cannot_revoke_another_users_token(client, other):
+    register(client)
+    register(other, "bob")
+    post(client, "/settings/tokens", {"kind": "api", "name": "alice's"}, "/settings")
+    token_id = re.search(r"/settings/tokens/(\d+)/revoke", client.get("/settings").text).group(1)
+    assert post(other, f"/settings/tokens/{token_id}/revoke", page="/settings").status_code == 404
+    assert "alice&#39;s" in client.get("/settings").text
+
+
+@pytest.mark.parametrize(
+    ("path", "title"),
+    [
+        ("/", "Daily Papers — Monday, Mar 31, 2025 · paperfeed"),
+        ("/papers/week/2025-W12", "Weekly Papers — Week of Mar 17, 2025 · paperfeed"),
+        ("/trending", "Trending papers · paperfeed"),
+        ("/search", "Search · paperfeed"),
+        ("/search?q=graph", "graph — Search · paperfeed"),
+        ("/papers/2503.11731", "Industrial-Grade Sensor Simulation via Gaussian Splatting"),
+        ("/login", "Log in · paperfeed"),
+        ("/register", "Sign up · paperfeed"),
+        ("/settings", "Settings · paperfeed"),
+        ("/library", "Library · paperfeed"),
+        ("/submit", "Submit a paper · paperfeed"),
+        ("/papers/2501.99999", "Not found · paperfeed"),
+    ],
+)
+def test_every_page_has_a_sensible_title(client, path, title):
+    register(client)
+    assert f"<title>{title}" in client.get(path).text

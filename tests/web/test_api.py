@@ -148,8 +148,12 @@ def test_library_endpoints_and_other_users(client, other, sample_papers):
     assert client.get("/api/library").status_code == 401
 
 
-def test_openapi_docs(client):
-    assert client.get("/docs").status_code == 200
+def test_openapi_docs_work_offline(client):
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "cdn." not in docs.text
+    for asset in re.findall(r'(?:src|href)="(/docs-assets/[^"]+)"', docs.text):
+        assert client.get(asset).status_code == 200, asset
+    assert len(re.findall(r'/docs-assets/', docs.text)) >= 2
     spec = client.get("/openapi.json").json()
     for path in ("/api/daily_papers", "/api/papers/search", "/api/papers/{paper_id}", "/api/library"):
         assert path in spec["paths"], path

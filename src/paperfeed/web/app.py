@@ -11,10 +11,12 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from swagger_ui_bundle import swagger_ui_path
 
 from paperfeed import __version__
 from paperfeed.config import Settings, get_settings
@@ -44,9 +46,13 @@ def create_app(settings: Settings | None = None, arxiv_client: httpx.Client | No
         version=__version__,
         description="Daily papers, trending, hybrid search and libraries — self-hosted. "
         "Authenticate scripts with `Authorization: Bearer <token>` (make one on /settings).",
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.ctx = Context(settings, engine, arxiv_client)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+    app.add_api_route("/docs", api_docs, methods=["GET"], include_in_schema=False)
     app.include_router(api.router)
     app.include_router(feeds.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["ops"])
@@ -55,6 +61,17 @@ def create_app(settings: Settings | None = None, arxiv_client: httpx.Client | No
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     return app
+
+
+def api_docs():
+    """Swagger UI from the installed swagger-ui-bundle package: no CDN, so it works offline."""
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="paperfeed API",
+        swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+        swagger_css_url="/docs-assets/swagger-ui.css",
+        swagger_favicon_url="/docs-assets/favicon-32x32.png",
+    )
 
 
 def healthz(request: Request):
@@ -87,7 +104,7 @@ async def log_and_protect(request: Request, call_next) -> Response:
     response = await call_next(request)
     ms = (time.perf_counter() - start) * 1000
     response.headers["Server-Timing"] = f"app;dur={ms:.1f}"
-    if not request.url.path.startswith(("/docs", "/redoc")):  # Swagger UI loads its own scripts
+    if request.url.path != "/docs":  # Swagger UI starts with an inline script
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
     if access_log.isEnabledFor(logging.INFO):
