@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from functools import lru_cache
 from pathlib import Path
 
@@ -46,6 +48,31 @@ class Settings(BaseSettings):
     # Days of listings that /trending ranks.
     trending_days: int = 3
 
+    # Email digests. The address links in mail point to (no trailing slash).
+    base_url: str = "http://127.0.0.1:8000"
+    mail_from: str = "paperfeed <paperfeed@localhost>"
+    # SMTP: empty host means digests are composed into the outbox but not sent.
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_security: str = "none"  # none | starttls | ssl
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_password_file: Path | None = None  # read at send time; never logged
+    smtp_timeout: float = 30.0
+    # Messages per minute at most (many providers throttle senders).
+    digest_rate_per_minute: int = 600
+    # Transient failures (4xx, dropped connections, timeouts) wait base * 2^attempt seconds, up to max_attempts.
+    digest_retry_base_seconds: float = 60.0
+    digest_max_attempts: int = 8
+    # A run keeps retrying within itself while the next retry is due within this many seconds.
+    digest_run_max_wait: float = 120.0
+    # A row claimed by a process on another machine (or alive here) is left alone this long.
+    digest_lease_seconds: int = 600
+    # Send a digest that has no papers ("nothing new today") instead of skipping it.
+    digest_send_empty: bool = False
+    # How often `paperfeed serve --with-scheduler` runs the digest job.
+    scheduler_interval: float = 60.0
+
     @property
     def model_cache(self) -> Path:
         return self.model_cache_dir or self.data_dir / "models"
@@ -55,6 +82,27 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'paperfeed.db').resolve()}"
+
+
+def secret_key(settings: Settings) -> str:
+    """The configured key, or one made once and kept beside the database (readable by its owner only).
+    It signs CSRF tokens and the links in emails (verify, unsubscribe)."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = settings.data_dir / "secret.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".secret.key.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(48))
+        try:
+            os.link(tmp, path)  # atomic: the first process to link wins, every process reads its key
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text().strip()
 
 
 @lru_cache

@@ -23,8 +23,11 @@ from paperfeed.store.schema import (
     hidden_papers,
     library,
     library_tags,
+    outbox,
     papers,
+    saved_searches,
     sessions,
+    subscriptions,
     upvotes,
     users,
 )
@@ -133,7 +136,7 @@ def change_password(engine: Engine, user: User, old: str, new: str, keep_session
 def delete_user(engine: Engine, user: User) -> None:
     """The account and everything it owns (sessions, tokens, votes, library) go; cascades do the rest."""
     with engine.begin() as conn:
-        for table in (sessions, api_tokens, upvotes, library_tags, library):
+        for table in (sessions, api_tokens, upvotes, library_tags, library, subscriptions, saved_searches, outbox):
             conn.execute(delete(table).where(table.c.user_id == user.id))
         conn.execute(update(hidden_papers).where(hidden_papers.c.hidden_by == user.id).values(hidden_by=None))
         conn.execute(delete(users).where(users.c.id == user.id))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import threading
 import time
@@ -17,7 +16,7 @@ from fastapi.templating import Jinja2Templates
 from itsdangerous import BadSignature, Signer
 from sqlalchemy import Engine
 
-from paperfeed.config import Settings
+from paperfeed.config import Settings, secret_key
 from paperfeed.search.encoder import get_encoder
 from paperfeed.search.service import SearchService
 from paperfeed.store import accounts
@@ -27,19 +26,6 @@ from paperfeed.web import views
 HERE = Path(__file__).parent
 SESSION_COOKIE = "pf_session"
 ANON_COOKIE = "pf_anon"  # binds a visitor's CSRF token before they log in
-
-
-def secret_key(settings: Settings) -> str:
-    """The configured key, or one made once and kept beside the database (readable by its owner only)."""
-    if settings.secret_key:
-        return settings.secret_key
-    path = settings.data_dir / "secret.key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_urlsafe(48))
-    return path.read_text().strip()
 
 
 class LoginLimiter:
@@ -159,14 +145,14 @@ class Context:
             name, value, max_age=max_age, httponly=True, samesite="lax", secure=self.settings.secure_cookies, path="/"
         )
 
-    async def run_limited(self, fn, *args, **kwargs):
-        """Run blocking work in a thread; answer 503 if it takes longer than the query time limit."""
+    async def run_limited(self, fn, *args, timeout: float | None = None, **kwargs):
+        """Run blocking work in a thread; answer 503 if it takes longer than the time limit
+        (the query time limit unless given)."""
+        limit = self.settings.query_timeout if timeout is None else timeout
         try:
-            return await asyncio.wait_for(asyncio.to_thread(fn, *args, **kwargs), self.settings.query_timeout)
+            return await asyncio.wait_for(asyncio.to_thread(fn, *args, **kwargs), limit)
         except TimeoutError as exc:
-            raise HTTPException(
-                503, f"the query took longer than {self.settings.query_timeout:g} s; narrow it"
-            ) from exc
+            raise HTTPException(503, f"the request took longer than {limit:g} s; try again or narrow it") from exc
 
 
 def client_ip(request: Request) -> str:

@@ -87,9 +87,7 @@ async def search_feed(
     """The best matches, newest first, so a feed reader shows what is new for a saved query."""
     c = ctx(request)
     try:
-        results = await c.run_limited(
-            c.search.search, q_, limit=FEED_SIZE, categories=[category] if category else None
-        )
+        results = await c.run_limited(c.search.search, q_, limit=FEED_SIZE, categories=[category] if category else None)
     except QueryError as exc:
         raise HTTPException(422, f"q: {exc}") from exc
     with c.engine.connect() as conn:

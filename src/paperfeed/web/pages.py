@@ -29,6 +29,7 @@ Sort = Annotated[str, Query(pattern="^(trending|new)$", description="trending (d
 Category = Annotated[str | None, Query(max_length=32, pattern=r"^[A-Za-z0-9.\-]*$")]
 PageNo = Annotated[int, Query(ge=1, le=10_000)]
 T_ID = re.compile(r"^t-[0-9a-f]{12}$")
+SUBMIT_TIMEOUT = 120.0
 
 
 def ctx(request: Request) -> Context:
@@ -285,7 +286,8 @@ async def submit_form(
         if q.get_paper(conn, parsed.canonical):
             return to(f"/papers/{parsed.canonical}")
     try:
-        await c.run_limited(fetch_and_index, c, parsed.canonical)
+        # One arXiv call plus embedding one paper; the model's first load alone can take seconds.
+        await c.run_limited(fetch_and_index, c, parsed.canonical, timeout=SUBMIT_TIMEOUT)
     except LookupError as exc:
         return c.render(request, "submit.html", status=404, value=paper, error=str(exc))
     except SourceError as exc:

@@ -1,0 +1,1 @@
+"""Email digests: subscriptions, composition, the outbox and its sender, the scheduler."""

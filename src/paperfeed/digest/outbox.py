@@ -1,0 +1,399 @@
+"""The outbox: compose each due digest once, send each message at most once per attempt, retry what failed
+for a passing reason, record what failed for good.
+
+- Composing inserts one row per (user, period); the unique key makes a second composer (another process,
+  a rerun) skip it.
+- Sending claims a row (pending -> sending) with one conditional UPDATE, so two senders never take the
+  same row; it is marked sent in its own transaction right after the server's 250.
+- A row left "sending" by a process that died (same host, pid gone) or whose claim is older than the
+  lease goes back to pending and is sent again, with the same Message-ID. The only case that can deliver
+  twice is a crash between the server's 250 and that commit (a few microseconds per message); one that
+  can never deliver is impossible: an unacknowledged message is always retried.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import smtplib
+import socket
+import ssl
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.utils import parseaddr
+
+from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from paperfeed.config import Settings, secret_key
+from paperfeed.digest import subscriptions as subs
+from paperfeed.digest.compose import Composer
+from paperfeed.search.service import SearchService
+from paperfeed.store.importer import utcnow
+from paperfeed.store.schema import outbox, subscriptions
+
+log = logging.getLogger("paperfeed.digest")
+BATCH = 200
+
+
+class TransientError(Exception):
+    """Worth trying again later: 4xx, a dropped connection, a timeout."""
+
+
+class PermanentError(Exception):
+    """The server refused for good (5xx)."""
+
+    def __init__(self, message: str, address_refused: bool):
+        super().__init__(message)
+        self.address_refused = address_refused
+
+
+@dataclass
+class Report:
+    composed: int = 0
+    empty: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    bounced: int = 0
+    pending: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        text = (
+            f"composed {self.composed} (empty, not sent: {self.empty}), sent {self.sent}, retries {self.retried}, "
+            f"failed {self.failed} (address refused: {self.bounced}), still pending {self.pending}"
+        )
+        return "; ".join([text, *self.notes])
+
+
+# -- SMTP -------------------------------------------------------------------------------------------
+class Mailer:
+    """One SMTP connection, opened on first use and reopened after a failure."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.conn: smtplib.SMTP | None = None
+
+    def _password(self) -> str:
+        if self.settings.smtp_password_file:
+            return self.settings.smtp_password_file.read_text().strip()
+        return self.settings.smtp_password
+
+    def _open(self) -> smtplib.SMTP:
+        s = self.settings
+        context = ssl.create_default_context()
+        if s.smtp_security == "ssl":
+            conn = smtplib.SMTP_SSL(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout, context=context)
+        else:
+            conn = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout)
+            if s.smtp_security == "starttls":
+                conn.starttls(context=context)
+        if s.smtp_username:
+            conn.login(s.smtp_username, self._password())
+        return conn
+
+    def send(self, sender: str, to: str, data: bytes) -> None:
+        try:
+            if self.conn is None:
+                self.conn = self._open()
+            self.conn.sendmail(sender, [to], data)
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, text = next(iter(exc.recipients.values()))
+            if code >= 500:
+                raise PermanentError(f"{code} {_text(text)}", address_refused=True) from exc
+            raise TransientError(f"{code} {_text(text)}") from exc
+        except smtplib.SMTPDataError as exc:
+            if exc.smtp_code >= 500:
+                raise PermanentError(f"{exc.smtp_code} {_text(exc.smtp_error)}", address_refused=False) from exc
+            raise TransientError(f"{exc.smtp_code} {_text(exc.smtp_error)}") from exc
+        except smtplib.SMTPResponseException as exc:
+            self.close()
+            raise TransientError(f"{exc.smtp_code} {_text(exc.smtp_error)}") from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            self.close()
+            raise TransientError(f"{type(exc).__name__}: {exc}") from exc
+
+    def close(self) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                self.conn.quit()
+            self.conn = None
+
+
+def _text(raw) -> str:
+    return (raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw))[:300]
+
+
+# -- composing --------------------------------------------------------------------------------------
+def due_subscriptions(engine: Engine) -> list[int]:
+    with engine.connect() as conn:
+        return list(
+            conn.execute(
+                select(subscriptions.c.user_id)
+                .where(
+                    subscriptions.c.active.is_(True),
+                    subscriptions.c.verified_at.is_not(None),
+                    subscriptions.c.bounced_at.is_(None),
+                )
+                .order_by(subscriptions.c.user_id)
+            ).scalars()
+        )
+
+
+def compose_due(engine: Engine, composer: Composer, now: datetime, report: Report) -> None:
+    """An outbox row for every active, verified subscription whose current period has none yet."""
+    for user_id in due_subscriptions(engine):
+        sub = subs.get(engine, user_id)
+        if sub is None:
+            continue
+        period = subs.period_for(sub, now)
+        if sub.created_at and period.due_at < sub.created_at:
+            continue  # subscribed after this period's delivery time: the next one is the first
+        compose_one(engine, composer, sub, period, now, report)
+
+
+def compose_one(engine: Engine, composer: Composer, sub, period, now: datetime, report: Report) -> bool:
+    with engine.connect() as conn:
+        if conn.execute(
+            select(outbox.c.id).where(outbox.c.user_id == sub.user_id, outbox.c.period == period.key)
+        ).first():
+            return False
+        last = conn.execute(
+            select(outbox.c.paper_ids, outbox.c.covered_until)
+            .where(outbox.c.user_id == sub.user_id, outbox.c.kind == "digest")
+            .order_by(outbox.c.id.desc())
+            .limit(1)
+        ).first()
+    user = subs.user_of(engine, sub.user_id)
+    digest = composer.digest(
+        sub,
+        subs.searches(engine, sub.user_id),
+        period,
+        last.covered_until if last else None,
+        set(last.paper_ids) if last else set(),
+    )
+    empty = not digest.paper_ids
+    if empty and not (sub.send_empty or composer.settings.digest_send_empty):
+        status, message = "empty", ""
+        report.empty += 1
+    else:
+        status, message = "pending", composer.message(user, sub, period, digest, now).as_string()
+        report.composed += 1
+    return _insert(
+        engine, sub.user_id, period.key, "digest", status, sub.email, message, digest.paper_ids, digest.covered_until
+    )
+
+
+def queue_verification(engine: Engine, settings: Settings, user_id: int, search: SearchService | None = None) -> None:
+    """A message with a signed link that confirms the subscription's address."""
+    sub = subs.get(engine, user_id)
+    user = subs.user_of(engine, user_id)
+    now = utcnow()
+    composer = Composer(engine, settings, secret_key(settings), search)
+    msg = composer.verification(user, sub, now)
+    _insert(engine, user_id, f"verify:{now.isoformat()}", "verify", "pending", sub.email, msg.as_string(), [], None)
+
+
+def _insert(engine, user_id, period, kind, status, to, message, paper_ids, covered) -> bool:
+    now = utcnow()
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                insert(outbox).values(
+                    user_id=user_id,
+                    period=period,
+                    kind=kind,
+                    status=status,
+                    to_addr=to,
+                    message=message,
+                    paper_ids=paper_ids,
+                    covered_until=covered,
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            )
+    except IntegrityError:
+        return False  # another process composed this period first
+    return True
+
+
+# -- sending ----------------------------------------------------------------------------------------
+def sender_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def release_stale(engine: Engine, settings: Settings) -> int:
+    """Put rows back to pending whose sender died (this host, pid gone) or whose claim is past the lease."""
+    host = socket.gethostname()
+    expired = utcnow() - timedelta(seconds=settings.digest_lease_seconds)
+    stale = []
+    with engine.connect() as conn:
+        for row_id, claimed_by, claimed_at in conn.execute(
+            select(outbox.c.id, outbox.c.claimed_by, outbox.c.claimed_at).where(outbox.c.status == "sending")
+        ):
+            owner_host, _, pid = (claimed_by or "").rpartition(":")
+            dead_here = owner_host == host and pid.isdigit() and (int(pid) == os.getpid() or not _alive(int(pid)))
+            if dead_here or claimed_at is None or claimed_at < expired:
+                stale.append((row_id, claimed_by))
+    for row_id, claimed_by in stale:
+        with engine.begin() as conn:
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.id == row_id, outbox.c.status == "sending", outbox.c.claimed_by == claimed_by)
+                .values(status="pending", claimed_by=None, claimed_at=None)
+            )
+    return len(stale)
+
+
+def claim(engine: Engine, row_id: int, me: str) -> bool:
+    with engine.begin() as conn:
+        done = conn.execute(
+            update(outbox)
+            .where(outbox.c.id == row_id, outbox.c.status == "pending")
+            .values(status="sending", claimed_by=me, claimed_at=utcnow())
+        )
+    return done.rowcount == 1
+
+
+def finish(engine: Engine, row_id: int, **values) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(outbox).where(outbox.c.id == row_id).values(claimed_by=None, **values))
+
+
+class Pacer:
+    """At most `per_minute` sends a minute (0: no limit)."""
+
+    def __init__(self, per_minute: int, sleep=time.sleep, clock=time.monotonic):
+        self.gap = 60.0 / per_minute if per_minute > 0 else 0.0
+        self.sleep, self.clock = sleep, clock
+        self.last: float | None = None
+
+    def wait(self) -> None:
+        if self.gap and self.last is not None:
+            left = self.last + self.gap - self.clock()
+            if left > 0:
+                self.sleep(left)
+        self.last = self.clock()
+
+
+def send_due(engine: Engine, settings: Settings, mailer: Mailer, pacer: Pacer, report: Report) -> None:
+    me = sender_id()
+    sender = parseaddr(settings.mail_from)[1]
+    while True:
+        with engine.connect() as conn:
+            ids = (
+                conn.execute(
+                    select(outbox.c.id)
+                    .where(outbox.c.status == "pending", outbox.c.next_attempt_at <= utcnow())
+                    .order_by(outbox.c.id)
+                    .limit(BATCH)
+                )
+                .scalars()
+                .all()
+            )
+        if not ids:
+            return
+        progressed = False
+        for row_id in ids:
+            if not claim(engine, row_id, me):
+                continue  # another sender has it
+            progressed = True
+            with engine.connect() as conn:
+                row = conn.execute(select(outbox).where(outbox.c.id == row_id)).first()
+            pacer.wait()
+            deliver(engine, settings, mailer, sender, row, report)
+        if not progressed:
+            return
+
+
+def deliver(engine: Engine, settings: Settings, mailer: Mailer, sender: str, row, report: Report) -> None:
+    try:
+        mailer.send(sender, row.to_addr, row.message.encode())
+    except PermanentError as exc:
+        finish(engine, row.id, status="failed", last_error=str(exc), attempts=row.attempts + 1)
+        report.failed += 1
+        if exc.address_refused:
+            subs.mark_bounced(engine, row.user_id, str(exc))
+            report.bounced += 1
+        log.warning("digest %s for user %s failed for good: %s", row.period, row.user_id, exc)
+    except TransientError as exc:
+        attempts = row.attempts + 1
+        if attempts >= settings.digest_max_attempts:
+            finish(
+                engine, row.id, status="failed", last_error=f"gave up after {attempts} tries: {exc}", attempts=attempts
+            )
+            report.failed += 1
+            return
+        delay = settings.digest_retry_base_seconds * 2 ** (attempts - 1)
+        finish(
+            engine,
+            row.id,
+            status="pending",
+            last_error=str(exc),
+            attempts=attempts,
+            next_attempt_at=utcnow() + timedelta(seconds=delay),
+        )
+        report.retried += 1
+        log.info("digest %s for user %s: %s; retry in %.0f s", row.period, row.user_id, exc, delay)
+    else:
+        finish(engine, row.id, status="sent", sent_at=utcnow(), attempts=row.attempts + 1, last_error=None)
+        report.sent += 1
+
+
+def pending_state(engine: Engine) -> tuple[int, datetime | None]:
+    with engine.connect() as conn:
+        n, earliest = conn.execute(
+            select(func.count(), func.min(outbox.c.next_attempt_at)).where(outbox.c.status == "pending")
+        ).one()
+    return n, earliest
+
+
+def run(
+    engine: Engine,
+    settings: Settings,
+    search: SearchService | None = None,
+    now: datetime | None = None,
+    mailer: Mailer | None = None,
+    sleep=time.sleep,
+) -> Report:
+    """Compose everything due at `now` (UTC), then send, retrying within the run while a retry is close."""
+    report = Report()
+    composer = Composer(engine, settings, secret_key(settings), search)
+    compose_due(engine, composer, now or utcnow(), report)
+    if not settings.smtp_host and mailer is None:
+        report.pending = pending_state(engine)[0]
+        report.notes.append("no SMTP host configured (PAPERFEED_SMTP_HOST): composed, not sent")
+        return report
+    mailer = mailer or Mailer(settings)
+    pacer = Pacer(settings.digest_rate_per_minute, sleep)
+    deadline = time.monotonic() + settings.digest_run_max_wait
+    release_stale(engine, settings)
+    try:
+        while True:
+            send_due(engine, settings, mailer, pacer, report)
+            n, earliest = pending_state(engine)
+            report.pending = n
+            if not n or earliest is None:
+                break
+            wait = max((earliest - utcnow()).total_seconds(), 0.0)
+            if time.monotonic() + wait > deadline:
+                break
+            sleep(wait + 0.01)
+            release_stale(engine, settings)
+    finally:
+        mailer.close()
+    return report

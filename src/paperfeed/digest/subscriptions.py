@@ -1,0 +1,270 @@
+"""Subscriptions and saved searches: validation, storage, periods, and the signed links in emails."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import Engine, delete, insert, select, update
+
+from paperfeed.search.query import QueryError, parse
+from paperfeed.store.accounts import EMAIL, User
+from paperfeed.store.importer import utcnow
+from paperfeed.store.schema import saved_searches, subscriptions, users
+
+FREQUENCIES = ("daily", "weekly")
+CATEGORY = re.compile(r"^[A-Za-z\-]+(\.[A-Za-z\-]+)?$")
+MAX_SAVED_SEARCHES = 20
+VERIFY_MAX_AGE = 7 * 86400
+UNSUBSCRIBE_MAX_AGE = 365 * 86400
+
+
+class SubscriptionError(ValueError):
+    """Input that cannot be subscribed, with a message to show."""
+
+
+@dataclass
+class Subscription:
+    user_id: int
+    email: str
+    frequency: str = "daily"
+    hour: int = 8
+    weekday: int = 0
+    timezone: str = "UTC"
+    trending_n: int = 10
+    categories: list[str] = field(default_factory=list)
+    authors: list[str] = field(default_factory=list)
+    send_empty: bool = False
+    active: bool = True
+    verified_at: datetime | None = None
+    bounced_at: datetime | None = None
+    bounce_reason: str | None = None
+    created_at: datetime | None = None
+
+
+def _plain(text: str, limit: int) -> str:
+    """One line of text: control characters (CR/LF included) become spaces."""
+    kept = "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in text)
+    return " ".join(kept.split())[:limit]
+
+
+def validate(sub: Subscription) -> Subscription:
+    sub.email = sub.email.strip()
+    if not EMAIL.match(sub.email) or len(sub.email) > 254:
+        raise SubscriptionError(f"not an email address: {_plain(sub.email, 80)!r}")
+    if sub.frequency not in FREQUENCIES:
+        raise SubscriptionError("frequency is daily or weekly")
+    if not 0 <= sub.hour <= 23:
+        raise SubscriptionError("the delivery hour is 0 to 23")
+    if not 0 <= sub.weekday <= 6:
+        raise SubscriptionError("the weekday is 0 (Monday) to 6 (Sunday)")
+    if not valid_timezone(sub.timezone):
+        raise SubscriptionError(f"unknown time zone {_plain(sub.timezone, 60)!r} (e.g. Europe/Berlin, UTC)")
+    if not 0 <= sub.trending_n <= 50:
+        raise SubscriptionError("trending papers: 0 to 50")
+    sub.categories = list(dict.fromkeys(c.strip() for c in sub.categories if c.strip()))
+    bad = [c for c in sub.categories if not CATEGORY.match(c)]
+    if bad or len(sub.categories) > 30:
+        raise SubscriptionError(f"not an arXiv category: {_plain(bad[0], 40)!r}" if bad else "30 categories at most")
+    sub.authors = list(dict.fromkeys(_plain(a, 100) for a in sub.authors if _plain(a, 100)))
+    if len(sub.authors) > 30:
+        raise SubscriptionError("30 followed authors at most")
+    return sub
+
+
+def get(engine: Engine, user_id: int) -> Subscription | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(subscriptions).where(subscriptions.c.user_id == user_id)).mappings().first()
+    return Subscription(**{k: row[k] for k in Subscription.__dataclass_fields__}) if row else None
+
+
+def save(engine: Engine, sub: Subscription) -> tuple[Subscription, bool]:
+    """Create or update the subscription; True when the address must (again) be verified."""
+    validate(sub)
+    now = utcnow()
+    old = get(engine, sub.user_id)
+    values = {
+        k: getattr(sub, k)
+        for k in (
+            "email",
+            "frequency",
+            "hour",
+            "weekday",
+            "timezone",
+            "trending_n",
+            "categories",
+            "authors",
+            "send_empty",
+            "active",
+        )
+    }
+    changed_address = old is None or old.email.lower() != sub.email.lower()
+    if changed_address:
+        values.update(verified_at=None, bounced_at=None, bounce_reason=None)
+    with engine.begin() as conn:
+        if old is None:
+            conn.execute(insert(subscriptions).values(user_id=sub.user_id, created_at=now, updated_at=now, **values))
+        else:
+            conn.execute(
+                update(subscriptions).where(subscriptions.c.user_id == sub.user_id).values(updated_at=now, **values)
+            )
+    fresh = get(engine, sub.user_id)
+    return fresh, fresh.verified_at is None
+
+
+def set_active(engine: Engine, user_id: int, active: bool) -> bool:
+    with engine.begin() as conn:
+        done = conn.execute(
+            update(subscriptions).where(subscriptions.c.user_id == user_id).values(active=active, updated_at=utcnow())
+        )
+    return done.rowcount > 0
+
+
+def mark_verified(engine: Engine, user_id: int, email: str) -> bool:
+    with engine.begin() as conn:
+        done = conn.execute(
+            update(subscriptions)
+            .where(subscriptions.c.user_id == user_id, subscriptions.c.email == email)
+            .values(verified_at=utcnow(), bounced_at=None, bounce_reason=None)
+        )
+    return done.rowcount > 0
+
+
+def mark_bounced(engine: Engine, user_id: int, reason: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            update(subscriptions)
+            .where(subscriptions.c.user_id == user_id)
+            .values(bounced_at=utcnow(), bounce_reason=_plain(reason, 300))
+        )
+
+
+def user_of(engine: Engine, user_id: int) -> User | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(users).where(users.c.id == user_id)).first()
+    return User(row.id, row.username, row.email, bool(row.is_admin)) if row else None
+
+
+# -- saved searches ---------------------------------------------------------------------------------
+def add_search(engine: Engine, user_id: int, title: str, query: str) -> int:
+    query = _plain(query, 1000)
+    title = _plain(title, 100) or query[:100]
+    try:
+        parsed = parse(query)
+    except QueryError as exc:
+        raise SubscriptionError(f"the saved search does not parse: {exc}") from exc
+    if not (parsed.has_text or parsed.has_filters):
+        raise SubscriptionError("a saved search needs some words, a phrase, author: or cat:")
+    with engine.begin() as conn:
+        if len(conn.execute(select(saved_searches.c.id).where(saved_searches.c.user_id == user_id)).all()) >= (
+            MAX_SAVED_SEARCHES
+        ):
+            raise SubscriptionError(f"{MAX_SAVED_SEARCHES} saved searches at most")
+        return conn.execute(
+            insert(saved_searches).values(user_id=user_id, title=title, query=query, created_at=utcnow())
+        ).inserted_primary_key[0]
+
+
+def searches(engine: Engine, user_id: int) -> list[dict]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(saved_searches).where(saved_searches.c.user_id == user_id).order_by(saved_searches.c.id)
+        ).mappings()
+        return [dict(r) for r in rows]
+
+
+def delete_search(engine: Engine, user_id: int, search_id: int) -> bool:
+    with engine.begin() as conn:
+        done = conn.execute(
+            delete(saved_searches).where(saved_searches.c.id == search_id, saved_searches.c.user_id == user_id)
+        )
+    return done.rowcount > 0
+
+
+# -- periods ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Period:
+    key: str  # "daily:2026-11-25" | "weekly:2026-W48"
+    day: date  # the local delivery day
+    due_at: datetime  # UTC, naive
+    start: date  # listing days this digest covers when there was no digest before: start..day
+    label: str
+
+
+def period_for(sub: Subscription, now: datetime) -> Period:
+    """The latest period whose delivery time (local hour, and weekday for weekly) is not after `now` (UTC)."""
+    tz = ZoneInfo(sub.timezone)
+    local = now.replace(tzinfo=UTC).astimezone(tz)
+    day = local.date()
+    while True:
+        due = datetime.combine(day, time(sub.hour), tz)
+        if due <= local and (sub.frequency == "daily" or day.weekday() == sub.weekday):
+            break
+        day -= timedelta(days=1)
+    due_utc = due.astimezone(UTC).replace(tzinfo=None)
+    if sub.frequency == "daily":
+        return Period(f"daily:{day}", day, due_utc, day - timedelta(days=1), day.strftime("%a, %b %d, %Y"))
+    year, week, _ = day.isocalendar()
+    return Period(
+        f"weekly:{year}-W{week:02d}",
+        day,
+        due_utc,
+        day - timedelta(days=7),
+        f"week of {(day - timedelta(days=6)).strftime('%b %d')}–{day.strftime('%b %d, %Y')}",
+    )
+
+
+def valid_timezone(name: str) -> bool:
+    if not name or len(name) > 64:
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
+
+
+# -- signed links -----------------------------------------------------------------------------------
+def _serializer(secret: str, purpose: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret, salt=f"paperfeed-{purpose}")
+
+
+def make_token(secret: str, purpose: str, user_id: int, email: str) -> str:
+    return _serializer(secret, purpose).dumps({"u": user_id, "e": email.lower()})
+
+
+def read_token(secret: str, purpose: str, token: str, max_age: int) -> tuple[int, str] | None:
+    """(user id, address) of a genuine, unexpired token; None otherwise, without saying why."""
+    try:
+        data = _serializer(secret, purpose).loads(token, max_age=max_age)
+    except (BadSignature, SignatureExpired):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("u"), int) or not isinstance(data.get("e"), str):
+        return None
+    return data["u"], data["e"]
+
+
+def unsubscribe(engine: Engine, secret: str, token: str, max_age: int = UNSUBSCRIBE_MAX_AGE) -> bool:
+    """Turn the subscription off if the token is genuine and still names the subscribed address."""
+    found = read_token(secret, "unsubscribe", token, max_age)
+    if found is None:
+        return False
+    user_id, email = found
+    sub = get(engine, user_id)
+    if sub is None or sub.email.lower() != email:
+        return False
+    set_active(engine, user_id, False)
+    return True
+
+
+def verify(engine: Engine, secret: str, token: str) -> bool:
+    found = read_token(secret, "verify", token, VERIFY_MAX_AGE)
+    if found is None:
+        return False
+    user_id, email = found
+    sub = get(engine, user_id)
+    return sub is not None and sub.email.lower() == email and mark_verified(engine, user_id, sub.email)
