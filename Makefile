@@ -23,7 +23,7 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/paperfeed init --demo
-	$(BIN)/paperfeed serve
+	$(BIN)/paperfeed serve --with-scheduler
 
 test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check src tests bench

@@ -6,7 +6,7 @@ import json
 import logging
 import os
 import sys
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -362,6 +362,9 @@ def serve(
         str | None, typer.Option(help="Address to listen on (default PAPERFEED_HOST or 127.0.0.1).")
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port (default PAPERFEED_PORT or 8000).")] = None,
+    with_scheduler: Annotated[
+        bool, typer.Option("--with-scheduler", help="Also run the digest job every minute, in this process.")
+    ] = False,
 ) -> None:
     """Serve the web app."""
     import uvicorn
@@ -370,14 +373,171 @@ def serve(
 
     settings = get_settings()
     _engine()
-    # Our own access log (one JSON line per request, feed tokens redacted) replaces uvicorn's.
+    # Our own access log (one JSON line per request, secrets in paths redacted) replaces uvicorn's.
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(message)s"))
-    access = logging.getLogger("paperfeed.access")
-    access.addHandler(handler)
-    access.setLevel(logging.INFO)
-    access.propagate = False
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port, access_log=False)
+    for name in ("paperfeed.access", "paperfeed.digest"):
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    web = create_app(settings)
+    scheduler = None
+    if with_scheduler:
+        from paperfeed.digest.scheduler import Scheduler
+
+        scheduler = Scheduler(web.state.ctx.engine, settings, web.state.ctx.search)
+        scheduler.start()
+    try:
+        uvicorn.run(web, host=host or settings.host, port=port or settings.port, access_log=False)
+    finally:
+        if scheduler:
+            scheduler.stop()
+
+
+digest_app = typer.Typer(help="Email digests: subscribe users, preview, send what is due.")
+app.add_typer(digest_app, name="digest")
+
+
+def _digest_service():
+    from paperfeed.search.encoder import get_encoder
+    from paperfeed.search.service import SearchService
+
+    settings = get_settings()
+    return SearchService(
+        _engine(), settings.data_dir, encoder_factory=lambda: get_encoder(settings.model_cache, settings.encoder)
+    )
+
+
+def _user_id(engine, username: str) -> int:
+    with engine.connect() as conn:
+        user = accounts.get_user(conn, username)
+    if user is None:
+        err.print(f"[red]error:[/] no user {escape(username)!r}")
+        raise typer.Exit(1)
+    return user.id
+
+
+@digest_app.command("run")
+def digest_run(
+    now: Annotated[
+        str | None, typer.Option(help="Pretend it is this UTC time (ISO 8601), e.g. to send a past day's digest.")
+    ] = None,
+) -> None:
+    """Compose and send every digest that is due; safe to run from cron at any frequency, or twice at once."""
+    from paperfeed.digest import outbox
+
+    try:
+        when = datetime.fromisoformat(now).replace(tzinfo=None) if now else None
+    except ValueError as exc:
+        err.print(f"[red]error:[/] --now is not an ISO date-time: {escape(now)!r}")
+        raise typer.Exit(2) from exc
+    report = outbox.run(_engine(), get_settings(), _digest_service(), now=when)
+    out.print(f"digest: {escape(str(report))}")
+
+
+@digest_app.command("preview")
+def digest_preview(
+    user: Annotated[str, typer.Option("--user", help="Username.")],
+    day: Annotated[str | None, typer.Option("--date", help="The delivery day YYYY-MM-DD (default today).")] = None,
+    part: Annotated[str, typer.Option(help="text, html, or raw (the whole message as sent).")] = "text",
+) -> None:
+    """Show exactly the digest this user gets (or got) for the period due on that day."""
+    from email import message_from_string
+    from email.policy import default as default_policy
+
+    from paperfeed.digest import outbox
+    from paperfeed.digest.subscriptions import SubscriptionError
+
+    engine = _engine()
+    try:
+        when = date.fromisoformat(day) if day else date.today()
+        raw = outbox.preview(engine, get_settings(), _user_id(engine, user), when, _digest_service())
+    except (ValueError, SubscriptionError) as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(1) from exc
+    if not raw:
+        out.print("nothing new for this period: no digest would be sent")
+        return
+    if part == "raw":
+        sys.stdout.write(raw)
+        return
+    msg = message_from_string(raw, policy=default_policy)
+    body = msg.get_body(("html",) if part == "html" else ("plain",)).get_content()
+    sys.stdout.write(body.replace("\r\n", "\n"))  # CRLF is the wire format, not the terminal's
+
+
+@digest_app.command("subscribe")
+def digest_subscribe(
+    user: str,
+    email: Annotated[str, typer.Option(help="Where to send it.")],
+    frequency: Annotated[str, typer.Option(help="daily or weekly.")] = "daily",
+    hour: Annotated[int, typer.Option(help="Local delivery hour, 0-23.")] = 8,
+    weekday: Annotated[int, typer.Option(help="Weekly: 0 = Monday ... 6 = Sunday.")] = 0,
+    timezone: Annotated[str, typer.Option(help="IANA time zone, e.g. Europe/Berlin.")] = "UTC",
+    trending: Annotated[int, typer.Option(help="Top trending papers to include (0: none).")] = 10,
+    category: Annotated[list[str] | None, typer.Option(help="New papers in this category (repeatable).")] = None,
+    author: Annotated[list[str] | None, typer.Option(help="Follow this author (repeatable).")] = None,
+    search: Annotated[list[str] | None, typer.Option(help='A saved search, "title=query" (repeatable).')] = None,
+    verified: Annotated[
+        bool, typer.Option("--verified", help="You vouch for the address: skip the confirmation mail.")
+    ] = False,
+) -> None:
+    """Subscribe a user (admins). Without --verified, a confirmation link is mailed first."""
+    from paperfeed.digest import outbox
+    from paperfeed.digest import subscriptions as subs
+
+    engine = _engine()
+    uid = _user_id(engine, user)
+    try:
+        sub, needs_check = subs.save(
+            engine,
+            subs.Subscription(
+                user_id=uid,
+                email=email,
+                frequency=frequency,
+                hour=hour,
+                weekday=weekday,
+                timezone=timezone,
+                trending_n=trending,
+                categories=category or [],
+                authors=author or [],
+            ),
+        )
+        for item in search or []:
+            title, _, query = item.partition("=") if "=" in item else ("", "", item)
+            subs.add_search(engine, uid, title, query)
+    except subs.SubscriptionError as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(1) from exc
+    if verified:
+        subs.mark_verified(engine, uid, sub.email)
+    elif needs_check:
+        outbox.queue_verification(engine, get_settings(), uid)
+    state = "active" if verified or not needs_check else "waiting for the address to be confirmed"
+    out.print(
+        f"{escape(user)}: {sub.frequency} digest at {sub.hour:02d}:00 {sub.timezone} to {escape(sub.email)}, {state}"
+    )
+
+
+@digest_app.command("status")
+def digest_status() -> None:
+    """The outbox by status, and the latest failures."""
+    from sqlalchemy import func, select
+
+    from paperfeed.store.schema import outbox as box
+
+    with _engine().connect() as conn:
+        counts = conn.execute(select(box.c.status, func.count()).group_by(box.c.status)).all()
+        failed = conn.execute(
+            select(box.c.user_id, box.c.period, box.c.last_error)
+            .where(box.c.status == "failed")
+            .order_by(box.c.id.desc())
+            .limit(10)
+        ).all()
+    out.print(", ".join(f"{s}: {n}" for s, n in counts) or "the outbox is empty")
+    for uid, period, error in failed:
+        out.print(f"failed: user {uid} {escape(period)}: {escape(error or '')}")
 
 
 user_app = typer.Typer(help="Manage accounts (the first account registered on the web is an admin too).")

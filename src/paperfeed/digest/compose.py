@@ -168,12 +168,15 @@ class Composer:
 
     def message(self, user: User, sub: Subscription, period: Period, digest: Digest, now: datetime) -> EmailMessage:
         subject, text, html = self.render(user, sub, period, digest)
-        msg = self._envelope(sub, subject, now, f"{period.key}.{sub.user_id}")
+        # Dated at the period's delivery time, so a preview is byte for byte the message that is sent.
+        msg = self._envelope(sub, subject, period.due_at, f"{period.key}.{sub.user_id}")
         unsubscribe = self.unsubscribe_url(sub)
         msg["List-Unsubscribe"] = f"<{unsubscribe}>"
         msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         msg.set_content(text)
         msg.add_alternative(html, subtype="html")
+        # A boundary derived from the content (not random), for the same reason.
+        msg.set_boundary("==paperfeed-" + hashlib.sha1((text + html).encode()).hexdigest()[:32])
         return msg
 
     def verification(self, user: User, sub: Subscription, now: datetime) -> EmailMessage:

@@ -149,9 +149,9 @@ def compose_due(engine: Engine, composer: Composer, now: datetime, report: Repor
         sub = subs.get(engine, user_id)
         if sub is None:
             continue
+        # The latest period whose delivery time has passed: a new subscriber's first digest comes at the
+        # next run after verifying; a server that was down sends one catch-up digest, not one per day missed.
         period = subs.period_for(sub, now)
-        if sub.created_at and period.due_at < sub.created_at:
-            continue  # subscribed after this period's delivery time: the next one is the first
         compose_one(engine, composer, sub, period, now, report)
 
 
@@ -161,30 +161,53 @@ def compose_one(engine: Engine, composer: Composer, sub, period, now: datetime, 
             select(outbox.c.id).where(outbox.c.user_id == sub.user_id, outbox.c.period == period.key)
         ).first():
             return False
-        last = conn.execute(
-            select(outbox.c.paper_ids, outbox.c.covered_until)
-            .where(outbox.c.user_id == sub.user_id, outbox.c.kind == "digest")
-            .order_by(outbox.c.id.desc())
-            .limit(1)
-        ).first()
-    user = subs.user_of(engine, sub.user_id)
-    digest = composer.digest(
-        sub,
-        subs.searches(engine, sub.user_id),
-        period,
-        last.covered_until if last else None,
-        set(last.paper_ids) if last else set(),
-    )
-    empty = not digest.paper_ids
-    if empty and not (sub.send_empty or composer.settings.digest_send_empty):
+    digest, msg = build(engine, composer, sub, period, now)
+    if msg is None:
         status, message = "empty", ""
         report.empty += 1
     else:
-        status, message = "pending", composer.message(user, sub, period, digest, now).as_string()
+        status, message = "pending", msg.as_string()
         report.composed += 1
     return _insert(
         engine, sub.user_id, period.key, "digest", status, sub.email, message, digest.paper_ids, digest.covered_until
     )
+
+
+def build(engine: Engine, composer: Composer, sub, period, now: datetime):
+    """(digest, message) for this period, continuing from the user's previous digest; message None when
+    the digest is empty and empty digests are not sent."""
+    with engine.connect() as conn:
+        last = conn.execute(
+            select(outbox.c.paper_ids, outbox.c.covered_until)
+            .where(outbox.c.user_id == sub.user_id, outbox.c.kind == "digest", outbox.c.period != period.key)
+            .order_by(outbox.c.id.desc())
+            .limit(1)
+        ).first()
+    user = subs.user_of(engine, sub.user_id)
+    found = subs.searches(engine, sub.user_id)
+    previous = set(last.paper_ids) if last else set()
+    digest = composer.digest(sub, found, period, last.covered_until if last else None, previous)
+    if not digest.paper_ids and not (sub.send_empty or composer.settings.digest_send_empty):
+        return digest, None
+    return digest, composer.message(user, sub, period, digest, now)
+
+
+def preview(engine: Engine, settings: Settings, user_id: int, day, search: SearchService | None = None) -> str:
+    """The message for the user's period that is due on `day` at the delivery hour: the stored one if it
+    was already composed, else exactly what would be composed now. Empty string: nothing would be sent."""
+    sub = subs.get(engine, user_id)
+    if sub is None:
+        raise subs.SubscriptionError("no digest subscription for this user")
+    now = subs.due_time(sub, day)
+    period = subs.period_for(sub, now)
+    with engine.connect() as conn:
+        stored = conn.execute(
+            select(outbox.c.message).where(outbox.c.user_id == user_id, outbox.c.period == period.key)
+        ).scalar()
+    if stored is not None:
+        return stored
+    _digest, msg = build(engine, Composer(engine, settings, secret_key(settings), search), sub, period, now)
+    return msg.as_string() if msg else ""
 
 
 def queue_verification(engine: Engine, settings: Settings, user_id: int, search: SearchService | None = None) -> None:

@@ -218,6 +218,12 @@ def period_for(sub: Subscription, now: datetime) -> Period:
     )
 
 
+def due_time(sub: Subscription, day: date) -> datetime:
+    """UTC (naive) of the delivery hour on `day` in the subscriber's time zone."""
+    local = datetime.combine(day, time(sub.hour), ZoneInfo(sub.timezone))
+    return local.astimezone(UTC).replace(tzinfo=None)
+
+
 def valid_timezone(name: str) -> bool:
     if not name or len(name) > 64:
         return False

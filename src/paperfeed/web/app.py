@@ -22,14 +22,14 @@ from paperfeed import __version__
 from paperfeed.config import Settings, get_settings
 from paperfeed.store import make_engine
 from paperfeed.store import queries as q
-from paperfeed.web import api, feeds, pages
+from paperfeed.web import api, digest_pages, feeds, pages
 from paperfeed.web.context import Context
 
 HERE = Path(__file__).parent
 access_log = logging.getLogger("paperfeed.access")
 JSON_PATHS = ("/api/", "/feeds/", "/healthz")
-# Private feed tokens travel in the path; the access log must not keep them.
-SECRET_PATH = re.compile(r"^(/feeds/library/)[^/]+")
+# Private feed tokens and email links' tokens travel in the path; the access log must not keep them.
+SECRET_PATH = re.compile(r"^(/feeds/library/|/unsubscribe/|/verify-email/)[^/]+")
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -54,6 +54,8 @@ def create_app(settings: Settings | None = None, arxiv_client: httpx.Client | No
     app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
     app.add_api_route("/docs", api_docs, methods=["GET"], include_in_schema=False)
     app.include_router(api.router)
+    app.include_router(digest_pages.api)
+    app.include_router(digest_pages.router)
     app.include_router(feeds.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["ops"])
     app.include_router(pages.router)

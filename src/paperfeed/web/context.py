@@ -71,7 +71,8 @@ class Context:
         self.templates = Jinja2Templates(directory=HERE / "templates")
         self.templates.env.filters["highlight"] = views.highlight
         self.templates.env.filters["authors_short"] = views.authors_short
-        self.signer = Signer(secret_key(settings), salt="paperfeed-csrf")
+        self.secret = secret_key(settings)
+        self.signer = Signer(self.secret, salt="paperfeed-csrf")
         self.limiter = LoginLimiter(
             settings.login_failures_per_ip, settings.login_failures_per_account, settings.login_window_seconds
         )
@@ -131,6 +132,7 @@ class Context:
     def render(self, request: Request, name: str, status: int = 200, **values) -> HTMLResponse:
         values.setdefault("user", self.user(request))
         values["csrf"] = self.csrf_token(request)
+        values.setdefault("status_code", status)
         response = self.templates.TemplateResponse(request, name, values, status_code=status)
         self.remember_anon(request, response)
         return response

@@ -1,0 +1,34 @@
+"""`paperfeed serve --with-scheduler`: the digest job in a background thread, every minute."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from sqlalchemy import Engine
+
+from paperfeed.config import Settings
+from paperfeed.digest import outbox
+from paperfeed.search.service import SearchService
+
+log = logging.getLogger("paperfeed.digest")
+
+
+class Scheduler(threading.Thread):
+    def __init__(self, engine: Engine, settings: Settings, search: SearchService | None = None):
+        super().__init__(name="digest-scheduler", daemon=True)
+        self.engine, self.settings, self.search = engine, settings, search
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                report = outbox.run(self.engine, self.settings, self.search)
+                if report.composed or report.sent or report.failed:
+                    log.info("digest run: %s", report)
+            except Exception:  # one bad run must not stop the next ones
+                log.exception("digest run failed; trying again in %.0f s", self.settings.scheduler_interval)
+            self.stopping.wait(self.settings.scheduler_interval)
+
+    def stop(self) -> None:
+        self.stopping.set()

@@ -1,0 +1,288 @@
+"""Digest settings, preview, email verification and one-click unsubscribe (pages and JSON API)."""
+
+from __future__ import annotations
+
+from datetime import date
+from email import message_from_string
+from email.policy import default as default_policy
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from paperfeed.digest import outbox
+from paperfeed.digest import subscriptions as subs
+from paperfeed.store.importer import utcnow
+from paperfeed.store.schema import outbox as outbox_table
+from paperfeed.web.context import Context
+from paperfeed.web.pages import ctx, login_first, to
+
+router = APIRouter()
+api = APIRouter(prefix="/api/digest", tags=["digest"])
+INVALID_LINK = "This link is invalid or has expired."
+# The digest preview is an email: inline styles only, nothing loaded from anywhere.
+PREVIEW_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+
+
+def _list(text: str) -> list[str]:
+    return [p.strip() for p in text.replace("\n", ",").split(",") if p.strip()]
+
+
+def recent_mail(c: Context, user_id: int) -> list[dict]:
+    with c.engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                outbox_table.c.period,
+                outbox_table.c.kind,
+                outbox_table.c.status,
+                outbox_table.c.sent_at,
+                outbox_table.c.attempts,
+                outbox_table.c.last_error,
+            )
+            .where(outbox_table.c.user_id == user_id)
+            .order_by(outbox_table.c.id.desc())
+            .limit(10)
+        ).mappings()
+        return [dict(r) for r in rows]
+
+
+def render_digest(request: Request, status: int = 200, **values):
+    c = ctx(request)
+    user = c.user(request)
+    sub = subs.get(c.engine, user.id)
+    values.setdefault("message", None)
+    values.setdefault("error", None)
+    return c.render(
+        request,
+        "digest_settings.html",
+        status=status,
+        sub=values.pop("sub", None) or sub or subs.Subscription(user_id=user.id, email=user.email or ""),
+        exists=sub is not None,
+        searches=subs.searches(c.engine, user.id),
+        mail=recent_mail(c, user.id),
+        **values,
+    )
+
+
+@router.get("/settings/digest", include_in_schema=False)
+def digest_page(request: Request):
+    if ctx(request).user(request) is None:
+        return login_first(request)
+    return render_digest(request)
+
+
+@router.post("/settings/digest", include_in_schema=False)
+def digest_save(
+    request: Request,
+    csrf_token: Annotated[str, Form()] = "",
+    email: Annotated[str, Form(max_length=320)] = "",
+    frequency: Annotated[str, Form()] = "daily",
+    hour: Annotated[int, Form()] = 8,
+    weekday: Annotated[int, Form()] = 0,
+    timezone: Annotated[str, Form(max_length=64)] = "UTC",
+    trending_n: Annotated[int, Form()] = 10,
+    categories: Annotated[str, Form(max_length=1000)] = "",
+    authors: Annotated[str, Form(max_length=4000)] = "",
+    send_empty: Annotated[str, Form()] = "",
+    active: Annotated[str, Form()] = "on",
+):
+    c = ctx(request)
+    c.check_csrf(request, csrf_token)
+    user = c.require_user(request)
+    sub = subs.Subscription(
+        user_id=user.id,
+        email=email,
+        frequency=frequency,
+        hour=hour,
+        weekday=weekday,
+        timezone=timezone,
+        trending_n=trending_n,
+        categories=_list(categories),
+        authors=_list(authors),
+        send_empty=bool(send_empty),
+        active=bool(active),
+    )
+    try:
+        saved, needs_check = subs.save(c.engine, sub)
+    except subs.SubscriptionError as exc:
+        return render_digest(request, 422, error=str(exc), sub=sub)
+    note = "Saved."
+    if needs_check:
+        outbox.queue_verification(c.engine, c.settings, user.id)
+        note = f"Saved. We sent a link to {saved.email}: follow it to start receiving digests."
+    return render_digest(request, message=note)
+
+
+@router.post("/settings/digest/verify", include_in_schema=False)
+def digest_resend(request: Request, csrf_token: Annotated[str, Form()] = ""):
+    c = ctx(request)
+    c.check_csrf(request, csrf_token)
+    user = c.require_user(request)
+    if subs.get(c.engine, user.id) is None:
+        raise HTTPException(404, "subscribe first")
+    outbox.queue_verification(c.engine, c.settings, user.id)
+    return render_digest(request, message="A new confirmation link is on its way.")
+
+
+@router.post("/settings/digest/searches", include_in_schema=False)
+def search_add(
+    request: Request,
+    csrf_token: Annotated[str, Form()] = "",
+    title: Annotated[str, Form(max_length=200)] = "",
+    query: Annotated[str, Form(max_length=2000)] = "",
+):
+    c = ctx(request)
+    c.check_csrf(request, csrf_token)
+    user = c.require_user(request)
+    try:
+        subs.add_search(c.engine, user.id, title, query)
+    except subs.SubscriptionError as exc:
+        return render_digest(request, 422, error=str(exc))
+    return to("/settings/digest#searches")
+
+
+@router.post("/settings/digest/searches/{search_id}/delete", include_in_schema=False)
+def search_delete(request: Request, search_id: int, csrf_token: Annotated[str, Form()] = ""):
+    c = ctx(request)
+    c.check_csrf(request, csrf_token)
+    user = c.require_user(request)
+    if not subs.delete_search(c.engine, user.id, search_id):
+        raise HTTPException(404, "no such saved search")
+    return to("/settings/digest#searches")
+
+
+@router.get("/settings/digest/preview", include_in_schema=False)
+def digest_preview(
+    request: Request,
+    day: Annotated[date | None, Query(alias="date")] = None,
+    part: Annotated[str, Query(pattern="^(html|text)$")] = "html",
+):
+    """Exactly the digest that is (or would be) sent for the period due on `date`."""
+    c = ctx(request)
+    user = c.user(request)
+    if user is None:
+        return login_first(request)
+    try:
+        raw = outbox.preview(c.engine, c.settings, user.id, day or utcnow().date(), c.search)
+    except subs.SubscriptionError as exc:
+        raise HTTPException(404, str(exc)) from exc
+    if not raw:
+        return PlainTextResponse("Nothing new for this period: no digest would be sent.")
+    msg = message_from_string(raw, policy=default_policy)
+    body = msg.get_body(("html",) if part == "html" else ("plain",)).get_content()
+    if part == "text":
+        return PlainTextResponse(body)
+    return HTMLResponse(body, headers={"Content-Security-Policy": PREVIEW_CSP})
+
+
+@router.get("/verify-email/{token}", include_in_schema=False)
+def verify_email(request: Request, token: str):
+    c = ctx(request)
+    if not subs.verify(c.engine, c.secret, token):
+        return c.render(request, "notice.html", status=400, heading="Not confirmed", text=INVALID_LINK)
+    return c.render(
+        request, "notice.html", heading="Address confirmed", text="Your digest will arrive at the time you chose."
+    )
+
+
+@router.get("/unsubscribe/{token}", include_in_schema=False)
+def unsubscribe_page(request: Request, token: str):
+    """A confirmation button: mail scanners follow links with GET, and must not unsubscribe anyone."""
+    c = ctx(request)
+    if subs.read_token(c.secret, "unsubscribe", token, subs.UNSUBSCRIBE_MAX_AGE) is None:
+        return c.render(request, "notice.html", status=400, heading="Unsubscribe", text=INVALID_LINK)
+    return c.render(request, "unsubscribe.html", token=token)
+
+
+@router.post("/unsubscribe/{token}", include_in_schema=False)
+def unsubscribe(request: Request, token: str):
+    """One click (RFC 8058): the signed token is the authority, so no login and no CSRF token."""
+    c = ctx(request)
+    if not subs.unsubscribe(c.engine, c.secret, token):
+        return c.render(request, "notice.html", status=400, heading="Unsubscribe", text=INVALID_LINK)
+    return c.render(
+        request,
+        "notice.html",
+        heading="Unsubscribed",
+        text="You will get no more digests. You can subscribe again from your settings.",
+    )
+
+
+# -- JSON API -------------------------------------------------------------------------------------
+class SubscriptionIn(BaseModel):
+    email: str = Field(max_length=320)
+    frequency: str = Field("daily", pattern="^(daily|weekly)$")
+    hour: int = Field(8, ge=0, le=23)
+    weekday: int = Field(0, ge=0, le=6)
+    timezone: str = Field("UTC", max_length=64)
+    trending_n: int = Field(10, ge=0, le=50)
+    categories: list[str] = Field(default_factory=list, max_length=30)
+    authors: list[str] = Field(default_factory=list, max_length=30)
+    send_empty: bool = False
+    active: bool = True
+
+
+class SearchIn(BaseModel):
+    title: str = Field("", max_length=200)
+    query: str = Field(min_length=1, max_length=2000)
+
+
+def _sub_json(sub: subs.Subscription) -> dict:
+    out = {k: getattr(sub, k) for k in SubscriptionIn.model_fields}
+    out.update(verified=sub.verified_at is not None, bounced=sub.bounce_reason)
+    return out
+
+
+def _api_user(request: Request, write: bool = False):
+    c = ctx(request)
+    user = c.api_user(request, write)
+    if user is None:
+        raise HTTPException(401, "authenticate with an API token (Authorization: Bearer ...) or log in")
+    return c, user
+
+
+@api.get("/subscription", summary="Your digest subscription")
+def get_subscription(request: Request):
+    c, user = _api_user(request)
+    sub = subs.get(c.engine, user.id)
+    if sub is None:
+        raise HTTPException(404, "no digest subscription")
+    return _sub_json(sub)
+
+
+@api.put("/subscription", summary="Create or change your digest subscription")
+def put_subscription(request: Request, body: SubscriptionIn):
+    c, user = _api_user(request, write=True)
+    try:
+        sub, needs_check = subs.save(c.engine, subs.Subscription(user_id=user.id, **body.model_dump()))
+    except subs.SubscriptionError as exc:
+        raise HTTPException(422, [{"loc": ["body"], "msg": str(exc), "type": "value_error"}]) from exc
+    if needs_check:
+        outbox.queue_verification(c.engine, c.settings, user.id)
+    return {**_sub_json(sub), "verification_sent": needs_check}
+
+
+@api.get("/searches", summary="Your saved searches")
+def get_searches(request: Request):
+    c, user = _api_user(request)
+    return [{"id": s["id"], "title": s["title"], "query": s["query"]} for s in subs.searches(c.engine, user.id)]
+
+
+@api.post("/searches", summary="Save a search for your digest", status_code=201)
+def post_search(request: Request, body: SearchIn):
+    c, user = _api_user(request, write=True)
+    try:
+        new_id = subs.add_search(c.engine, user.id, body.title, body.query)
+    except subs.SubscriptionError as exc:
+        raise HTTPException(422, [{"loc": ["body", "query"], "msg": str(exc), "type": "value_error"}]) from exc
+    return {"id": new_id}
+
+
+@api.delete("/searches/{search_id}", summary="Delete a saved search")
+def delete_search(request: Request, search_id: int):
+    c, user = _api_user(request, write=True)
+    if not subs.delete_search(c.engine, user.id, search_id):
+        raise HTTPException(404, "no such saved search")
+    return {"id": search_id, "deleted": True}

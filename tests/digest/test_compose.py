@@ -1,0 +1,124 @@
+"""What a digest contains and how the message is built, checked on messages a real SMTP server received."""
+
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+
+from paperfeed.digest import outbox
+from paperfeed.digest import subscriptions as subs
+from paperfeed.store.schema import outbox as box
+from tests.digest.conftest import NOW, subscriber
+
+
+def only(sink):
+    assert len(sink.messages) == 1, [m["To"] for m in sink.messages]
+    return sink.messages[0]
+
+
+def test_one_multipart_message_with_headers_and_both_parts(mail_engine, mail_settings, sink, service):
+    subscriber(mail_engine, "ada", trending_n=5, categories=["cs.RO"])
+    report = outbox.run(mail_engine, mail_settings, service, now=NOW)
+    assert (report.composed, report.sent, report.failed) == (1, 1, 0)
+    msg = only(sink)
+    assert msg["To"] == "ada@example.org" and msg["From"] == "paperfeed <digest@paperfeed.test>"
+    assert "paperfeed daily digest, Mon, Mar 31, 2025" in msg["Subject"]
+    assert msg["Date"] and msg["Message-ID"].endswith("@paperfeed.test>")
+    assert msg["List-Unsubscribe"].startswith("<http://paperfeed.test/unsubscribe/")
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert msg.get_content_type() == "multipart/alternative"
+    text = msg.get_body(("plain",)).get_content()
+    html = msg.get_body(("html",)).get_content()
+    assert "== Trending ==" in text and "== New in cs.RO ==" in text
+    assert "Unsubscribe: http://paperfeed.test/unsubscribe/" in text
+    # Mail-client friendly: tables and inline styles, nothing external, no scripts.
+    assert "<table" in html and 'style="' in html and "<script" not in html.lower()
+    assert "<img" not in html and "<link" not in html and "@import" not in html
+
+
+def test_sections_hold_the_right_papers_each_once(mail_engine, mail_settings, sink, service, sample_papers):
+    by_id = {p.id: p for p in sample_papers}
+    sub = subscriber(mail_engine, "ada", trending_n=5, categories=["cs.RO", "cs.CL"])
+    subs.add_search(mail_engine, sub.user_id, "Robots", "robot manipulation")
+    author = next(p.authors[0] for p in sample_papers if p.listed_date == date(2025, 3, 31))
+    subs.save(mail_engine, subs.Subscription(**{**sub.__dict__, "authors": [author]}))
+    outbox.run(mail_engine, mail_settings, service, now=NOW)
+    html = only(sink).get_body(("html",)).get_content()
+    ids = [i.split('"')[0] for i in html.split('href="http://paperfeed.test/papers/')[1:]]
+    assert len(ids) == len(set(ids)), "a paper appears in two sections"
+    assert all(by_id[i].listed_date == date(2025, 3, 31) for i in ids)  # only the new listing day
+    with mail_engine.connect() as conn:
+        stored = conn.execute(select(box.c.paper_ids)).scalar()
+    assert stored == ids
+    text = only(sink).get_body(("plain",)).get_content()
+    for title in (
+        "== Trending ==",
+        "== New in cs.RO, cs.CL ==",
+        "== Saved search: Robots ==",
+        "== Followed authors ==",
+    ):
+        assert title in text or title == "== Followed authors ==" and author in text
+
+
+def test_the_next_digest_repeats_nothing_and_catches_up(mail_engine, mail_settings, sink, service, sample_papers):
+    subscriber(mail_engine, "ada", trending_n=50)
+    first = NOW - timedelta(days=4)  # Thursday 2025-03-27
+    outbox.run(mail_engine, mail_settings, service, now=first)
+    # Friday's digest is skipped (the server was down); Monday's covers Friday and Monday.
+    outbox.run(mail_engine, mail_settings, service, now=NOW)
+    assert len(sink.messages) == 2
+    with mail_engine.connect() as conn:
+        rows = conn.execute(select(box.c.period, box.c.paper_ids, box.c.covered_until).order_by(box.c.id)).all()
+    assert [r.period for r in rows] == ["daily:2025-03-27", "daily:2025-03-31"]
+    assert not set(rows[0].paper_ids) & set(rows[1].paper_ids)
+    listed = {p.id: p.listed_date for p in sample_papers}
+    assert {listed[i] for i in rows[1].paper_ids} <= {date(2025, 3, 28), date(2025, 3, 31)}
+    assert rows[1].covered_until == date(2025, 3, 31)
+    # Running again in the same period composes nothing new.
+    again = outbox.run(mail_engine, mail_settings, service, now=NOW + timedelta(hours=3))
+    assert (again.composed, again.sent) == (0, 0) and len(sink.messages) == 2
+
+
+def test_empty_digest_is_not_sent_unless_asked(mail_engine, mail_settings, sink, service):
+    subscriber(mail_engine, "ada", trending_n=0, categories=["q-bio.NC"])
+    subscriber(mail_engine, "bob", trending_n=0, categories=["q-bio.NC"], send_empty=True)
+    report = outbox.run(mail_engine, mail_settings, service, now=NOW)
+    assert (report.empty, report.sent) == (1, 1)
+    msg = only(sink)
+    assert msg["To"] == "bob@example.org" and "Nothing new" in msg.get_body(("plain",)).get_content()
+
+
+def test_weekly_digest_on_its_weekday_in_the_users_time_zone(mail_engine, mail_settings, sink, service):
+    # Monday 08:00 in Tokyo is Sunday 23:00 UTC: at NOW (Monday 10:00 UTC) the week 2025-W14 is due.
+    sub = subscriber(mail_engine, "ada", frequency="weekly", weekday=0, hour=8, timezone="Asia/Tokyo")
+    period = subs.period_for(sub, NOW)
+    assert period.key == "weekly:2025-W14" and period.due_at == datetime(2025, 3, 30, 23, 0)
+    assert subs.period_for(sub, datetime(2025, 3, 30, 22, 59)).key == "weekly:2025-W13"
+    outbox.run(mail_engine, mail_settings, service, now=NOW)
+    assert "weekly digest" in only(sink)["Subject"]
+
+
+def test_header_injection_through_names_and_titles_is_impossible(mail_engine, mail_settings, sink, service):
+    sub = subscriber(mail_engine, "ada", trending_n=1)
+    subs.add_search(mail_engine, sub.user_id, "Evil\r\nBcc: victim@example.org\r\n", "robot")
+    subs.save(mail_engine, subs.Subscription(**{**sub.__dict__, "authors": ["X\r\nBcc: victim@example.org"]}))
+    outbox.run(mail_engine, mail_settings, service, now=NOW)
+    msg = only(sink)
+    assert msg["Bcc"] is None and "victim" not in str(msg["To"])
+    assert all("victim" not in str(v) for _, v in msg.items())
+    assert "Saved search: Evil Bcc: victim@example.org" in msg.get_body(("plain",)).get_content()
+
+
+def test_preview_is_exactly_what_is_sent(mail_engine, mail_settings, sink, service):
+    sub = subscriber(mail_engine, "ada", trending_n=5, categories=["cs.CV"])
+    before = outbox.preview(mail_engine, mail_settings, sub.user_id, date(2025, 3, 31), service)
+    outbox.run(mail_engine, mail_settings, service, now=NOW)
+    sent = only(sink)
+    from email import message_from_string
+    from email.policy import default
+
+    shown = message_from_string(before, policy=default)
+    assert shown.get_body(("html",)).get_content() == sent.get_body(("html",)).get_content()
+    assert shown.get_body(("plain",)).get_content() == sent.get_body(("plain",)).get_content()
+    assert shown["Subject"] == sent["Subject"]
+    # After sending, the preview shows the stored message.
+    assert outbox.preview(mail_engine, mail_settings, sub.user_id, date(2025, 3, 31), service) == before

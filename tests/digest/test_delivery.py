@@ -1,0 +1,182 @@
+"""Delivery faults against a real SMTP server: retries, drops, refusals, SIGKILL, two senders at once."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+
+import pytest
+from sqlalchemy import select
+
+from paperfeed.digest import outbox
+from paperfeed.digest import subscriptions as subs
+from paperfeed.store.schema import outbox as box
+from tests.digest.conftest import NOW, subscriber
+
+
+def users(engine, n: int) -> list[str]:
+    names = [f"user{i:02d}" for i in range(n)]
+    for name in names:
+        subscriber(engine, name, trending_n=3)
+    return [f"{n}@example.org" for n in names]
+
+
+def delivered(sink) -> Counter:
+    return Counter(str(m["To"]) for m in sink.messages)
+
+
+def statuses(engine) -> Counter:
+    with engine.connect() as conn:
+        return Counter(s for (s,) in conn.execute(select(box.c.status)))
+
+
+def test_451_then_accepted_is_sent_once_after_a_retry(mail_engine, mail_settings, sink, service):
+    users(mail_engine, 1)
+    sink.temp_fail = 1
+    report = outbox.run(mail_engine, mail_settings, service, now=NOW)
+    assert (report.sent, report.retried, report.failed) == (1, 1, 0)
+    assert sink.attempts == 2 and len(sink.messages) == 1
+    with mail_engine.connect() as conn:
+        row = conn.execute(select(box.c.status, box.c.attempts, box.c.last_error)).one()
+    assert row.status == "sent" and row.attempts == 2 and row.last_error is None
+
+
+def test_retries_back_off_exponentially_and_give_up(mail_engine, mail_settings, sink, service):
+    users(mail_engine, 1)
+    sink.temp_fail = 100
+    sleeps = []
+    settings = mail_settings.model_copy(update={"digest_max_attempts": 4, "digest_retry_base_seconds": 0.02})
+    report = outbox.run(mail_engine, settings, service, now=NOW, sleep=lambda s: (sleeps.append(s), time.sleep(s)))
+    assert report.failed == 1 and sink.attempts == 4 and not sink.messages
+    waits = [s for s in sleeps if s > 0.005]
+    assert len(waits) == 3 and waits[0] < waits[1] < waits[2]  # 0.02, 0.04, 0.08 s (+ scheduling slack)
+    with mail_engine.connect() as conn:
+        assert "gave up after 4 tries" in conn.execute(select(box.c.last_error)).scalar()
+
+
+def test_connection_dropped_mid_batch_every_digest_once(mail_engine, mail_settings, sink, service):
+    addresses = users(mail_engine, 6)
+    sink.drop_after = 3
+    report = outbox.run(mail_engine, mail_settings, service, now=NOW)
+    assert report.sent == 6 and report.retried >= 1
+    assert delivered(sink) == Counter(addresses)
+    outbox.run(mail_engine, mail_settings, service, now=NOW)  # the next run sends nothing again
+    assert delivered(sink) == Counter(addresses)
+
+
+def test_550_for_one_address_marks_that_user_and_sends_the_rest(mail_engine, mail_settings, sink, service):
+    addresses = users(mail_engine, 4)
+    sink.refuse["user02@example.org"] = "550 5.1.1 <user02@example.org>: Recipient address rejected"
+    report = outbox.run(mail_engine, mail_settings, service, now=NOW)
+    assert (report.sent, report.failed, report.bounced) == (3, 1, 1)
+    assert delivered(sink) == Counter(a for a in addresses if a != "user02@example.org")
+    bounced = [u for u in (subs.get(mail_engine, i) for i in range(1, 5)) if u.bounced_at]
+    assert [b.email for b in bounced] == ["user02@example.org"] and "550" in bounced[0].bounce_reason
+    # No more digests to that address until it is changed.
+    again = outbox.run(mail_engine, mail_settings, service, now=NOW.replace(day=31, hour=23))
+    assert again.composed == 0
+
+
+def test_no_smtp_host_composes_and_waits(mail_engine, mail_settings, sink, service):
+    users(mail_engine, 2)
+    report = outbox.run(mail_engine, mail_settings.model_copy(update={"smtp_host": ""}), service, now=NOW)
+    assert report.composed == 2 and report.sent == 0 and "no SMTP host" in str(report)
+    assert statuses(mail_engine) == Counter({"pending": 2})
+    outbox.run(mail_engine, mail_settings, service, now=NOW)
+    assert len(sink.messages) == 2
+
+
+def test_pacer_spaces_sends_to_the_rate_limit():
+    now = [0.0]
+    slept = []
+    pacer = outbox.Pacer(120, sleep=lambda s: (slept.append(s), now.__setitem__(0, now[0] + s)), clock=lambda: now[0])
+    for _ in range(4):
+        pacer.wait()
+    assert slept == [0.5, 0.5, 0.5]  # 120 a minute: one every half second
+    assert outbox.Pacer(0).gap == 0
+
+
+def digest_run(env_extra=None) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "paperfeed", "digest", "run", "--now", NOW.isoformat()],
+        env={**os.environ, **(env_extra or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_sigkill_mid_batch_then_rerun_sends_each_once(mail_engine, mail_settings, sink):
+    addresses = users(mail_engine, 8)
+    proc_box = {}
+    killed = threading.Event()
+
+    def kill_on_fourth(msg):
+        # The 4th message has arrived but is not yet acknowledged: kill the sender now. By SMTP's rules the
+        # message is not accepted (no 250 was sent), so the sink does not keep it.
+        if len(sink.messages) == 3 and not killed.is_set():
+            killed.set()
+            os.kill(proc_box["p"].pid, signal.SIGKILL)
+            proc_box["p"].wait()
+            raise ConnectionError("sender died before the 250")
+
+    sink.on_data = kill_on_fourth
+    proc_box["p"] = digest_run()
+    proc_box["p"].wait(timeout=120)
+    assert killed.is_set() and proc_box["p"].returncode == -signal.SIGKILL
+    assert len(sink.messages) == 3
+    assert statuses(mail_engine)["sending"] == 1  # the claim the dead process held
+    sink.on_data = None
+    rerun = digest_run()
+    out, err = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0, err
+    assert delivered(sink) == Counter(addresses)  # every user exactly once
+    assert statuses(mail_engine) == Counter({"sent": 8})
+
+
+def test_two_runs_at_once_send_each_digest_once(mail_engine, mail_settings, sink):
+    addresses = users(mail_engine, 12)
+    sink.on_data = lambda msg: time.sleep(0.05)  # a slow server, so both senders are busy at once
+    runs = [digest_run(), digest_run()]
+    for r in runs:
+        _, err = r.communicate(timeout=180)
+        assert r.returncode == 0, err
+    assert delivered(sink) == Counter(addresses)
+    assert statuses(mail_engine) == Counter({"sent": 12})
+
+
+@pytest.mark.parametrize("bad", ["not-an-email", "a@b", "a@b.org\r\nBcc: x@y.org", "<a@b.org>", ""])
+def test_invalid_address_is_refused_at_subscription(mail_engine, bad):
+    from paperfeed.store import accounts
+
+    user = accounts.create_user(mail_engine, "ada", "long enough password")
+    with pytest.raises(subs.SubscriptionError, match="not an email address"):
+        subs.save(mail_engine, subs.Subscription(user_id=user.id, email=bad))
+    assert subs.get(mail_engine, user.id) is None
+
+
+def test_serve_with_scheduler_sends_in_process(mail_engine, mail_settings, sink):
+    from tests.web.test_lists import free_port
+
+    subscriber(mail_engine, "ada", send_empty=True)  # real "now": nothing is new, and ada asked anyway
+    env = {**os.environ, "PAPERFEED_SCHEDULER_INTERVAL": "0.5"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "paperfeed", "serve", "--with-scheduler", "--port", str(free_port())],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not sink.messages and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+        time.sleep(1.5)  # a few more scheduler turns: still one message
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=20)
+    assert delivered(sink) == Counter(["ada@example.org"]), err[-2000:]
+    assert "Nothing new" in sink.messages[0].get_body(("plain",)).get_content()
