@@ -3,13 +3,15 @@ rendered as one multipart (plain text + HTML) message with one-click unsubscribe
 
 from __future__ import annotations
 
+import binascii
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from email.headerregistry import Address
+from email.header import Header, decode_header, make_header
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import format_datetime, parseaddr
+from email.utils import format_datetime, formataddr, parseaddr
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -61,6 +63,7 @@ class Composer:
         self.search = search
         self.env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
         self._cache: dict[tuple, list[str]] = {}
+        self._rows: dict[str, dict] = {}
 
     # -- content ---------------------------------------------------------------------------------
     def digest(
@@ -91,44 +94,56 @@ class Composer:
         if sub.authors:
             ids = [i for a in sub.authors for i in self._search(f'author:"{a}"', start, end)]
             wanted.append(("Followed authors", list(dict.fromkeys(ids)), None))
-        with self.engine.connect() as conn:
-            for title, ids, link in wanted:
-                fresh = [i for i in ids if i not in seen]
-                shown = fresh[:PER_SECTION]
-                seen.update(shown)
-                if shown:
-                    rows = load_papers(conn, shown, None)
-                    sections.append(Section(title, rows, len(fresh) - len(shown), link))
+        for title, ids, link in wanted:
+            fresh = [i for i in ids if i not in seen]
+            shown = fresh[:PER_SECTION]
+            seen.update(shown)
+            if shown:
+                sections.append(Section(title, self._papers(shown), len(fresh) - len(shown), link))
         return Digest(sections, end)
+
+    def _papers(self, ids: list[str]) -> list[dict]:
+        """Rows with vote counts, read once per run: thousands of digests share the same papers."""
+        missing = [i for i in ids if i not in self._rows]
+        if missing:
+            with self.engine.connect() as conn:
+                self._rows.update((p["id"], p) for p in load_papers(conn, missing, None))
+        return [self._rows[i] for i in ids if i in self._rows]
 
     def _cached(self, key: tuple, compute) -> list[str]:
         if key not in self._cache:
             self._cache[key] = compute()
         return self._cache[key]
 
-    def _trending(self, start: date, end: date) -> list[str]:
+    def _ranked(self, start: date, end: date) -> list[str]:
+        """Every paper listed in the window, in trending order (computed once per window and run)."""
+
         def compute():
             with self.engine.connect() as conn:
                 ranked = trending.rank(trending.entries(conn, start, end), trending.end_of(end))
-            return [e.id for e in ranked[:50]]
+            return [e.id for e in ranked]
 
-        return self._cached(("trending", start, end), compute)
+        return self._cached(("ranked", start, end), compute)
+
+    def _trending(self, start: date, end: date) -> list[str]:
+        return self._ranked(start, end)[:50]
+
+    def _in_category(self, category: str, start: date, end: date) -> set[str]:
+        def compute():
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(paper_categories.c.paper_id)
+                    .join(papers, papers.c.id == paper_categories.c.paper_id)
+                    .where(paper_categories.c.category == category, papers.c.listed_date.between(start, end))
+                )
+                return {pid for (pid,) in rows}
+
+        return self._cached(("category", category, start, end), compute)
 
     def _categories(self, start: date, end: date, cats: tuple[str, ...]) -> list[str]:
         def compute():
-            with self.engine.connect() as conn:
-                ids = {
-                    pid
-                    for (pid,) in conn.execute(
-                        select(paper_categories.c.paper_id)
-                        .join(papers, papers.c.id == paper_categories.c.paper_id)
-                        .where(paper_categories.c.category.in_(cats), papers.c.listed_date.between(start, end))
-                    )
-                }
-                ranked = trending.rank(
-                    [e for e in trending.entries(conn, start, end) if e.id in ids], trending.end_of(end)
-                )
-            return [e.id for e in ranked]
+            wanted = set().union(*(self._in_category(c, start, end) for c in cats))
+            return [pid for pid in self._ranked(start, end) if pid in wanted]
 
         return self._cached(("categories", start, end, cats), compute)
 
@@ -166,18 +181,40 @@ class Composer:
         html = self.env.get_template("digest.html").render(values)
         return subject, text, html
 
-    def message(self, user: User, sub: Subscription, period: Period, digest: Digest, now: datetime) -> EmailMessage:
+    def message(self, user: User, sub: Subscription, period: Period, digest: Digest, now: datetime) -> str:
+        """The digest as it goes on the wire (RFC 5322, CRLF). Assembled directly rather than through
+        `email.message`, which costs more than composing the digest itself; the tests parse every message
+        with the `email` package."""
         subject, text, html = self.render(user, sub, period, digest)
-        # Dated at the period's delivery time, so a preview is byte for byte the message that is sent.
-        msg = self._envelope(sub, subject, period.due_at, f"{period.key}.{sub.user_id}")
-        unsubscribe = self.unsubscribe_url(sub)
-        msg["List-Unsubscribe"] = f"<{unsubscribe}>"
-        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        msg.set_content(text)
-        msg.add_alternative(html, subtype="html")
-        # A boundary derived from the content (not random), for the same reason.
-        msg.set_boundary("==paperfeed-" + hashlib.sha1((text + html).encode()).hexdigest()[:32])
-        return msg
+        # A boundary derived from the content, and the period's delivery time as the date: a preview is
+        # byte for byte the message that is sent.
+        boundary = "==paperfeed-" + hashlib.sha1((text + html).encode()).hexdigest()[:32]
+        headers = [
+            *self._headers(sub, subject, period.due_at, f"{period.key}.{sub.user_id}"),
+            ("List-Unsubscribe", f"<{self.unsubscribe_url(sub)}>"),
+            ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+            ("MIME-Version", "1.0"),
+            ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
+        ]
+        parts = [
+            f"--{boundary}\r\n{_part_headers('plain')}\r\n\r\n{_qp(text)}\r\n",
+            f"--{boundary}\r\n{_part_headers('html')}\r\n\r\n{_qp(html)}\r\n",
+            f"--{boundary}--\r\n",
+        ]
+        return "".join(f"{name}: {_clean(value)}\r\n" for name, value in headers) + "\r\n" + "".join(parts)
+
+    def _headers(self, sub: Subscription, subject: str, when: datetime, key: str) -> list[tuple[str, str]]:
+        name, addr = parseaddr(self.settings.mail_from)
+        domain = addr.rsplit("@", 1)[-1] or "localhost"
+        return [
+            ("From", formataddr((name, addr))),
+            ("To", sub.email),
+            ("Subject", Header(subject, "utf-8").encode(linesep="\r\n")),
+            ("Date", format_datetime(when.replace(tzinfo=UTC))),
+            # The same Message-ID for the same digest: a resend after a crash is recognisably the same mail.
+            ("Message-ID", f"<paperfeed.{hashlib.sha1(key.encode()).hexdigest()[:24]}@{domain}>"),
+            ("Auto-Submitted", "auto-generated"),
+        ]
 
     def verification(self, user: User, sub: Subscription, now: datetime) -> EmailMessage:
         link = f"{self.settings.base_url}/verify-email/{make_token(self.secret, 'verify', sub.user_id, sub.email)}"
@@ -190,13 +227,26 @@ class Composer:
     def _envelope(self, sub: Subscription, subject: str, now: datetime, key: str) -> EmailMessage:
         # policy=SMTP: CRLF line ends, and any header holding CR or LF is refused (no header injection).
         msg = EmailMessage(policy=SMTP)
-        name, addr = parseaddr(self.settings.mail_from)
-        msg["From"] = Address(display_name=name, addr_spec=addr) if name else addr
-        msg["To"] = sub.email
-        msg["Subject"] = subject
-        msg["Date"] = format_datetime(now.replace(tzinfo=UTC))
-        domain = addr.rsplit("@", 1)[-1] or "localhost"
-        # The same Message-ID for the same digest: a resend after a crash is recognisably the same mail.
-        msg["Message-ID"] = f"<paperfeed.{hashlib.sha1(key.encode()).hexdigest()[:24]}@{domain}>"
-        msg["Auto-Submitted"] = "auto-generated"
+        for name, value in self._headers(sub, subject, now, key):
+            msg[name] = str(make_header(decode_header(value))) if name == "Subject" else value
         return msg
+
+
+FOLD_OR_BREAK = re.compile(r"\r(?!\n)|(?<!\r)\n|\r\n(?![ \t])")
+
+
+def _clean(value: str) -> str:
+    """A header value as given, but never a new header: CRLF is only allowed as folding (before a space)."""
+    if FOLD_OR_BREAK.search(value):
+        raise ValueError(f"a line break in a header value: {value[:80]!r}")
+    return value
+
+
+def _part_headers(subtype: str) -> str:
+    return f'Content-Type: text/{subtype}; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable'
+
+
+def _qp(text: str) -> str:
+    """Quoted-printable with CRLF lines (C-implemented), safe for any mail server and line length."""
+    crlf = "\r\n".join(text.replace("\r\n", "\n").split("\n"))
+    return binascii.b2a_qp(crlf.encode("utf-8"), istext=True).decode("ascii")

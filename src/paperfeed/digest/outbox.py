@@ -19,9 +19,10 @@ import os
 import smtplib
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from email.utils import parseaddr
 
 from sqlalchemy import Engine, func, insert, select, update
@@ -31,8 +32,9 @@ from paperfeed.config import Settings, secret_key
 from paperfeed.digest import subscriptions as subs
 from paperfeed.digest.compose import Composer
 from paperfeed.search.service import SearchService
+from paperfeed.store.accounts import User
 from paperfeed.store.importer import utcnow
-from paperfeed.store.schema import outbox, subscriptions
+from paperfeed.store.schema import outbox, saved_searches, subscriptions, users
 
 log = logging.getLogger("paperfeed.digest")
 BATCH = 200
@@ -143,53 +145,95 @@ def due_subscriptions(engine: Engine) -> list[int]:
         )
 
 
-def compose_due(engine: Engine, composer: Composer, now: datetime, report: Report) -> None:
-    """An outbox row for every active, verified subscription whose current period has none yet."""
-    for user_id in due_subscriptions(engine):
-        sub = subs.get(engine, user_id)
-        if sub is None:
-            continue
+CHUNK = 200  # users composed per read of their settings and per outbox transaction
+
+
+@dataclass
+class Pending:
+    """What composing one user's digest needs, read for a whole chunk of users at once."""
+
+    sub: subs.Subscription
+    user: User
+    searches: list[dict]
+    last: tuple[list[str], date | None] | None  # the previous digest's paper ids and covered_until
+
+
+def load_chunk(engine: Engine, user_ids: list[int], now: datetime) -> list[tuple[Pending, subs.Period]]:
+    """Subscriptions of these users whose current period has no outbox row yet, with what composing needs."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(subscriptions).where(subscriptions.c.user_id.in_(user_ids))).mappings().all()
+        found = {
+            r["user_id"]: subs.Subscription(**{k: r[k] for k in subs.Subscription.__dataclass_fields__}) for r in rows
+        }
         # The latest period whose delivery time has passed: a new subscriber's first digest comes at the
         # next run after verifying; a server that was down sends one catch-up digest, not one per day missed.
-        period = subs.period_for(sub, now)
-        compose_one(engine, composer, sub, period, now, report)
+        periods = {uid: subs.period_for(sub, now) for uid, sub in found.items()}
+        keys = {p.key for p in periods.values()}
+        query = select(outbox.c.user_id, outbox.c.period).where(
+            outbox.c.user_id.in_(user_ids), outbox.c.period.in_(keys)
+        )
+        done = {(uid, key) for uid, key in conn.execute(query)}
+        people = {
+            r.id: User(r.id, r.username, r.email, bool(r.is_admin))
+            for r in conn.execute(select(users).where(users.c.id.in_(user_ids)))
+        }
+        saved: dict[int, list[dict]] = {}
+        for r in conn.execute(
+            select(saved_searches).where(saved_searches.c.user_id.in_(user_ids)).order_by(saved_searches.c.id)
+        ).mappings():
+            saved.setdefault(r["user_id"], []).append(dict(r))
+        latest = select(func.max(outbox.c.id)).where(outbox.c.user_id.in_(user_ids), outbox.c.kind == "digest")
+        last = {
+            r.user_id: (r.paper_ids, r.covered_until)
+            for r in conn.execute(
+                select(outbox.c.user_id, outbox.c.paper_ids, outbox.c.covered_until).where(
+                    outbox.c.id.in_(latest.group_by(outbox.c.user_id))
+                )
+            )
+        }
+    return [
+        (Pending(found[uid], people[uid], saved.get(uid, []), last.get(uid)), periods[uid])
+        for uid in user_ids
+        if uid in found and uid in people and (uid, periods[uid].key) not in done
+    ]
 
 
-def compose_one(engine: Engine, composer: Composer, sub, period, now: datetime, report: Report) -> bool:
-    with engine.connect() as conn:
-        if conn.execute(
-            select(outbox.c.id).where(outbox.c.user_id == sub.user_id, outbox.c.period == period.key)
-        ).first():
-            return False
-    digest, msg = build(engine, composer, sub, period, now)
-    if msg is None:
-        status, message = "empty", ""
-        report.empty += 1
-    else:
-        status, message = "pending", msg.as_string()
-        report.composed += 1
-    return _insert(
-        engine, sub.user_id, period.key, "digest", status, sub.email, message, digest.paper_ids, digest.covered_until
-    )
+def compose_due(engine: Engine, composer: Composer, now: datetime, report: Report) -> None:
+    """An outbox row for every active, verified subscription whose current period has none yet."""
+    ids = due_subscriptions(engine)
+    for i in range(0, len(ids), CHUNK):
+        rows = []
+        for pending, period in load_chunk(engine, ids[i : i + CHUNK], now):
+            digest, msg = build(composer, pending, period, now)
+            if msg is None:
+                report.empty += 1
+            else:
+                report.composed += 1
+            rows.append(
+                _row(
+                    pending.sub.user_id,
+                    period.key,
+                    "digest",
+                    "pending" if msg else "empty",
+                    pending.sub.email,
+                    msg or "",
+                    digest.paper_ids,
+                    digest.covered_until,
+                )
+            )
+        _insert_many(engine, rows)
 
 
-def build(engine: Engine, composer: Composer, sub, period, now: datetime):
+def build(composer: Composer, pending: Pending, period: subs.Period, now: datetime):
     """(digest, message) for this period, continuing from the user's previous digest; message None when
     the digest is empty and empty digests are not sent."""
-    with engine.connect() as conn:
-        last = conn.execute(
-            select(outbox.c.paper_ids, outbox.c.covered_until)
-            .where(outbox.c.user_id == sub.user_id, outbox.c.kind == "digest", outbox.c.period != period.key)
-            .order_by(outbox.c.id.desc())
-            .limit(1)
-        ).first()
-    user = subs.user_of(engine, sub.user_id)
-    found = subs.searches(engine, sub.user_id)
-    previous = set(last.paper_ids) if last else set()
-    digest = composer.digest(sub, found, period, last.covered_until if last else None, previous)
-    if not digest.paper_ids and not (sub.send_empty or composer.settings.digest_send_empty):
+    last = pending.last
+    digest = composer.digest(
+        pending.sub, pending.searches, period, last[1] if last else None, set(last[0]) if last else set()
+    )
+    if not digest.paper_ids and not (pending.sub.send_empty or composer.settings.digest_send_empty):
         return digest, None
-    return digest, composer.message(user, sub, period, digest, now)
+    return digest, composer.message(pending.user, pending.sub, period, digest, now)
 
 
 def preview(engine: Engine, settings: Settings, user_id: int, day, search: SearchService | None = None) -> str:
@@ -206,8 +250,12 @@ def preview(engine: Engine, settings: Settings, user_id: int, day, search: Searc
         ).scalar()
     if stored is not None:
         return stored
-    _digest, msg = build(engine, Composer(engine, settings, secret_key(settings), search), sub, period, now)
-    return msg.as_string() if msg else ""
+    chunk = load_chunk(engine, [user_id], now)
+    if not chunk:  # composed by another process meanwhile
+        return preview(engine, settings, user_id, day, search)
+    pending, period = chunk[0]
+    _digest, msg = build(Composer(engine, settings, secret_key(settings), search), pending, period, now)
+    return msg or ""
 
 
 def queue_verification(engine: Engine, settings: Settings, user_id: int, search: SearchService | None = None) -> None:
@@ -220,28 +268,45 @@ def queue_verification(engine: Engine, settings: Settings, user_id: int, search:
     _insert(engine, user_id, f"verify:{now.isoformat()}", "verify", "pending", sub.email, msg.as_string(), [], None)
 
 
-def _insert(engine, user_id, period, kind, status, to, message, paper_ids, covered) -> bool:
+def _row(user_id, period, kind, status, to, message, paper_ids, covered) -> dict:
     now = utcnow()
+    return {
+        "user_id": user_id,
+        "period": period,
+        "kind": kind,
+        "status": status,
+        "to_addr": to,
+        "message": message,
+        "paper_ids": paper_ids,
+        "covered_until": covered,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
+def _insert(engine, *values) -> bool:
+    return _insert_many(engine, [_row(*values)]) == 1
+
+
+def _insert_many(engine: Engine, rows: list[dict]) -> int:
+    """Insert in one transaction; if another process composed some of these meanwhile, row by row."""
+    if not rows:
+        return 0
     try:
         with engine.begin() as conn:
-            conn.execute(
-                insert(outbox).values(
-                    user_id=user_id,
-                    period=period,
-                    kind=kind,
-                    status=status,
-                    to_addr=to,
-                    message=message,
-                    paper_ids=paper_ids,
-                    covered_until=covered,
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
-                )
-            )
+            conn.execute(insert(outbox), rows)
+        return len(rows)
     except IntegrityError:
-        return False  # another process composed this period first
-    return True
+        added = 0
+        for row in rows:
+            try:
+                with engine.begin() as conn:
+                    conn.execute(insert(outbox), [row])
+                added += 1
+            except IntegrityError:
+                pass  # another process composed this period first
+        return added
 
 
 # -- sending ----------------------------------------------------------------------------------------
@@ -393,18 +458,41 @@ def run(
     mailer: Mailer | None = None,
     sleep=time.sleep,
 ) -> Report:
-    """Compose everything due at `now` (UTC), then send, retrying within the run while a retry is close."""
+    """Compose everything due at `now` (UTC) and send it; sending starts while composing goes on (a thread
+    that mostly waits on the SMTP server), and retries continue within the run while one is close."""
     report = Report()
     composer = Composer(engine, settings, secret_key(settings), search)
-    compose_due(engine, composer, now or utcnow(), report)
     if not settings.smtp_host and mailer is None:
+        compose_due(engine, composer, now or utcnow(), report)
         report.pending = pending_state(engine)[0]
         report.notes.append("no SMTP host configured (PAPERFEED_SMTP_HOST): composed, not sent")
         return report
     mailer = mailer or Mailer(settings)
     pacer = Pacer(settings.digest_rate_per_minute, sleep)
-    deadline = time.monotonic() + settings.digest_run_max_wait
     release_stale(engine, settings)
+    composing = threading.Event()
+    composing.set()
+    errors: list[BaseException] = []
+
+    def send_while_composing() -> None:
+        try:
+            while composing.is_set():
+                send_due(engine, settings, mailer, pacer, report)
+                time.sleep(0.05)
+        except BaseException as exc:  # handed to the main thread
+            errors.append(exc)
+
+    sender = threading.Thread(target=send_while_composing, name="digest-sender", daemon=True)
+    sender.start()
+    try:
+        compose_due(engine, composer, now or utcnow(), report)
+    finally:
+        composing.clear()
+        sender.join()
+    if errors:
+        mailer.close()
+        raise errors[0]
+    deadline = time.monotonic() + settings.digest_run_max_wait
     try:
         while True:
             send_due(engine, settings, mailer, pacer, report)
