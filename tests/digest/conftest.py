@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 from datetime import datetime
 from email import message_from_bytes
@@ -15,6 +14,7 @@ from aiosmtpd.smtp import SMTP as SMTPServer
 from paperfeed.config import get_settings
 from paperfeed.digest import subscriptions as subs
 from paperfeed.store import accounts, make_engine
+from tests.conftest import free_port
 
 NOW = datetime(2025, 3, 31, 10, 0)  # the sample's last listing day, after an 08:00 UTC delivery time
 
@@ -62,11 +62,6 @@ class Sink:
             out.setdefault(str(m["To"]), []).append(m)
         return out
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -159,7 +159,7 @@ def test_invalid_address_is_refused_at_subscription(mail_engine, bad):
 
 
 def test_serve_with_scheduler_sends_in_process(mail_engine, mail_settings, sink):
-    from tests.web.test_lists import free_port
+    from tests.conftest import free_port
 
     subscriber(mail_engine, "ada", send_empty=True)  # real "now": nothing is new, and ada asked anyway
     env = {**os.environ, "PAPERFEED_SCHEDULER_INTERVAL": "0.5"}

@@ -1,6 +1,5 @@
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from paperfeed.models import Paper
 from paperfeed.store import make_engine
 from paperfeed.store.importer import Importer
 from paperfeed.web.app import create_app
+from tests.conftest import free_port
 from tests.web.conftest import post, register
 
 ENTRY = re.compile(r'<li class="paper" id="p-([^"]+)"')
@@ -143,11 +143,6 @@ def test_html_in_stored_text_is_escaped(client, settings):
     assert "DROP TABLE papers" in client.get("/papers/2503.00001").text  # shown as text; the table still exists
     assert client.get("/healthz").json()["papers"] == 467
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_serve_answers_real_http(settings, data_dir):

@@ -203,6 +203,13 @@ def paper_page(request: Request, paper_id: str):
     return c.render(request, "paper.html", paper=paper, similar=near, bibtex=to_bibtex(paper))
 
 
+def form_paper(request: Request, paper_id: str, csrf_token: str) -> tuple[Context, User | None, dict]:
+    """What every form on a paper starts with: the CSRF check, who is asking, the (visible) paper."""
+    c = ctx(request)
+    c.check_csrf(request, csrf_token)
+    return c, c.user(request), visible_paper(c, request, paper_id)
+
+
 @router.post("/papers/{paper_id:path}/upvote", include_in_schema=False)
 def upvote_form(
     request: Request,
@@ -211,10 +218,7 @@ def upvote_form(
     action: Annotated[str, Form()] = "up",
     next: Annotated[str, Form()] = "",
 ):
-    c = ctx(request)
-    c.check_csrf(request, csrf_token)
-    user = c.user(request)
-    paper = visible_paper(c, request, paper_id)
+    c, user, paper = form_paper(request, paper_id, csrf_token)
     if user is None:
         return to(f"/login?next={quote(safe_next(next, '/papers/' + paper['id']))}")
     accounts.set_upvote(c.engine, user, paper["id"], action != "remove")
@@ -229,10 +233,7 @@ def save_form(
     tags: Annotated[str, Form(max_length=2000)] = "",
     action: Annotated[str, Form()] = "save",
 ):
-    c = ctx(request)
-    c.check_csrf(request, csrf_token)
-    user = c.user(request)
-    paper = visible_paper(c, request, paper_id)
+    c, user, paper = form_paper(request, paper_id, csrf_token)
     if user is None:
         return to(f"/login?next=/papers/{paper['id']}")
     if action == "remove":
