@@ -235,3 +235,12 @@ def test_a_user_cannot_revoke_another_users_token(client, other):
 def test_every_page_has_a_sensible_title(client, path, title):
     register(client)
     assert f"<title>{title}" in client.get(path).text
+
+
+def test_sql_and_html_in_login_fields_are_just_wrong_credentials(client):
+    register(client)
+    post(client, "/logout")
+    for name, password in (("alice' OR '1'='1' --", "x"), ("alice", "' OR '1'='1"), ("<script>alert(1)</script>", "x")):
+        answer = login(client, name, password)
+        assert answer.status_code == 401 and "<script>alert(1)" not in answer.text
+    assert login(client).status_code == 303  # the account is untouched
