@@ -63,7 +63,6 @@ class Sink:
         return out
 
 
-
 @pytest.fixture
 def sink():
     handler = Sink()

@@ -180,3 +180,49 @@ def test_serve_with_scheduler_sends_in_process(mail_engine, mail_settings, sink)
         _, err = proc.communicate(timeout=20)
     assert delivered(sink) == Counter(["ada@example.org"]), err[-2000:]
     assert "Nothing new" in sink.messages[0].get_body(("plain",)).get_content()
+
+
+def test_smtp_login_with_a_password_file_that_is_never_logged(
+    mail_engine, mail_settings, sink, service, tmp_path, caplog
+):
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+
+    from tests.conftest import free_port
+
+    secret = "s3cret-pass-word"
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        return AuthResult(success=auth_data.login == b"mailer" and auth_data.password == secret.encode())
+
+    # Plain SMTP on loopback, so AUTH without TLS is allowed here (in production: starttls or ssl).
+    controller = Controller(
+        sink, hostname="127.0.0.1", port=free_port(), authenticator=authenticator, auth_require_tls=False
+    )
+    controller.start()
+    try:
+        users(mail_engine, 1)
+        (tmp_path / "pw").write_text(secret + "\n")
+        settings = mail_settings.model_copy(
+            update={"smtp_port": controller.port, "smtp_username": "mailer", "smtp_password_file": tmp_path / "pw"}
+        )
+        wrong = settings.model_copy(
+            update={
+                "smtp_password_file": None,
+                "smtp_password": "wrong-pass-word",
+                "smtp_timeout": 1.0,
+                "digest_max_attempts": 1,
+            }
+        )
+        with caplog.at_level("DEBUG", logger="paperfeed"):
+            refused = outbox.run(mail_engine, wrong, service, now=NOW)
+            assert refused.sent == 0 and refused.failed == 1 and not sink.messages
+            with mail_engine.begin() as conn:  # the admin fixes the password file and requeues the row
+                error = conn.execute(select(box.c.last_error)).scalar()
+                conn.execute(box.update().values(status="pending", attempts=0))
+            accepted = outbox.run(mail_engine, settings, service, now=NOW)
+        assert accepted.sent == 1 and len(sink.messages) == 1
+        logged = " ".join(r.getMessage() for r in caplog.records if r.name.startswith("paperfeed"))
+        assert "wrong-pass-word" not in error and "wrong-pass-word" not in logged and secret not in logged
+    finally:
+        controller.stop()
