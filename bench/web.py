@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 import numpy as np
@@ -87,8 +88,8 @@ def pick_paths(engine) -> dict[str, list[str]]:
         "static file (baseline)": ["/static/style.css"] * n,
         "daily page (100 papers)": [f"/papers/date/{rng.choice(days)}" for _ in range(n)],
         "paper page + 10 similar": [f"/papers/{rng.choice(ids)}" for _ in range(n)],
-        "search page (hybrid)": [f"/search?q={httpx.QueryParams({'q': q})['q']}" for q in (queries * 2)[:n]],
-        "search API (hybrid, JSON)": [f"/api/papers/search?q={q}" for q in (queries * 2)[:n]],
+        "search page (hybrid)": ["/search?" + urlencode({"q": q}) for q in (queries * 2)[:n]],
+        "search API (hybrid, JSON)": ["/api/papers/search?" + urlencode({"q": q}) for q in (queries * 2)[:n]],
     }
 
 
