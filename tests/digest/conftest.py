@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.policy import default
 
@@ -17,6 +17,12 @@ from paperfeed.store import accounts, make_engine
 from tests.conftest import free_port
 
 NOW = datetime(2025, 3, 31, 10, 0)  # the sample's last listing day, after an 08:00 UTC delivery time
+
+
+@pytest.fixture(autouse=True)
+def replayed_clock(monkeypatch):
+    """The digests here are for NOW (a day of the sample); their unsubscribe links are a day old."""
+    monkeypatch.setattr(subs, "clock", lambda: (NOW + timedelta(days=1)).replace(tzinfo=UTC).timestamp())
 
 
 class Sink:

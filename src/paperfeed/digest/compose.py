@@ -18,7 +18,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Engine, func, select
 
 from paperfeed.config import Settings
-from paperfeed.digest.subscriptions import Period, Subscription, make_token
+from paperfeed.digest.subscriptions import Period, Subscription, make_token, make_unsubscribe_token
 from paperfeed.rank import trending
 from paperfeed.search.service import SearchService
 from paperfeed.store.accounts import User
@@ -157,8 +157,9 @@ class Composer:
         return self._cached(("search", query, start, end), compute)
 
     # -- the message -----------------------------------------------------------------------------
-    def unsubscribe_url(self, sub: Subscription) -> str:
-        return f"{self.settings.base_url}/unsubscribe/{make_token(self.secret, 'unsubscribe', sub.user_id, sub.email)}"
+    def unsubscribe_url(self, sub: Subscription, period: Period) -> str:
+        token = make_unsubscribe_token(self.secret, sub.user_id, sub.email, period.due_at)
+        return f"{self.settings.base_url}/unsubscribe/{token}"
 
     def render(self, user: User, sub: Subscription, period: Period, digest: Digest) -> tuple[str, str, str]:
         """(subject, plain text, HTML)."""
@@ -172,7 +173,7 @@ class Composer:
             "sections": digest.sections,
             "count": count,
             "base": self.settings.base_url,
-            "unsubscribe": self.unsubscribe_url(sub),
+            "unsubscribe": self.unsubscribe_url(sub, period),
             "settings_url": f"{self.settings.base_url}/settings/digest",
             "excerpt": excerpt,
             "subject": subject,
@@ -191,7 +192,7 @@ class Composer:
         boundary = "==paperfeed-" + hashlib.sha1((text + html).encode()).hexdigest()[:32]
         headers = [
             *self._headers(sub, subject, period.due_at, f"{period.key}.{sub.user_id}"),
-            ("List-Unsubscribe", f"<{self.unsubscribe_url(sub)}>"),
+            ("List-Unsubscribe", f"<{self.unsubscribe_url(sub, period)}>"),
             ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
             ("MIME-Version", "1.0"),
             ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),

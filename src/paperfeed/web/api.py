@@ -107,8 +107,7 @@ async def search(
     except QueryError as exc:
         return invalid("q", str(exc))
     with c.engine.connect() as conn:
-        hidden = accounts.hidden_ids(conn)
-        papers = {p["id"]: p for p in views.load_papers(conn, [h.id for h in results.hits if h.id not in hidden], user)}
+        papers = {p["id"]: p for p in views.load_visible(conn, [h.id for h in results.hits], user)}
     base = str(request.base_url).rstrip("/")
     return {
         "query": q_,
@@ -131,8 +130,7 @@ def similar(request: Request, paper_id: str, limit: Annotated[int, Query(ge=1, l
     if hits is None:
         raise HTTPException(409, f"{paper['id']} is not in the search index yet; run `paperfeed index`")
     with c.engine.connect() as conn:
-        hidden = accounts.hidden_ids(conn)
-        papers = {p["id"]: p for p in views.load_papers(conn, [h.id for h in hits if h.id not in hidden], user)}
+        papers = {p["id"]: p for p in views.load_visible(conn, [h.id for h in hits], user)}
     base = str(request.base_url).rstrip("/")
     return [{"paper": views.paper_json(papers[h.id], base), "score": h.score} for h in hits if h.id in papers]
 

@@ -191,7 +191,7 @@ def verify_email(request: Request, token: str):
 def unsubscribe_page(request: Request, token: str):
     """A confirmation button: mail scanners follow links with GET, and must not unsubscribe anyone."""
     c = ctx(request)
-    if subs.read_token(c.secret, "unsubscribe", token, subs.UNSUBSCRIBE_MAX_AGE) is None:
+    if subs.read_unsubscribe_token(c.secret, token) is None:
         return c.render(request, "notice.html", status=400, heading="Unsubscribe", text=INVALID_LINK)
     return c.render(request, "unsubscribe.html", token=token)
 

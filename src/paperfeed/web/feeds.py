@@ -91,8 +91,7 @@ async def search_feed(
     except QueryError as exc:
         raise HTTPException(422, f"q: {exc}") from exc
     with c.engine.connect() as conn:
-        hidden = accounts.hidden_ids(conn)
-        papers = views.load_papers(conn, [h.id for h in results.hits if h.id not in hidden], None)
+        papers = views.load_visible(conn, [h.id for h in results.hits], None)
     papers.sort(key=lambda p: (p["listed_date"] or date.min, p["id"]), reverse=True)
     return feed_response(request, f"paperfeed search: {q_[:100]}", f"/search?q={q_[:200]}", papers, format)
 

@@ -178,9 +178,7 @@ async def search_page(
         values["error"] = str(exc)
         return c.render(request, "search.html", status=422, **values)
     with c.engine.connect() as conn:
-        hidden = accounts.hidden_ids(conn)
-        ids = [h.id for h in results.hits if h.id not in hidden]
-        papers = {p["id"]: p for p in views.load_papers(conn, ids, c.user(request))}
+        papers = {p["id"]: p for p in views.load_visible(conn, [h.id for h in results.hits], c.user(request))}
     values.update(
         hits=[(h, papers[h.id]) for h in results.hits if h.id in papers],
         total=results.total,
@@ -198,8 +196,7 @@ def paper_page(request: Request, paper_id: str):
     paper = visible_paper(c, request, paper_id)
     similar = c.search.similar(paper["id"], 10) or []
     with c.engine.connect() as conn:
-        hidden = accounts.hidden_ids(conn)
-        near = views.load_papers(conn, [h.id for h in similar if h.id not in hidden], c.user(request))
+        near = views.load_visible(conn, [h.id for h in similar], c.user(request))
     return c.render(request, "paper.html", paper=paper, similar=near, bibtex=to_bibtex(paper))
 
 

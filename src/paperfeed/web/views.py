@@ -10,6 +10,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import Connection, func, select
 
 from paperfeed.rank import trending
+from paperfeed.store import accounts
 from paperfeed.store import queries as q
 from paperfeed.store.accounts import User
 from paperfeed.store.listing import load_papers
@@ -108,6 +109,13 @@ def top_categories(conn: Connection, start: date, end: date, n: int = 10) -> lis
         .limit(n)
     )
     return [c for c, _ in rows]
+
+
+def load_visible(conn: Connection, ids: list[str], user: User | None) -> list[dict]:
+    """`load_papers` without the papers an admin hid (search and similar papers come from the indexes,
+    which still hold them)."""
+    hidden = accounts.hidden_ids(conn)
+    return load_papers(conn, [i for i in ids if i not in hidden], user)
 
 
 def ranked_page(
