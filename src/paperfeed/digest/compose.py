@@ -8,9 +8,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from email.header import Header, decode_header, make_header
-from email.message import EmailMessage
-from email.policy import SMTP
+from email.header import Header
 from email.utils import format_datetime, formataddr, parseaddr
 from pathlib import Path
 
@@ -202,7 +200,7 @@ class Composer:
             f"--{boundary}\r\n{_part_headers('html')}\r\n\r\n{_qp(html)}\r\n",
             f"--{boundary}--\r\n",
         ]
-        return "".join(f"{name}: {_clean(value)}\r\n" for name, value in headers) + "\r\n" + "".join(parts)
+        return _head(headers) + "\r\n" + "".join(parts)
 
     def _headers(self, sub: Subscription, subject: str, when: datetime, key: str) -> list[tuple[str, str]]:
         name, addr = parseaddr(self.settings.mail_from)
@@ -217,20 +215,18 @@ class Composer:
             ("Auto-Submitted", "auto-generated"),
         ]
 
-    def verification(self, user: User, sub: Subscription, now: datetime) -> EmailMessage:
+    def verification(self, user: User, sub: Subscription, now: datetime) -> str:
+        """A plain-text message with the signed link that confirms the address, assembled like a digest."""
         link = f"{self.settings.base_url}/verify-email/{make_token(self.secret, 'verify', sub.user_id, sub.email)}"
-        msg = self._envelope(
-            sub, "Confirm your paperfeed digest address", now, f"verify.{sub.user_id}.{now.timestamp()}"
-        )
-        msg.set_content(self.env.get_template("verify.txt").render(user=user, sub=sub, link=link))
-        return msg
-
-    def _envelope(self, sub: Subscription, subject: str, now: datetime, key: str) -> EmailMessage:
-        # policy=SMTP: CRLF line ends, and any header holding CR or LF is refused (no header injection).
-        msg = EmailMessage(policy=SMTP)
-        for name, value in self._headers(sub, subject, now, key):
-            msg[name] = str(make_header(decode_header(value))) if name == "Subject" else value
-        return msg
+        text = self.env.get_template("verify.txt").render(user=user, sub=sub, link=link)
+        headers = [
+            *self._headers(
+                sub, "Confirm your paperfeed digest address", now, f"verify.{sub.user_id}.{now.timestamp()}"
+            ),
+            ("MIME-Version", "1.0"),
+        ]
+        head = _head(headers)
+        return f"{head}{_part_headers('plain')}\r\n\r\n{_qp(text)}\r\n"
 
 
 FOLD_OR_BREAK = re.compile(r"\r(?!\n)|(?<!\r)\n|\r\n(?![ \t])")
@@ -241,6 +237,10 @@ def _clean(value: str) -> str:
     if FOLD_OR_BREAK.search(value):
         raise ValueError(f"a line break in a header value: {value[:80]!r}")
     return value
+
+
+def _head(headers: list[tuple[str, str]]) -> str:
+    return "".join(f"{name}: {_clean(value)}\r\n" for name, value in headers)
 
 
 def _part_headers(subtype: str) -> str:

@@ -32,7 +32,7 @@ from paperfeed.config import Settings, secret_key
 from paperfeed.digest import subscriptions as subs
 from paperfeed.digest.compose import Composer
 from paperfeed.search.service import SearchService
-from paperfeed.store.accounts import User
+from paperfeed.store.accounts import User, user_from_row
 from paperfeed.store.importer import utcnow
 from paperfeed.store.schema import outbox, saved_searches, subscriptions, users
 
@@ -173,10 +173,7 @@ def load_chunk(engine: Engine, user_ids: list[int], now: datetime) -> list[tuple
             outbox.c.user_id.in_(user_ids), outbox.c.period.in_(keys)
         )
         done = {(uid, key) for uid, key in conn.execute(query)}
-        people = {
-            r.id: User(r.id, r.username, r.email, bool(r.is_admin))
-            for r in conn.execute(select(users).where(users.c.id.in_(user_ids)))
-        }
+        people = {r.id: user_from_row(r) for r in conn.execute(select(users).where(users.c.id.in_(user_ids)))}
         saved: dict[int, list[dict]] = {}
         for r in conn.execute(
             select(saved_searches).where(saved_searches.c.user_id.in_(user_ids)).order_by(saved_searches.c.id)
@@ -265,7 +262,7 @@ def queue_verification(engine: Engine, settings: Settings, user_id: int, search:
     now = utcnow()
     composer = Composer(engine, settings, secret_key(settings), search)
     msg = composer.verification(user, sub, now)
-    _insert(engine, user_id, f"verify:{now.isoformat()}", "verify", "pending", sub.email, msg.as_string(), [], None)
+    _insert(engine, user_id, f"verify:{now.isoformat()}", "verify", "pending", sub.email, msg, [], None)
 
 
 def _row(user_id, period, kind, status, to, message, paper_ids, covered) -> dict:

@@ -13,7 +13,7 @@ from itsdangerous import BadData, URLSafeSerializer, URLSafeTimedSerializer
 from sqlalchemy import Engine, delete, insert, select, update
 
 from paperfeed.search.query import QueryError, parse
-from paperfeed.store.accounts import EMAIL, User
+from paperfeed.store.accounts import EMAIL, User, user_from_row
 from paperfeed.store.importer import utcnow
 from paperfeed.store.schema import saved_searches, subscriptions, users
 
@@ -151,7 +151,7 @@ def mark_bounced(engine: Engine, user_id: int, reason: str) -> None:
 def user_of(engine: Engine, user_id: int) -> User | None:
     with engine.connect() as conn:
         row = conn.execute(select(users).where(users.c.id == user_id)).first()
-    return User(row.id, row.username, row.email, bool(row.is_admin)) if row else None
+    return user_from_row(row) if row else None
 
 
 # -- saved searches ---------------------------------------------------------------------------------

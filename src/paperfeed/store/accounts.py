@@ -52,7 +52,7 @@ class User:
     is_admin: bool
 
 
-def _user(row) -> User:
+def user_from_row(row) -> User:
     return User(row.id, row.username, row.email, bool(row.is_admin))
 
 
@@ -98,12 +98,12 @@ def has_users(engine: Engine) -> bool:
 
 def list_users(engine: Engine) -> list[User]:
     with engine.connect() as conn:
-        return [_user(r) for r in conn.execute(select(users).order_by(users.c.username))]
+        return [user_from_row(r) for r in conn.execute(select(users).order_by(users.c.username))]
 
 
 def get_user(conn: Connection, username: str) -> User | None:
     row = conn.execute(select(users).where(users.c.username == username)).first()
-    return _user(row) if row else None
+    return user_from_row(row) if row else None
 
 
 def authenticate(engine: Engine, username: str, password: str) -> User | None:
@@ -117,7 +117,7 @@ def authenticate(engine: Engine, username: str, password: str) -> User | None:
         _hasher.verify(row.password_hash, password)
     except (VerificationError, InvalidHashError):
         return None
-    return _user(row)
+    return user_from_row(row)
 
 
 def change_password(engine: Engine, user: User, old: str, new: str, keep_session: str | None = None) -> None:
@@ -171,7 +171,7 @@ def session_user(engine: Engine, token: str) -> User | None:
             .join(sessions, sessions.c.user_id == users.c.id)
             .where(sessions.c.token_hash == digest(token), sessions.c.expires_at > utcnow())
         ).first()
-    return _user(row) if row else None
+    return user_from_row(row) if row else None
 
 
 def end_session(engine: Engine, token: str) -> None:
@@ -202,7 +202,7 @@ def token_user(engine: Engine, token: str, kind: str) -> User | None:
         if row is None:
             return None
         conn.execute(update(api_tokens).where(api_tokens.c.id == row.token_id).values(last_used_at=utcnow()))
-    return _user(row)
+    return user_from_row(row)
 
 
 def list_tokens(engine: Engine, user: User) -> list[dict]:
