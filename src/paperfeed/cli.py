@@ -367,30 +367,34 @@ def serve(
     ] = False,
 ) -> None:
     """Serve the web app."""
-    import uvicorn
-
+    from paperfeed.search.repair import Repairer
     from paperfeed.web.app import create_app
+    from paperfeed.web.server import serve as run_server
 
     settings = get_settings()
     _engine()
     # Our own access log (one JSON line per request, secrets in paths redacted) replaces uvicorn's.
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(message)s"))
-    for name in ("paperfeed.access", "paperfeed.digest"):
+    for name in ("paperfeed.access", "paperfeed.digest", "paperfeed.errors", "paperfeed.index", "paperfeed.server"):
         logger = logging.getLogger(name)
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
         logger.propagate = False
     web = create_app(settings)
+    ctx = web.state.ctx
+    ctx.repairer = Repairer(ctx.engine, ctx.search, settings.data_dir, ctx.index_lock)
+    ctx.repairer.start()
     scheduler = None
     if with_scheduler:
         from paperfeed.digest.scheduler import Scheduler
 
-        scheduler = Scheduler(web.state.ctx.engine, settings, web.state.ctx.search)
+        scheduler = Scheduler(ctx.engine, settings, ctx.search)
         scheduler.start()
     try:
-        uvicorn.run(web, host=host or settings.host, port=port or settings.port, access_log=False)
+        run_server(web, host or settings.host, port or settings.port, settings.header_timeout)
     finally:
+        ctx.repairer.stop()
         if scheduler:
             scheduler.stop()
 
@@ -584,4 +588,24 @@ def user_list() -> None:
 
 
 def main() -> None:
-    app()
+    """The command, with storage failures (disk full, read-only data directory, …) and a missing index
+    answered in one line and exit status 1 rather than a traceback."""
+    from paperfeed.search.service import Unavailable
+    from paperfeed.store.errors import storage_problem
+
+    try:
+        app()
+    except Unavailable as exc:
+        err.print(f"error: {exc}; run `paperfeed index` to repair", highlight=False, markup=False)
+        sys.exit(1)
+    except Exception as exc:
+        reason = storage_problem(exc)
+        if reason is None:
+            raise
+        where = get_settings().data_dir.resolve()
+        err.print(
+            f"error: {reason} ({where}); nothing was half-written, run the command again once fixed",
+            highlight=False,
+            markup=False,
+        )
+        sys.exit(1)

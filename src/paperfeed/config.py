@@ -41,10 +41,22 @@ class Settings(BaseSettings):
     secure_cookies: bool = False
     # A search request that takes longer than this many seconds is answered 503 instead of stalling.
     query_timeout: float = 10.0
-    # Failed logins allowed per client address and per account within the window, before 429.
+    # Overload: at most this many requests are worked on at once; one that waits longer than
+    # admission_wait seconds for its turn (or finds admission_queue others waiting) gets 503 + Retry-After.
+    max_inflight: int = 4
+    admission_wait: float = 0.5
+    admission_queue: int = 100
+    # Request limits: body size, the time a body (each part) and a request's headers may take to arrive.
+    max_body_bytes: int = 1_048_576
+    body_timeout: float = 30.0
+    header_timeout: float = 10.0
+    # Failed logins allowed per client address within the window, before 429; per address and account,
+    # the free tries before each further try waits 1, 2, 4, … seconds (no account is ever locked).
     login_failures_per_ip: int = 20
     login_failures_per_account: int = 5
     login_window_seconds: int = 900
+    # New accounts per client address per hour.
+    registrations_per_ip: int = 10
     # Days of listings that /trending ranks.
     trending_days: int = 3
 

@@ -103,6 +103,18 @@ class Rejected:
         return f"{self.source_ref}: {self.reason}"
 
 
+# Days a user may ask about: wide enough for any paper, narrow enough that a week or month around one
+# never leaves Python's calendar (year 1 and 9999 used to be a 500).
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(2199, 12, 31)
+
+
+def check_day(day: date) -> date:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"a date between {FIRST_DAY} and {LAST_DAY}, not {day}")
+    return day
+
+
 class SourceError(Exception):
     """The input could not be read at all (missing file, HTTP error, not the format)."""
 

@@ -46,12 +46,13 @@ def test_trending_and_search_feeds(client, sample_papers):
     assert bad.status_code in (200, 422)
 
 
-def test_private_library_feed_with_revocable_token(client, other, sample_papers):
+def test_private_library_feed_with_revocable_token(client, other, sample_papers, settings):
     register(client)
     pid = sample_papers[4].id
     post(client, f"/papers/{pid}/save", {"tags": "feed-me"})
     page = post(client, "/settings/tokens", {"kind": "feed", "name": "reader"}, "/settings")
-    url = re.search(r"<code>http://testserver/(feeds/library/[\w-]+\.xml)</code>", page.text).group(1)
+    # The configured address, not the Host the request came with.
+    url = re.search(re.escape(settings.base_url) + r"/(feeds/library/[\w-]+\.xml)</code>", page.text).group(1)
     items = rss_items(other.get("/" + url))  # no session needed: the token is the key
     assert [i.findtext("link").rsplit("/", 1)[1] for i in items] == [pid]
     token_id = re.search(r"/settings/tokens/(\d+)/revoke", client.get("/settings").text).group(1)
@@ -62,8 +63,9 @@ def test_private_library_feed_with_revocable_token(client, other, sample_papers)
 
 def test_healthz_reports_database_and_index(client, settings):
     health = client.get("/healthz").json()
-    assert health == {"status": "ok", "database": "ok", "papers": 466, "indexed": 466, "index_fresh": True,
-                      "latest_day": "2025-03-31"}
+    assert health == {"status": "ok", "problems": [], "database": "ok", "storage": "ok", "papers": 466,
+                      "indexed": 466, "index_fresh": True, "indexes": {"lexical": "ok", "vectors": "ok"},
+                      "repair": None, "busy_answers": 0, "latest_day": "2025-03-31"}
     new = Paper(id="2504.00001", title="A new paper", abstract="Not indexed yet.", source="t", source_ref="t")
     Importer(make_engine(settings.db_url)).run([new], "t", "t")
     stale = client.get("/healthz").json()

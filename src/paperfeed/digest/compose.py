@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from email.header import Header
 from email.utils import format_datetime, formataddr, parseaddr
 from pathlib import Path
+from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Engine, func, select
@@ -19,7 +20,7 @@ from paperfeed.config import Settings
 from paperfeed.digest.subscriptions import Period, Subscription, make_token, make_unsubscribe_token
 from paperfeed.rank import trending
 from paperfeed.search.service import SearchService
-from paperfeed.store.accounts import User
+from paperfeed.store.accounts import User, hidden_ids
 from paperfeed.store.listing import load_papers
 from paperfeed.store.schema import paper_categories, papers
 
@@ -60,7 +61,7 @@ class Composer:
         self.secret = secret
         self.search = search
         self.env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
-        self._cache: dict[tuple, list[str]] = {}
+        self._cache: dict[tuple, list[str] | set[str]] = {}
         self._rows: dict[str, dict] = {}
 
     # -- content ---------------------------------------------------------------------------------
@@ -86,14 +87,16 @@ class Composer:
                 (f"New in {label}", self._categories(start, end, tuple(sub.categories)), f"/papers/date/{end}")
             )
         for s in searches:
-            wanted.append(
-                (f"Saved search: {s['title']}", self._search(s["query"], start, end), f"/search?q={s['query']}")
-            )
+            link = "/search?" + urlencode({"q": s["query"]})
+            wanted.append((f"Saved search: {s['title']}", self._search(s["query"], start, end), link))
         if sub.authors:
-            ids = [i for a in sub.authors for i in self._search(f'author:"{a}"', start, end)]
+            # The name goes to the search as a value, never pasted into query syntax: whatever a user
+            # typed (quotes, colons, "author:") cannot change what the query means.
+            ids = [i for a in sub.authors for i in self._search("", start, end, author=a)]
             wanted.append(("Followed authors", list(dict.fromkeys(ids)), None))
+        hidden = self._hidden()
         for title, ids, link in wanted:
-            fresh = [i for i in ids if i not in seen]
+            fresh = [i for i in ids if i not in seen and i not in hidden]
             shown = fresh[:PER_SECTION]
             seen.update(shown)
             if shown:
@@ -108,7 +111,7 @@ class Composer:
                 self._rows.update((p["id"], p) for p in load_papers(conn, missing, None))
         return [self._rows[i] for i in ids if i in self._rows]
 
-    def _cached(self, key: tuple, compute) -> list[str]:
+    def _cached(self, key: tuple, compute):
         if key not in self._cache:
             self._cache[key] = compute()
         return self._cache[key]
@@ -145,14 +148,24 @@ class Composer:
 
         return self._cached(("categories", start, end, cats), compute)
 
-    def _search(self, query: str, start: date, end: date) -> list[str]:
+    def _search(self, query: str, start: date, end: date, author: str | None = None) -> list[str]:
         def compute():
             if self.search is None:
                 return []
-            found = self.search.search(query, limit=PER_SECTION + 10, since=start, until=end)
+            authors = [author] if author else None
+            found = self.search.search(query, limit=PER_SECTION + 10, since=start, until=end, authors=authors)
             return [h.id for h in found.hits]
 
-        return self._cached(("search", query, start, end), compute)
+        return self._cached(("search", query, start, end, author), compute)
+
+    def _hidden(self) -> set[str]:
+        """Papers an admin hid: in no section (trending already leaves them out; searches do not)."""
+
+        def compute():
+            with self.engine.connect() as conn:
+                return hidden_ids(conn)
+
+        return self._cached(("hidden",), compute)
 
     # -- the message -----------------------------------------------------------------------------
     def unsubscribe_url(self, sub: Subscription, period: Period) -> str:

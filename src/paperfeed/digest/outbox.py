@@ -44,6 +44,10 @@ class TransientError(Exception):
     """Worth trying again later: 4xx, a dropped connection, a timeout."""
 
 
+class ComposeError(Exception):
+    """One user's digest could not be composed; the message says why (shown to that user)."""
+
+
 class PermanentError(Exception):
     """The server refused for good (5xx)."""
 
@@ -57,6 +61,7 @@ class Report:
     composed: int = 0
     empty: int = 0
     sent: int = 0
+    not_composed: int = 0
     retried: int = 0
     failed: int = 0
     bounced: int = 0
@@ -65,7 +70,8 @@ class Report:
 
     def __str__(self) -> str:
         text = (
-            f"composed {self.composed} (empty, not sent: {self.empty}), sent {self.sent}, retries {self.retried}, "
+            f"composed {self.composed} (empty, not sent: {self.empty}; could not compose: {self.not_composed}), "
+            f"sent {self.sent}, retries {self.retried}, "
             f"failed {self.failed} (address refused: {self.bounced}), still pending {self.pending}"
         )
         return "; ".join([text, *self.notes])
@@ -201,7 +207,15 @@ def compose_due(engine: Engine, composer: Composer, now: datetime, report: Repor
     for i in range(0, len(ids), CHUNK):
         rows = []
         for pending, period in load_chunk(engine, ids[i : i + CHUNK], now):
-            digest, msg = build(composer, pending, period, now)
+            try:
+                digest, msg = build(composer, pending, period, now)
+            except ComposeError as exc:
+                # This user's digest is marked failed with the reason; everyone else's goes on.
+                report.not_composed += 1
+                log.warning("digest %s for user %s not composed: %s", period.key, pending.sub.user_id, exc)
+                failed = _row(pending.sub.user_id, period.key, "digest", "failed", pending.sub.email, "", [], None)
+                rows.append({**failed, "last_error": f"could not compose: {exc}"[:500]})
+                continue
             if msg is None:
                 report.empty += 1
             else:
@@ -223,14 +237,19 @@ def compose_due(engine: Engine, composer: Composer, now: datetime, report: Repor
 
 def build(composer: Composer, pending: Pending, period: subs.Period, now: datetime):
     """(digest, message) for this period, continuing from the user's previous digest; message None when
-    the digest is empty and empty digests are not sent."""
+    the digest is empty and empty digests are not sent. ComposeError for anything in this user's settings
+    or data that stops it (any error: one user's digest must never stop the others')."""
     last = pending.last
-    digest = composer.digest(
-        pending.sub, pending.searches, period, last[1] if last else None, set(last[0]) if last else set()
-    )
-    if not digest.paper_ids and not (pending.sub.send_empty or composer.settings.digest_send_empty):
-        return digest, None
-    return digest, composer.message(pending.user, pending.sub, period, digest, now)
+    try:
+        digest = composer.digest(
+            pending.sub, pending.searches, period, last[1] if last else None, set(last[0]) if last else set()
+        )
+        if not digest.paper_ids and not (pending.sub.send_empty or composer.settings.digest_send_empty):
+            return digest, None
+        return digest, composer.message(pending.user, pending.sub, period, digest, now)
+    except Exception as exc:
+        log.debug("composing for user %s failed", pending.sub.user_id, exc_info=True)
+        raise ComposeError(f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError) else str(exc)) from exc
 
 
 def preview(engine: Engine, settings: Settings, user_id: int, day, search: SearchService | None = None) -> str:
@@ -255,14 +274,19 @@ def preview(engine: Engine, settings: Settings, user_id: int, day, search: Searc
     return msg or ""
 
 
-def queue_verification(engine: Engine, settings: Settings, user_id: int, search: SearchService | None = None) -> None:
-    """A message with a signed link that confirms the subscription's address."""
+VERIFY_EVERY = 600  # seconds: at most one confirmation mail per user in each such slot
+
+
+def queue_verification(engine: Engine, settings: Settings, user_id: int, search: SearchService | None = None) -> bool:
+    """A message with a signed link that confirms the subscription's address; False if one was already
+    queued in this ten-minute slot (the outbox's unique key decides, so parallel requests queue one)."""
     sub = subs.get(engine, user_id)
     user = subs.user_of(engine, user_id)
     now = utcnow()
     composer = Composer(engine, settings, secret_key(settings), search)
     msg = composer.verification(user, sub, now)
-    _insert(engine, user_id, f"verify:{now.isoformat()}", "verify", "pending", sub.email, msg, [], None)
+    slot = int(now.timestamp()) // VERIFY_EVERY
+    return _insert(engine, user_id, f"verify:{slot}", "verify", "pending", sub.email, msg, [], None)
 
 
 def _row(user_id, period, kind, status, to, message, paper_ids, covered) -> dict:

@@ -76,6 +76,9 @@ def validate(sub: Subscription) -> Subscription:
     if bad or len(sub.categories) > 30:
         raise SubscriptionError(f"not an arXiv category: {_plain(bad[0], 40)!r}" if bad else "30 categories at most")
     sub.authors = list(dict.fromkeys(_plain(a, 100) for a in sub.authors if _plain(a, 100)))
+    nameless = [a for a in sub.authors if not re.search(r"\w", a)]
+    if nameless:
+        raise SubscriptionError(f"an author to follow needs a name, not {nameless[0]!r}")
     if len(sub.authors) > 30:
         raise SubscriptionError("30 followed authors at most")
     return sub

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,7 @@ from sqlalchemy import Engine, select
 
 from paperfeed.search.encoder import Encoder, paper_text
 from paperfeed.search.lexical import LexicalIndex, day_number
-from paperfeed.search.vectors import NewRow, VectorStore
+from paperfeed.search.vectors import Damaged, NewRow, VectorStore
 from paperfeed.store.schema import papers
 
 CHUNK = 1000
@@ -32,12 +32,14 @@ class IndexReport:
     removed: int = 0
     embedded: int = 0
     reused: int = 0
+    repaired: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        return (
+        text = (
             f"added {self.added}, updated {self.updated}, removed {self.removed}"
             f" (embedded {self.embedded}, vectors reused {self.reused})"
         )
+        return "; ".join([text, *(f"repaired: {r}" for r in self.repaired)])
 
 
 def index_dir(data_dir: Path) -> Path:
@@ -73,6 +75,8 @@ def sync(
 ) -> IndexReport:
     root = index_dir(data_dir)
     old_dir = root / "vectors.old"
+    report = IndexReport()
+    rebuild = _mend(root, report) or rebuild
     if rebuild:
         if (root / "vectors").exists():
             shutil.rmtree(old_dir, ignore_errors=True)
@@ -82,7 +86,6 @@ def sync(
         lexical = LexicalIndex(root / "lexical")
     store = VectorStore(root / "vectors")
     previous = VectorStore(old_dir) if old_dir.exists() else None  # vectors a rebuild may reuse
-    report = IndexReport()
     try:
         store.repair()
         changed, removed, live = pending(engine, store)
@@ -107,6 +110,54 @@ def sync(
     if previous:
         shutil.rmtree(old_dir, ignore_errors=True)
     return report
+
+
+def _mend(root: Path, report: IndexReport) -> bool:
+    """Check both indexes against their last commit and mend what is damaged: vectors whose files are
+    whole are kept (a new graph is built from them); anything else is rebuilt. True: a rebuild is needed
+    (the keyword index is rebuilt from the store, reusing every vector that is still good)."""
+    if not root.exists():
+        return False
+    rebuild = False
+    vectors = root / "vectors"
+    try:
+        store = VectorStore(vectors)
+        try:
+            store.check(deep=True)
+        finally:
+            store.close()
+    except Damaged as exc:
+        if exc.mendable:
+            store = VectorStore(vectors)
+            lost = store.salvage()
+            store.close()
+            report.repaired.append(f"{exc}; new graph built, {lost} vectors to embed again")
+        else:
+            shutil.rmtree(vectors)
+            report.repaired.append(f"{exc}; vector index rebuilt")
+            rebuild = True
+    lexical_problem = _lexical_problem(root)
+    if lexical_problem:
+        report.repaired.append(f"{lexical_problem}; keyword index rebuilt")
+        rebuild = True
+    return rebuild
+
+
+def _lexical_problem(root: Path) -> str | None:
+    if not (root / "lexical").exists():
+        return None
+    try:
+        held = LexicalIndex(root / "lexical").count()
+    except ValueError as exc:  # tantivy: unreadable meta or segment
+        return f"the keyword index is unreadable ({exc})"
+    store = VectorStore(root / "vectors")
+    try:
+        live = len(store.live())
+    finally:
+        store.close()
+    if held < live:
+        return f"the keyword index holds {held} papers, the vector index {live}"
+    return None
 
 
 def _index_chunk(engine, ids, live, reuse, previous, store, lexical, encoder, report) -> None:

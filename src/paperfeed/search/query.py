@@ -12,6 +12,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 
+from paperfeed.models import check_day
+
 MAX_QUERY_CHARS = 1000  # a pasted abstract is a fine query; 10 kB of text is cut here
 QUALIFIERS = ("author", "cat", "since", "until")
 _TOKEN = re.compile(r'(\w[\w.\-]*):("([^"]*)"?|\S*)|"([^"]*)"|(\S+)')
@@ -54,9 +56,13 @@ def words(text: str) -> list[str]:
 
 def _date(name: str, value: str) -> date:
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise QueryError(f"{name}: needs a date as YYYY-MM-DD, not {value!r}") from None
+    try:
+        return check_day(day)
+    except ValueError as exc:
+        raise QueryError(f"{name}: {exc}") from None
 
 
 def parse(raw: str, plain: bool = False) -> ParsedQuery:

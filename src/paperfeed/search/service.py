@@ -15,7 +15,7 @@ from paperfeed.search.encoder import Encoder
 from paperfeed.search.indexer import index_dir
 from paperfeed.search.lexical import LexicalIndex, day_number
 from paperfeed.search.query import ParsedQuery, QueryError, parse
-from paperfeed.search.vectors import VectorStore
+from paperfeed.search.vectors import ROW_BYTES, Damaged, VectorStore
 from paperfeed.store.queries import resolve_id, with_links
 from paperfeed.store.schema import papers
 
@@ -73,12 +73,26 @@ class Snapshot:
         return np.fromiter((r for (r,) in cur), dtype=np.int64)
 
 
+class Unavailable(RuntimeError):
+    """Search cannot answer this query while an index is damaged (the message says which)."""
+
+
+# What opening or reading a damaged index can raise (tantivy reports errors as ValueError).
+INDEX_ERRORS = (Damaged, sqlite3.DatabaseError, ValueError, RuntimeError, OSError)
+
+
 class SearchService:
+    """Search over the two indexes. A damaged index is noticed (checks at open and on every change of
+    generation), reported by `health`, and searched around: pages and keyword search work without the
+    vectors, search by meaning without the keyword index, until `paperfeed index` (or the server's
+    repairer) rebuilds what is damaged."""
+
     def __init__(self, engine: Engine, data_dir: Path, encoder: Encoder | None = None, encoder_factory=None):
         self.engine = engine
-        root = index_dir(data_dir)
-        self.lexical = LexicalIndex(root / "lexical")
-        self.store = VectorStore(root / "vectors")
+        self.root = index_dir(data_dir)
+        self.lexical: LexicalIndex | None = None
+        self.store: VectorStore | None = None
+        self.damage: dict[str, str] = {}  # index name -> what is wrong with it
         self._encoder = encoder
         self._encoder_factory = encoder_factory
         self._snapshot: Snapshot | None = None
@@ -91,20 +105,55 @@ class SearchService:
             self._encoder = self._encoder_factory()
         return self._encoder
 
-    def snapshot(self) -> Snapshot:
-        """The current committed state, reloaded when `paperfeed index` has committed since."""
+    def snapshot(self) -> Snapshot | None:
+        """The current committed state, reloaded (and checked) when `paperfeed index` has committed since;
+        None while the vector index is damaged."""
         with self._lock:
             try:
-                generation, _ = self.store.meta()
-            except sqlite3.OperationalError:
-                generation = -1
-            if self._snapshot is None or self._snapshot.generation != generation:
-                self.lexical.index.reload()
-                self._snapshot = Snapshot(self.store)
-            return self._snapshot
+                self.store = self.store or VectorStore(self.root / "vectors")
+                generation, rows = self.store.meta()
+                if self._snapshot is None or self._snapshot.generation != generation:
+                    self.store.check()
+                    self._snapshot = Snapshot(self.store)
+                    self._open_lexical(len(self._snapshot.row_of))
+                elif self.store.vectors_path().stat().st_size < rows * ROW_BYTES if rows else False:
+                    # Cut while mapped: reading past the end would kill the process (SIGBUS).
+                    raise Damaged(f"the vector file was truncated below its {rows} rows")
+                self.damage.pop("vectors", None)
+                return self._snapshot
+            except INDEX_ERRORS as exc:
+                self.damage["vectors"] = str(exc)
+                self._snapshot = None
+                if self.store is not None:
+                    self.store.close()
+                self.store = None
+                self._open_lexical(None)
+                return None
+
+    def _open_lexical(self, expected: int | None) -> None:
+        """(Re)open the keyword index and check it holds at least the papers the vector index holds."""
+        try:
+            if self.lexical is None or "lexical" in self.damage:
+                self.lexical = LexicalIndex(self.root / "lexical")
+            self.lexical.index.reload()
+            held = self.lexical.count()
+            if expected is not None and held < expected:
+                raise Damaged(f"the keyword index holds {held} papers, the vector index {expected}")
+            self.damage.pop("lexical", None)
+        except INDEX_ERRORS as exc:
+            self.damage["lexical"] = str(exc)
 
     def indexed_count(self) -> int:
-        return len(self.snapshot().row_of)
+        snap = self.snapshot()
+        return len(snap.row_of) if snap else 0
+
+    def health(self, papers: int) -> dict:
+        """Each index "ok" or what is wrong with it; how many papers are searchable; whether that is all."""
+        indexed = self.indexed_count()
+        if "vectors" in self.damage and self.lexical is not None and "lexical" not in self.damage:
+            indexed = self.lexical.count()  # keyword search still covers these
+        states = {name: self.damage.get(name, "ok") for name in ("lexical", "vectors")}
+        return {"indexes": states, "indexed": indexed, "fresh": indexed >= papers}
 
     # -- search --------------------------------------------------------------------------------
     def search(
@@ -139,6 +188,14 @@ class SearchService:
             return Results(q, [], 0, [*q.notes, "type some words, a phrase in quotes, author: or cat:"])
         depth = max(DEPTH, offset + limit)
         snap = self.snapshot()
+        if snap is None:
+            return self._without_vectors(q, limit, offset, sort, depth)
+        if "lexical" in self.damage:
+            if q.phrases or q.authors:
+                raise Unavailable('"phrases" and author: need the keyword index, which is being rebuilt')
+            if mode != "dense":
+                q.notes.append("the keyword index is being rebuilt: these results match by meaning only")
+            mode = "dense"
         if not q.terms and not q.phrases:
             ranked = self._filters_only(q, snap, depth)
         else:
@@ -151,6 +208,18 @@ class SearchService:
         page = ranked[offset : offset + limit]
         self._attach(page)
         return Results(q, [h for h in page if h.paper], len(ranked), q.notes)
+
+    def _without_vectors(self, q: ParsedQuery, limit: int, offset: int, sort: str, depth: int) -> Results:
+        """Keyword search alone while the vector index is damaged (filters still apply)."""
+        if self.lexical is None or "lexical" in self.damage:
+            raise Unavailable("search is unavailable while its indexes are rebuilt; try again in a minute")
+        q.notes.append("search by meaning is being rebuilt: these results match keywords only")
+        ranked = [Hit(pid, s, lexical=s) for pid, s in self.lexical.search(q, depth)]
+        self._attach(ranked)
+        ranked = [h for h in ranked if h.paper]
+        if sort == "date" or not q.has_text:
+            ranked.sort(key=lambda h: str(h.paper.get("listed_date") or ""), reverse=True)
+        return Results(q, ranked[offset : offset + limit], len(ranked), q.notes)
 
     def _cosines(self, snap: Snapshot, lex: list, dense: list, qvec: np.ndarray | None) -> dict[str, float]:
         """Exact cosines for the lexical leg's papers the dense leg did not return, so the convex
@@ -220,6 +289,8 @@ class SearchService:
     def similar(self, paper_id: str, limit: int = 10) -> list[Hit] | None:
         """The papers nearest to this one, itself excluded; None when it is not indexed."""
         snap = self.snapshot()
+        if snap is None:
+            return None
         pid = resolve_id(paper_id)
         row = snap.row_of.get(pid)
         if row is None:
@@ -234,8 +305,11 @@ class SearchService:
         q = parse(text, plain=True)
         if not q.text:
             raise QueryError("type some words to find papers like them")
+        snap = self.snapshot()
+        if snap is None:
+            raise Unavailable("search by meaning is unavailable while its index is rebuilt")
         vec = self.encoder.encode([q.text])[0]
-        hits = [Hit(i, s, dense=s) for i, s in self.nearest(vec, self.snapshot(), limit)]
+        hits = [Hit(i, s, dense=s) for i, s in self.nearest(vec, snap, limit)]
         self._attach(hits)
         return hits
 

@@ -10,12 +10,16 @@ Files under the vector directory:
 A change writes new vector rows past the committed end, saves the next generation's graph under a new
 name, then commits state.sqlite in one transaction. A process killed anywhere before that commit leaves
 the previous generation whole; the next run truncates the stray rows and deletes the stray graph.
+
+Damage from outside (a truncated or overwritten file, a garbled state file) is found by `check`: the
+commit records the graph's size and CRC-32 and a running CRC-32 of the vector file.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,17 +50,44 @@ class NewRow:
     vector: np.ndarray  # float32, unit length
 
 
+def file_crc_prefix(path: Path, length: int) -> int:
+    crc = 0
+    if not path.exists():
+        return crc
+    with open(path, "rb") as f:
+        while length > 0 and (chunk := f.read(min(1 << 22, length))):
+            crc = zlib.crc32(chunk, crc)
+            length -= len(chunk)
+    return crc
+
+
 def new_hnsw() -> Index:
     return Index(ndim=DIM, metric="cos", dtype="f16", connectivity=16, expansion_add=128, expansion_search=64)
+
+
+class Damaged(Exception):
+    """An index file is not what its last commit says; the message says which and how. `mendable`: the
+    vectors that remain can be kept (`salvage`); otherwise the vector index must be rebuilt."""
+
+    def __init__(self, message: str, mendable: bool = False):
+        super().__init__(message)
+        self.mendable = mendable
+
+
+def file_crc(path: Path) -> int:
+    return file_crc_prefix(path, path.stat().st_size)
 
 
 class VectorStore:
     def __init__(self, path: Path):
         self.path = path
         path.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path / "state.sqlite", timeout=30, check_same_thread=False)
-        self.db.executescript(SCHEMA)
-        self.db.commit()
+        try:
+            self.db = sqlite3.connect(path / "state.sqlite", timeout=30, check_same_thread=False)
+            self.db.executescript(SCHEMA)
+            self.db.commit()
+        except sqlite3.DatabaseError as exc:
+            raise Damaged(f"the vector state file is unreadable ({exc})") from exc
 
     def close(self) -> None:
         self.db.close()
@@ -64,8 +95,36 @@ class VectorStore:
     # -- committed state -----------------------------------------------------------------------
     def meta(self) -> tuple[int, int]:
         """(generation, committed row count)."""
-        got = dict(self.db.execute("SELECT key, value FROM meta"))
+        got = self._meta()
         return int(got.get("generation", 0)), int(got.get("rows", 0))
+
+    def _meta(self) -> dict[str, str]:
+        return dict(self.db.execute("SELECT key, value FROM meta"))
+
+    def check(self, deep: bool = False) -> None:
+        """Raise Damaged if the files differ from the last commit: the state file unreadable, the vector file
+        shorter than its rows, the graph missing or changed. `deep` also checks every vector's bytes."""
+        try:
+            meta = self._meta()
+            live = self.db.execute("SELECT count(*) FROM rows WHERE alive = 1").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise Damaged(f"the vector state file is unreadable ({exc})") from exc
+        gen, n = int(meta.get("generation", 0)), int(meta.get("rows", 0))
+        size = self.vectors_path().stat().st_size if self.vectors_path().exists() else 0
+        if size < n * ROW_BYTES:
+            raise Damaged(f"the vector file is truncated: {size // ROW_BYTES} of {n} rows", mendable=True)
+        if (
+            deep
+            and "vectors_crc" in meta
+            and file_crc_prefix(self.vectors_path(), n * ROW_BYTES) != int(meta["vectors_crc"])
+        ):
+            raise Damaged("the vector file's contents changed since the last commit")
+        graph = self.graph_path(gen)
+        if live and not graph.exists():
+            raise Damaged(f"the graph file {graph.name} is missing", mendable=True)
+        recorded = (int(meta.get("graph_size", -1)), int(meta.get("graph_crc", -1)))
+        if "graph_crc" in meta and live and (graph.stat().st_size, file_crc(graph)) != recorded:
+            raise Damaged(f"the graph file {graph.name} changed since the last commit", mendable=True)
 
     def live(self) -> dict[str, tuple[int, str, str]]:
         """paper id -> (row, modified_at, text_hash) for every live row."""
@@ -93,7 +152,9 @@ class VectorStore:
         """Drop whatever a killed run left past the last commit."""
         gen, n = self.meta()
         vec = self.vectors_path()
-        if vec.exists() and vec.stat().st_size != n * ROW_BYTES:
+        # Only ever cut what a killed run appended: a file shorter than its rows is damage for `check`
+        # (extending it would invent zero vectors).
+        if vec.exists() and vec.stat().st_size > n * ROW_BYTES:
             with open(vec, "r+b") as f:
                 f.truncate(n * ROW_BYTES)
         for f in self.path.glob("hnsw-*.usearch*"):
@@ -116,10 +177,8 @@ class VectorStore:
                 f.flush()
                 os.fsync(f.fileno())
             graph.add(np.arange(n, n + len(new_rows), dtype=np.uint64), vectors, threads=os.cpu_count() or 1)
-        next_graph = self.graph_path(gen + 1)
-        tmp = next_graph.with_suffix(".usearch.tmp")
-        graph.save(str(tmp))
-        os.replace(tmp, next_graph)
+        vectors_crc = self._vectors_crc(n, new_rows)
+        graph_size, graph_crc = self._save_graph(graph, gen + 1)
         with self.db:
             self.db.executemany("UPDATE rows SET alive = 0 WHERE row = ?", [(r,) for r in dead_rows])
             self.db.executemany(
@@ -130,9 +189,60 @@ class VectorStore:
                 "INSERT INTO row_categories VALUES (?, ?)",
                 [(n + i, c) for i, r in enumerate(new_rows) for c in r.categories],
             )
-            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (str(gen + 1),))
-            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('rows', ?)", (str(n + len(new_rows)),))
+            self._set_meta(
+                generation=gen + 1,
+                rows=n + len(new_rows),
+                vectors_crc=vectors_crc,
+                graph_size=graph_size,
+                graph_crc=graph_crc,
+            )
         self.repair()  # the old generation's graph is no longer needed
+
+    def _set_meta(self, **values) -> None:
+        self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [(k, str(v)) for k, v in values.items()])
+
+    def _vectors_crc(self, n: int, new_rows: list[NewRow]) -> int:
+        """The running CRC-32 of the vector file after this change (computed once from the file for a
+        store that predates it)."""
+        meta = self._meta()
+        crc = int(meta["vectors_crc"]) if "vectors_crc" in meta else file_crc_prefix(self.vectors_path(), n * ROW_BYTES)
+        if new_rows:
+            crc = zlib.crc32(np.stack([r.vector for r in new_rows]).astype(np.float16).tobytes(), crc)
+        return crc
+
+    def _save_graph(self, graph: Index, generation: int) -> tuple[int, int]:
+        path = self.graph_path(generation)
+        tmp = path.with_suffix(".usearch.tmp")
+        graph.save(str(tmp))
+        os.replace(tmp, path)
+        return path.stat().st_size, file_crc(path)
+
+    # -- mending damage --------------------------------------------------------------------------
+    def salvage(self) -> int:
+        """After damage to the vector file or graph: keep the rows whose vectors are still whole, retire
+        the rest (the indexer embeds those papers again) and build a new graph from the matrix.
+        Returns the rows retired."""
+        gen, n = self.meta()
+        whole = min(n, (self.vectors_path().stat().st_size if self.vectors_path().exists() else 0) // ROW_BYTES)
+        live = [r for (r,) in self.db.execute("SELECT row FROM rows WHERE alive = 1 AND row < ?", (whole,))]
+        graph = new_hnsw()
+        if live:
+            matrix = np.memmap(self.vectors_path(), dtype=np.float16, mode="r", shape=(whole, DIM))
+            graph.add(np.asarray(live, dtype=np.uint64), np.asarray(matrix[live]), threads=os.cpu_count() or 1)
+        with open(self.vectors_path(), "ab") as f:
+            f.truncate(whole * ROW_BYTES)
+        graph_size, graph_crc = self._save_graph(graph, gen + 1)
+        with self.db:
+            lost = self.db.execute("UPDATE rows SET alive = 0 WHERE alive = 1 AND row >= ?", (whole,)).rowcount
+            self._set_meta(
+                generation=gen + 1,
+                rows=whole,
+                vectors_crc=file_crc_prefix(self.vectors_path(), whole * ROW_BYTES),
+                graph_size=graph_size,
+                graph_crc=graph_crc,
+            )
+        self.repair()
+        return lost
 
     def load_graph(self, generation: int, view: bool) -> Index:
         graph = new_hnsw()

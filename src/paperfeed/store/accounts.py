@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -16,10 +17,13 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from zxcvbn import zxcvbn
 
+from paperfeed.store.db import insert_ignore
 from paperfeed.store.importer import utcnow
 from paperfeed.store.schema import (
     api_tokens,
+    harvest_state,
     hidden_papers,
     library,
     library_tags,
@@ -36,12 +40,44 @@ USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
 EMAIL = re.compile(r"^[^@\s<>,;\"'\r\n]+@[^@\s<>,;\"'\r\n]+\.[A-Za-z]{2,}$")
 TAG = re.compile(r"^[\w.+-]{1,64}$")
 MIN_PASSWORD = 8
+# zxcvbn's score: 0-1 are guessed within about 10^6 tries (common passwords, repeats, keyboard runs),
+# which a throttled online attack still gets through; 2 and up resist it.
+MIN_STRENGTH = 2
 SESSION_DAYS = 30
 _hasher = PasswordHasher()
+# Each argon2 hash takes ~64 MB and a core for tens of milliseconds: at most this many run at once,
+# so a burst of registrations or logins queues instead of exhausting memory and every core.
+HASH_SLOTS = threading.BoundedSemaphore(2)
+HASH_WAIT = 5.0
+FIRST_ADMIN_KEY = "accounts:first-admin"
 
 
 class AccountError(ValueError):
     """A request about accounts that cannot be done, with a message fit to show the user."""
+
+
+class Busy(RuntimeError):
+    """Too many password checks at once; the caller should answer 503 and ask to retry."""
+
+
+def _hashing(fn, *args):
+    if not HASH_SLOTS.acquire(timeout=HASH_WAIT):
+        raise Busy("the server is busy checking passwords; try again in a few seconds")
+    try:
+        return fn(*args)
+    finally:
+        HASH_SLOTS.release()
+
+
+def hash_password(password: str) -> str:
+    return _hashing(_hasher.hash, password)
+
+
+def _verify(stored: str, password: str) -> bool:
+    try:
+        return _hashing(_hasher.verify, stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 @dataclass(frozen=True)
@@ -61,34 +97,68 @@ def digest(token: str) -> str:
 
 
 # -- users ------------------------------------------------------------------------------------------
-def check_password(password: str) -> None:
+def check_password(password: str, username: str = "", email: str | None = None) -> None:
+    """At least 8 characters, at most 1024, and not guessable from lists of common passwords, repeats,
+    keyboard runs or the user's own name (zxcvbn, offline)."""
     if len(password) < MIN_PASSWORD:
         raise AccountError(f"the password must have at least {MIN_PASSWORD} characters")
     if len(password) > 1024:
         raise AccountError("the password is too long (1024 characters at most)")
+    # zxcvbn's cost grows with length; a long password's first 100 characters decide.
+    verdict = zxcvbn(password[:100], user_inputs=[u for u in (username, email or "") if u])
+    if verdict["score"] < MIN_STRENGTH:
+        why = verdict["feedback"]["warning"] or "it is too easy to guess"
+        raise AccountError(f"choose a harder password: {why.rstrip('.').lower()} (try a few unrelated words)")
 
 
-def create_user(engine: Engine, username: str, password: str, email: str | None = None, admin: bool = False) -> User:
+def check_username(username: str) -> None:
     if not USERNAME.match(username):
         raise AccountError("a username has 3 to 32 letters, digits, '.', '_' or '-'")
+
+
+def create_user(
+    engine: Engine, username: str, password: str, email: str | None = None, admin: bool = False, first_admin=False
+) -> User:
+    """A new account. `first_admin`: it administers the install if, and only if, it is the first account,
+    decided atomically with the insert (50 registrations at once on a fresh install make one admin)."""
+    check_username(username)
     email = (email or "").strip() or None
     if email and not EMAIL.match(email):
         raise AccountError(f"not an email address: {email!r}")
-    check_password(password)
+    check_password(password, username, email)
+    # A taken name is answered before the costly hash (the insert below still decides a race).
+    if username_taken(engine, username):
+        raise AccountError(f"the username {username!r} is taken")
+    hashed = hash_password(password)
     try:
         with engine.begin() as conn:
             uid = conn.execute(
                 insert(users).values(
-                    username=username,
-                    email=email,
-                    password_hash=_hasher.hash(password),
-                    is_admin=admin,
-                    created_at=utcnow(),
+                    username=username, email=email, password_hash=hashed, is_admin=admin, created_at=utcnow()
                 )
             ).inserted_primary_key[0]
+            if first_admin and not admin:
+                admin = _claim_first_admin(conn, uid)
     except IntegrityError as exc:
         raise AccountError(f"the username {username!r} is taken") from exc
     return User(uid, username, email, admin)
+
+
+def _claim_first_admin(conn: Connection, uid: int) -> bool:
+    """Inside the insert's transaction: no other account exists, and this one wins the one-row claim
+    (on SQLite the writer lock already serialises this; on PostgreSQL the claim's key does)."""
+    others = conn.execute(select(func.count()).select_from(users).where(users.c.id != uid)).scalar()
+    if others:
+        return False
+    won = insert_ignore(conn, harvest_state, {"key": FIRST_ADMIN_KEY, "value": str(uid), "updated_at": utcnow()})
+    if won:
+        conn.execute(update(users).where(users.c.id == uid).values(is_admin=True))
+    return bool(won)
+
+
+def username_taken(engine: Engine, username: str) -> bool:
+    with engine.connect() as conn:
+        return get_user(conn, username) is not None
 
 
 def has_users(engine: Engine) -> bool:
@@ -101,36 +171,42 @@ def list_users(engine: Engine) -> list[User]:
         return [user_from_row(r) for r in conn.execute(select(users).order_by(users.c.username))]
 
 
+def _by_name(username: str):
+    """Names are one account whatever their case."""
+    return select(users).where(func.lower(users.c.username) == username.lower())
+
+
 def get_user(conn: Connection, username: str) -> User | None:
-    row = conn.execute(select(users).where(users.c.username == username)).first()
+    row = conn.execute(_by_name(username)).first()
     return user_from_row(row) if row else None
 
 
 def authenticate(engine: Engine, username: str, password: str) -> User | None:
     with engine.connect() as conn:
-        row = conn.execute(select(users).where(users.c.username == username)).first()
+        row = conn.execute(_by_name(username)).first()
     if row is None:
         # Hash anyway, so the answer takes as long whether or not the user exists.
-        _hasher.hash(password)
+        hash_password(password)
         return None
-    try:
-        _hasher.verify(row.password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return None
-    return user_from_row(row)
+    return user_from_row(row) if _verify(row.password_hash, password) else None
 
 
-def change_password(engine: Engine, user: User, old: str, new: str, keep_session: str | None = None) -> None:
-    """Set a new password and end every other session of the user."""
+def change_password(
+    engine: Engine, user: User, old: str, new: str, keep_session: str | None = None, revoke_tokens: bool = False
+) -> None:
+    """Set a new password and end every other session of the user (and, if asked, every API/feed token)."""
     if authenticate(engine, user.username, old) is None:
         raise AccountError("the current password is wrong")
-    check_password(new)
+    check_password(new, user.username, user.email)
+    hashed = hash_password(new)
     with engine.begin() as conn:
-        conn.execute(update(users).where(users.c.id == user.id).values(password_hash=_hasher.hash(new)))
+        conn.execute(update(users).where(users.c.id == user.id).values(password_hash=hashed))
         query = delete(sessions).where(sessions.c.user_id == user.id)
         if keep_session:
             query = query.where(sessions.c.token_hash != digest(keep_session))
         conn.execute(query)
+        if revoke_tokens:
+            conn.execute(delete(api_tokens).where(api_tokens.c.user_id == user.id))
 
 
 def delete_user(engine: Engine, user: User) -> None:
@@ -144,7 +220,8 @@ def delete_user(engine: Engine, user: User) -> None:
 
 def set_admin(engine: Engine, username: str, admin: bool) -> None:
     with engine.begin() as conn:
-        if conn.execute(update(users).where(users.c.username == username).values(is_admin=admin)).rowcount == 0:
+        named = func.lower(users.c.username) == username.lower()
+        if conn.execute(update(users).where(named).values(is_admin=admin)).rowcount == 0:
             raise AccountError(f"no user {username!r}")
 
 
@@ -227,6 +304,11 @@ def revoke_token(engine: Engine, user: User, token_id: int) -> bool:
     return result.rowcount > 0
 
 
+def revoke_all_tokens(engine: Engine, user: User) -> int:
+    with engine.begin() as conn:
+        return conn.execute(delete(api_tokens).where(api_tokens.c.user_id == user.id)).rowcount
+
+
 # -- upvotes, library, hidden papers ---------------------------------------------------------------
 def paper_exists(conn: Connection, paper_id: str) -> bool:
     return conn.execute(select(papers.c.id).where(papers.c.id == paper_id)).first() is not None
@@ -236,11 +318,7 @@ def set_upvote(engine: Engine, user: User, paper_id: str, on: bool) -> int:
     """Add or remove the user's vote (one per user and paper); the paper's vote count after."""
     with engine.begin() as conn:
         if on:
-            exists = conn.execute(
-                select(upvotes.c.paper_id).where(upvotes.c.user_id == user.id, upvotes.c.paper_id == paper_id)
-            ).first()
-            if not exists:
-                conn.execute(insert(upvotes).values(user_id=user.id, paper_id=paper_id, created_at=utcnow()))
+            insert_ignore(conn, upvotes, {"user_id": user.id, "paper_id": paper_id, "created_at": utcnow()})
         else:
             conn.execute(delete(upvotes).where(upvotes.c.user_id == user.id, upvotes.c.paper_id == paper_id))
         return vote_counts(conn, [paper_id]).get(paper_id, 0)
@@ -282,14 +360,11 @@ def clean_tags(text: str | list[str]) -> list[str]:
 def save_paper(engine: Engine, user: User, paper_id: str, tags: list[str]) -> None:
     """Put the paper in the user's library with exactly these tags (saving again replaces the tags)."""
     with engine.begin() as conn:
-        saved = conn.execute(
-            select(library.c.paper_id).where(library.c.user_id == user.id, library.c.paper_id == paper_id)
-        ).first()
-        if not saved:
-            conn.execute(insert(library).values(user_id=user.id, paper_id=paper_id, saved_at=utcnow()))
+        insert_ignore(conn, library, {"user_id": user.id, "paper_id": paper_id, "saved_at": utcnow()})
         conn.execute(delete(library_tags).where(library_tags.c.user_id == user.id, library_tags.c.paper_id == paper_id))
         if tags:
-            conn.execute(insert(library_tags), [{"user_id": user.id, "paper_id": paper_id, "tag": t} for t in tags])
+            # Two saves at once: each replaces the tags; neither fails on the other's rows.
+            insert_ignore(conn, library_tags, [{"user_id": user.id, "paper_id": paper_id, "tag": t} for t in tags])
 
 
 def unsave_paper(engine: Engine, user: User, paper_id: str) -> bool:
@@ -352,7 +427,7 @@ def set_hidden(engine: Engine, admin: User, paper_id: str, hidden: bool) -> None
     with engine.begin() as conn:
         conn.execute(delete(hidden_papers).where(hidden_papers.c.paper_id == paper_id))
         if hidden:
-            conn.execute(insert(hidden_papers).values(paper_id=paper_id, hidden_by=admin.id, hidden_at=utcnow()))
+            insert_ignore(conn, hidden_papers, {"paper_id": paper_id, "hidden_by": admin.id, "hidden_at": utcnow()})
 
 
 def hidden_ids(conn: Connection) -> set[str]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -47,3 +47,13 @@ def init_db(engine: Engine) -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+def insert_ignore(conn: Connection, table: Table, rows: dict | list[dict]) -> int:
+    """INSERT that skips rows whose key is already there, in one statement: two identical writes at
+    once (a double click, two processes) both succeed and leave one row. Returns the rows inserted."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return conn.execute(insert(table).on_conflict_do_nothing(), rows).rowcount

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
 )
 
 metadata = MetaData()
@@ -118,6 +119,8 @@ users = Table(
     Column("is_admin", Boolean, nullable=False, default=False),
     Column("created_at", DateTime, nullable=False),
 )
+# One name whatever its case (migration 0004).
+Index("uq_users_username_lower", func.lower(users.c.username), unique=True)
 
 # Server-side sessions: the cookie holds a random token, the table its SHA-256, so logging out
 # (or deleting the account, or changing the password) really ends a session.

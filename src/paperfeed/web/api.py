@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -16,7 +15,7 @@ from paperfeed.store import queries as q
 from paperfeed.store.accounts import AccountError, User
 from paperfeed.web import views
 from paperfeed.web.context import Context
-from paperfeed.web.pages import Category, ctx, paper_key
+from paperfeed.web.pages import Category, Day, ctx, paper_key
 
 router = APIRouter(prefix="/api", tags=["api"])
 Limit = Annotated[int, Query(ge=1, le=100, description="results per page (at most 100)")]
@@ -49,7 +48,7 @@ def visible(c: Context, request: Request, paper_id: str, user: User | None) -> d
 @router.get("/daily_papers", summary="The papers of one listing day, ranked")
 def daily_papers(
     request: Request,
-    date_: Annotated[date | None, Query(alias="date", description="YYYY-MM-DD; default the latest day")] = None,
+    date_: Annotated[Day | None, Query(alias="date", description="YYYY-MM-DD; default the latest day")] = None,
     sort: Annotated[str, Query(pattern="^(trending|new)$")] = "trending",
     category: Category = None,
     limit: Limit = 50,
@@ -64,7 +63,7 @@ def daily_papers(
             return []
         period = views.period_of("date", day)
         papers, _ = views.ranked_page(conn, period, sort, category or None, 1, offset + limit, user)
-    base = str(request.base_url).rstrip("/")
+    base = c.settings.base_url.rstrip("/")
     return [
         {
             "paper": views.paper_json(p, base),
@@ -80,8 +79,8 @@ def daily_papers(
 async def search(
     request: Request,
     q_: Annotated[str, Query(alias="q", max_length=20_000, description='words, "phrases", author:, cat:')] = "",
-    since: date | None = None,
-    until: date | None = None,
+    since: Day | None = None,
+    until: Day | None = None,
     category: Category = None,
     author: Annotated[str | None, Query(max_length=200)] = None,
     mode: Annotated[str, Query(pattern="^(hybrid|lexical|dense)$")] = "hybrid",
@@ -91,34 +90,34 @@ async def search(
 ):
     c = ctx(request)
     user = c.api_user(request)
-    try:
-        results = await c.run_limited(
-            c.search.search,
-            q_,
-            limit=limit,
-            offset=offset,
-            sort=sort,
-            mode=mode,
-            since=since,
-            until=until,
-            categories=[category] if category else None,
-            authors=[author] if author else None,
-        )
-    except QueryError as exc:
-        return invalid("q", str(exc))
-    with c.engine.connect() as conn:
-        papers = {p["id"]: p for p in views.load_visible(conn, [h.id for h in results.hits], user)}
-    base = str(request.base_url).rstrip("/")
-    return {
-        "query": q_,
-        "total": results.total,
-        "notes": results.notes,
-        "results": [
+
+    def answer():
+        # All of it in the timed thread, so the time limit holds for the whole request.
+        try:
+            results = c.search.search(
+                q_,
+                limit=limit,
+                offset=offset,
+                sort=sort,
+                mode=mode,
+                since=since,
+                until=until,
+                categories=[category] if category else None,
+                authors=[author] if author else None,
+            )
+        except QueryError as exc:
+            return invalid("q", str(exc))
+        with c.engine.connect() as conn:
+            papers = {p["id"]: p for p in views.load_visible(conn, [h.id for h in results.hits], user)}
+        base = c.settings.base_url.rstrip("/")
+        found = [
             {"paper": views.paper_json(papers[h.id], base), "score": h.score, "lexical": h.lexical, "dense": h.dense}
             for h in results.hits
             if h.id in papers
-        ],
-    }
+        ]
+        return {"query": q_, "total": results.total, "notes": results.notes, "results": found}
+
+    return await c.run_limited(answer)
 
 
 @router.get("/papers/{paper_id:path}/similar", summary="The papers most like this one")
@@ -131,7 +130,7 @@ def similar(request: Request, paper_id: str, limit: Annotated[int, Query(ge=1, l
         raise HTTPException(409, f"{paper['id']} is not in the search index yet; run `paperfeed index`")
     with c.engine.connect() as conn:
         papers = {p["id"]: p for p in views.load_visible(conn, [h.id for h in hits], user)}
-    base = str(request.base_url).rstrip("/")
+    base = c.settings.base_url.rstrip("/")
     return [{"paper": views.paper_json(papers[h.id], base), "score": h.score} for h in hits if h.id in papers]
 
 
@@ -156,7 +155,7 @@ def _vote(request: Request, paper_id: str, on: bool) -> dict:
 def paper(request: Request, paper_id: str):
     c = ctx(request)
     p = visible(c, request, paper_id, c.api_user(request))
-    return views.paper_json(p, str(request.base_url).rstrip("/"))
+    return views.paper_json(p, c.settings.base_url.rstrip("/"))
 
 
 class Tags(BaseModel):
@@ -170,7 +169,7 @@ def library(request: Request, tag: Annotated[str | None, Query(max_length=64)] =
     with c.engine.connect() as conn:
         saved = accounts.library_of(conn, user, tag)
         papers = views.load_papers(conn, [s["id"] for s in saved], user)
-    base = str(request.base_url).rstrip("/")
+    base = c.settings.base_url.rstrip("/")
     return [
         {"paper": views.paper_json(p, base), "tags": s["tags"], "savedAt": views.iso(s["saved_at"])}
         for s, p in zip(saved, papers, strict=True)

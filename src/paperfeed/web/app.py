@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import secrets
 import time
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -20,13 +21,17 @@ from swagger_ui_bundle import swagger_ui_path
 
 from paperfeed import __version__
 from paperfeed.config import Settings, get_settings
-from paperfeed.store import make_engine
+from paperfeed.search.service import Unavailable
+from paperfeed.store import accounts, make_engine
 from paperfeed.store import queries as q
+from paperfeed.store.errors import storage_problem
 from paperfeed.web import api, digest_pages, feeds, pages
-from paperfeed.web.context import Context
+from paperfeed.web.context import SESSION_COOKIE, Context
+from paperfeed.web.guard import Admission, BodyLimit
 
 HERE = Path(__file__).parent
 access_log = logging.getLogger("paperfeed.access")
+error_log = logging.getLogger("paperfeed.errors")
 JSON_PATHS = ("/api/", "/feeds/", "/healthz")
 # Private feed tokens and email links' tokens travel in the path; the access log must not keep them.
 SECRET_PATH = re.compile(r"^(/feeds/library/|/unsubscribe/|/verify-email/)[^/]+")
@@ -59,9 +64,16 @@ def create_app(settings: Settings | None = None, arxiv_client: httpx.Client | No
     app.include_router(feeds.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["ops"])
     app.include_router(pages.router)
+    # Added last = outermost: every answer, a shed 503 or a 413 included, is logged and gets the headers.
+    app.add_middleware(
+        Admission, slots=settings.max_inflight, wait=settings.admission_wait, queue=settings.admission_queue
+    )
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout)
     app.middleware("http")(log_and_protect)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(accounts.Busy, busy_error)
+    app.add_exception_handler(Unavailable, busy_error)
     return app
 
 
@@ -77,7 +89,9 @@ def api_docs():
 
 
 def healthz(request: Request):
-    """Database reachable and the search index holding every stored paper."""
+    """The truth about what serves: database, storage, both search indexes, overload.
+    "ok" only when all is well; "degraded" when something works in a reduced way (the reasons say what);
+    503 "error" when the database cannot be read."""
     c = request.app.state.ctx
     try:
         with c.engine.connect() as conn:
@@ -85,27 +99,53 @@ def healthz(request: Request):
             papers = q.count_papers(c.engine)
             latest = q.latest_day(conn)
     except Exception as exc:  # any database failure is what this endpoint reports
-        return JSONResponse({"status": "error", "database": f"{type(exc).__name__}: {exc}"}, 503)
-    try:
-        indexed = c.search.indexed_count()
-    except Exception:  # no index yet
-        indexed = 0
-    fresh = indexed >= papers
+        reason = storage_problem(exc) or f"{type(exc).__name__}: {exc}"
+        return JSONResponse({"status": "error", "database": reason}, 503)
+    problems = []
+    storage = c.storage.check()
+    if storage != "ok":
+        problems.append(f"storage: {storage}")
+    search = c.search.health(papers)
+    problems += [f"{name} index: {state}" for name, state in search["indexes"].items() if state != "ok"]
+    if not search["fresh"]:
+        problems.append(f"search index behind the store: {search['indexed']} of {papers} papers indexed")
+    admission = _admission(request.app)
     return {
-        "status": "ok" if fresh else "degraded",
+        "status": "degraded" if problems else "ok",
+        "problems": problems,
         "database": "ok",
+        "storage": storage,
         "papers": papers,
-        "indexed": indexed,
-        "index_fresh": fresh,
+        "indexed": search["indexed"],
+        "index_fresh": search["fresh"],
+        "indexes": search["indexes"],
+        "repair": c.repairer.state if c.repairer else None,
+        "busy_answers": admission.shed if admission else 0,
         "latest_day": str(latest) if latest else None,
     }
 
 
+def _admission(app: FastAPI) -> Admission | None:
+    """The running Admission middleware (built by Starlette on the first request)."""
+    layer = getattr(app, "middleware_stack", None)
+    while layer is not None:
+        if isinstance(layer, Admission):
+            return layer
+        layer = getattr(layer, "app", None)
+    return None
+
+
 async def log_and_protect(request: Request, call_next) -> Response:
     start = time.perf_counter()
-    response = await call_next(request)
+    try:
+        response = await call_next(request)
+    except Exception as exc:  # answered here, so a failure too gets its log line and headers
+        response = failure(request, exc)
     ms = (time.perf_counter() - start) * 1000
     response.headers["Server-Timing"] = f"app;dur={ms:.1f}"
+    if request.cookies.get(SESSION_COOKIE) or request.headers.get("authorization"):
+        # A page for one user (their name, tokens, library) is kept by no shared cache or back button.
+        response.headers.setdefault("Cache-Control", "private, no-store")
     if request.url.path != "/docs":  # Swagger UI starts with an inline script
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
@@ -126,6 +166,29 @@ async def log_and_protect(request: Request, call_next) -> Response:
     return response
 
 
+def failure(request: Request, exc: Exception) -> Response:
+    """A clear answer for an unexpected error: 503 naming a storage problem (disk full, read-only),
+    else 500 with an id to quote; the traceback goes to the log once, never to the client."""
+    c = request.app.state.ctx
+    reason = storage_problem(exc)
+    if reason:
+        c.storage.failed(reason)
+        error_log.warning("%s %s: storage failure: %s", request.method, request.url.path, reason)
+        message = f"The server cannot save or read its data right now: {reason}. Nothing was changed; try later."
+        status, headers = 503, {"Retry-After": "60"}
+    else:
+        ref = secrets.token_hex(4)
+        error_log.error("%s %s failed (ref %s)", request.method, request.url.path, ref, exc_info=exc)
+        message = f"Something went wrong on our side (reference {ref}); it has been logged."
+        status, headers = 500, {}
+    if wants_json(request):
+        return JSONResponse({"detail": message}, status, headers=headers)
+    try:
+        return c.render(request, "error.html", status=status, code=status, message=message, headers=headers)
+    except Exception:  # the error page itself needs the database (who is logged in): plain text then
+        return PlainTextResponse(message, status, headers=headers)
+
+
 def wants_json(request: Request) -> bool:
     return request.url.path.startswith(JSON_PATHS) or request.url.path in ("/openapi.json",)
 
@@ -137,6 +200,15 @@ async def http_error(request: Request, exc: StarletteHTTPException):
     if exc.status_code == 401:
         return pages.login_first(request)
     return c.render(request, "error.html", status=exc.status_code, code=exc.status_code, message=exc.detail)
+
+
+async def busy_error(request: Request, exc: Exception):
+    """503 + Retry-After: too many password checks at once, or a search index being rebuilt."""
+    headers = {"Retry-After": "5" if isinstance(exc, accounts.Busy) else "30"}
+    if wants_json(request):
+        return JSONResponse({"detail": str(exc)}, 503, headers=headers)
+    c = request.app.state.ctx
+    return c.render(request, "error.html", status=503, code=503, message=str(exc), headers=headers)
 
 
 async def validation_error(request: Request, exc: RequestValidationError):

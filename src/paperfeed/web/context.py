@@ -21,6 +21,7 @@ from paperfeed.search.encoder import get_encoder
 from paperfeed.search.service import SearchService
 from paperfeed.store import accounts
 from paperfeed.store.accounts import User
+from paperfeed.store.errors import StorageWatch
 from paperfeed.web import views
 
 HERE = Path(__file__).parent
@@ -28,37 +29,79 @@ SESSION_COOKIE = "pf_session"
 ANON_COOKIE = "pf_anon"  # binds a visitor's CSRF token before they log in
 
 
-class LoginLimiter:
-    """Failed logins per client address and per account in a sliding window (in this process)."""
+class Window:
+    """Events per key in a sliding window (in this process): `count`, `add`, `allow` (= add if under)."""
 
-    def __init__(self, per_ip: int, per_account: int, window: float):
-        self.limits = {"ip": per_ip, "account": per_account}
-        self.window = window
-        self.failures: dict[tuple[str, str], deque] = defaultdict(deque)
+    def __init__(self, limit: int, seconds: float):
+        self.limit, self.seconds = limit, seconds
+        self.events: dict[str, deque] = defaultdict(deque)
         self.lock = threading.Lock()
 
-    def _recent(self, key: tuple[str, str]) -> deque:
-        q = self.failures[key]
-        while q and q[0] < time.monotonic() - self.window:
+    def _recent(self, key: str) -> deque:
+        q = self.events[key]
+        while q and q[0] < time.monotonic() - self.seconds:
             q.popleft()
+        if not q:
+            del self.events[key]  # the table holds only keys with recent events
+            return self.events[key]
         return q
 
-    def blocked(self, ip: str, account: str) -> bool:
+    def count(self, key: str) -> int:
         with self.lock:
-            return any(len(self._recent((kind, value))) >= self.limits[kind] for kind, value in self._keys(ip, account))
+            return len(self._recent(key))
+
+    def last(self, key: str) -> float | None:
+        with self.lock:
+            q = self._recent(key)
+            return q[-1] if q else None
+
+    def add(self, key: str) -> None:
+        with self.lock:
+            self._recent(key).append(time.monotonic())
+
+    def allow(self, key: str) -> bool:
+        with self.lock:
+            q = self._recent(key)
+            if len(q) >= self.limit:
+                return False
+            q.append(time.monotonic())
+            return True
+
+    def forget(self, key: str) -> None:
+        with self.lock:
+            self.events.pop(key, None)
+
+
+class LoginLimiter:
+    """Failed logins per client address, and per address *and* account with a growing wait.
+
+    There is no lock on an account as such: someone guessing a victim's password from their own address
+    slows only themselves, and the victim still logs in from theirs."""
+
+    def __init__(self, per_ip: int, per_pair: int, window: float):
+        self.ips = Window(per_ip, window)
+        self.pairs = Window(10**9, window)
+        self.free_tries = per_pair
+        self.window = window
+
+    def wait(self, ip: str, account: str) -> float:
+        """Seconds until this address may try again (0: now)."""
+        if self.ips.count(ip) >= self.ips.limit:
+            return self.window
+        key = f"{ip}\0{account.lower()}"
+        extra = self.pairs.count(key) - self.free_tries
+        if extra < 0:
+            return 0.0
+        # 1, 2, 4, … seconds after each failure past the free ones, up to the window.
+        backoff = min(2.0**extra, self.window)
+        return max(0.0, self.pairs.last(key) + backoff - time.monotonic())
 
     def failed(self, ip: str, account: str) -> None:
-        with self.lock:
-            for key in self._keys(ip, account):
-                self._recent(key).append(time.monotonic())
+        self.ips.add(ip)
+        self.pairs.add(f"{ip}\0{account.lower()}")
 
-    def succeeded(self, account: str) -> None:
-        with self.lock:
-            self.failures.pop(("account", account.lower()), None)
-
-    @staticmethod
-    def _keys(ip: str, account: str) -> list[tuple[str, str]]:
-        return [("ip", ip), ("account", account.lower())]
+    def succeeded(self, ip: str, account: str) -> None:
+        self.pairs.forget(f"{ip}\0{account.lower()}")
 
 
 class Context:
@@ -76,8 +119,11 @@ class Context:
         self.limiter = LoginLimiter(
             settings.login_failures_per_ip, settings.login_failures_per_account, settings.login_window_seconds
         )
+        self.registrations = Window(settings.registrations_per_ip, 3600)
         self.arxiv_client = arxiv_client
         self.index_lock = threading.Lock()
+        self.storage = StorageWatch(settings.data_dir)
+        self.repairer = None  # set by `paperfeed serve`: repairs damaged indexes in the background
 
     # -- who is asking -------------------------------------------------------------------------
     def user(self, request: Request) -> User | None:
@@ -129,11 +175,14 @@ class Context:
             raise HTTPException(403, "the form's security token is missing or stale; reload the page and try again")
 
     # -- responses --------------------------------------------------------------------------------
-    def render(self, request: Request, name: str, status: int = 200, **values) -> HTMLResponse:
+    def render(
+        self, request: Request, name: str, status: int = 200, headers: dict | None = None, **values
+    ) -> HTMLResponse:
         values.setdefault("user", self.user(request))
+        values["base_url"] = self.settings.base_url
         values["csrf"] = self.csrf_token(request)
         values.setdefault("status_code", status)
-        response = self.templates.TemplateResponse(request, name, values, status_code=status)
+        response = self.templates.TemplateResponse(request, name, values, status_code=status, headers=headers)
         self.remember_anon(request, response)
         return response
 

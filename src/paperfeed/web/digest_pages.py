@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from email import message_from_string
 from email.policy import default as default_policy
 from typing import Annotated
@@ -17,7 +16,7 @@ from paperfeed.digest import subscriptions as subs
 from paperfeed.store.importer import utcnow
 from paperfeed.store.schema import outbox as outbox_table
 from paperfeed.web.context import Context
-from paperfeed.web.pages import ctx, login_first, to
+from paperfeed.web.pages import Day, ctx, login_first, to
 
 router = APIRouter()
 api = APIRouter(prefix="/api/digest", tags=["digest"])
@@ -110,9 +109,20 @@ def digest_save(
         return render_digest(request, 422, error=str(exc), sub=sub)
     note = "Saved."
     if needs_check:
-        outbox.queue_verification(c.engine, c.settings, user.id)
-        note = f"Saved. We sent a link to {saved.email}: follow it to start receiving digests."
+        note = "Saved. " + confirmation_note(c, user.id, saved.email)
     return render_digest(request, message=note)
+
+
+def confirmation_note(c: Context, user_id: int, email: str) -> str:
+    """Queue a confirmation mail (at most one per ten minutes) and say truthfully what happens to it."""
+    if not outbox.queue_verification(c.engine, c.settings, user_id):
+        return "A confirmation link was sent a few minutes ago: check your inbox, or ask again in ten minutes."
+    if not c.settings.smtp_host:
+        return (
+            f"A confirmation link for {email} is waiting, but this server has no mail server configured "
+            "(PAPERFEED_SMTP_HOST), so it cannot be sent yet."
+        )
+    return f"We sent a link to {email}: follow it to start receiving digests."
 
 
 @router.post("/settings/digest/verify", include_in_schema=False)
@@ -120,10 +130,10 @@ def digest_resend(request: Request, csrf_token: Annotated[str, Form()] = ""):
     c = ctx(request)
     c.check_csrf(request, csrf_token)
     user = c.require_user(request)
-    if subs.get(c.engine, user.id) is None:
+    sub = subs.get(c.engine, user.id)
+    if sub is None:
         raise HTTPException(404, "subscribe first")
-    outbox.queue_verification(c.engine, c.settings, user.id)
-    return render_digest(request, message="A new confirmation link is on its way.")
+    return render_digest(request, message=confirmation_note(c, user.id, sub.email))
 
 
 @router.post("/settings/digest/searches", include_in_schema=False)
@@ -156,7 +166,7 @@ def search_delete(request: Request, search_id: int, csrf_token: Annotated[str, F
 @router.get("/settings/digest/preview", include_in_schema=False)
 def digest_preview(
     request: Request,
-    day: Annotated[date | None, Query(alias="date")] = None,
+    day: Annotated[Day | None, Query(alias="date")] = None,
     part: Annotated[str, Query(pattern="^(html|text)$")] = "html",
 ):
     """Exactly the digest that is (or would be) sent for the period due on `date`."""
@@ -168,6 +178,8 @@ def digest_preview(
         raw = outbox.preview(c.engine, c.settings, user.id, day or utcnow().date(), c.search)
     except subs.SubscriptionError as exc:
         raise HTTPException(404, str(exc)) from exc
+    except outbox.ComposeError as exc:
+        raise HTTPException(422, f"this digest cannot be composed: {exc}") from exc
     if not raw:
         return PlainTextResponse("Nothing new for this period: no digest would be sent.")
     msg = message_from_string(raw, policy=default_policy)
@@ -178,7 +190,17 @@ def digest_preview(
 
 
 @router.get("/verify-email/{token}", include_in_schema=False)
+def verify_email_page(request: Request, token: str):
+    """A confirmation button: mail scanners follow links with GET, and must not confirm anyone's address."""
+    c = ctx(request)
+    if subs.read_token(c.secret, "verify", token, subs.VERIFY_MAX_AGE) is None:
+        return c.render(request, "notice.html", status=400, heading="Not confirmed", text=INVALID_LINK)
+    return c.render(request, "verify.html", token=token)
+
+
+@router.post("/verify-email/{token}", include_in_schema=False)
 def verify_email(request: Request, token: str):
+    """The signed token is the authority (it came by mail to the address), so no login or CSRF token."""
     c = ctx(request)
     if not subs.verify(c.engine, c.secret, token):
         return c.render(request, "notice.html", status=400, heading="Not confirmed", text=INVALID_LINK)
@@ -259,9 +281,8 @@ def put_subscription(request: Request, body: SubscriptionIn):
         sub, needs_check = subs.save(c.engine, subs.Subscription(user_id=user.id, **body.model_dump()))
     except subs.SubscriptionError as exc:
         raise HTTPException(422, [{"loc": ["body"], "msg": str(exc), "type": "value_error"}]) from exc
-    if needs_check:
-        outbox.queue_verification(c.engine, c.settings, user.id)
-    return {**_sub_json(sub), "verification_sent": needs_check}
+    queued = needs_check and outbox.queue_verification(c.engine, c.settings, user.id)
+    return {**_sub_json(sub), "verification_sent": queued}
 
 
 @api.get("/searches", summary="Your saved searches")

@@ -14,7 +14,7 @@ from paperfeed.search.query import QueryError
 from paperfeed.store import accounts
 from paperfeed.store import queries as q
 from paperfeed.web import views
-from paperfeed.web.pages import Category, ctx
+from paperfeed.web.pages import Category, Day, ctx
 
 router = APIRouter(prefix="/feeds", include_in_schema=False)
 Format = Annotated[str, Query(pattern="^(rss|atom)$")]
@@ -22,12 +22,14 @@ FEED_SIZE = 50
 
 
 def feed_response(request: Request, title: str, path: str, papers: list[dict], fmt: str) -> Response:
-    base = str(request.base_url).rstrip("/")
+    # The configured address, never the request's Host header (which any client can set).
+    base = ctx(request).settings.base_url.rstrip("/")
     fg = FeedGenerator()
     fg.id(base + path)
     fg.title(title)
     fg.link(href=base + path, rel="alternate")
-    fg.link(href=str(request.url), rel="self")
+    query = f"?{request.url.query}" if request.url.query else ""
+    fg.link(href=base + request.url.path + query, rel="self")
     fg.description(f"{title} — paperfeed")
     fg.language("en")
     for p in reversed(papers):  # feedgen prepends each entry; reversed keeps our order
@@ -53,7 +55,7 @@ def feed_response(request: Request, title: str, path: str, papers: list[dict], f
 @router.get("/daily.xml")
 def daily(
     request: Request,
-    date_: Annotated[date | None, Query(alias="date")] = None,
+    date_: Annotated[Day | None, Query(alias="date")] = None,
     category: Category = None,
     format: Format = "rss",
 ):

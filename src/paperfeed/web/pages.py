@@ -10,10 +10,11 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse
+from pydantic import AfterValidator
 
 from paperfeed.formats import to_bibtex
 from paperfeed.ingest import arxiv_api
-from paperfeed.models import Paper, SourceError, parse_arxiv_id
+from paperfeed.models import Paper, SourceError, check_day, parse_arxiv_id
 from paperfeed.rank import trending
 from paperfeed.search.indexer import sync
 from paperfeed.search.query import QueryError
@@ -28,6 +29,7 @@ router = APIRouter()
 Sort = Annotated[str, Query(pattern="^(trending|new)$", description="trending (default) or new")]
 Category = Annotated[str | None, Query(max_length=32, pattern=r"^[A-Za-z0-9.\-]*$")]
 PageNo = Annotated[int, Query(ge=1, le=10_000)]
+Day = Annotated[date, AfterValidator(check_day)]
 T_ID = re.compile(r"^t-[0-9a-f]{12}$")
 SUBMIT_TIMEOUT = 120.0
 
@@ -133,8 +135,8 @@ def trending_page(request: Request, category: Category = None, days: Annotated[i
 async def search_page(
     request: Request,
     q_: Annotated[str, Query(alias="q", max_length=20_000)] = "",
-    since: date | None = None,
-    until: date | None = None,
+    since: Day | None = None,
+    until: Day | None = None,
     category: Category = None,
     author: Annotated[str, Query(max_length=200)] = "",
     mode: Annotated[str, Query(pattern="^(hybrid|lexical|dense)$")] = "hybrid",
@@ -161,32 +163,36 @@ async def search_page(
     )
     if not values["searched"]:
         return c.render(request, "search.html", **values)
-    try:
-        results = await c.run_limited(
-            c.search.search,
-            q_,
-            limit=size,
-            offset=(page - 1) * size,
-            sort=sort,
-            mode=mode,
-            since=since,
-            until=until,
-            categories=[category] if category else None,
-            authors=[author] if author.strip() else None,
+
+    def answer():
+        # All of it (search, reading the papers, the page) in the timed thread, so the time limit holds.
+        try:
+            results = c.search.search(
+                q_,
+                limit=size,
+                offset=(page - 1) * size,
+                sort=sort,
+                mode=mode,
+                since=since,
+                until=until,
+                categories=[category] if category else None,
+                authors=[author] if author.strip() else None,
+            )
+        except QueryError as exc:
+            values["error"] = str(exc)
+            return c.render(request, "search.html", status=422, **values)
+        with c.engine.connect() as conn:
+            papers = {p["id"]: p for p in views.load_visible(conn, [h.id for h in results.hits], c.user(request))}
+        values.update(
+            hits=[(h, papers[h.id]) for h in results.hits if h.id in papers],
+            total=results.total,
+            notes=results.notes,
+            words=results.query.terms + [w for ph in results.query.phrases for w in ph.split()],
+            pages=max(1, math.ceil(results.total / size)),
         )
-    except QueryError as exc:
-        values["error"] = str(exc)
-        return c.render(request, "search.html", status=422, **values)
-    with c.engine.connect() as conn:
-        papers = {p["id"]: p for p in views.load_visible(conn, [h.id for h in results.hits], c.user(request))}
-    values.update(
-        hits=[(h, papers[h.id]) for h in results.hits if h.id in papers],
-        total=results.total,
-        notes=results.notes,
-        words=results.query.terms + [w for ph in results.query.phrases for w in ph.split()],
-        pages=max(1, math.ceil(results.total / size)),
-    )
-    return c.render(request, "search.html", **values)
+        return c.render(request, "search.html", **values)
+
+    return await c.run_limited(answer)
 
 
 # -- paper page and actions ------------------------------------------------------------------------
@@ -321,15 +327,18 @@ def login_form(
     c = ctx(request)
     c.check_csrf(request, csrf_token)
     ip = client_ip(request)
-    if c.limiter.blocked(ip, username):
-        return c.render(
+    wait = c.limiter.wait(ip, username)
+    if wait > 0:
+        response = c.render(
             request,
             "login.html",
             status=429,
             next=safe_next(next),
             username=username,
-            error="Too many failed logins; wait a few minutes and try again.",
+            error=f"Too many failed logins from here; wait {math.ceil(wait)} s and try again.",
         )
+        response.headers["Retry-After"] = str(math.ceil(wait))
+        return response
     user = accounts.authenticate(c.engine, username, password)
     if user is None:
         c.limiter.failed(ip, username)
@@ -341,7 +350,7 @@ def login_form(
             username=username,
             error="Wrong username or password.",
         )
-    c.limiter.succeeded(username)
+    c.limiter.succeeded(ip, username)
     return logged_in(c, user, safe_next(next))
 
 
@@ -370,15 +379,19 @@ def register_form(
 ):
     c = ctx(request)
     c.check_csrf(request, csrf_token)
+    again = dict(next=safe_next(next), username=username, email=email)
+    if not c.registrations.allow(client_ip(request)):
+        error = "Too many new accounts from this address; try again in an hour."
+        response = c.render(request, "register.html", status=429, error=error, **again)
+        response.headers["Retry-After"] = "3600"
+        return response
     try:
         if password != password2:
             raise AccountError("the two passwords differ")
         # The first account of a fresh install administers it (hides spam); later ones are plain users.
-        user = accounts.create_user(c.engine, username.strip(), password, email, admin=not accounts.has_users(c.engine))
+        user = accounts.create_user(c.engine, username.strip(), password, email, first_admin=True)
     except AccountError as exc:
-        return c.render(
-            request, "register.html", status=422, next=safe_next(next), error=str(exc), username=username, email=email
-        )
+        return c.render(request, "register.html", status=422, error=str(exc), **again)
     return logged_in(c, user, safe_next(next))
 
 
@@ -423,14 +436,17 @@ def change_password(
     request: Request,
     current: Annotated[str, Form(max_length=2000)] = "",
     new: Annotated[str, Form(max_length=2000)] = "",
+    revoke_tokens: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
 ):
     c, user = settings_user(request, csrf_token)
+    keep = request.cookies.get(SESSION_COOKIE)
     try:
-        accounts.change_password(c.engine, user, current, new, keep_session=request.cookies.get(SESSION_COOKIE))
+        accounts.change_password(c.engine, user, current, new, keep_session=keep, revoke_tokens=bool(revoke_tokens))
     except AccountError as exc:
         return render_settings(request, 422, error=str(exc))
-    return render_settings(request, message="Password changed; your other sessions were logged out.")
+    also = " and every API and feed token revoked" if revoke_tokens else ""
+    return render_settings(request, message=f"Password changed; your other sessions were logged out{also}.")
 
 
 @router.post("/settings/delete", include_in_schema=False)
@@ -455,7 +471,16 @@ def create_token(
 ):
     c, user = settings_user(request, csrf_token)
     token = accounts.create_token(c.engine, user, kind, name)
-    return render_settings(request, new_token={"kind": kind, "token": token})
+    response = render_settings(request, new_token={"kind": kind, "token": token})
+    response.headers["Cache-Control"] = "no-store"  # the secret is shown once; no cache may keep it
+    return response
+
+
+@router.post("/settings/tokens/revoke-all", include_in_schema=False)
+def revoke_all_tokens(request: Request, csrf_token: Annotated[str, Form()] = ""):
+    c, user = settings_user(request, csrf_token)
+    n = accounts.revoke_all_tokens(c.engine, user)
+    return render_settings(request, message=f"{n} token{'s' if n != 1 else ''} revoked.")
 
 
 @router.post("/settings/tokens/{token_id}/revoke", include_in_schema=False)

@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from markupsafe import Markup, escape
 from sqlalchemy import Connection, func, select
 
+from paperfeed.models import check_day
 from paperfeed.rank import trending
 from paperfeed.store import accounts
 from paperfeed.store import queries as q
@@ -74,15 +75,15 @@ def parse_period(kind: str, text: str) -> Period:
             m = re.fullmatch(r"(\d{4})-W(\d{2})", text)
             if not m:
                 raise ValueError
-            return period_of("week", date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1))
+            return period_of("week", check_day(date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1)))
         if kind == "month":
             m = re.fullmatch(r"(\d{4})-(\d{2})", text)
             if not m:
                 raise ValueError
-            return period_of("month", date(int(m.group(1)), int(m.group(2)), 1))
+            return period_of("month", check_day(date(int(m.group(1)), int(m.group(2)), 1)))
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
             raise ValueError
-        return period_of("date", date.fromisoformat(text))
+        return period_of("date", check_day(date.fromisoformat(text)))
     except ValueError:
         form = {"week": "YYYY-Www, e.g. 2025-W11", "month": "YYYY-MM"}.get(kind, "YYYY-MM-DD")
         raise ValueError(f"not a {'day' if kind == 'date' else kind} ({form}): {text[:40]!r}") from None
