@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     model_cache_dir: Path | None = None
     # Papers per index commit: a killed `paperfeed index` redoes at most this many.
     index_chunk: int = 1000
+    # How often `paperfeed serve` checks its search indexes (and repairs a damaged one), in seconds.
+    index_check_interval: float = 30.0
 
     # Web: signs CSRF tokens; empty means a random key kept in data_dir/secret.key (made on first start).
     secret_key: str = ""

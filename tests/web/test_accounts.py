@@ -44,6 +44,9 @@ def test_secure_cookies_when_configured(settings, data_dir):
         ("al", PASSWORD, "", "3 to 32"),
         ("<script>x</script>", PASSWORD, "", "3 to 32"),
         ("bob", "short", "", "at least 8"),
+        ("bob", "password", "", "choose a harder password"),
+        ("bob", " " * 8, "", "choose a harder password"),
+        ("bob", "qwertyuiop", "", "choose a harder password"),
         ("bob", PASSWORD, "not-an-email", "not an email address"),
         ("bob", PASSWORD, "a@b.org\r\nBcc: x@y.org", "not an email address"),
     ],
@@ -59,6 +62,13 @@ def test_usernames_are_unique(client, other):
     register(client, "alice")
     answer = register(other, "alice")
     assert answer.status_code == 422 and "taken" in answer.text
+
+
+def test_usernames_are_one_name_whatever_their_case(client, other):
+    register(client, "alice_t")
+    assert "taken" in register(other, "ALICE_T").text
+    post(client, "/logout")
+    assert login(client, "Alice_T").status_code == 303  # the name as typed in any case logs in
 
 
 def test_first_account_is_admin_and_can_hide_a_paper(client, other, sample_papers):
@@ -137,20 +147,24 @@ def test_a_token_from_another_session_is_refused(client, other):
     assert answer.status_code == 403
 
 
-def test_login_is_rate_limited_per_account_and_per_ip(settings, data_dir):
+def test_login_throttles_the_guesser_not_the_account(settings, data_dir):
     tight = settings.model_copy(update={"login_failures_per_account": 3, "login_failures_per_ip": 5})
-    with TestClient(create_app(tight)) as c:
-        register(c)
-        post(c, "/logout")
+    app = create_app(tight)
+    with TestClient(app, client=("10.0.0.1", 1)) as attacker, TestClient(app, client=("10.0.0.2", 1)) as alice:
+        register(alice, "alice")
+        post(alice, "/logout")
         for _ in range(3):
-            assert login(c, "alice", "wrong password").status_code == 401
-        # Blocked now, even with the right password: guessing stops here.
-        blocked = login(c)
+            assert login(attacker, "alice", "wrong password").status_code == 401
+        # The guesser waits now, even with the right password...
+        blocked = login(attacker)
         assert blocked.status_code == 429 and "Too many failed logins" in blocked.text
-        # Other accounts from the same address: two more failures reach the per-address limit.
-        assert login(c, "nobody", "x").status_code == 401
-        assert login(c, "nobody2", "x").status_code == 401
-        assert login(c, "someone-else", "x").status_code == 429
+        assert 1 <= int(blocked.headers["retry-after"]) <= 2
+        # ...but the account is not locked: its owner logs in from their own address.
+        assert login(alice).status_code == 303
+        # Other accounts from the guesser's address: the per-address limit ends the spree.
+        for name in ("nobody", "nobody2"):
+            assert login(attacker, name, "x").status_code == 401
+        assert login(attacker, "someone-else", "x").status_code == 429
 
 
 def test_upvote_once_per_user(client, other, sample_papers):

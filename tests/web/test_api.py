@@ -117,7 +117,7 @@ def test_tokens_are_revocable(client):
     assert token not in settings_page  # shown once, stored hashed
     headers = {"Authorization": f"Bearer {token}"}
     assert client.get("/api/library", headers=headers).status_code == 200
-    token_id = re.search(r'/settings/tokens/(\d+)/revoke', settings_page).group(1)
+    token_id = re.search(r"/settings/tokens/(\d+)/revoke", settings_page).group(1)
     post(client, f"/settings/tokens/{token_id}/revoke", page="/settings")
     answer = client.get("/api/library", headers=headers)
     assert answer.status_code == 401 and "revoked" in answer.json()["detail"]
@@ -131,7 +131,10 @@ def test_library_endpoints_and_other_users(client, other, sample_papers):
     alice = {"Authorization": f"Bearer {api_token(client)}"}
     bob = {"Authorization": f"Bearer {api_token(other)}"}
     assert client.put(f"/api/library/{a}", json={"tags": ["to-read", "GNN"]}, headers=alice).json() == {
-        "id": a, "tags": ["to-read", "gnn"], "saved": True}
+        "id": a,
+        "tags": ["to-read", "gnn"],
+        "saved": True,
+    }
     client.put(f"/api/library/{b}", json={"tags": []}, headers=alice)
     mine = client.get("/api/library", headers=alice).json()
     assert {m["paper"]["id"] for m in mine} == {a, b}
@@ -153,7 +156,7 @@ def test_openapi_docs_work_offline(client):
     assert docs.status_code == 200 and "cdn." not in docs.text
     for asset in re.findall(r'(?:src|href)="(/docs-assets/[^"]+)"', docs.text):
         assert client.get(asset).status_code == 200, asset
-    assert len(re.findall(r'/docs-assets/', docs.text)) >= 2
+    assert len(re.findall(r"/docs-assets/", docs.text)) >= 2
     spec = client.get("/openapi.json").json()
     for path in ("/api/daily_papers", "/api/papers/search", "/api/papers/{paper_id}", "/api/library"):
         assert path in spec["paths"], path

@@ -63,9 +63,19 @@ def test_private_library_feed_with_revocable_token(client, other, sample_papers,
 
 def test_healthz_reports_database_and_index(client, settings):
     health = client.get("/healthz").json()
-    assert health == {"status": "ok", "problems": [], "database": "ok", "storage": "ok", "papers": 466,
-                      "indexed": 466, "index_fresh": True, "indexes": {"lexical": "ok", "vectors": "ok"},
-                      "repair": None, "busy_answers": 0, "latest_day": "2025-03-31"}
+    assert health == {
+        "status": "ok",
+        "problems": [],
+        "database": "ok",
+        "storage": "ok",
+        "papers": 466,
+        "indexed": 466,
+        "index_fresh": True,
+        "indexes": {"lexical": "ok", "vectors": "ok"},
+        "repair": None,
+        "busy_answers": 0,
+        "latest_day": "2025-03-31",
+    }
     new = Paper(id="2504.00001", title="A new paper", abstract="Not indexed yet.", source="t", source_ref="t")
     Importer(make_engine(settings.db_url)).run([new], "t", "t")
     stale = client.get("/healthz").json()
@@ -78,7 +88,9 @@ def test_access_log_is_one_json_line_per_request_without_secrets(client, caplog)
         client.get("/feeds/library/pf_feed_secret.xml")
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "paperfeed.access"]
     assert [(x["method"], x["path"], x["status"]) for x in lines] == [
-        ("GET", "/search", 200), ("GET", "/feeds/library/…", 404)]
+        ("GET", "/search", 200),
+        ("GET", "/feeds/library/…", 404),
+    ]
     assert all(x["ms"] >= 0 for x in lines)
     assert "pf_feed_secret" not in caplog.text
 

@@ -75,13 +75,22 @@ def test_week_and_month_lists(client, sample_papers):
 
 @pytest.mark.parametrize(
     "path",
-    ["/papers/date/2025-13-45", "/papers/date/yesterday", "/papers/week/2025-W60", "/papers/week/2025-13",
-     "/papers/month/2025-3", "/papers/month/2025-00", "/?sort=best", "/?page=0", "/?category=<b>"],
+    [
+        "/papers/date/2025-13-45",
+        "/papers/date/yesterday",
+        "/papers/week/2025-W60",
+        "/papers/week/2025-13",
+        "/papers/month/2025-3",
+        "/papers/month/2025-00",
+        "/?sort=best",
+        "/?page=0",
+        "/?category=<b>",
+    ],
 )
 def test_malformed_periods_and_parameters_are_422_pages(client, path):
     page = client.get(path)
     assert page.status_code == 422
-    assert "<title>" in page.text and "class=\"error\"" in page.text
+    assert "<title>" in page.text and 'class="error"' in page.text
 
 
 def test_sort_new_and_trending(client, days):
@@ -142,7 +151,6 @@ def test_html_in_stored_text_is_escaped(client, settings):
     assert "&lt;script&gt;" in client.get("/papers/2503.00001").text
     assert "DROP TABLE papers" in client.get("/papers/2503.00001").text  # shown as text; the table still exists
     assert client.get("/healthz").json()["papers"] == 467
-
 
 
 def test_serve_answers_real_http(settings, data_dir):

@@ -213,8 +213,10 @@ def compose_due(engine: Engine, composer: Composer, now: datetime, report: Repor
                 # This user's digest is marked failed with the reason; everyone else's goes on.
                 report.not_composed += 1
                 log.warning("digest %s for user %s not composed: %s", period.key, pending.sub.user_id, exc)
-                failed = _row(pending.sub.user_id, period.key, "digest", "failed", pending.sub.email, "", [], None)
-                rows.append({**failed, "last_error": f"could not compose: {exc}"[:500]})
+                why = f"could not compose: {exc}"[:500]
+                rows.append(
+                    _row(pending.sub.user_id, period.key, "digest", "failed", pending.sub.email, "", [], None, why)
+                )
                 continue
             if msg is None:
                 report.empty += 1
@@ -289,7 +291,8 @@ def queue_verification(engine: Engine, settings: Settings, user_id: int, search:
     return _insert(engine, user_id, f"verify:{slot}", "verify", "pending", sub.email, msg, [], None)
 
 
-def _row(user_id, period, kind, status, to, message, paper_ids, covered) -> dict:
+def _row(user_id, period, kind, status, to, message, paper_ids, covered, error=None) -> dict:
+    # Every row has every key: an insert of many rows takes its columns from the first.
     now = utcnow()
     return {
         "user_id": user_id,
@@ -301,6 +304,7 @@ def _row(user_id, period, kind, status, to, message, paper_ids, covered) -> dict
         "paper_ids": paper_ids,
         "covered_until": covered,
         "attempts": 0,
+        "last_error": error,
         "next_attempt_at": now,
         "created_at": now,
     }

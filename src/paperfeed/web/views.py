@@ -69,21 +69,26 @@ def period_of(kind: str, day: date) -> Period:
 
 
 def parse_period(kind: str, text: str) -> Period:
-    """ "2025-03-14", "2025-W11" or "2025-03"; ValueError with the expected form otherwise."""
+    """ "2025-03-14", "2025-W11" or "2025-03", between FIRST_DAY and LAST_DAY; ValueError saying what is
+    expected otherwise."""
+    return period_of(kind, check_day(_first_day(kind, text)))
+
+
+def _first_day(kind: str, text: str) -> date:
     try:
         if kind == "week":
             m = re.fullmatch(r"(\d{4})-W(\d{2})", text)
             if not m:
                 raise ValueError
-            return period_of("week", check_day(date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1)))
+            return date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1)
         if kind == "month":
             m = re.fullmatch(r"(\d{4})-(\d{2})", text)
             if not m:
                 raise ValueError
-            return period_of("month", check_day(date(int(m.group(1)), int(m.group(2)), 1)))
+            return date(int(m.group(1)), int(m.group(2)), 1)
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
             raise ValueError
-        return period_of("date", check_day(date.fromisoformat(text)))
+        return date.fromisoformat(text)
     except ValueError:
         form = {"week": "YYYY-Www, e.g. 2025-W11", "month": "YYYY-MM"}.get(kind, "YYYY-MM-DD")
         raise ValueError(f"not a {'day' if kind == 'date' else kind} ({form}): {text[:40]!r}") from None
