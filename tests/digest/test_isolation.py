@@ -13,8 +13,8 @@ from paperfeed.store.importer import utcnow
 from paperfeed.store.schema import outbox as box
 from paperfeed.store.schema import saved_searches
 from tests.digest.conftest import NOW, subscriber
-from tests.web.conftest import login
 from tests.digest.test_web_and_cli import web  # noqa: F401  (the web client fixture)
+from tests.web.conftest import login
 
 
 def author_in_window(sample_papers) -> tuple[str, str]:

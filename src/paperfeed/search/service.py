@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from paperfeed.search.encoder import Encoder
 from paperfeed.search.indexer import index_dir
@@ -139,9 +139,15 @@ class SearchService:
             held = self.lexical.count()
             if expected is not None and held < expected:
                 raise Damaged(f"the keyword index holds {held} papers, the vector index {expected}")
+            if expected is None and held == 0 and self._stored_papers():
+                raise Damaged("the keyword index is empty while the store holds papers")
             self.damage.pop("lexical", None)
         except INDEX_ERRORS as exc:
             self.damage["lexical"] = str(exc)
+
+    def _stored_papers(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(papers)).scalar()
 
     def indexed_count(self) -> int:
         snap = self.snapshot()

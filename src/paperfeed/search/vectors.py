@@ -233,7 +233,10 @@ class VectorStore:
             f.truncate(whole * ROW_BYTES)
         graph_size, graph_crc = self._save_graph(graph, gen + 1)
         with self.db:
-            lost = self.db.execute("UPDATE rows SET alive = 0 WHERE alive = 1 AND row >= ?", (whole,)).rowcount
+            # Rows past the file's end have no vector any more: forgotten, so the indexer embeds them again.
+            lost = self.db.execute("SELECT count(*) FROM rows WHERE alive = 1 AND row >= ?", (whole,)).fetchone()[0]
+            self.db.execute("DELETE FROM rows WHERE row >= ?", (whole,))
+            self.db.execute("DELETE FROM row_categories WHERE row >= ?", (whole,))
             self._set_meta(
                 generation=gen + 1,
                 rows=whole,
