@@ -591,21 +591,22 @@ def main() -> None:
     """The command, with storage failures (disk full, read-only data directory, …) and a missing index
     answered in one line and exit status 1 rather than a traceback."""
     from paperfeed.search.service import Unavailable
-    from paperfeed.store.errors import storage_problem
+    from paperfeed.store.errors import explain
 
     try:
         app()
     except Unavailable as exc:
-        err.print(f"error: {exc}; run `paperfeed index` to repair", highlight=False, markup=False)
+        err.print(f"error: {exc}; run `paperfeed index` to repair", highlight=False, markup=False, soft_wrap=True)
         sys.exit(1)
     except Exception as exc:
-        reason = storage_problem(exc)
+        where = get_settings().data_dir.resolve()
+        reason = explain(exc, where)
         if reason is None:
             raise
-        where = get_settings().data_dir.resolve()
         err.print(
             f"error: {reason} ({where}); nothing was half-written, run the command again once fixed",
             highlight=False,
             markup=False,
+            soft_wrap=True,
         )
         sys.exit(1)

@@ -24,7 +24,7 @@ class Repairer(threading.Thread):
 
     def run(self) -> None:
         while not self.stopping.is_set():
-            self.service.snapshot()  # checks the indexes and records damage
+            self.service.check()  # records what is damaged
             if self.service.damage:
                 self.repair()
             self.stopping.wait(self.every)

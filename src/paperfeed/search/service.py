@@ -130,10 +130,23 @@ class SearchService:
                 self._open_lexical(None)
                 return None
 
-    def _open_lexical(self, expected: int | None) -> None:
+    def check(self) -> None:
+        """A fresh look at both indexes' files, for damage done while they are open (the server's repairer
+        calls this every so often): the vector files against their commit, the keyword index reopened."""
+        snap = self.snapshot()
+        with self._lock:
+            try:
+                if self.store is not None:
+                    self.store.check()
+            except INDEX_ERRORS as exc:
+                self.damage["vectors"] = str(exc)
+                self._snapshot = None
+            self._open_lexical(len(snap.row_of) if snap else None, fresh=True)
+
+    def _open_lexical(self, expected: int | None, fresh: bool = False) -> None:
         """(Re)open the keyword index and check it holds at least the papers the vector index holds."""
         try:
-            if self.lexical is None or "lexical" in self.damage:
+            if fresh or self.lexical is None or "lexical" in self.damage:
                 self.lexical = LexicalIndex(self.root / "lexical")
             self.lexical.index.reload()
             held = self.lexical.count()

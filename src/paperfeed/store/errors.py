@@ -14,12 +14,14 @@ from pathlib import Path
 
 from sqlalchemy.exc import DBAPIError
 
+IO_ERROR = "the disk reported an I/O error"
+CANNOT_OPEN = "the database file cannot be opened (missing directory or no permission)"
 # (what the driver says, what it means)
 _SQLITE = (
     ("database or disk is full", "the disk is full"),
     ("attempt to write a readonly database", "the data directory is read-only"),
-    ("unable to open database file", "the database file cannot be opened (missing directory or no permission)"),
-    ("disk i/o error", "the disk reported an I/O error"),
+    ("unable to open database file", CANNOT_OPEN),
+    ("disk i/o error", IO_ERROR),
     ("database is locked", "the database is busy with another writer"),
     ("file is not a database", "the database file is damaged"),
     ("database disk image is malformed", "the database file is damaged"),
@@ -52,6 +54,26 @@ def storage_problem(exc: BaseException) -> str | None:
     return None
 
 
+def explain(exc: BaseException, data_dir: Path) -> str | None:
+    """`storage_problem`, sharpened by a look at the disk: SQLite reports a write into a full file system
+    as an I/O error when the WAL cannot grow."""
+    reason = storage_problem(exc)
+    try:
+        if reason == IO_ERROR and shutil.disk_usage(data_dir).free < 1 << 20:
+            return "the disk is full"
+        if reason == CANNOT_OPEN:
+            _probe(data_dir)  # a read-only directory is why SQLite cannot open its journal
+    except OSError as probe_failed:
+        return storage_problem(probe_failed) or reason
+    return reason
+
+
+def _probe(data_dir: Path) -> None:
+    probe = data_dir / f".write-probe-{os.getpid()}"
+    probe.write_bytes(b"x")
+    probe.unlink()
+
+
 def _one(exc: BaseException) -> str | None:
     if isinstance(exc, DBAPIError):
         exc = exc.orig
@@ -81,9 +103,7 @@ class StorageWatch:
     def check(self) -> str:
         """ "ok", or what is wrong in a few words."""
         try:
-            probe = self.data_dir / f".write-probe-{os.getpid()}"
-            probe.write_bytes(b"x")
-            probe.unlink()
+            _probe(self.data_dir)
             free = shutil.disk_usage(self.data_dir).free // 2**20
         except OSError as exc:
             return storage_problem(exc) or f"{type(exc).__name__}: {exc}"

@@ -24,7 +24,7 @@ from paperfeed.config import Settings, get_settings
 from paperfeed.search.service import Unavailable
 from paperfeed.store import accounts, make_engine
 from paperfeed.store import queries as q
-from paperfeed.store.errors import storage_problem
+from paperfeed.store.errors import explain, storage_problem
 from paperfeed.web import api, digest_pages, feeds, pages
 from paperfeed.web.context import SESSION_COOKIE, Context
 from paperfeed.web.guard import Admission, BodyLimit
@@ -170,7 +170,7 @@ def failure(request: Request, exc: Exception) -> Response:
     """A clear answer for an unexpected error: 503 naming a storage problem (disk full, read-only),
     else 500 with an id to quote; the traceback goes to the log once, never to the client."""
     c = request.app.state.ctx
-    reason = storage_problem(exc)
+    reason = explain(exc, c.settings.data_dir)
     if reason:
         c.storage.failed(reason)
         error_log.warning("%s %s: storage failure: %s", request.method, request.url.path, reason)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 
+from starlette.exceptions import HTTPException
+
 # Paths that must answer even when the server is full: health probes, and the files a page needs.
 ALWAYS_ADMITTED = ("/healthz", "/static/", "/docs-assets/")
 
@@ -30,12 +32,16 @@ async def send_plain(send, status: int, message: str, path: str, headers: dict |
     await send({"type": "http.response.body", "body": body})
 
 
-class BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(HTTPException):
+    """HTTP exceptions, so that FastAPI's body parsing passes them on (it turns other errors into 400)."""
+
+    def __init__(self, limit: int):
+        super().__init__(413, f"the request body is larger than {limit // 1024} KiB")
 
 
-class BodyTooSlow(Exception):
-    pass
+class BodyTooSlow(HTTPException):
+    def __init__(self, timeout: float):
+        super().__init__(408, f"the request body did not arrive within {timeout:g} s")
 
 
 class BodyLimit:
@@ -51,7 +57,8 @@ class BodyLimit:
         path = scope["path"]
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            return await send_plain(send, 413, self._too_large(), path)
+            too_large = BodyTooLarge(self.max_bytes)
+            return await send_plain(send, 413, too_large.detail, path)
         seen = 0
         started = False
 
@@ -60,10 +67,10 @@ class BodyLimit:
             try:
                 message = await asyncio.wait_for(receive(), self.timeout)
             except TimeoutError:
-                raise BodyTooSlow from None
+                raise BodyTooSlow(self.timeout) from None
             seen += len(message.get("body", b""))
             if seen > self.max_bytes:
-                raise BodyTooLarge
+                raise BodyTooLarge(self.max_bytes)
             return message
 
         async def watched_send(message):
@@ -73,16 +80,10 @@ class BodyLimit:
 
         try:
             await self.app(scope, limited_receive, watched_send)
-        except (BodyTooLarge, BodyTooSlow) as exc:
+        except (BodyTooLarge, BodyTooSlow) as exc:  # read outside a route's own handling
             if started:
                 raise
-            if isinstance(exc, BodyTooLarge):
-                await send_plain(send, 413, self._too_large(), path)
-            else:
-                await send_plain(send, 408, f"the request body did not arrive within {self.timeout:g} s", path)
-
-    def _too_large(self) -> str:
-        return f"the request body is larger than {self.max_bytes // 1024} KiB"
+            await send_plain(send, exc.status_code, exc.detail, path)
 
 
 class Admission:

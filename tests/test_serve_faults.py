@@ -1,0 +1,276 @@
+"""Issue #9 against `paperfeed serve` in its own process, with real parallel clients: races on "first" and
+"once", overload shed with 503 + Retry-After, slow clients cut off, an index repaired in the background,
+and a full or read-only disk (a real tmpfs / read-only mount in a private mount namespace)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, func, select
+
+from paperfeed.store.schema import upvotes, users
+from tests.conftest import free_port
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+PASSWORD = "correct horse battery"
+
+
+def start(data: Path, model_cache: Path, wrap: list[str] | None = None, **env) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    full_env = {**os.environ, "PAPERFEED_DATA_DIR": str(data), "PAPERFEED_MODEL_CACHE_DIR": str(model_cache)}
+    full_env.update({f"PAPERFEED_{k.upper()}": str(v) for k, v in env.items()})
+    cmd = [sys.executable, "-m", "paperfeed", "serve", "--port", str(port)]
+    # The log goes to a file: a pipe nobody reads would fill and stall the server's logging.
+    log = tempfile.TemporaryFile("w+")  # noqa: SIM115 (closed with the process, in stop)
+    proc = subprocess.Popen([*(wrap or []), *cmd], env=full_env, stdout=log, stderr=subprocess.STDOUT, text=True)
+    proc.log = log
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            httpx.get(url + "/healthz", timeout=2)
+            return proc, url
+        except httpx.TransportError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                log.seek(0)
+                pytest.fail(f"paperfeed serve did not start:\n{log.read()[-3000:]}")
+            time.sleep(0.2)
+
+
+def stop(proc: subprocess.Popen) -> str:
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    proc.log.seek(0)
+    return proc.log.read()
+
+
+@pytest.fixture
+def copy(indexed_dir, tmp_path) -> Path:
+    data = tmp_path / "data"
+    shutil.copytree(indexed_dir, data)
+    return data
+
+
+@pytest.fixture
+def served(copy, model_cache):
+    # Races need every request inside at once: admission control and the per-address registration limit
+    # (all these clients are 127.0.0.1) are opened wide here; the overload test below checks them.
+    proc, url = start(copy, model_cache, max_inflight=64, admission_wait=120, registrations_per_ip=1000)
+    yield url, copy
+    stop(proc)
+
+
+def browser(url: str) -> httpx.Client:
+    return httpx.Client(base_url=url, timeout=30, follow_redirects=False)
+
+
+def token(client: httpx.Client, path: str) -> str:
+    return CSRF.search(client.get(path).text).group(1)
+
+
+def register(url: str, name: str) -> httpx.Client:
+    c = browser(url)
+    form = {"username": name, "password": PASSWORD, "password2": PASSWORD, "csrf_token": token(c, "/register")}
+    answer = c.post("/register", data=form)
+    assert answer.status_code == 303, answer.text[:300]
+    return c
+
+
+def test_fifty_registrations_at_once_make_one_admin(served):
+    url, data = served
+    with ThreadPoolExecutor(50) as pool:
+        list(pool.map(lambda i: register(url, f"user{i:02d}"), range(50)))
+    engine = create_engine(f"sqlite:///{data / 'paperfeed.db'}")
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(users)).scalar() == 50
+        assert conn.execute(select(func.count()).select_from(users).where(users.c.is_admin)).scalar() == 1
+
+
+def test_double_clicks_never_fail_and_count_once(served, sample_papers):
+    url, data = served
+    alice = register(url, "alice")
+    forms = [token(alice, "/") for _ in range(1)]
+    statuses = Counter()
+    for paper in sample_papers[:8]:
+
+        def click(_i, pid=paper.id):
+            c = httpx.Client(base_url=url, cookies=alice.cookies, timeout=30)
+            up = c.post(f"/papers/{pid}/upvote", data={"csrf_token": forms[0]}).status_code
+            save = c.post(f"/papers/{pid}/save", data={"csrf_token": forms[0], "tags": "a b"}).status_code
+            return up, save
+
+        with ThreadPoolExecutor(12) as pool:
+            for up, save in pool.map(click, range(12)):
+                statuses[up] += 1
+                statuses[save] += 1
+    assert set(statuses) == {303}, statuses
+    engine = create_engine(f"sqlite:///{data / 'paperfeed.db'}")
+    with engine.connect() as conn:
+        per_paper = conn.execute(select(upvotes.c.paper_id, func.count()).group_by(upvotes.c.paper_id)).all()
+    assert sorted(n for _, n in per_paper) == [1] * 8
+
+
+def test_overload_is_shed_with_503_and_health_still_answers(copy, model_cache):
+    proc, url = start(copy, model_cache, max_inflight=2, admission_wait=0.2, admission_queue=8)
+    try:
+        stop_at = time.monotonic() + 6
+        seen: Counter = Counter()
+        retry_after: set[str | None] = set()
+
+        def hammer(i):
+            with httpx.Client(base_url=url, timeout=30) as c:
+                while time.monotonic() < stop_at:
+                    answer = c.get("/search", params={"q": f"neural network {i}"})
+                    seen[answer.status_code] += 1
+                    if answer.status_code == 503:
+                        retry_after.add(answer.headers.get("retry-after"))
+
+        with ThreadPoolExecutor(41) as pool:
+            futures = [pool.submit(hammer, i) for i in range(40)]
+            time.sleep(2)
+            t0 = time.monotonic()
+            health = httpx.get(url + "/healthz", timeout=10)
+            health_s = time.monotonic() - t0
+            for f in futures:
+                f.result()
+        assert set(seen) <= {200, 503} and seen[200] > 0 and seen[503] > 0, seen
+        assert retry_after == {"1"}
+        assert health.status_code == 200 and health_s < 2.0, health_s
+        assert httpx.get(url + "/healthz").json()["busy_answers"] == seen[503]
+    finally:
+        stop(proc)
+
+
+def test_slow_clients_are_cut_off_and_do_not_block_others(copy, model_cache):
+    proc, url = start(copy, model_cache, header_timeout=1, body_timeout=1)
+    port = int(url.rsplit(":", 1)[1])
+    try:
+        slow = []
+        for _ in range(200):
+            s = socket.create_connection(("127.0.0.1", port))
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")  # headers never finished
+            slow.append(s)
+        t0 = time.monotonic()
+        assert httpx.get(url + "/healthz", timeout=5).status_code == 200
+        assert time.monotonic() - t0 < 1.0
+        time.sleep(2.5)
+        for s in slow:
+            s.settimeout(2)
+            assert s.recv(100) == b""  # the server closed it
+            s.close()
+        # A body that stops arriving: 408, not a connection held for ever.
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.sendall(
+                b"PUT /api/library/2503.11731 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b'Content-Length: 100\r\n\r\n{"tags"'
+            )
+            s.settimeout(5)
+            assert s.recv(200).startswith(b"HTTP/1.1 408")
+    finally:
+        stop(proc)
+
+
+def test_the_server_repairs_a_damaged_index_in_the_background(copy, model_cache):
+    proc, url = start(copy, model_cache, index_check_interval=0.5)
+    try:
+        (copy / "index" / "lexical" / "meta.json").unlink()
+        deadline = time.monotonic() + 60
+        states = []
+        while time.monotonic() < deadline:
+            health = httpx.get(url + "/healthz").json()
+            states.append(health["status"])
+            if health["status"] == "ok" and "degraded" in states:
+                break
+            time.sleep(0.2)
+        assert states[-1] == "ok" and "degraded" in states, states[-5:]
+        page = httpx.get(url + "/search", params={"q": "image segmentation", "mode": "lexical"})
+        assert page.status_code == 200 and "being rebuilt" not in page.text
+    finally:
+        out = stop(proc)
+    assert "repairing in the background" in out and "search index repaired" in out
+
+
+def namespace(script: str) -> list[str]:
+    """Run in a private mount namespace (root on this machine and CI): mounts made there are seen by that
+    process only, and vanish with it."""
+    if shutil.which("unshare") is None:
+        pytest.fail("unshare (util-linux) is needed for the disk-full and read-only tests")
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh"]
+
+
+def test_a_full_disk_is_answered_clearly_and_loses_nothing(indexed_dir, model_cache, tmp_path):
+    data = Path(tempfile.mkdtemp(dir=tmp_path))
+    # A real 40 MB file system holding the data, then a file that fills what is left.
+    script = f'mount -t tmpfs -o size=40m tmpfs {data} && cp -a {indexed_dir}/. {data}/ && exec "$@"'
+    proc, url = start(data, model_cache, wrap=namespace(script))
+    filler = Path(f"/proc/{proc.pid}/root") / str(data).lstrip("/") / "filler"
+    try:
+        alice = register(url, "alice")
+        before = alice.get("/library").text
+        with open(filler, "wb") as f:
+            try:
+                while True:
+                    f.write(b"\0" * (1 << 20))
+                    f.flush()
+            except OSError:
+                pass
+        health = httpx.get(url + "/healthz").json()
+        assert health["status"] == "degraded" and health["storage"] == "the disk is full", health
+        pid = "2503.11731"
+        answer = alice.post(f"/papers/{pid}/save", data={"csrf_token": token(alice, "/"), "tags": "x"})
+        assert answer.status_code == 503 and "the disk is full" in answer.text and "Traceback" not in answer.text
+        bob = browser(url)
+        form = {"username": "bobby", "password": PASSWORD, "password2": PASSWORD, "csrf_token": token(bob, "/register")}
+        assert bob.post("/register", data=form).status_code == 503
+        assert alice.get("/").status_code == 200  # reading goes on
+        filler.unlink()
+        assert alice.get("/library").text == before  # nothing half-written
+        saved = alice.post(f"/papers/{pid}/save", data={"csrf_token": token(alice, "/"), "tags": "x"})
+        assert saved.status_code == 303
+    finally:
+        stop(proc)
+
+
+def test_ingest_on_a_full_disk_says_so_in_one_line(tmp_path):
+    data = Path(tempfile.mkdtemp(dir=tmp_path))
+    sample = Path(__file__).parent / "fixtures" / "arxiv-snapshot" / "sample-2025-03.jsonl.gz"
+    # The database exists (created while there was room), then the file system fills up.
+    script = (
+        f"mount -t tmpfs -o size=8m tmpfs {data} && {sys.executable} -m paperfeed init >/dev/null && "
+        f'(head -c 100M /dev/zero > {data}/filler 2>/dev/null; true) && exec "$@"'
+    )
+    env = {**os.environ, "PAPERFEED_DATA_DIR": str(data), "PAPERFEED_INDEX_AFTER_INGEST": "false"}
+    cmd = [sys.executable, "-m", "paperfeed", "ingest", "arxiv-snapshot", str(sample)]
+    done = subprocess.run(namespace(script) + cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stdout + done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.strip() and "records" not in line]
+    assert len(errors) == 1 and errors[0].startswith("error: the disk is full"), done.stderr[-2000:]
+
+
+def test_a_read_only_data_directory_is_one_clear_line(indexed_dir, model_cache, tmp_path):
+    data = tmp_path / "ro"
+    shutil.copytree(indexed_dir, data)
+    script = f'mount --bind {data} {data} && mount -o remount,bind,ro {data} && exec "$@"'
+    env = {**os.environ, "PAPERFEED_DATA_DIR": str(data), "PAPERFEED_MODEL_CACHE_DIR": str(model_cache)}
+    cmd = [sys.executable, "-m", "paperfeed", "serve", "--port", str(free_port())]
+    done = subprocess.run(namespace(script) + cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "read-only" in lines[0], done.stderr[-2000:]
