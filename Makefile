@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 export PAPERFEED_DATA_DIR ?= data
 
 CHROMIUM := /usr/bin/chromium
-.PHONY: run test bench lint install clean
+.PHONY: run test bench lint audit install clean
 
 # The browser tests drive Debian's chromium (never a downloaded one).
 $(CHROMIUM):
@@ -31,6 +31,12 @@ test: $(STAMP) $(CHROMIUM)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
+
+# Known vulnerabilities in the installed dependencies (needs the network: the advisory database is online).
+PIP_AUDIT := pip-audit==2.10.1
+audit: $(STAMP)
+	$(BIN)/pip install --quiet '$(PIP_AUDIT)'
+	$(BIN)/pip-audit --progress-spinner off --skip-editable
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -16,6 +16,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from swagger_ui_bundle import swagger_ui_path
 
@@ -69,7 +70,7 @@ def create_app(settings: Settings | None = None, arxiv_client: httpx.Client | No
         Admission, slots=settings.max_inflight, wait=settings.admission_wait, queue=settings.admission_queue
     )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout)
-    app.middleware("http")(log_and_protect)
+    app.add_middleware(LogAndProtect)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(accounts.Busy, busy_error)
@@ -135,35 +136,62 @@ def _admission(app: FastAPI) -> Admission | None:
     return None
 
 
-async def log_and_protect(request: Request, call_next) -> Response:
-    start = time.perf_counter()
-    try:
-        response = await call_next(request)
-    except Exception as exc:  # answered here, so a failure too gets its log line and headers
-        response = failure(request, exc)
-    ms = (time.perf_counter() - start) * 1000
-    response.headers["Server-Timing"] = f"app;dur={ms:.1f}"
+class LogAndProtect:
+    """Outermost: every answer gets Server-Timing, the security headers and one JSON access-log line, and an
+    unexpected error is answered here (`failure`) rather than by a bare 500. Plain ASGI: it adds no task or
+    stream per request, which matters when hundreds of requests a second are being turned away."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        start = time.perf_counter()
+        request = Request(scope)
+        seen = {"status": 500, "bytes": 0, "started": False}
+
+        async def stamped(message):
+            if message["type"] == "http.response.start":
+                seen.update(status=message["status"], started=True)
+                headers = MutableHeaders(scope=message)
+                headers["Server-Timing"] = f"app;dur={(time.perf_counter() - start) * 1000:.1f}"
+                protect(request, headers)
+                seen["bytes"] = int(headers.get("content-length", 0) or 0)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, stamped)
+        except Exception as exc:
+            if seen["started"]:  # too late for an error page: the client gets a cut answer, we get the log
+                error_log.error("%s %s failed mid-answer", request.method, scope["path"], exc_info=exc)
+            else:
+                await failure(request, exc)(scope, receive, stamped)
+        if access_log.isEnabledFor(logging.INFO):
+            access_log.info(access_line(request, seen["status"], (time.perf_counter() - start) * 1000, seen["bytes"]))
+
+
+def protect(request: Request, headers: MutableHeaders) -> None:
     if request.cookies.get(SESSION_COOKIE) or request.headers.get("authorization"):
         # A page for one user (their name, tokens, library) is kept by no shared cache or back button.
-        response.headers.setdefault("Cache-Control", "private, no-store")
+        headers.setdefault("Cache-Control", "private, no-store")
     if request.url.path != "/docs":  # Swagger UI starts with an inline script
         for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-    if access_log.isEnabledFor(logging.INFO):
-        access_log.info(
-            json.dumps(
-                {
-                    "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                    "method": request.method,
-                    "path": SECRET_PATH.sub(r"\1…", request.url.path),
-                    "status": response.status_code,
-                    "ms": round(ms, 1),
-                    "client": request.client.host if request.client else None,
-                    "bytes": int(response.headers.get("content-length", 0) or 0),
-                }
-            )
-        )
-    return response
+            headers.setdefault(name, value)
+
+
+def access_line(request: Request, status: int, ms: float, size: int) -> str:
+    return json.dumps(
+        {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "method": request.method,
+            "path": SECRET_PATH.sub(r"\1…", request.url.path),
+            "status": status,
+            "ms": round(ms, 1),
+            "client": request.client.host if request.client else None,
+            "bytes": size,
+        }
+    )
 
 
 def failure(request: Request, exc: Exception) -> Response:

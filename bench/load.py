@@ -1,0 +1,178 @@
+"""Overload: 10, 50 and 200 concurrent clients for 30 s each on the daily page, search and paper pages.
+
+    python bench/load.py [--seconds 30] [--clients 10,50,200]
+
+`paperfeed serve` runs as its own process on the full 67,802-paper corpus (bench/.work/full), pinned to core 0;
+this script is the client, a second process pinned to core 1: one asyncio task per client, each with its own
+keep-alive connection, asking again as soon as it has an answer. A client that gets 503 waits as its
+Retry-After header says (as HTTP clients and proxies that honour it do), then asks again.
+Recorded per run: answered requests/s (200s), p50/p95 of the 200s, 503 count (all must carry Retry-After),
+and any other status or error. Baseline: the 10-client figure of the same run.
+Targets (issue #9): at 200 clients, throughput >= 90 % of the 10-client figure, p95 of the answered <= 1 s,
+every request answered with 200 or 503 + Retry-After, 0 other errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import machine, python, table, write_section  # noqa: E402
+from bench.speed import FULL, SEED, env, make_queries  # noqa: E402
+from bench.web import pick_paths  # noqa: E402
+from paperfeed.store import make_engine  # noqa: E402
+
+
+def start_server(port: int) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [python(), "-m", "paperfeed", "serve", "--port", str(port)],
+        env={**os.environ, **env(FULL), "PAPERFEED_INDEX_CHECK_INTERVAL": "3600"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=lambda: os.sched_setaffinity(0, {0}),
+    )
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+            return proc
+        except httpx.TransportError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise RuntimeError("paperfeed serve did not start") from None
+            time.sleep(0.5)
+
+
+class Tally:
+    def __init__(self):
+        self.ok_ms: list[float] = []
+        self.statuses: Counter = Counter()
+        self.shed_without_retry_after = 0
+        self.errors: Counter = Counter()
+
+
+async def client(base: str, paths: list[str], until: float, tally: Tally, rng: random.Random) -> None:
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=httpx.Limits(max_connections=1)) as c:
+        while time.monotonic() < until:
+            path = rng.choice(paths)
+            start = time.perf_counter()
+            try:
+                answer = await c.get(path)
+            except httpx.HTTPError as exc:
+                tally.errors[type(exc).__name__] += 1
+                continue
+            ms = (time.perf_counter() - start) * 1000
+            tally.statuses[answer.status_code] += 1
+            if answer.status_code == 200:
+                tally.ok_ms.append(ms)
+            elif answer.status_code == 503:
+                wait = answer.headers.get("retry-after")
+                if wait is None:
+                    tally.shed_without_retry_after += 1
+                await asyncio.sleep(float(wait or 1))
+
+
+async def run(base: str, paths: list[str], clients: int, seconds: float) -> tuple[Tally, float]:
+    tally = Tally()
+    rng = random.Random(SEED + clients)
+    start = time.monotonic()
+    until = start + seconds
+    await asyncio.gather(*(client(base, paths, until, tally, random.Random(rng.random())) for _ in range(clients)))
+    return tally, time.monotonic() - start
+
+
+def row(page: str, clients: int, tally: Tally, wall: float, base_rps: float | None) -> list:
+    ok = np.array(tally.ok_ms) if tally.ok_ms else np.array([float("nan")])
+    rps = len(tally.ok_ms) / wall
+    other = sum(n for s, n in tally.statuses.items() if s not in (200, 503)) + sum(tally.errors.values())
+    return [
+        page,
+        clients,
+        f"{rps:.1f}",
+        f"{rps / base_rps:.0%}" if base_rps else "baseline",
+        f"{np.percentile(ok, 50):.0f}",
+        f"{np.percentile(ok, 95):.0f}",
+        tally.statuses.get(503, 0),
+        tally.shed_without_retry_after,
+        other,
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--clients", default="10,50,200")
+    args, _ = parser.parse_known_args()  # run_all passes its own arguments on
+    levels = [int(n) for n in args.clients.split(",")]
+    engine = make_engine(f"sqlite:///{FULL / 'paperfeed.db'}")
+    picked = pick_paths(engine)
+    queries = make_queries(engine, 200)
+    pages = {
+        "daily page": picked["daily page (100 papers)"],
+        "search": [f"/search?{httpx.QueryParams({'q': q})}" for q in queries],
+        "paper page": picked["paper page + 10 similar"],
+    }
+    os.sched_setaffinity(0, {1})
+    port = 8766
+    server = start_server(port)
+    base = f"http://127.0.0.1:{port}"
+    health = httpx.get(base + "/healthz").json()
+    rows = []
+    try:
+        for page, paths in pages.items():
+            asyncio.run(run(base, paths[:20], 4, 3))  # warm-up
+            base_rps = None
+            for clients in levels:
+                tally, wall = asyncio.run(run(base, paths, clients, args.seconds))
+                rows.append(row(page, clients, tally, wall, base_rps))
+                base_rps = base_rps or len(tally.ok_ms) / wall
+                print(rows[-1], flush=True)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    header = [
+        "page",
+        "clients",
+        "answered/s",
+        "vs 10 clients",
+        "p50 ms",
+        "p95 ms",
+        "503",
+        "503 w/o Retry-After",
+        "other errors",
+    ]
+    write_section(
+        "load",
+        "\n".join(
+            [
+                "## Overload (bench/load.py)",
+                "",
+                f"Machine: {machine()}. `paperfeed serve` (defaults: 4 requests in the app at once, 0.5 s wait for a"
+                " turn, then 503 + Retry-After: 1) on core 0; the client, one asyncio task per client with its own"
+                f" keep-alive connection, on core 1; {args.seconds:.0f} s per run; a client that gets 503 waits"
+                " Retry-After seconds. Index state: "
+                f"{health['indexed']:,} of {health['papers']:,} papers searchable ({health['status']}).",
+                "",
+                table(header, rows),
+                "",
+                "Targets at 200 clients: answered/s >= 90 % of the 10-client figure, p95 of the answered <= 1 s,"
+                " every request 200 or 503 with Retry-After, 0 other errors.",
+            ]
+        ),
+    )
+
+
+if __name__ == "__main__":
+    main()
