@@ -116,8 +116,8 @@ class SearchService:
                     self.store.check()
                     self._snapshot = Snapshot(self.store)
                     self._open_lexical(len(self._snapshot.row_of))
-                elif self.store.vectors_path().stat().st_size < rows * ROW_BYTES if rows else False:
-                    # Cut while mapped: reading past the end would kill the process (SIGBUS).
+                elif rows and self.store.vectors_path().stat().st_size < rows * ROW_BYTES:
+                    # Cut while mapped: reading past the end would kill the process (SIGBUS), so look first.
                     raise Damaged(f"the vector file was truncated below its {rows} rows")
                 self.damage.pop("vectors", None)
                 return self._snapshot

@@ -103,7 +103,23 @@ class VectorStore:
 
     def check(self, deep: bool = False) -> None:
         """Raise Damaged if the files differ from the last commit: the state file unreadable, the vector file
-        shorter than its rows, the graph missing or changed. `deep` also checks every vector's bytes."""
+        shorter than its rows, the graph missing or changed. `deep` also checks every vector's bytes.
+        A commit by another process while checking (it replaces the graph file) is not damage: look again."""
+        try:
+            self._check(deep)
+        except Damaged:
+            if not self._readable():
+                raise
+            self._check(deep)  # a commit that replaced the graph meanwhile passes a second look; damage does not
+
+    def _readable(self) -> bool:
+        try:
+            self.meta()
+            return True
+        except sqlite3.DatabaseError:
+            return False
+
+    def _check(self, deep: bool) -> None:
         try:
             meta = self._meta()
             live = self.db.execute("SELECT count(*) FROM rows WHERE alive = 1").fetchone()[0]

@@ -65,9 +65,14 @@ def create_app(settings: Settings | None = None, arxiv_client: httpx.Client | No
     app.include_router(feeds.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["ops"])
     app.include_router(pages.router)
-    # Added last = outermost: every answer, a shed 503 or a 413 included, is logged and gets the headers.
+    # Each middleware wraps those added before it: LogAndProtect, added last, is outermost, so every answer
+    # (a 413 or a shed 503 included) is logged and gets the headers.
     app.add_middleware(
-        Admission, slots=settings.max_inflight, wait=settings.admission_wait, queue=settings.admission_queue
+        Admission,
+        slots=settings.max_inflight,
+        wait=settings.admission_wait,
+        queue=settings.admission_queue,
+        tally=app.state.ctx.tally,
     )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout)
     app.add_middleware(LogAndProtect)
@@ -110,7 +115,6 @@ def healthz(request: Request):
     problems += [f"{name} index: {state}" for name, state in search["indexes"].items() if state != "ok"]
     if not search["fresh"]:
         problems.append(f"search index behind the store: {search['indexed']} of {papers} papers indexed")
-    admission = _admission(request.app)
     return {
         "status": "degraded" if problems else "ok",
         "problems": problems,
@@ -121,19 +125,9 @@ def healthz(request: Request):
         "index_fresh": search["fresh"],
         "indexes": search["indexes"],
         "repair": c.repairer.state if c.repairer else None,
-        "busy_answers": admission.shed if admission else 0,
+        "busy_answers": c.tally["shed"],
         "latest_day": str(latest) if latest else None,
     }
-
-
-def _admission(app: FastAPI) -> Admission | None:
-    """The running Admission middleware (built by Starlette on the first request)."""
-    layer = getattr(app, "middleware_stack", None)
-    while layer is not None:
-        if isinstance(layer, Admission):
-            return layer
-        layer = getattr(layer, "app", None)
-    return None
 
 
 class LogAndProtect:

@@ -6,7 +6,7 @@ import asyncio
 import secrets
 import threading
 import time
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from pathlib import Path
 
 import httpx
@@ -123,6 +123,7 @@ class Context:
         self.arxiv_client = arxiv_client
         self.index_lock = threading.Lock()
         self.storage = StorageWatch(settings.data_dir)
+        self.tally: Counter = Counter()  # e.g. "shed": requests answered 503 by admission control
         self.repairer = None  # set by `paperfeed serve`: repairs damaged indexes in the background
 
     # -- who is asking -------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 
 from starlette.exceptions import HTTPException
 
@@ -93,17 +94,16 @@ class Admission:
     Doing a few requests at a time at full speed keeps throughput; the rest learn at once that they
     should come back, instead of all of them waiting seconds in a queue nobody can see."""
 
-    def __init__(self, app, slots: int, wait: float, queue: int):
-        self.app, self.wait, self.queue, self.size = app, wait, queue, slots
+    def __init__(self, app, slots: int, wait: float, queue: int, tally: Counter):
+        self.app, self.wait, self.queue, self.size, self.tally = app, wait, queue, slots, tally
         self._slots: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
         self.waiting = 0
-        self.shed = 0  # requests answered 503 since start (reported by /healthz)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["path"].startswith(ALWAYS_ADMITTED):
             return await self.app(scope, receive, send)
         if not await self._enter():
-            self.shed += 1
+            self.tally["shed"] += 1  # reported by /healthz
             message = "the server is busy; try again in a moment"
             return await send_plain(send, 503, message, scope["path"], {"Retry-After": 1})
         try:
