@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 export PAPERFEED_DATA_DIR ?= data
 
 CHROMIUM := /usr/bin/chromium
-.PHONY: run test bench lint audit install clean
+.PHONY: run test bench lint audit screenshots install clean
 
 # The browser tests drive Debian's chromium (never a downloaded one).
 $(CHROMIUM):
@@ -28,6 +28,10 @@ run: $(STAMP)
 test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m pytest
+
+# Refresh docs/screenshots/ from the browser tests (plain `make test` writes them under build/).
+screenshots: $(STAMP) $(CHROMIUM)
+	PAPERFEED_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest -q tests/web/test_browser.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
