@@ -383,7 +383,7 @@ def serve(
         logger.propagate = False
     web = create_app(settings)
     ctx = web.state.ctx
-    ctx.repairer = Repairer(ctx.engine, ctx.search, settings.data_dir, ctx.index_lock, settings.index_check_interval)
+    ctx.repairer = Repairer(ctx.engine, ctx.search, settings.data_dir, settings.index_check_interval)
     ctx.repairer.start()
     scheduler = None
     if with_scheduler:

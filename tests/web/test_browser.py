@@ -1,7 +1,8 @@
 """End to end in a real browser: Debian's chromium driven by Playwright, against `paperfeed serve`.
 
 Walks a researcher's morning (register, log in, browse a day, search, open a paper, upvote, save with a tag,
-find it in the library, log out), checks phone width and the keyboard, and takes screenshots (build/screenshots/, or docs/ via make screenshots).
+find it in the library, log out), checks phone width and the keyboard, and takes screenshots
+(build/screenshots/, or docs/screenshots/ with `make screenshots`).
 """
 
 from __future__ import annotations

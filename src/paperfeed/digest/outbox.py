@@ -14,6 +14,7 @@ for a passing reason, record what failed for good.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import smtplib
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from email.utils import parseaddr
 
+from jinja2 import TemplateError
 from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -62,6 +64,7 @@ class Report:
     empty: int = 0
     sent: int = 0
     not_composed: int = 0
+    deferred: int = 0
     retried: int = 0
     failed: int = 0
     bounced: int = 0
@@ -70,7 +73,8 @@ class Report:
 
     def __str__(self) -> str:
         text = (
-            f"composed {self.composed} (empty, not sent: {self.empty}; could not compose: {self.not_composed}), "
+            f"composed {self.composed} (empty, not sent: {self.empty}; could not compose: {self.not_composed};"
+            f" deferred to the next run: {self.deferred}), "
             f"sent {self.sent}, retries {self.retried}, "
             f"failed {self.failed} (address refused: {self.bounced}), still pending {self.pending}"
         )
@@ -210,13 +214,20 @@ def compose_due(engine: Engine, composer: Composer, now: datetime, report: Repor
             try:
                 digest, msg = build(composer, pending, period, now)
             except ComposeError as exc:
-                # This user's digest is marked failed with the reason; everyone else's goes on.
+                # Something in this user's settings: their digest is marked failed with the reason (shown on
+                # their settings page); everyone else's goes on.
                 report.not_composed += 1
                 log.warning("digest %s for user %s not composed: %s", period.key, pending.sub.user_id, exc)
                 why = f"could not compose: {exc}"[:500]
-                rows.append(
-                    _row(pending.sub.user_id, period.key, "digest", "failed", pending.sub.email, "", [], None, why)
-                )
+                last = pending.last or ([], None)  # the next digest continues from the last one that was made
+                uid, to = pending.sub.user_id, pending.sub.email
+                rows.append(_row(uid, period.key, "digest", "failed", to, "", *last, why))
+                continue
+            except Exception as exc:
+                # Not the user's doing (an index being rebuilt, a busy database): no row, so the next run
+                # composes this digest again; the others go on.
+                report.deferred += 1
+                log.warning("digest %s for user %s deferred to the next run: %s", period.key, pending.sub.user_id, exc)
                 continue
             if msg is None:
                 report.empty += 1
@@ -240,7 +251,7 @@ def compose_due(engine: Engine, composer: Composer, now: datetime, report: Repor
 def build(composer: Composer, pending: Pending, period: subs.Period, now: datetime):
     """(digest, message) for this period, continuing from the user's previous digest; message None when
     the digest is empty and empty digests are not sent. ComposeError for anything in this user's settings
-    or data that stops it (any error: one user's digest must never stop the others')."""
+    or data that stops it (a saved search that no longer parses, a value that cannot be a header)."""
     last = pending.last
     try:
         digest = composer.digest(
@@ -249,9 +260,8 @@ def build(composer: Composer, pending: Pending, period: subs.Period, now: dateti
         if not digest.paper_ids and not (pending.sub.send_empty or composer.settings.digest_send_empty):
             return digest, None
         return digest, composer.message(pending.user, pending.sub, period, digest, now)
-    except Exception as exc:
-        log.debug("composing for user %s failed", pending.sub.user_id, exc_info=True)
-        raise ComposeError(f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError) else str(exc)) from exc
+    except (ValueError, LookupError, TemplateError) as exc:  # QueryError and SubscriptionError are ValueErrors
+        raise ComposeError(str(exc)) from exc
 
 
 def preview(engine: Engine, settings: Settings, user_id: int, day, search: SearchService | None = None) -> str:
@@ -276,19 +286,45 @@ def preview(engine: Engine, settings: Settings, user_id: int, day, search: Searc
     return msg or ""
 
 
-VERIFY_EVERY = 600  # seconds: at most one confirmation mail per user in each such slot
+VERIFY_EVERY = 600  # seconds: one confirmation mail per user and address in each such slot
+VERIFY_PER_HOUR = 5  # and at most this many per user in an hour, whatever the addresses
 
 
 def queue_verification(engine: Engine, settings: Settings, user_id: int, search: SearchService | None = None) -> bool:
-    """A message with a signed link that confirms the subscription's address; False if one was already
-    queued in this ten-minute slot (the outbox's unique key decides, so parallel requests queue one)."""
+    """A message with a signed link that confirms the subscription's address; False when one went to this
+    address in the last ten minutes, or the user has had VERIFY_PER_HOUR already. Both are decided by the
+    insert itself (the outbox's unique key; a count inside the same transaction), so parallel requests
+    queue one."""
     sub = subs.get(engine, user_id)
     user = subs.user_of(engine, user_id)
     now = utcnow()
-    composer = Composer(engine, settings, secret_key(settings), search)
-    msg = composer.verification(user, sub, now)
-    slot = int(now.timestamp()) // VERIFY_EVERY
-    return _insert(engine, user_id, f"verify:{slot}", "verify", "pending", sub.email, msg, [], None)
+    msg = Composer(engine, settings, secret_key(settings), search).verification(user, sub, now)
+    address = hashlib.sha1(sub.email.lower().encode()).hexdigest()[:12]
+    row = _row(
+        user_id,
+        f"verify:{int(now.timestamp()) // VERIFY_EVERY}:{address}",
+        "verify",
+        "pending",
+        sub.email,
+        msg,
+        [],
+        None,
+    )
+    recent = select(func.count()).where(
+        outbox.c.user_id == user_id, outbox.c.kind == "verify", outbox.c.created_at > now - timedelta(hours=1)
+    )
+    try:
+        with engine.begin() as conn:
+            conn.execute(insert(outbox), [row])
+            if conn.execute(recent).scalar() > VERIFY_PER_HOUR:
+                raise _TooMany
+    except (IntegrityError, _TooMany):
+        return False
+    return True
+
+
+class _TooMany(Exception):
+    """Rolls the insert back."""
 
 
 def _row(user_id, period, kind, status, to, message, paper_ids, covered, error=None) -> dict:
@@ -308,10 +344,6 @@ def _row(user_id, period, kind, status, to, message, paper_ids, covered, error=N
         "next_attempt_at": now,
         "created_at": now,
     }
-
-
-def _insert(engine, *values) -> bool:
-    return _insert_many(engine, [_row(*values)]) == 1
 
 
 def _insert_many(engine: Engine, rows: list[dict]) -> int:

@@ -8,9 +8,12 @@ A paper whose title and abstract did not change keeps its vector: only new text 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import shutil
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,8 +45,34 @@ class IndexReport:
         return "; ".join([text, *(f"repaired: {r}" for r in self.repaired)])
 
 
+class IndexBusy(RuntimeError):
+    """Another process (or thread) is changing the indexes right now."""
+
+
 def index_dir(data_dir: Path) -> Path:
     return data_dir / "index"
+
+
+@contextlib.contextmanager
+def writer_lock(root: Path, wait: float | None = None) -> Iterator[None]:
+    """One writer of the indexes at a time, across processes and threads (an flock on index/.lock):
+    `paperfeed index` from cron, the server's repairer and /submit never write over each other.
+    `wait`: seconds to wait for it (None: as long as it takes), then IndexBusy."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "a+") as f:
+        deadline = None if wait is None else time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | (fcntl.LOCK_NB if wait is not None else 0))
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise IndexBusy("the search index is being updated by another process") from None
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def text_hash(title: str, abstract: str) -> str:
@@ -72,7 +101,15 @@ def sync(
     on_start: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
     chunk: int = CHUNK,
+    wait: float | None = None,
 ) -> IndexReport:
+    """Bring both indexes up to date (mending damage first); see the module docstring. `wait`: give up with
+    IndexBusy after this many seconds if another writer holds the indexes (None: wait)."""
+    with writer_lock(index_dir(data_dir), wait):
+        return _sync(engine, data_dir, encoder, rebuild, on_start, on_progress, chunk)
+
+
+def _sync(engine, data_dir, encoder, rebuild, on_start, on_progress, chunk) -> IndexReport:
     root = index_dir(data_dir)
     old_dir = root / "vectors.old"
     report = IndexReport()

@@ -110,7 +110,8 @@ class SearchService:
         None while the vector index is damaged."""
         with self._lock:
             try:
-                self.store = self.store or VectorStore(self.root / "vectors")
+                if self.store is None or self.store.replaced():
+                    self.store = VectorStore(self.root / "vectors")  # new, or rebuilt by another process
                 generation, rows = self.store.meta()
                 if self._snapshot is None or self._snapshot.generation != generation:
                     self.store.check()
@@ -122,10 +123,9 @@ class SearchService:
                 self.damage.pop("vectors", None)
                 return self._snapshot
             except INDEX_ERRORS as exc:
+                # Not closed: searches in other threads may still be reading the snapshot they hold.
                 self.damage["vectors"] = str(exc)
                 self._snapshot = None
-                if self.store is not None:
-                    self.store.close()
                 self.store = None
                 self._open_lexical(None)
                 return None
@@ -270,7 +270,8 @@ class SearchService:
             in_cat = np.zeros_like(mask)
             in_cat[snap.rows_in(q.categories)] = True
             mask &= in_cat
-        ids = self.lexical.matching_ids(q, PHRASE_LIMIT)
+        # Phrases and authors are the keyword index's to match (search() refuses them while it is damaged).
+        ids = self.lexical.matching_ids(q, PHRASE_LIMIT) if self.lexical is not None else None
         if ids is not None:
             match = np.zeros_like(mask)
             match[[snap.row_of[i] for i in ids if i in snap.row_of]] = True

@@ -82,12 +82,28 @@ class VectorStore:
     def __init__(self, path: Path):
         self.path = path
         path.mkdir(parents=True, exist_ok=True)
+        self._crcs: dict[Path, tuple[tuple, int]] = {}  # path -> (stat key, CRC-32): unchanged files are not reread
         try:
             self.db = sqlite3.connect(path / "state.sqlite", timeout=30, check_same_thread=False)
             self.db.executescript(SCHEMA)
             self.db.commit()
+            self.inode = (path / "state.sqlite").stat().st_ino
         except sqlite3.DatabaseError as exc:
             raise Damaged(f"the vector state file is unreadable ({exc})") from exc
+
+    def replaced(self) -> bool:
+        """True when the state file on disk is no longer the one this store opened (a rebuild moved it)."""
+        try:
+            return (self.path / "state.sqlite").stat().st_ino != self.inode
+        except OSError:
+            return True
+
+    def _crc(self, path: Path) -> int:
+        st = path.stat()
+        key = (st.st_ino, st.st_size, st.st_mtime_ns)
+        if path not in self._crcs or self._crcs[path][0] != key:
+            self._crcs[path] = (key, file_crc(path))
+        return self._crcs[path][1]
 
     def close(self) -> None:
         self.db.close()
@@ -139,7 +155,7 @@ class VectorStore:
         if live and not graph.exists():
             raise Damaged(f"the graph file {graph.name} is missing", mendable=True)
         recorded = (int(meta.get("graph_size", -1)), int(meta.get("graph_crc", -1)))
-        if "graph_crc" in meta and live and (graph.stat().st_size, file_crc(graph)) != recorded:
+        if "graph_crc" in meta and live and (graph.stat().st_size, self._crc(graph)) != recorded:
             raise Damaged(f"the graph file {graph.name} changed since the last commit", mendable=True)
 
     def live(self) -> dict[str, tuple[int, str, str]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+import secrets
 import shutil
 import time
 from pathlib import Path
@@ -69,9 +70,9 @@ def explain(exc: BaseException, data_dir: Path) -> str | None:
 
 
 def _probe(data_dir: Path) -> None:
-    probe = data_dir / f".write-probe-{os.getpid()}"
+    probe = data_dir / f".write-probe-{os.getpid()}-{secrets.token_hex(4)}"  # concurrent probes never meet
     probe.write_bytes(b"x")
-    probe.unlink()
+    probe.unlink(missing_ok=True)
 
 
 def _one(exc: BaseException) -> str | None:

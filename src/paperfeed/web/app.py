@@ -158,15 +158,21 @@ class LogAndProtect:
             await self.app(scope, receive, stamped)
         except Exception as exc:
             if seen["started"]:  # too late for an error page: the client gets a cut answer, we get the log
-                error_log.error("%s %s failed mid-answer", request.method, scope["path"], exc_info=exc)
+                error_log.error("%s %s failed mid-answer", request.method, logged_path(request), exc_info=exc)
             else:
                 await failure(request, exc)(scope, receive, stamped)
         if access_log.isEnabledFor(logging.INFO):
             access_log.info(access_line(request, seen["status"], (time.perf_counter() - start) * 1000, seen["bytes"]))
 
 
+def logged_path(request: Request) -> str:
+    """The path with any secret token in it (private feeds, mail links) cut out."""
+    return SECRET_PATH.sub(r"\1…", request.url.path)
+
+
 def protect(request: Request, headers: MutableHeaders) -> None:
-    if request.cookies.get(SESSION_COOKIE) or request.headers.get("authorization"):
+    personal = request.cookies.get(SESSION_COOKIE) or request.headers.get("authorization")
+    if personal or SECRET_PATH.match(request.url.path):
         # A page for one user (their name, tokens, library) is kept by no shared cache or back button.
         headers.setdefault("Cache-Control", "private, no-store")
     if request.url.path != "/docs":  # Swagger UI starts with an inline script
@@ -179,7 +185,7 @@ def access_line(request: Request, status: int, ms: float, size: int) -> str:
         {
             "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "method": request.method,
-            "path": SECRET_PATH.sub(r"\1…", request.url.path),
+            "path": logged_path(request),
             "status": status,
             "ms": round(ms, 1),
             "client": request.client.host if request.client else None,
@@ -195,12 +201,12 @@ def failure(request: Request, exc: Exception) -> Response:
     reason = explain(exc, c.settings.data_dir)
     if reason:
         c.storage.failed(reason)
-        error_log.warning("%s %s: storage failure: %s", request.method, request.url.path, reason)
+        error_log.warning("%s %s: storage failure: %s", request.method, logged_path(request), reason)
         message = f"The server cannot save or read its data right now: {reason}. Nothing was changed; try later."
         status, headers = 503, {"Retry-After": "60"}
     else:
         ref = secrets.token_hex(4)
-        error_log.error("%s %s failed (ref %s)", request.method, request.url.path, ref, exc_info=exc)
+        error_log.error("%s %s failed (ref %s)", request.method, logged_path(request), ref, exc_info=exc)
         message = f"Something went wrong on our side (reference {ref}); it has been logged."
         status, headers = 500, {}
     if wants_json(request):

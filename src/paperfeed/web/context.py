@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import secrets
 import threading
 import time
-from collections import Counter, defaultdict, deque
+from collections import Counter, deque
 from pathlib import Path
 
 import httpx
@@ -30,21 +31,24 @@ ANON_COOKIE = "pf_anon"  # binds a visitor's CSRF token before they log in
 
 
 class Window:
-    """Events per key in a sliding window (in this process): `count`, `add`, `allow` (= add if under)."""
+    """Events per key in a sliding window (in this process)."""
 
     def __init__(self, limit: int, seconds: float):
         self.limit, self.seconds = limit, seconds
-        self.events: dict[str, deque] = defaultdict(deque)
+        self.events: dict[str, deque] = {}
         self.lock = threading.Lock()
 
     def _recent(self, key: str) -> deque:
-        q = self.events[key]
+        """The key's recent events; a key with none is dropped, so the table holds only recent keys."""
+        q = self.events.get(key, deque())
         while q and q[0] < time.monotonic() - self.seconds:
             q.popleft()
         if not q:
-            del self.events[key]  # the table holds only keys with recent events
-            return self.events[key]
+            self.events.pop(key, None)
         return q
+
+    def _append(self, key: str) -> None:
+        self.events.setdefault(key, self._recent(key)).append(time.monotonic())
 
     def count(self, key: str) -> int:
         with self.lock:
@@ -57,15 +61,7 @@ class Window:
 
     def add(self, key: str) -> None:
         with self.lock:
-            self._recent(key).append(time.monotonic())
-
-    def allow(self, key: str) -> bool:
-        with self.lock:
-            q = self._recent(key)
-            if len(q) >= self.limit:
-                return False
-            q.append(time.monotonic())
-            return True
+            self._append(key)
 
     def forget(self, key: str) -> None:
         with self.lock:
@@ -94,7 +90,8 @@ class LoginLimiter:
             return 0.0
         # 1, 2, 4, … seconds after each failure past the free ones, up to the window.
         backoff = min(2.0**extra, self.window)
-        return max(0.0, self.pairs.last(key) + backoff - time.monotonic())
+        last = self.pairs.last(key)
+        return 0.0 if last is None else max(0.0, last + backoff - time.monotonic())
 
     def failed(self, ip: str, account: str) -> None:
         self.ips.add(ip)
@@ -121,7 +118,6 @@ class Context:
         )
         self.registrations = Window(settings.registrations_per_ip, 3600)
         self.arxiv_client = arxiv_client
-        self.index_lock = threading.Lock()
         self.storage = StorageWatch(settings.data_dir)
         self.tally: Counter = Counter()  # e.g. "shed": requests answered 503 by admission control
         self.repairer = None  # set by `paperfeed serve`: repairs damaged indexes in the background
@@ -208,7 +204,15 @@ class Context:
 
 
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client's address for rate limits; an IPv6 client is its /64 (one host usually has all of it)."""
+    host = request.client.host if request.client else "unknown"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if address.version == 6 and not address.ipv4_mapped:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return host
 
 
 def safe_next(target: str | None, default: str = "/") -> str:

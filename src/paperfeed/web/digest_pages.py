@@ -116,7 +116,10 @@ def digest_save(
 def confirmation_note(c: Context, user_id: int, email: str) -> str:
     """Queue a confirmation mail (at most one per ten minutes) and say truthfully what happens to it."""
     if not outbox.queue_verification(c.engine, c.settings, user_id):
-        return "A confirmation link was sent a few minutes ago: check your inbox, or ask again in ten minutes."
+        return (
+            "A confirmation link went to this address a few minutes ago (or several this hour): check your inbox,"
+            " or ask again later."
+        )
     if not c.settings.smtp_host:
         return (
             f"A confirmation link for {email} is waiting, but this server has no mail server configured "

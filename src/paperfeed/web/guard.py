@@ -10,8 +10,6 @@ import asyncio
 import json
 from collections import Counter
 
-from starlette.exceptions import HTTPException
-
 # Paths that must answer even when the server is full: health probes, and the files a page needs.
 ALWAYS_ADMITTED = ("/healthz", "/static/", "/docs-assets/")
 
@@ -33,21 +31,11 @@ async def send_plain(send, status: int, message: str, path: str, headers: dict |
     await send({"type": "http.response.body", "body": body})
 
 
-class BodyTooLarge(HTTPException):
-    """HTTP exceptions, so that FastAPI's body parsing passes them on (it turns other errors into 400)."""
-
-    def __init__(self, limit: int):
-        super().__init__(413, f"the request body is larger than {limit // 1024} KiB")
-
-
-class BodyTooSlow(HTTPException):
-    def __init__(self, timeout: float):
-        super().__init__(408, f"the request body did not arrive within {timeout:g} s")
-
-
 class BodyLimit:
-    """Refuse a body over `max_bytes` before reading it (by Content-Length) or as soon as it passes the
-    limit (chunked), and a body whose next part takes longer than `timeout` seconds to arrive."""
+    """Read the whole request body here, before admission control gives the request a slot: a body over
+    `max_bytes` is refused with 413 (by Content-Length before reading, or as soon as a chunked body passes
+    it), and one that has not fully arrived within `timeout` seconds gets 408. A slow upload then holds a
+    connection, never one of the few slots that do the work."""
 
     def __init__(self, app, max_bytes: int, timeout: float):
         self.app, self.max_bytes, self.timeout = app, max_bytes, timeout
@@ -56,35 +44,50 @@ class BodyLimit:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path = scope["path"]
-        declared = dict(scope["headers"]).get(b"content-length")
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            too_large = BodyTooLarge(self.max_bytes)
-            return await send_plain(send, 413, too_large.detail, path)
-        seen = 0
-        started = False
-
-        async def limited_receive():
-            nonlocal seen
-            try:
-                message = await asyncio.wait_for(receive(), self.timeout)
-            except TimeoutError:
-                raise BodyTooSlow(self.timeout) from None
-            seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
-                raise BodyTooLarge(self.max_bytes)
-            return message
-
-        async def watched_send(message):
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+            return await send_plain(send, 413, self._too_large(), path)
+        if declared in (None, b"0") and b"chunked" not in headers.get(b"transfer-encoding", b"").lower():
+            return await self.app(scope, receive, send)  # no body to wait for
         try:
-            await self.app(scope, limited_receive, watched_send)
-        except (BodyTooLarge, BodyTooSlow) as exc:  # read outside a route's own handling
-            if started:
-                raise
-            await send_plain(send, exc.status_code, exc.detail, path)
+            body = await asyncio.wait_for(self._read(receive), self.timeout)
+        except TimeoutError:
+            return await send_plain(send, 408, f"the request body did not arrive within {self.timeout:g} s", path)
+        if body is None:
+            return await send_plain(send, 413, self._too_large(), path)
+        await self.app(scope, _replay(body, receive), send)
+
+    async def _read(self, receive) -> bytes | None:
+        """The body, or None once it passes the limit (a client that went away reads as an empty body)."""
+        parts, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return b"".join(parts)
+            parts.append(message.get("body", b""))
+            size += len(parts[-1])
+            if size > self.max_bytes:
+                return None
+            if not message.get("more_body", False):
+                return b"".join(parts)
+
+    def _too_large(self) -> str:
+        return f"the request body is larger than {self.max_bytes // 1024} KiB"
+
+
+def _replay(body: bytes, receive):
+    """A receive that gives the buffered body once, then waits on the connection (for a disconnect)."""
+    given = False
+
+    async def replayed():
+        nonlocal given
+        if not given:
+            given = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
 
 
 class Admission:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from datetime import date
@@ -16,7 +17,7 @@ from paperfeed.formats import to_bibtex
 from paperfeed.ingest import arxiv_api
 from paperfeed.models import Paper, SourceError, check_day, parse_arxiv_id
 from paperfeed.rank import trending
-from paperfeed.search.indexer import sync
+from paperfeed.search.indexer import IndexBusy, sync
 from paperfeed.search.query import QueryError
 from paperfeed.store import accounts
 from paperfeed.store import queries as q
@@ -306,8 +307,10 @@ def fetch_and_index(c: Context, arxiv_id: str) -> None:
     if not found:
         raise LookupError(f"arXiv has no paper {arxiv_id}")
     Importer(c.engine).run(found, "arxiv-api", f"submit {arxiv_id}")
-    with c.index_lock:
-        sync(c.engine, c.settings.data_dir, c.search.encoder)
+    # Stored either way; if another writer holds the index for long, it (or the next `paperfeed index`)
+    # makes the paper searchable.
+    with contextlib.suppress(IndexBusy):
+        sync(c.engine, c.settings.data_dir, c.search.encoder, wait=30)
 
 
 # -- accounts ---------------------------------------------------------------------------------------
@@ -380,7 +383,9 @@ def register_form(
     c = ctx(request)
     c.check_csrf(request, csrf_token)
     again = dict(next=safe_next(next), username=username, email=email)
-    if not c.registrations.allow(client_ip(request)):
+    ip = client_ip(request)
+    # Accounts made count, not attempts: a user retrying for a strong enough password is not locked out.
+    if c.registrations.count(ip) >= c.registrations.limit:
         error = "Too many new accounts from this address; try again in an hour."
         response = c.render(request, "register.html", status=429, error=error, **again)
         response.headers["Retry-After"] = "3600"
@@ -392,6 +397,7 @@ def register_form(
         user = accounts.create_user(c.engine, username.strip(), password, email, first_admin=True)
     except AccountError as exc:
         return c.render(request, "register.html", status=422, error=str(exc), **again)
+    c.registrations.add(ip)
     return logged_in(c, user, safe_next(next))
 
 

@@ -26,13 +26,19 @@ def upgrade() -> None:
             seen.add(name.lower())
             continue
         n = 2
-        while f"{name}-{n}".lower() in taken:
+        while renamed(name, n).lower() in taken:
             n += 1
-        new = f"{name}-{n}"
+        new = renamed(name, n)
         taken.add(new.lower())
         print(f"paperfeed: username {name!r} (id {uid}) differs from an older one only in case; renamed to {new!r}")
         conn.execute(sa.text("UPDATE users SET username = :new WHERE id = :id"), {"new": new, "id": uid})
     op.create_index("uq_users_username_lower", "users", [sa.text("lower(username)")], unique=True)
+
+
+def renamed(name: str, n: int) -> str:
+    """NAME-n, within the column's 32 characters."""
+    suffix = f"-{n}"
+    return name[: 32 - len(suffix)] + suffix
 
 
 def downgrade() -> None:
