@@ -8,6 +8,8 @@ from typer.testing import CliRunner
 
 from paperfeed.cli import app as cli
 from paperfeed.digest import outbox
+from paperfeed.search.indexer import sync
+from paperfeed.search.service import SearchService
 from paperfeed.store import accounts
 from paperfeed.store.importer import utcnow
 from paperfeed.store.schema import outbox as box
@@ -81,3 +83,23 @@ def test_hidden_papers_are_in_no_section(mail_engine, mail_settings, sink, servi
     (msg,) = sink.messages
     assert pid not in msg.get_body(("plain",)).get_content()
     assert pid not in msg.get_body(("html",)).get_content()
+
+
+def test_a_passing_failure_defers_that_digest_to_the_next_run(
+    mail_engine, mail_settings, sink, service, sample_papers, encoder
+):
+    name, pid = author_in_window(sample_papers)
+    subscriber(mail_engine, "ada", trending_n=0, authors=[name])
+    subscriber(mail_engine, "bob", trending_n=3)
+    # The keyword index is being rebuilt: author: cannot be answered now (not the user's doing).
+    (mail_settings.data_dir / "index" / "lexical" / "meta.json").unlink()
+    report = outbox.run(mail_engine, mail_settings, service, now=NOW)
+    assert (report.sent, report.deferred, report.not_composed) == (1, 1, 0)
+    with mail_engine.connect() as conn:
+        assert conn.execute(select(box.c.user_id)).scalars().all() == [2]  # no row for ada: she is retried
+    sync(mail_engine, mail_settings.data_dir, encoder)  # repaired
+    repaired = SearchService(mail_engine, mail_settings.data_dir, encoder=encoder)
+    report = outbox.run(mail_engine, mail_settings, repaired, now=NOW)
+    assert (report.sent, report.deferred) == (1, 0)
+    ada = next(m for m in sink.messages if m["To"] == "ada@example.org")
+    assert f"/papers/{pid}" in ada.get_body(("plain",)).get_content()

@@ -3,6 +3,8 @@ repaired by plain `paperfeed index`."""
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -100,3 +102,28 @@ def test_rebuild_flag_still_works_on_damage(data_dir, settings):
     shutil.rmtree(data_dir / "index" / "lexical")
     result = CliRunner().invoke(cli, ["index", "--rebuild"])
     assert result.exit_code == 0, result.output
+
+
+def test_one_writer_at_a_time_across_processes(data_dir, settings, encoder, engine):
+    from paperfeed.search.indexer import IndexBusy, index_dir, sync, writer_lock
+
+    held = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, sys, time; f = open(sys.argv[1], 'a+'); "
+            "fcntl.flock(f, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(30)",
+            str(index_dir(data_dir) / ".lock"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert held.stdout.readline().strip() == "locked"
+        with pytest.raises(IndexBusy):
+            sync(engine, data_dir, encoder, wait=0.3)
+    finally:
+        held.kill()
+        held.wait()
+    with writer_lock(index_dir(data_dir), wait=5):
+        pass  # free again once the other process is gone
