@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections import Counter
+from collections import Counter, deque
 
 # Paths that must answer even when the server is full: health probes, and the files a page needs.
 ALWAYS_ADMITTED = ("/healthz", "/static/", "/docs-assets/")
@@ -90,6 +90,42 @@ def _replay(body: bytes, receive):
     return replayed
 
 
+class Slots:
+    """A counting semaphore whose waiters are served first come, first served, each with its own deadline,
+    and handed the slot directly on release. (asyncio.Semaphore under wait_for costs a task and a
+    cancellation per waiter that times out, which under a burst of hundreds is most of them.)"""
+
+    def __init__(self, size: int):
+        self.free = size
+        self.waiters: deque[asyncio.Future] = deque()
+        self.waiting = 0  # waiters whose deadline has not passed
+
+    async def acquire(self, timeout: float) -> bool:
+        if self.free and not self.waiting:
+            self.free -= 1
+            return True
+        loop = asyncio.get_running_loop()
+        turn = loop.create_future()
+        self.waiters.append(turn)
+        self.waiting += 1
+        timer = loop.call_later(timeout, lambda: turn.done() or turn.set_result(False))
+        try:
+            return await turn
+        finally:
+            timer.cancel()
+            self.waiting -= 1
+            if turn.done() and not turn.cancelled() and turn.result() is True and asyncio.current_task().cancelling():
+                self.release()  # handed a slot but cancelled at the same moment: pass it on
+
+    def release(self) -> None:
+        while self.waiters:
+            turn = self.waiters.popleft()
+            if not turn.done():
+                turn.set_result(True)  # the slot goes straight to the longest waiter
+                return
+        self.free += 1
+
+
 class Admission:
     """At most `slots` requests in the app at once; a request that cannot get a slot within `wait`
     seconds (or finds `queue` others already waiting) is answered 503 with Retry-After.
@@ -99,36 +135,24 @@ class Admission:
 
     def __init__(self, app, slots: int, wait: float, queue: int, tally: Counter):
         self.app, self.wait, self.queue, self.size, self.tally = app, wait, queue, slots, tally
-        self._slots: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
-        self.waiting = 0
+        self._slots: dict[asyncio.AbstractEventLoop, Slots] = {}
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["path"].startswith(ALWAYS_ADMITTED):
             return await self.app(scope, receive, send)
-        if not await self._enter():
+        slots = self.slots()
+        if slots.waiting >= self.queue or not await slots.acquire(self.wait):
             self.tally["shed"] += 1  # reported by /healthz
             message = "the server is busy; try again in a moment"
             return await send_plain(send, 503, message, scope["path"], {"Retry-After": 1})
         try:
             await self.app(scope, receive, send)
         finally:
-            self.slots().release()
+            slots.release()
 
-    def slots(self) -> asyncio.Semaphore:
+    def slots(self) -> Slots:
         # One per event loop: a server has one; tests may drive the same app from several.
         loop = asyncio.get_running_loop()
         if loop not in self._slots:
-            self._slots[loop] = asyncio.Semaphore(self.size)
+            self._slots[loop] = Slots(self.size)
         return self._slots[loop]
-
-    async def _enter(self) -> bool:
-        if self.waiting >= self.queue:
-            return False
-        self.waiting += 1
-        try:
-            await asyncio.wait_for(self.slots().acquire(), self.wait)
-            return True
-        except TimeoutError:
-            return False
-        finally:
-            self.waiting -= 1
