@@ -34,11 +34,14 @@ from bench.speed import FULL, SEED, env, make_queries  # noqa: E402
 from bench.web import pick_paths  # noqa: E402
 from paperfeed.store import make_engine  # noqa: E402
 
+# The baseline server: admission control off (every request goes in at once, as before issue #9).
+UNLIMITED = {"PAPERFEED_MAX_INFLIGHT": "100000", "PAPERFEED_ADMISSION_QUEUE": "100000"}
 
-def start_server(port: int) -> subprocess.Popen:
+
+def start_server(port: int, extra: dict | None = None) -> subprocess.Popen:
     proc = subprocess.Popen(
         [python(), "-m", "paperfeed", "serve", "--port", str(port)],
-        env={**os.environ, **env(FULL), "PAPERFEED_INDEX_CHECK_INTERVAL": "3600"},
+        env={**os.environ, **env(FULL), "PAPERFEED_INDEX_CHECK_INTERVAL": "3600", **(extra or {})},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         preexec_fn=lambda: os.sched_setaffinity(0, {0}),
@@ -127,11 +130,33 @@ def row(page: str, clients: int, tally: Tally, wall: float, base_rps: float | No
     ]
 
 
+def measure_server(label: str, pages: dict, levels: list[int], seconds: float, extra: dict | None):
+    port = 8766
+    server = start_server(port, extra)
+    base = f"http://127.0.0.1:{port}"
+    health = httpx.get(base + "/healthz").json()
+    rows = []
+    try:
+        for page, paths in pages.items():
+            asyncio.run(run(base, paths[:20], 4, 3, ramp=0))  # warm-up
+            base_rps = None
+            for clients in levels:
+                tally, wall = asyncio.run(run(base, paths, clients, seconds))
+                rows.append([label, *row(page, clients, tally, wall, base_rps)])
+                base_rps = base_rps or len(tally.ok_ms) / wall
+                print(rows[-1], flush=True)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return rows, health
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--clients", default="10,50,200")
     parser.add_argument("--pages", default="daily page,search,paper page", help="which of the three, comma-separated")
+    parser.add_argument("--baseline-clients", default="10,200", help="levels also run without admission control")
     args, _ = parser.parse_known_args()  # run_all passes its own arguments on
     levels = [int(n) for n in args.clients.split(",")]
     engine = make_engine(f"sqlite:///{FULL / 'paperfeed.db'}")
@@ -143,26 +168,14 @@ def main() -> None:
         "paper page": picked["paper page + 10 similar"],
     }
     os.sched_setaffinity(0, {1})
-    port = 8766
-    server = start_server(port)
-    base = f"http://127.0.0.1:{port}"
-    health = httpx.get(base + "/healthz").json()
-    rows = []
-    try:
-        for page, paths in pages.items():
-            if page not in args.pages.split(","):
-                continue
-            asyncio.run(run(base, paths[:20], 4, 3, ramp=0))  # warm-up
-            base_rps = None
-            for clients in levels:
-                tally, wall = asyncio.run(run(base, paths, clients, args.seconds))
-                rows.append(row(page, clients, tally, wall, base_rps))
-                base_rps = base_rps or len(tally.ok_ms) / wall
-                print(rows[-1], flush=True)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    wanted = {k: v for k, v in pages.items() if k in args.pages.split(",")}
+    baseline_levels = [int(n) for n in args.baseline_clients.split(",") if n]
+    rows, health = measure_server("admission control (default)", wanted, levels, args.seconds, None)
+    if baseline_levels:
+        more, _ = measure_server("no admission control", wanted, baseline_levels, args.seconds, UNLIMITED)
+        rows += more
     header = [
+        "server",
         "page",
         "clients",
         f"answered/s, first {RAMP:.0f} s",
@@ -191,7 +204,8 @@ def main() -> None:
                 table(header, rows),
                 "",
                 "Targets at 200 clients: answered/s >= 90 % of the 10-client figure, p95 of the answered <= 1 s,"
-                " every request 200 or 503 with Retry-After, 0 other errors.",
+                " every request 200 or 503 with Retry-After, 0 other errors. Baseline in the same run: the same"
+                " server with admission control off (PAPERFEED_MAX_INFLIGHT=100000; the other fixes of issue #9 still in).",
             ]
         ),
     )
