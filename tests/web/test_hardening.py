@@ -170,3 +170,32 @@ def test_csrf_helper_still_works(client):
     assert csrf(client)
     register(client)
     assert login(client).status_code == 303
+
+
+def test_the_time_limit_covers_the_whole_search_request(settings, data_dir, monkeypatch):
+    """Reading the found papers used to run outside the timed part, on the event loop: no 503 ever came."""
+    import time
+
+    real = views.load_visible
+    monkeypatch.setattr(views, "load_visible", lambda *a, **k: time.sleep(1.0) or real(*a, **k))
+    with TestClient(create_app(settings.model_copy(update={"query_timeout": 0.3}))) as c:
+        started = time.monotonic()
+        page = c.get("/search", params={"q": "neural networks"})
+        assert page.status_code == 503 and "took longer than 0.3 s" in page.text
+        assert time.monotonic() - started < 0.9
+        assert c.get("/api/papers/search", params={"q": "neural networks"}).status_code == 503
+
+
+def test_a_burst_of_password_checks_queues_then_answers_503(client, monkeypatch):
+    import threading
+
+    monkeypatch.setattr(accounts, "HASH_SLOTS", threading.BoundedSemaphore(1))
+    monkeypatch.setattr(accounts, "HASH_WAIT", 0.1)
+    accounts.HASH_SLOTS.acquire()  # every slot busy with other people's passwords
+    try:
+        answer = register(client, "alice")
+        assert answer.status_code == 503 and answer.headers["retry-after"] == "5"
+        assert "busy checking passwords" in answer.text
+    finally:
+        accounts.HASH_SLOTS.release()
+    assert register(client, "alice").status_code == 303  # nothing was half-made: the name is still free
