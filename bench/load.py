@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import os
 import random
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -29,35 +28,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import machine, python, table, write_section  # noqa: E402
-from bench.speed import FULL, SEED, env, make_queries  # noqa: E402
-from bench.web import pick_paths  # noqa: E402
+from bench.common import machine, table, write_section  # noqa: E402
+from bench.speed import FULL, SEED, make_queries  # noqa: E402
+from bench.web import pick_paths, start_server  # noqa: E402
 from paperfeed.store import make_engine  # noqa: E402
 
 # The baseline server: admission control off (every request goes in at once, as before issue #9).
 UNLIMITED = {"PAPERFEED_MAX_INFLIGHT": "100000", "PAPERFEED_ADMISSION_QUEUE": "100000"}
-
-
-def start_server(port: int, extra: dict | None = None) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [python(), "-m", "paperfeed", "serve", "--port", str(port)],
-        env={**os.environ, **env(FULL), "PAPERFEED_INDEX_CHECK_INTERVAL": "3600", **(extra or {})},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        preexec_fn=lambda: os.sched_setaffinity(0, {0}),
-    )
-    deadline = time.monotonic() + 180
-    while True:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
-            return proc
-        except httpx.TransportError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError("paperfeed serve did not start") from None
-            time.sleep(0.5)
-
-
 RAMP = 5.0  # seconds at the run's concurrency before measuring: 200 clients connecting at once is a burst
 
 
@@ -132,7 +109,7 @@ def row(page: str, clients: int, tally: Tally, wall: float, base_rps: float | No
 
 def measure_server(label: str, pages: dict, levels: list[int], seconds: float, extra: dict | None):
     port = 8766
-    server = start_server(port, extra)
+    server = start_server(port, {"PAPERFEED_INDEX_CHECK_INTERVAL": "3600", **(extra or {})})
     base = f"http://127.0.0.1:{port}"
     health = httpx.get(base + "/healthz").json()
     rows = []
@@ -205,7 +182,8 @@ def main() -> None:
                 "",
                 "Targets at 200 clients: answered/s >= 90 % of the 10-client figure, p95 of the answered <= 1 s,"
                 " every request 200 or 503 with Retry-After, 0 other errors. Baseline in the same run: the same"
-                " server with admission control off (PAPERFEED_MAX_INFLIGHT=100000; the other fixes of issue #9 still in).",
+                " server with admission control off (PAPERFEED_MAX_INFLIGHT=100000; the other fixes of issue #9"
+                " still in).",
             ]
         ),
     )

@@ -34,10 +34,11 @@ REQUESTS = int(os.environ.get("BENCH_WEB_REQUESTS", 200))
 WARMUP = 20
 
 
-def start_server(port: int) -> subprocess.Popen:
+def start_server(port: int, extra_env: dict | None = None) -> subprocess.Popen:
+    """`paperfeed serve` on the full corpus, pinned to core 0; returns once /healthz answers."""
     proc = subprocess.Popen(
         [python(), "-m", "paperfeed", "serve", "--port", str(port)],
-        env={**os.environ, **env(FULL)},
+        env={**os.environ, **env(FULL), **(extra_env or {})},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         preexec_fn=lambda: os.sched_setaffinity(0, {0}),
