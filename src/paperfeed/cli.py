@@ -114,13 +114,16 @@ def ingest(
         items = open_source(source, targets, get_settings(), opts)
         counts = _import_items(engine, source, targets, items, batch_size)
     except SourceError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from exc
     watermark = getattr(items, "watermark", None)
     if watermark_key and watermark:
         q.set_state(engine, watermark_key, watermark)
     if get_settings().index_after_ingest and (counts.new or counts.updated):
         _index(engine, rebuild=False)
+    if counts.rejected and counts.rejected == counts.seen:
+        err.print(f"error: every record ({counts.rejected}) was rejected; nothing was imported", highlight=False)
+        raise typer.Exit(1)
     if strict and counts.rejected:
         raise typer.Exit(1)
 
@@ -138,7 +141,7 @@ def _with_progress(importer: Importer, items, source: str, target: str) -> Count
         nonlocal shown
         shown += 1
         if shown <= 20:
-            err.print(f"rejected {rejected}", highlight=False, markup=False)
+            err.print(f"rejected {rejected}", highlight=False, markup=False, soft_wrap=True)
         elif shown == 21:
             err.print("... more rejected records; the total is in the summary")
 
@@ -150,7 +153,8 @@ def _with_progress(importer: Importer, items, source: str, target: str) -> Count
         TimeElapsedColumn(),
         TextColumn("{task.fields[rate]}"),
     )
-    with Progress(*columns, console=err) as progress:
+    # Drawn on a terminal; in a log or a pipe it would only add lines (the summary line says it all).
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as progress:
         task = progress.add_task(source, total=None, rate="")
 
         def advance(n: int) -> None:
@@ -176,7 +180,8 @@ def _index(engine, rebuild: bool) -> None:
     from paperfeed.search.indexer import sync
 
     columns = (SpinnerColumn(), TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err) as progress:
+    # Drawn on a terminal; in a log or a pipe it would only add lines (the summary line says it all).
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as progress:
         task = progress.add_task("index", total=None)
         report = sync(
             engine,

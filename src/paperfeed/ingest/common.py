@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -11,6 +12,18 @@ from pathlib import Path
 from paperfeed.models import Rejected, SourceError
 
 BAD_CHAR = "\ufffd"  # what undecodable bytes become; a record holding it is rejected
+
+
+def check_text_file(path: Path) -> None:
+    """Refuse a binary file at once, in one line: every importer reads text (JSON, XML or plain)."""
+    try:
+        opener = gzip.open if path.name.endswith(".gz") else open
+        with opener(path, "rb") as f:
+            head = f.read(8192)
+    except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
+        raise SourceError(f"{path}: cannot be read ({exc})") from exc
+    if b"\0" in head:
+        raise SourceError(f"{path}: a binary file, not text (JSON, XML or a page's text)")
 
 
 def read_bytes(path: Path) -> bytes:
@@ -39,27 +52,35 @@ def has_bad_chars(*texts: str | None) -> bool:
 
 
 def iter_elements(text: str, local_name: str, ref: str) -> Iterator[ET.Element | Rejected]:
-    """Stream the elements named `local_name` (any namespace); on malformed or truncated XML,
-    yield what was complete before the error, then a Rejected naming the line."""
+    """Stream the elements named `local_name` (any namespace). XML cut short or broken after some records:
+    those records, then a Rejected saying where it stops. Not XML at all (nothing before the error):
+    SourceError naming the file and the reason."""
     parser = ET.XMLPullParser(events=("end",))
     suffix = "}" + local_name
+    error = None
+    found = 0
     try:
         parser.feed(text.encode("utf-8"))
         parser.close()
     except ET.ParseError as exc:
-        yield from _matching(parser, suffix, local_name)
-        line, col = exc.position
-        yield Rejected(
-            f"{ref}:{line}", f"malformed or truncated XML ({exc.msg}); records after line {line} were not read"
-        )
+        error = exc
+    try:
+        # The pull parser hands over the events before an error, then raises it again.
+        for _event, elem in parser.read_events():
+            if elem.tag.endswith(suffix) or elem.tag == local_name:
+                found += 1
+                yield elem
+    except ET.ParseError as exc:
+        error = error or exc
+    if error is None:
         return
-    yield from _matching(parser, suffix, local_name)
-
-
-def _matching(parser: ET.XMLPullParser, suffix: str, local_name: str) -> Iterator[ET.Element]:
-    for _event, elem in parser.read_events():
-        if elem.tag.endswith(suffix) or elem.tag == local_name:
-            yield elem
+    line, col = error.position
+    if not found:
+        raise SourceError(f"{ref}: not readable as XML ({error})")
+    yield Rejected(
+        f"{ref}:{line}",
+        f"malformed or truncated XML ({error}); records after line {line} were not read",
+    )
 
 
 def text_of(elem: ET.Element | None) -> str | None:

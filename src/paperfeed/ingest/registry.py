@@ -9,6 +9,7 @@ from pathlib import Path
 
 from paperfeed.config import Settings
 from paperfeed.ingest import arxiv_api, arxiv_oai, arxiv_snapshot, hf_daily, hf_page
+from paperfeed.ingest.common import check_text_file
 from paperfeed.models import Paper, Rejected, SourceError
 
 FILE_READERS = {
@@ -51,6 +52,7 @@ def expand_paths(targets: list[str], suffixes: tuple[str, ...]) -> list[Path] | 
 def read_files(source: str, files: list[Path]) -> Iterator[Paper | Rejected]:
     reader, _ = FILE_READERS[source]
     for f in files:
+        check_text_file(f)
         yield from reader(f)
 
 
