@@ -18,7 +18,6 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from swagger_ui_bundle import swagger_ui_path
 
 from paperfeed import __version__
 from paperfeed.config import Settings, get_settings
@@ -57,7 +56,6 @@ def create_app(settings: Settings | None = None, arxiv_client: httpx.Client | No
     )
     app.state.ctx = Context(settings, engine, arxiv_client)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
     app.add_api_route("/docs", api_docs, methods=["GET"], include_in_schema=False)
     app.include_router(api.router)
     app.include_router(digest_pages.api)
@@ -84,13 +82,15 @@ def create_app(settings: Settings | None = None, arxiv_client: httpx.Client | No
 
 
 def api_docs():
-    """Swagger UI from the installed swagger-ui-bundle package: no CDN, so it works offline."""
+    """Swagger UI 5 (reads OpenAPI 3.1), vendored from npm under static/swagger-ui: works offline.
+    No validator badge: Swagger UI would send the schema to validator.swagger.io."""
     return get_swagger_ui_html(
         openapi_url="/openapi.json",
         title="paperfeed API",
-        swagger_js_url="/docs-assets/swagger-ui-bundle.js",
-        swagger_css_url="/docs-assets/swagger-ui.css",
-        swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
+        swagger_css_url="/static/swagger-ui/swagger-ui.css",
+        swagger_favicon_url="/static/swagger-ui/favicon-32x32.png",
+        swagger_ui_parameters={"validatorUrl": None, "tryItOutEnabled": False},
     )
 
 

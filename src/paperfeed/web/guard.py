@@ -11,7 +11,7 @@ import json
 from collections import Counter, deque
 
 # Paths that must answer even when the server is full: health probes, and the files a page needs.
-ALWAYS_ADMITTED = ("/healthz", "/static/", "/docs-assets/")
+ALWAYS_ADMITTED = ("/healthz", "/static/")
 
 
 async def send_plain(send, status: int, message: str, path: str, headers: dict | None = None) -> None:
