@@ -77,6 +77,8 @@ def test_stats_show_and_export(settings):
     shown = invoke("show", "https://arxiv.org/abs/2410.17243v2")
     assert shown.exit_code == 0
     assert "Breaking the Memory Barrier" in shown.output and "signal hf-daily.upvotes = 64.0" in shown.output
+    # An HF record has no version or listing dates: only what is known is printed.
+    assert "None" not in shown.output and "v?" not in shown.output
     assert invoke("show", "9999.99999").exit_code == 1
 
     lines = invoke("export", "--format", "jsonl").output.splitlines()

@@ -309,6 +309,11 @@ def stats() -> None:
     out.print(runs)
 
 
+def _known(*pairs) -> str:
+    """ "name value" for each pair whose value is known, two spaces apart (no "None" or "v?")."""
+    return "  ".join(f"{k} {v}" for k, v in zip(pairs[::2], pairs[1::2], strict=True) if v)
+
+
 @app.command()
 def show(
     paper_id: Annotated[str, typer.Argument(help="An arXiv id (any version or URL form) or a paperfeed id.")],
@@ -322,8 +327,11 @@ def show(
         raise typer.Exit(1)
     out.print(f"[bold]{paper['title']}[/]", highlight=False)
     out.print(", ".join(paper["authors"]), highlight=False)
-    out.print(f"id {paper['id']}  v{paper['version'] or '?'}  {' '.join(paper['categories'])}")
-    out.print(f"listed {paper['listed_date']}  published {paper['published']}  updated {paper['updated']}")
+    out.print(_known("id", paper["id"], "version", paper["version"] and f"v{paper['version']}"), highlight=False)
+    out.print(" ".join(paper["categories"]), highlight=False)
+    dates = ("listed", paper["listed_date"], "published", paper["published"], "updated", paper["updated"])
+    if any(dates[1::2]):
+        out.print(_known(*dates), highlight=False)
     for key in ("comments", "doi", "journal_ref"):
         if paper.get(key):
             out.print(f"{key}: {paper[key]}", highlight=False)

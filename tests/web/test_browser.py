@@ -188,4 +188,8 @@ def test_keyboard_alone(page: Page, server):
         if page.evaluate("document.activeElement.tagName") == "SUMMARY":
             break
     page.keyboard.press("Enter")
-    expect(page.locator("details.abstract").first).to_have_attribute("open", "")
+    opened = page.locator("details.abstract").first
+    expect(opened).to_have_attribute("open", "")
+    # The whole abstract, once: its first words are not shown twice (excerpt above the full text).
+    text = opened.inner_text()
+    assert text.count(opened.locator("p").inner_text()[:80]) == 1, text[:300]

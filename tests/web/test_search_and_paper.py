@@ -138,3 +138,14 @@ def test_submit_explains_bad_and_unknown_ids(arxiv_app):
         assert bad.status_code == 422 and "is not an arXiv id or URL" in bad.text and "<b>" not in bad.text
         unknown = post(c, "/submit", {"paper": "0000.0000"}, "/submit")
         assert unknown.status_code in (404, 502) and 'class="error"' in unknown.text
+
+
+def test_category_chips_open_the_category_list_of_the_day(client, sample_papers):
+    paper = next(p for p in sample_papers if p.categories and p.listed_date)
+    page = client.get(f"/papers/{paper.id}").text
+    day, cat = paper.listed_date.isoformat(), paper.categories[0]
+    assert f'href="/papers/date/{day}?category={cat}"' in page
+    # Chips on the similar papers' cards link to their own day's list, never back to this page.
+    assert f'href="/papers/{paper.id}?category=' not in page
+    search = client.get("/search", params={"q": paper.title}).text
+    assert 'href="/search?category=' not in search
