@@ -17,6 +17,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
+from paperfeed.search.lexical import query_stems, stem
 from tests.conftest import REPO, free_port
 
 CHROMIUM = "/usr/bin/chromium"
@@ -112,6 +113,9 @@ def test_a_researchers_morning(page: Page, server, sample_papers):
     first = page.locator("li.paper").first
     expect(first).to_have_attribute("id", f"p-{target.id}")
     expect(page.locator("mark").first).to_be_visible()
+    wanted = query_stems(target.title.split())
+    marked = page.locator("mark").all_text_contents()
+    assert {stem(m) for m in marked} <= wanted, [m for m in marked if stem(m) not in wanted]  # only query words
     shot(page, "search.png")
     first.locator("h2 a").click()
     expect(page.locator("h1")).to_have_text(target.title)

@@ -149,3 +149,14 @@ def test_category_chips_open_the_category_list_of_the_day(client, sample_papers)
     assert f'href="/papers/{paper.id}?category=' not in page
     search = client.get("/search", params={"q": paper.title}).text
     assert 'href="/search?category=' not in search
+
+
+def test_only_the_query_words_are_marked(client):
+    """Whole words, stemmed as the index stems them; never stop words or mere prefixes ("in" in "information")."""
+    from paperfeed.search.lexical import stem
+
+    page = client.get("/search", params={"q": "attention in the vision transformers"})
+    marks = re.findall(r"<mark>(.*?)</mark>", page.text)
+    assert marks
+    assert {stem(m) for m in marks} <= {"attent", "vision", "transform"}, set(marks)
+    assert not {m.lower() for m in marks} & {"in", "the", "inducing", "information"}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 
 import tantivy
@@ -17,6 +18,37 @@ from paperfeed.search.query import ParsedQuery, words
 TITLE_BOOST = 2.0
 EPOCH = date(1970, 1, 1)
 NO_DATE = -1
+
+
+# The analysis tantivy's "en_stem" applies to titles and abstracts, rebuilt here so that other parts (the
+# highlighting of matched words) mark exactly what BM25 matched; the query side also drops stop words.
+_STEM = (
+    tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+    .filter(tantivy.Filter.remove_long(40))
+    .filter(tantivy.Filter.lowercase())
+    .filter(tantivy.Filter.stemmer("english"))
+    .build()
+)
+_QUERY_STEM = (
+    tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+    .filter(tantivy.Filter.remove_long(40))
+    .filter(tantivy.Filter.lowercase())
+    .filter(tantivy.Filter.stopword("english"))
+    .filter(tantivy.Filter.stemmer("english"))
+    .build()
+)
+
+
+@lru_cache(maxsize=200_000)
+def stem(word: str) -> str:
+    """One word as the index stores it ("Transformers" -> "transform")."""
+    found = _STEM.analyze(word)
+    return found[0] if found else ""
+
+
+def query_stems(words: list[str]) -> set[str]:
+    """The stems a query's words match in titles and abstracts, stop words left out."""
+    return {s for w in words for s in _QUERY_STEM.analyze(w)}
 
 
 def day_number(d: date | None) -> int:

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, func, select
 
 from paperfeed.models import check_day
 from paperfeed.rank import trending
+from paperfeed.search.lexical import query_stems, stem
 from paperfeed.store import accounts
 from paperfeed.store import queries as q
 from paperfeed.store.accounts import User
@@ -139,16 +140,20 @@ def authors_short(names: list[str], n: int = AUTHORS_SHOWN) -> str:
     return ", ".join(names[:n]) + (" et al." if len(names) > n else "")
 
 
+WORD = re.compile(r"\w+")
+
+
 def highlight(text: str, words: list[str]) -> Markup:
-    """Escape `text` and wrap the words of the query (and their inflections) in <mark>."""
-    stems = sorted({w.lower()[: max(4, len(w) - 2)] for w in words if len(w) >= 2}, key=len, reverse=True)
-    if not text or not stems:
+    """Escape `text` and wrap in <mark> the whole words that match a query word as the keyword index matches
+    them (same stemming: "transformers" marks "Transformer"), stop words never."""
+    wanted = query_stems(words)
+    if not text or not wanted:
         return escape(text or "")
-    pattern = re.compile(r"\b(?:" + "|".join(re.escape(s) for s in stems) + r")\w*", re.IGNORECASE)
     out, last = [], 0
-    for m in pattern.finditer(text):
-        out += [escape(text[last : m.start()]), Markup("<mark>"), escape(m.group()), Markup("</mark>")]
-        last = m.end()
+    for m in WORD.finditer(text):
+        if stem(m.group()) in wanted:
+            out += [escape(text[last : m.start()]), Markup("<mark>"), escape(m.group()), Markup("</mark>")]
+            last = m.end()
     out.append(escape(text[last:]))
     return Markup("").join(out)
 
