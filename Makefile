@@ -21,8 +21,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Serves as soon as the demo is imported; the server indexes it for search in the background.
 run: $(STAMP)
-	$(BIN)/paperfeed init --demo
+	$(BIN)/paperfeed init --demo --no-index
 	$(BIN)/paperfeed serve --with-scheduler
 
 test: $(STAMP) $(CHROMIUM)

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import sys
+import time
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
@@ -56,6 +57,9 @@ def _engine():
 @app.command()
 def init(
     demo: Annotated[bool, typer.Option(help="Import the bundled demo corpus if the database is empty.")] = False,
+    index: Annotated[
+        bool, typer.Option(help="Index it for search now (`paperfeed serve` does it in the background otherwise).")
+    ] = True,
 ) -> None:
     """Create or upgrade the database under PAPERFEED_DATA_DIR (default ./data)."""
     settings = get_settings()
@@ -66,7 +70,7 @@ def init(
         targets = [str(DEMO_CORPUS)]
         items = open_source("arxiv-snapshot", targets, settings, Options())
         _import_items(engine, "arxiv-snapshot", targets, items, None)
-    if demo and settings.index_after_ingest:
+    if demo and index and settings.index_after_ingest:
         _index(engine, rebuild=False)
 
 
@@ -180,19 +184,38 @@ def _index(engine, rebuild: bool) -> None:
     from paperfeed.search.indexer import sync
 
     columns = (SpinnerColumn(), TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    # Drawn on a terminal; in a log or a pipe it would only add lines (the summary line says it all).
-    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as progress:
+    # A bar on a terminal; in a log (`paperfeed serve` indexing in the background) a line per chunk.
+    log_lines = LogProgress() if not err.is_terminal else None
+    with Progress(*columns, console=err, transient=True, disable=log_lines is not None) as progress:
         task = progress.add_task("index", total=None)
         report = sync(
             engine,
             get_settings().data_dir,
             LazyEncoder(_encoder),
             rebuild=rebuild,
-            on_start=lambda n: progress.update(task, total=n),
-            on_progress=lambda n: progress.advance(task, n),
+            on_start=log_lines.start if log_lines else lambda n: progress.update(task, total=n),
+            on_progress=log_lines.advance if log_lines else lambda n: progress.advance(task, n),
             chunk=get_settings().index_chunk,
         )
     out.print(f"index: {report.summary()}")
+
+
+class LogProgress:
+    """Progress as plain lines with an estimate of the time left, for logs."""
+
+    def __init__(self):
+        self.total, self.done, self.started = 0, 0, time.monotonic()
+
+    def start(self, total: int) -> None:
+        self.total = total
+        if total:
+            err.print(f"indexing {total} papers (keywords first, then meanings)", highlight=False)
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        elapsed = time.monotonic() - self.started
+        left = elapsed / self.done * (self.total - self.done) if self.done else 0
+        err.print(f"indexing: {self.done} of {self.total} papers, about {left:.0f} s left", highlight=False)
 
 
 @app.command()
@@ -396,7 +419,9 @@ def serve(
         logger.propagate = False
     web = create_app(settings)
     ctx = web.state.ctx
-    ctx.repairer = Repairer(ctx.engine, ctx.search, settings.data_dir, settings.index_check_interval)
+    ctx.repairer = Repairer(
+        ctx.engine, ctx.search, settings.data_dir, settings.index_check_interval, settings.index_in_background
+    )
     ctx.repairer.start()
     scheduler = None
     if with_scheduler:

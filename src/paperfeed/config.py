@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     index_chunk: int = 1000
     # How often `paperfeed serve` checks its search indexes (and repairs a damaged one), in seconds.
     index_check_interval: float = 30.0
+    # `paperfeed serve` brings a search index that is behind the store up to date itself, in a background
+    # process (`paperfeed index`), while it serves: the lists at once, search by keywords until the
+    # meanings are embedded.
+    index_in_background: bool = True
 
     # Web: signs CSRF tokens; empty means a random key kept in data_dir/secret.key (made on first start).
     secret_key: str = ""

@@ -124,9 +124,10 @@ def ensure_onnx(cache_dir: Path) -> Path:
     if target.exists():
         return target
     cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = cache_dir / f".{target.name}.{os.getpid()}"
-    fp32 = tmp.with_suffix(".fp32.onnx")
-    fused = tmp.with_suffix(".fused.onnx")
+    # Names of this process's own (the server and a background `paperfeed index` may export at once).
+    tmp = cache_dir / f".{target.stem}.{os.getpid()}.onnx"
+    fp32 = cache_dir / f".{target.stem}.{os.getpid()}.fp32.onnx"
+    fused = cache_dir / f".{target.stem}.{os.getpid()}.fused.onnx"
     try:
         _export_fp32(fp32)
         _fuse(fp32, fused)

@@ -1,8 +1,9 @@
 """Bring the search indexes up to date with the store: the store is the truth, indexes are derived.
 
-Work goes in chunks; each chunk updates the BM25 index, then commits the vector store, whose commit
-records which paper versions both indexes hold. A run killed at any point loses at most the chunk in
-hand, and the next run redoes it (re-adding to BM25 is delete-then-add, so it is idempotent).
+The keyword index is brought up to date first, for every changed paper (no model needed: seconds);
+then the vectors, in chunks, each committed by the vector store, whose commit records which paper
+versions are done. A run killed at any point loses at most the chunk in hand, and the next run redoes it
+and re-adds its keywords (re-adding to BM25 is delete-then-add, so it is idempotent).
 A paper whose title and abstract did not change keeps its vector: only new text is embedded.
 """
 
@@ -26,6 +27,7 @@ from paperfeed.search.vectors import Damaged, NewRow, VectorStore
 from paperfeed.store.schema import papers
 
 CHUNK = 1000
+LEXICAL_CHUNK = 5000  # papers per keyword-index commit
 
 
 @dataclass
@@ -83,14 +85,34 @@ def _stamp(value) -> str:
     return value.isoformat() if value is not None else ""
 
 
-def pending(engine: Engine, store: VectorStore) -> tuple[list[str], list[str], dict[str, tuple[int, str, str]]]:
-    """(ids to (re)index, ids to remove, the store's live rows)."""
-    live = store.live()
+def current_stamps(engine: Engine) -> dict[str, str]:
     with engine.connect() as conn:
-        current = {pid: _stamp(mod) for pid, mod in conn.execute(select(papers.c.id, papers.c.modified_at))}
+        return {pid: _stamp(mod) for pid, mod in conn.execute(select(papers.c.id, papers.c.modified_at))}
+
+
+def pending(engine: Engine, store: VectorStore) -> tuple[list[str], list[str], dict[str, tuple[int, str, str]]]:
+    """(ids to (re)embed, ids to remove, the store's live rows)."""
+    live = store.live()
+    current = current_stamps(engine)
     changed = [pid for pid, mod in current.items() if pid not in live or live[pid][1] != mod]
     removed = [pid for pid in live if pid not in current]
     return sorted(changed), removed, live
+
+
+def _keywords(engine: Engine, store: VectorStore, lexical: LexicalIndex) -> None:
+    """The keyword index for every paper whose version it does not hold yet (its own record of versions,
+    so a rerun after a kill re-adds nothing it already has: re-added documents would leave deleted copies
+    that skew BM25's statistics until segments merge)."""
+    current, held = current_stamps(engine), store.keyword_stamps()
+    todo = sorted(pid for pid, mod in current.items() if held.get(pid) != mod)
+    gone = [pid for pid in held if pid not in current]
+    if gone:
+        lexical.apply([], gone)
+    for start in range(0, len(todo), LEXICAL_CHUNK):
+        rows = _rows(engine, todo[start : start + LEXICAL_CHUNK])
+        lexical.apply(rows, [])
+        store.set_keyword_stamps({p["id"]: _stamp(p["modified_at"]) for p in rows}, [])
+    store.set_keyword_stamps({}, gone)
 
 
 def sync(
@@ -135,9 +157,12 @@ def _sync(engine, data_dir, encoder, rebuild, on_start, on_progress, chunk) -> I
             report.removed = len(removed)
             if on_progress:
                 on_progress(len(removed))
+        # Keywords first, for every paper (fast: no model), so that search finds them all while the
+        # vectors are being embedded.
+        _keywords(engine, store, lexical)
         for start in range(0, len(changed), chunk):
             ids = changed[start : start + chunk]
-            _index_chunk(engine, ids, live, reuse, previous, store, lexical, encoder, report)
+            _index_chunk(engine, ids, live, reuse, previous, store, encoder, report)
             if on_progress:
                 on_progress(len(ids))
     finally:
@@ -197,9 +222,13 @@ def _lexical_problem(root: Path) -> str | None:
     return None
 
 
-def _index_chunk(engine, ids, live, reuse, previous, store, lexical, encoder, report) -> None:
+def _rows(engine: Engine, ids: list[str]) -> list[dict]:
     with engine.connect() as conn:
-        rows = [dict(r) for r in conn.execute(select(papers).where(papers.c.id.in_(ids))).mappings()]
+        return [dict(r) for r in conn.execute(select(papers).where(papers.c.id.in_(ids))).mappings()]
+
+
+def _index_chunk(engine, ids, live, reuse, previous, store, encoder, report) -> None:
+    rows = _rows(engine, ids)
     hashes = [text_hash(p["title"], p["abstract"]) for p in rows]
     vectors: list[np.ndarray | None] = [None] * len(rows)
     # Reuse a vector when the text is unchanged: from this store, or (during a rebuild) the old one.
@@ -217,7 +246,6 @@ def _index_chunk(engine, ids, live, reuse, previous, store, lexical, encoder, re
         for i, vec in zip(todo, embedded, strict=True):
             vectors[i] = vec
         report.embedded += len(todo)
-    lexical.apply(rows, [])
     new_rows = [
         NewRow(p["id"], _stamp(p["modified_at"]), h, day_number(p["listed_date"]), list(p["categories"]), v)
         for p, h, v in zip(rows, hashes, vectors, strict=True)

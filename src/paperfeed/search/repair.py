@@ -1,33 +1,42 @@
-"""`paperfeed serve`'s index repairer: a background thread that notices a damaged index and rebuilds it
-with the same code as `paperfeed index`, while the server keeps answering around the damage."""
+"""`paperfeed serve`'s index keeper: a background thread that notices a damaged index and rebuilds it with
+the same code as `paperfeed index`, and starts `paperfeed index` in a process of its own when the index is
+behind the store (a fresh install, papers imported by another process), while the server keeps answering."""
 
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import threading
 import time
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
 from paperfeed.search.indexer import IndexBusy, sync
 from paperfeed.search.service import SearchService
+from paperfeed.store.schema import papers as paper_table
 
 log = logging.getLogger("paperfeed.index")
 
 
 class Repairer(threading.Thread):
-    def __init__(self, engine: Engine, service: SearchService, data_dir, every: float = 30.0):
+    def __init__(self, engine: Engine, service: SearchService, data_dir, every: float = 30.0, catch_up=True):
         super().__init__(name="index-repairer", daemon=True)
         self.engine, self.service, self.data_dir, self.every = engine, service, data_dir, every
+        self.catch_up = catch_up
+        self.indexer: subprocess.Popen | None = None
         self.stopping = threading.Event()
-        self.state = "idle"  # idle | repairing | "failed: …" (shown by /healthz)
+        self.state = "idle"  # idle | repairing | indexing | "failed: …" (shown by /healthz)
 
     def run(self) -> None:
         while not self.stopping.is_set():
             try:
+                self.note_indexer_end()
                 self.service.check()  # records what is damaged
                 if self.service.damage:
                     self.repair()
+                elif self.catch_up and self.behind():
+                    self.start_indexer()
             except Exception as exc:  # the thread must outlive any one round
                 self.state = f"failed: {type(exc).__name__}: {exc}"
                 log.error("index check failed: %s", exc)
@@ -52,5 +61,26 @@ class Repairer(threading.Thread):
             self.state = f"failed: {type(exc).__name__}: {exc}"
             log.error("index repair failed: %s", exc)
 
+    def note_indexer_end(self) -> None:
+        if self.indexer is not None and self.indexer.poll() is not None and self.state == "indexing":
+            code = self.indexer.returncode
+            self.state = "idle" if code == 0 else f"failed: background `paperfeed index` exited with {code}"
+
+    def behind(self) -> bool:
+        with self.engine.connect() as conn:
+            papers = conn.execute(select(func.count()).select_from(paper_table)).scalar()
+        return papers > self.service.indexed_count()
+
+    def start_indexer(self) -> None:
+        """`paperfeed index` in its own process (the embedding must not hold this process's cores), its
+        progress lines going to the server's log; one at a time."""
+        if self.indexer is not None and self.indexer.poll() is None:
+            return
+        log.warning("the search index is behind the store; indexing in the background")
+        self.indexer = subprocess.Popen([sys.executable, "-m", "paperfeed", "index"], stdin=subprocess.DEVNULL)
+        self.state = "indexing"
+
     def stop(self) -> None:
         self.stopping.set()
+        if self.indexer is not None and self.indexer.poll() is None:
+            self.indexer.terminate()  # it commits chunk by chunk: the next start finishes the job

@@ -209,6 +209,10 @@ class SearchService:
         snap = self.snapshot()
         if snap is None:
             return self._without_vectors(q, limit, offset, sort, depth)
+        behind = self._vectors_behind(snap)
+        if behind and mode == "hybrid":
+            q.notes.append(f"search by meaning is still being built ({behind}); these results match keywords")
+            mode = "lexical"
         if "lexical" in self.damage:
             if q.phrases or q.authors:
                 raise Unavailable('"phrases" and author: need the keyword index, which is being rebuilt')
@@ -227,6 +231,16 @@ class SearchService:
         page = ranked[offset : offset + limit]
         self._attach(page)
         return Results(q, [h for h in page if h.paper], len(ranked), q.notes)
+
+    def _vectors_behind(self, snap: Snapshot) -> str | None:
+        """ "N of M papers" while the indexer has added keywords it has not embedded yet (it does keywords
+        first), else None."""
+        if self.lexical is None or "lexical" in self.damage:
+            return None
+        held, embedded = self.lexical.count(), len(snap.row_of)
+        if held == embedded == 0:
+            held = self._stored_papers()  # nothing indexed yet: a fresh install, its indexer just started
+        return f"{embedded:,} of {held:,} papers" if held > embedded else None
 
     def _without_vectors(self, q: ParsedQuery, limit: int, offset: int, sort: str, depth: int) -> Results:
         """Keyword search alone while the vector index is damaged (filters still apply)."""

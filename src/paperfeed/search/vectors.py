@@ -37,6 +37,7 @@ CREATE INDEX IF NOT EXISTS rows_paper ON rows (paper_id) WHERE alive = 1;
 CREATE TABLE IF NOT EXISTS row_categories (row INTEGER NOT NULL, category TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS row_categories_category ON row_categories (category);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS keywords (paper_id TEXT PRIMARY KEY, stamp TEXT NOT NULL);
 """
 
 
@@ -162,6 +163,15 @@ class VectorStore:
         """paper id -> (row, modified_at, text_hash) for every live row."""
         cur = self.db.execute("SELECT paper_id, row, modified_at, text_hash FROM rows WHERE alive = 1")
         return {pid: (row, mod, h) for pid, row, mod, h in cur}
+
+    # The keyword index's versions, kept here beside the vectors' (the keyword index is filled first).
+    def keyword_stamps(self) -> dict[str, str]:
+        return dict(self.db.execute("SELECT paper_id, stamp FROM keywords"))
+
+    def set_keyword_stamps(self, stamps: dict[str, str], removed: list[str]) -> None:
+        with self.db:
+            self.db.executemany("INSERT OR REPLACE INTO keywords VALUES (?, ?)", list(stamps.items()))
+            self.db.executemany("DELETE FROM keywords WHERE paper_id = ?", [(pid,) for pid in removed])
 
     def graph_path(self, generation: int) -> Path:
         return self.path / f"hnsw-{generation}.usearch"

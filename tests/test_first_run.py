@@ -1,0 +1,45 @@
+"""Serve at once (issue #10, item 1): `paperfeed serve` on a store that is not indexed yet answers the lists
+immediately, indexes in a background process with progress in its log, searches by keywords meanwhile
+(and says so), and ends with full search."""
+
+import time
+
+import httpx
+
+from paperfeed.store import init_db, make_engine
+from paperfeed.store.importer import Importer
+from tests.conftest import SAMPLE
+from tests.test_serve_faults import start, stop
+
+
+def test_serve_answers_at_once_and_indexes_in_the_background(tmp_path, sample_papers, model_cache):
+    data = tmp_path / "data"
+    engine = make_engine(f"sqlite:///{data / 'paperfeed.db'}")
+    init_db(engine)
+    Importer(engine).run(sample_papers, "arxiv-snapshot", str(SAMPLE))  # imported, not indexed
+    engine.dispose()
+    started = time.monotonic()
+    proc, url = start(data, model_cache, index_check_interval=0.5, index_chunk=100)
+    try:
+        assert httpx.get(url + "/").status_code == 200
+        served_s = time.monotonic() - started
+        first = httpx.get(url + "/healthz").json()
+        assert first["status"] == "degraded" and not first["index_fresh"]
+        seen_keyword_only = False
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            page = httpx.get(url + "/search", params={"q": "image segmentation"}, timeout=30)
+            assert page.status_code in (200, 503), page.status_code
+            seen_keyword_only |= "search by meaning is still being built" in page.text
+            if httpx.get(url + "/healthz").json()["status"] == "ok":
+                break
+            time.sleep(0.3)
+        health = httpx.get(url + "/healthz").json()
+        assert health["status"] == "ok" and health["indexed"] == len(sample_papers), health
+        done = httpx.get(url + "/search", params={"q": "image segmentation"})
+        assert done.status_code == 200 and "still being built" not in done.text and 'class="paper"' in done.text
+    finally:
+        log = stop(proc)
+    assert served_s < 30, served_s  # the lists do not wait for the index
+    assert seen_keyword_only, "search never answered by keywords while the meanings were embedded"
+    assert "indexing in the background" in log and "indexing: 466 of 466 papers" in log
