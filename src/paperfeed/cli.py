@@ -403,7 +403,7 @@ def serve(
     ] = False,
 ) -> None:
     """Serve the web app."""
-    from paperfeed.search.repair import Repairer
+    from paperfeed.search.keeper import IndexKeeper
     from paperfeed.web.app import create_app
     from paperfeed.web.server import serve as run_server
 
@@ -419,10 +419,10 @@ def serve(
         logger.propagate = False
     web = create_app(settings)
     ctx = web.state.ctx
-    ctx.repairer = Repairer(
+    ctx.index_keeper = IndexKeeper(
         ctx.engine, ctx.search, settings.data_dir, settings.index_check_interval, settings.index_in_background
     )
-    ctx.repairer.start()
+    ctx.index_keeper.start()
     scheduler = None
     if with_scheduler:
         from paperfeed.digest.scheduler import Scheduler
@@ -432,7 +432,7 @@ def serve(
     try:
         run_server(web, host or settings.host, port or settings.port, settings.header_timeout)
     finally:
-        ctx.repairer.stop()
+        ctx.index_keeper.stop()
         if scheduler:
             scheduler.stop()
 

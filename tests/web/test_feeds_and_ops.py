@@ -72,7 +72,7 @@ def test_healthz_reports_database_and_index(client, settings):
         "indexed": 466,
         "index_fresh": True,
         "indexes": {"lexical": "ok", "vectors": "ok"},
-        "repair": None,
+        "index_job": None,
         "busy_answers": 0,
         "latest_day": "2025-03-31",
     }

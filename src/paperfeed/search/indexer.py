@@ -58,7 +58,7 @@ def index_dir(data_dir: Path) -> Path:
 @contextlib.contextmanager
 def writer_lock(root: Path, wait: float | None = None) -> Iterator[None]:
     """One writer of the indexes at a time, across processes and threads (an flock on index/.lock):
-    `paperfeed index` from cron, the server's repairer and /submit never write over each other.
+    `paperfeed index` from cron, the server's index keeper and /submit never write over each other.
     `wait`: seconds to wait for it (None: as long as it takes), then IndexBusy."""
     root.mkdir(parents=True, exist_ok=True)
     with open(root / ".lock", "a+") as f:

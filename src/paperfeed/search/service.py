@@ -85,7 +85,7 @@ class SearchService:
     """Search over the two indexes. A damaged index is noticed (checks at open and on every change of
     generation), reported by `health`, and searched around: pages and keyword search work without the
     vectors, search by meaning without the keyword index, until `paperfeed index` (or the server's
-    repairer) rebuilds what is damaged."""
+    index keeper) rebuilds what is damaged."""
 
     def __init__(self, engine: Engine, data_dir: Path, encoder: Encoder | None = None, encoder_factory=None):
         self.engine = engine
@@ -131,7 +131,7 @@ class SearchService:
                 return None
 
     def check(self) -> None:
-        """A fresh look at both indexes' files, for damage done while they are open (the server's repairer
+        """A fresh look at both indexes' files, for damage done while they are open (the server's index keeper
         calls this every so often): the vector files against their commit, the keyword index reopened."""
         snap = self.snapshot()
         with self._lock:

@@ -124,7 +124,7 @@ def healthz(request: Request):
         "indexed": search["indexed"],
         "index_fresh": search["fresh"],
         "indexes": search["indexes"],
-        "repair": c.repairer.state if c.repairer else None,
+        "index_job": c.index_keeper.state if c.index_keeper else None,
         "busy_answers": c.tally["shed"],
         "latest_day": str(latest) if latest else None,
     }

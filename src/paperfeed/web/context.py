@@ -120,7 +120,7 @@ class Context:
         self.arxiv_client = arxiv_client
         self.storage = StorageWatch(settings.data_dir)
         self.tally: Counter = Counter()  # e.g. "shed": requests answered 503 by admission control
-        self.repairer = None  # set by `paperfeed serve`: repairs damaged indexes in the background
+        self.index_keeper = None  # set by `paperfeed serve`: repairs or catches up the indexes in the background
 
     # -- who is asking -------------------------------------------------------------------------
     def user(self, request: Request) -> User | None:

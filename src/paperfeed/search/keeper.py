@@ -19,9 +19,9 @@ from paperfeed.store.schema import papers as paper_table
 log = logging.getLogger("paperfeed.index")
 
 
-class Repairer(threading.Thread):
+class IndexKeeper(threading.Thread):
     def __init__(self, engine: Engine, service: SearchService, data_dir, every: float = 30.0, catch_up=True):
-        super().__init__(name="index-repairer", daemon=True)
+        super().__init__(name="index-keeper", daemon=True)
         self.engine, self.service, self.data_dir, self.every = engine, service, data_dir, every
         self.catch_up = catch_up
         self.indexer: subprocess.Popen | None = None
