@@ -16,6 +16,7 @@ from __future__ import annotations
 import random
 import re
 import shutil
+import string
 import sys
 from pathlib import Path
 
@@ -50,11 +51,52 @@ def topic_query(title: str, abstract: str) -> str:
     return " ".join(kept[:30])
 
 
-def topic_search(service: SearchService, engine) -> list[list]:
+def topic_queries(engine) -> dict[str, str]:
     with engine.connect() as conn:
         rows = conn.execute(papers.select().order_by(papers.c.id)).mappings().all()
     chosen = random.Random(SEED).sample(list(rows), SAMPLE)
-    queries = {p["id"]: topic_query(p["title"], p["abstract"]) for p in chosen}
+    return {p["id"]: topic_query(p["title"], p["abstract"]) for p in chosen}
+
+
+# Everyday queries with nothing to find in a corpus of computer-science papers.
+OFF_TOPIC = [
+    "chocolate cake recipe",
+    "football world cup results",
+    "how to fix a leaking tap",
+    "best hiking boots",
+    "taylor swift concert tickets",
+    "mortgage interest rates",
+    "cheap flights to lisbon",
+    "how to grow tomatoes",
+    "used car prices",
+    "wedding dress shopping",
+    "knitting patterns for beginners",
+    "dog grooming near me",
+]
+
+
+def no_match_rates(service: SearchService, engine) -> list[list]:
+    """How often the shipped search says "no good match": for real topic queries (should be never), for
+    seeded gibberish and for everyday off-topic queries (should be always)."""
+    rng = random.Random(SEED)
+    gibberish = [
+        " ".join("".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(4, 9))) for _ in range(3))
+        for _ in range(100)
+    ]
+    out = []
+    for label, queries in (
+        ("topic queries (each has its paper)", list(topic_queries(engine).values())),
+        ("gibberish (3 random-letter words)", gibberish),
+        ("everyday off-topic queries", OFF_TOPIC),
+    ):
+        flagged = sum(not service.search(q, limit=10, plain=True).good_match for q in queries)
+        out.append([label, len(queries), f"{flagged} ({flagged / len(queries):.0%})"])
+        print("no match", out[-1], flush=True)
+    return out
+
+
+def topic_search(service: SearchService, engine) -> list[list]:
+    queries = topic_queries(engine)
     qrels = {pid: {pid: 1} for pid in queries}
     out = []
     for label, kwargs in RANKERS:
@@ -106,7 +148,9 @@ def main() -> None:
         raise SystemExit("bench/.work/full is not indexed yet: run bench/speed.py first")
     encoder = get_encoder(WORK / "models")
     engine = make_engine(f"sqlite:///{FULL / 'paperfeed.db'}")
-    topic = topic_search(SearchService(engine, FULL, encoder=encoder), engine)
+    service = SearchService(engine, FULL, encoder=encoder)
+    topic = topic_search(service, engine)
+    no_match = no_match_rates(service, engine)
     engine.dispose()
     copy = WORK / "full-with-seeds"
     shutil.rmtree(copy, ignore_errors=True)
@@ -124,6 +168,11 @@ def main() -> None:
             " paper itself, among all 67,802.",
             "",
             table(["ranker", "MRR@10", "recall@10", "recall@100"], topic),
+            "",
+            '**No good match.** How often the shipped search (hybrid) answers "no good match" instead of a'
+            " result count (best cosine below 0.45 and no top-3 paper holding two thirds of the query's words):",
+            "",
+            table(["queries", "n", "judged no good match"], no_match),
             "",
             f"**Similar papers.** The {n_seed} papers of the three Hugging Face search-result pages in"
             " `shared/seeds` are added to the corpus; for each, the share of its top-10 most similar papers that"

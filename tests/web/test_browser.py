@@ -161,6 +161,14 @@ def test_api_docs_render_and_try_it_out_works(page: Page, server):
     assert not [u for u in failed if not u.startswith(server)], failed  # nothing fetched from elsewhere
 
 
+def test_gibberish_says_no_good_match(page: Page, server):
+    page.goto(server + "/search?q=zycidpyo+umzgdpa+qwvtx")
+    expect(page.locator(".no-match")).to_contain_text("No good match for zycidpyo umzgdpa qwvtx")
+    expect(page.locator("p.count")).to_have_count(0)  # no "About 100 results"
+    assert page.locator("ol.papers.weak li.paper").count() <= 5
+    shot(page, "no-match.png")
+
+
 def test_phone_width_has_no_sideways_scroll(browser, server, sample_papers):
     context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True)
     page = context.new_page()

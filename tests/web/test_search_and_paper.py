@@ -160,3 +160,12 @@ def test_only_the_query_words_are_marked(client):
     assert marks
     assert {stem(m) for m in marks} <= {"attent", "vision", "transform"}, set(marks)
     assert not {m.lower() for m in marks} & {"in", "the", "inducing", "information"}
+
+
+def test_gibberish_gets_an_honest_no_good_match(client, sample_papers):
+    junk = client.get("/search", params={"q": "zycidpyo umzgdpa qwvtx"})
+    assert junk.status_code == 200 and "No good match" in junk.text and "About " not in junk.text
+    assert client.get("/api/papers/search", params={"q": "zycidpyo umzgdpa qwvtx"}).json()["goodMatch"] is False
+    real = client.get("/search", params={"q": sample_papers[3].title})
+    assert "No good match" not in real.text and "About " in real.text
+    assert client.get("/api/papers/search", params={"q": sample_papers[3].title}).json()["goodMatch"] is True

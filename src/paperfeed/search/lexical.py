@@ -6,6 +6,7 @@ no input can be a tantivy syntax error.
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import date
 from functools import lru_cache
@@ -36,6 +37,9 @@ _QUERY_STEM = (
     .filter(tantivy.Filter.stemmer("english"))
     .build()
 )
+
+
+WORD = re.compile(r"\w+")
 
 
 @lru_cache(maxsize=200_000)

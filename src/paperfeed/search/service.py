@@ -13,7 +13,7 @@ from sqlalchemy import Engine, func, select
 
 from paperfeed.search.encoder import Encoder
 from paperfeed.search.indexer import index_dir
-from paperfeed.search.lexical import LexicalIndex, day_number
+from paperfeed.search.lexical import WORD, LexicalIndex, day_number, query_stems, stem
 from paperfeed.search.query import ParsedQuery, QueryError, parse
 from paperfeed.search.vectors import ROW_BYTES, Damaged, VectorStore
 from paperfeed.store.queries import resolve_id, with_links
@@ -48,6 +48,16 @@ class Results:
     hits: list[Hit]
     total: int  # candidates found (an upper bound for paging)
     notes: list[str] = field(default_factory=list)
+    # False when no result is really about the query (see `good_match`): the page says so plainly instead
+    # of "About 100 results" for gibberish, whose best hit always scores 1.0 after normalisation.
+    good_match: bool = True
+
+
+# "No good match", by absolute evidence rather than per-query normalised scores (measured on the full
+# corpus: clean topical queries have a best cosine of 0.52-0.72, gibberish and off-topic ones 0.18-0.42).
+GOOD_COSINE = 0.45
+# ... or most of the query's words (stemmed, stop words aside) in one of the top papers.
+GOOD_COVERAGE = 0.67
 
 
 class Snapshot:
@@ -231,7 +241,8 @@ class SearchService:
             ranked.sort(key=lambda h: -snap.listed[snap.row_of[h.id]] if h.id in snap.row_of else 0)
         page = ranked[offset : offset + limit]
         self._attach(page)
-        return Results(q, [h for h in page if h.paper], len(ranked), q.notes)
+        hits = [h for h in page if h.paper]
+        return Results(q, hits, len(ranked), q.notes, good_match(q, ranked[:3], self._attach))
 
     def _vectors_behind(self, snap: Snapshot) -> str | None:
         """ "N of M papers" while the indexer has added keywords it has not embedded yet (it does keywords
@@ -356,6 +367,26 @@ class SearchService:
             found = {r["id"]: with_links(r) for r in rows}
         for h in hits:
             h.paper = found.get(h.id, {})
+
+
+def good_match(q: ParsedQuery, top: list[Hit], attach) -> bool:
+    """Whether the best results are about the query: a close meaning (cosine) or most of its words present.
+    Filters alone (no words) always match."""
+    if not q.has_text:
+        return True
+    if any(h.dense is not None and h.dense >= GOOD_COSINE for h in top):
+        return True
+    wanted = query_stems(q.terms + [w for p in q.phrases for w in p.split()])
+    if not wanted:
+        return True
+    attach([h for h in top if not h.paper])
+    best = max((coverage(h.paper, wanted) for h in top if h.paper), default=0.0)
+    return best >= GOOD_COVERAGE
+
+
+def coverage(paper: dict, wanted: set[str]) -> float:
+    present = {stem(w) for w in WORD.findall(f"{paper.get('title', '')} {paper.get('abstract', '')}")}
+    return len(wanted & present) / len(wanted)
 
 
 def fuse(

@@ -115,7 +115,13 @@ async def search(
             for h in results.hits
             if h.id in papers
         ]
-        return {"query": q_, "total": results.total, "notes": results.notes, "results": found}
+        return {
+            "query": q_,
+            "total": results.total,
+            "goodMatch": results.good_match,  # false: no result is really about the query
+            "notes": results.notes,
+            "results": found,
+        }
 
     return await c.run_limited(answer)
 

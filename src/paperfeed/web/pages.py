@@ -159,6 +159,7 @@ async def search_page(
         total=0,
         error=None,
         notes=[],
+        good_match=True,
         words=[],
         searched=bool(q_.strip() or category or author or since or until),
     )
@@ -188,6 +189,7 @@ async def search_page(
             hits=[(h, papers[h.id]) for h in results.hits if h.id in papers],
             total=results.total,
             notes=results.notes,
+            good_match=results.good_match,
             words=results.query.terms + [w for ph in results.query.phrases for w in ph.split()],
             pages=max(1, math.ceil(results.total / size)),
         )

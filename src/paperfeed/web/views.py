@@ -11,7 +11,7 @@ from sqlalchemy import Connection, func, select
 
 from paperfeed.models import check_day
 from paperfeed.rank import trending
-from paperfeed.search.lexical import query_stems, stem
+from paperfeed.search.lexical import WORD, query_stems, stem
 from paperfeed.store import accounts
 from paperfeed.store import queries as q
 from paperfeed.store.accounts import User
@@ -138,9 +138,6 @@ def ranked_page(
 # -- text -----------------------------------------------------------------------------------------
 def authors_short(names: list[str], n: int = AUTHORS_SHOWN) -> str:
     return ", ".join(names[:n]) + (" et al." if len(names) > n else "")
-
-
-WORD = re.compile(r"\w+")
 
 
 def highlight(text: str, words: list[str]) -> Markup:
