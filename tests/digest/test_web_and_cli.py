@@ -178,3 +178,15 @@ def test_cli_subscribe_preview_run_status(mail_engine, mail_settings, sink):
     assert sink.messages[0].get_body(("plain",)).get_content().replace("\r\n", "\n") == shown.output
     assert "sent: 1" in runner.invoke(cli, ["digest", "status"]).output
     assert runner.invoke(cli, ["digest", "run", "--now", "yesterday"]).exit_code == 2
+
+
+def test_an_empty_preview_is_a_page_that_offers_the_newest_day(web, mail_engine):
+    register(web, "ada")
+    post(web, "/settings/digest", FORM, "/settings/digest")
+    subs.mark_verified(mail_engine, 1, "ada@example.org")
+    empty = web.get("/settings/digest/preview", params={"date": "2026-12-01"})  # long after the sample's papers
+    assert empty.status_code == 200 and "text/html" in empty.headers["content-type"]
+    assert "Nothing new for Tuesday, Dec 01, 2026" in empty.text and "<title>" in empty.text
+    offered = re.search(r'href="(/settings/digest/preview\?date=[\d-]+)"', empty.text).group(1)
+    assert offered.endswith("2025-03-31")
+    assert "<table" in web.get(offered).text  # the digest for that day, as it would be sent

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from paperfeed.digest import outbox
 from paperfeed.digest import subscriptions as subs
+from paperfeed.store import queries as q
 from paperfeed.store.importer import utcnow
 from paperfeed.store.schema import outbox as outbox_table
 from paperfeed.web.context import Context
@@ -184,7 +185,11 @@ def digest_preview(
     except outbox.ComposeError as exc:
         raise HTTPException(422, f"this digest cannot be composed: {exc}") from exc
     if not raw:
-        return PlainTextResponse("Nothing new for this period: no digest would be sent.")
+        # Say so on a page, and offer the newest day that has papers (a demo's papers are older than today).
+        with c.engine.connect() as conn:
+            latest = q.latest_day(conn)
+        shown = day or utcnow().date()
+        return c.render(request, "digest_empty.html", day=shown, latest=latest if latest != shown else None)
     msg = message_from_string(raw, policy=default_policy)
     body = msg.get_body(("html",) if part == "html" else ("plain",)).get_content()
     if part == "text":
