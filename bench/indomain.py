@@ -95,6 +95,40 @@ def no_match_rates(service: SearchService, engine) -> list[list]:
     return out
 
 
+def misspell(query: str, rng: random.Random) -> str:
+    """1 to 3 words of 4+ letters with one typo each: two neighbouring letters swapped, or one dropped."""
+    words = query.split()
+    long = [i for i, w in enumerate(words) if len(w) >= 4 and w.isalpha()]
+    for i in rng.sample(long, min(len(long), rng.randint(1, 3))):
+        w, j = words[i], rng.randrange(len(words[i]) - 1)
+        words[i] = w[:j] + w[j + 1] + w[j] + w[j + 2 :] if rng.random() < 0.5 else w[:j] + w[j + 1 :]
+    return " ".join(words)
+
+
+def misspelled_search(service: SearchService, engine) -> list[list]:
+    """The topic queries with seeded typos: how much of the clean MRR@10 the shipped search keeps, with its
+    spelling correction and without."""
+    queries = topic_queries(engine)
+    rng = random.Random(SEED)
+    typo = {pid: misspell(q, rng) for pid, q in queries.items()}
+    qrels = {pid: {pid: 1} for pid in queries}
+    out = []
+    for label, texts, spell in (
+        ("clean", queries, True),
+        ("misspelled, corrected", typo, True),
+        ("misspelled, no correction", typo, False),
+    ):
+        run = {
+            pid: [h.id for h in service.search(q, limit=100, plain=True, spell=spell).hits] for pid, q in texts.items()
+        }
+        out.append([label, f"{evaluate(run, qrels).mrr10:.4f}"])
+        print("misspelled", out[-1], flush=True)
+    clean = float(out[0][1])
+    for row in out:
+        row.append(f"{float(row[1]) / clean:.0%}")
+    return out
+
+
 def topic_search(service: SearchService, engine) -> list[list]:
     queries = topic_queries(engine)
     qrels = {pid: {pid: 1} for pid in queries}
@@ -151,6 +185,7 @@ def main() -> None:
     service = SearchService(engine, FULL, encoder=encoder)
     topic = topic_search(service, engine)
     no_match = no_match_rates(service, engine)
+    typos = misspelled_search(service, engine)
     engine.dispose()
     copy = WORK / "full-with-seeds"
     shutil.rmtree(copy, ignore_errors=True)
@@ -173,6 +208,12 @@ def main() -> None:
             " result count (best cosine below 0.45 and no top-3 paper holding two thirds of the query's words):",
             "",
             table(["queries", "n", "judged no good match"], no_match),
+            "",
+            "**Misspelled queries.** The same topic queries with seeded typos (1-3 words of 4+ letters each get"
+            " two neighbouring letters swapped or one dropped); MRR@10 of the shipped hybrid search, and the share"
+            " of the clean figure kept (target ≥ 80 %):",
+            "",
+            table(["queries", "MRR@10", "of clean"], typos),
             "",
             f"**Similar papers.** The {n_seed} papers of the three Hugging Face search-result pages in"
             " `shared/seeds` are added to the corpus; for each, the share of its top-10 most similar papers that"

@@ -164,3 +164,15 @@ def test_fusion_orders_by_both_legs():
     # a paper the dense leg did not return is scored by its real cosine, not zero
     with_cos = fuse(lexical, dense, "convex", alpha=0.5, more_dense={"a": 0.9})
     assert with_cos[0].id == "a"
+
+
+def test_typos_are_searched_as_the_common_word_one_typo_away(service):
+    clean = service.search("image segmentation", limit=10)
+    typo = service.search("imgae segmentaton", limit=10)
+    assert [h.id for h in typo.hits] == [h.id for h in clean.hits]
+    assert "Showing results for: image segmentation (corrected imgae → image, segmentaton → segmentation)" in typo.notes
+    assert not any("Showing results" in n for n in clean.notes)  # known words are never "corrected"
+    off = service.search("imgae segmentaton", limit=10, spell=False)
+    assert [h.id for h in off.hits] != [h.id for h in clean.hits]
+    junk = service.search("zycidpyo umzgdpa", limit=10)
+    assert not any("Showing results" in n for n in junk.notes)  # nothing one typo away: left as typed

@@ -49,6 +49,28 @@ def stem(word: str) -> str:
     return found[0] if found else ""
 
 
+LETTERS = "abcdefghijklmnopqrstuvwxyz"
+# Only a word no paper contains is taken for a typo: rarer words are often exactly what the user means (a new
+# method's name), and "correcting" words in 1-2 papers cost the in-domain topic search 0.4 % of its MRR.
+RARE = 1
+MIN_CORRECTION = 10  # ... corrected only to a word in at least this many papers
+
+
+def edits1(word: str) -> dict[str, int]:
+    """Every string one typo away, with how likely that typo is (higher: likelier): the user dropped a letter
+    or swapped two neighbours (3), typed a wrong letter (2), typed one too many (1)."""
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    out: dict[str, int] = {}
+    for kind, found in (
+        (1, {a + b[1:] for a, b in splits if b}),
+        (2, {a + c + b[1:] for a, b in splits if b for c in LETTERS}),
+        (3, {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}),
+        (3, {a + c + b for a, b in splits for c in LETTERS}),
+    ):
+        out.update(dict.fromkeys(found, kind))
+    return out
+
+
 def query_stems(words: list[str]) -> set[str]:
     """The stems a query's words match in titles and abstracts, stop words left out."""
     return {s for w in words for s in _QUERY_STEM.analyze(w)}
@@ -168,6 +190,29 @@ class LexicalIndex:
         searcher = self.index.searcher()
         hits = searcher.search(query, limit, count=False).hits
         return [(searcher.doc(addr)["id"][0], score) for score, addr in hits]
+
+    def correct(self, words: list[str]) -> list[str]:
+        """The words with each one that no paper contains replaced by the most common word one typo away
+        (stemmed as the index stems it); words the index knows, numbers and short words stay as they are."""
+        searcher = self.index.searcher()
+
+        def known(word: str) -> int:
+            s = stem(word)
+            return searcher.doc_freq("text", s) if s else 0
+
+        out = []
+        for word in words:
+            w = word.lower()
+            seen = known(w)
+            if len(w) < 4 or not w.isalpha() or seen >= RARE or not query_stems([w]):
+                out.append(word)
+                continue
+            # The commonest word one typo away.
+            freq, _kind, _short, best = max(
+                ((known(c), kind, -len(c), c) for c, kind in edits1(w).items()), default=(0, 0, 0, w)
+            )
+            out.append(best if freq >= max(10 * seen, MIN_CORRECTION) else word)
+        return out
 
     def count(self) -> int:
         return self.index.searcher().num_docs

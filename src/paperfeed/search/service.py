@@ -200,6 +200,7 @@ class SearchService:
         authors: list[str] | None = None,
         alpha: float = ALPHA,
         plain: bool = False,
+        spell: bool = True,
     ) -> Results:
         if mode not in MODES:
             raise QueryError(f"mode must be one of {', '.join(MODES)}")
@@ -216,6 +217,8 @@ class SearchService:
             raise QueryError(f"since {q.since} is after until {q.until}")
         if not q.has_text and not q.has_filters:
             return Results(q, [], 0, [*q.notes, "type some words, a phrase in quotes, author: or cat:"])
+        if spell and q.terms:
+            self._spell(q)
         depth = max(DEPTH, offset + limit)
         snap = self.snapshot()
         if snap is None:
@@ -243,6 +246,19 @@ class SearchService:
         self._attach(page)
         hits = [h for h in page if h.paper]
         return Results(q, hits, len(ranked), q.notes, good_match(q, ranked[:3], self._attach))
+
+    def _spell(self, q: ParsedQuery) -> None:
+        """Words no paper contains, one typo away from words many do, are searched as those words (keywords
+        and meaning alike), and the page says so."""
+        if self.lexical is None or "lexical" in self.damage:
+            return
+        fixed = self.lexical.correct(q.terms)
+        if fixed == q.terms:
+            return
+        changed = [f"{a} → {b}" for a, b in zip(q.terms, fixed, strict=True) if a != b]
+        q.terms = fixed
+        q.text = " ".join([*q.terms, *q.phrases])
+        q.notes.append(f"Showing results for: {q.text} (corrected {', '.join(changed)})")
 
     def _vectors_behind(self, snap: Snapshot) -> str | None:
         """ "N of M papers" while the indexer has added keywords it has not embedded yet (it does keywords
