@@ -67,9 +67,11 @@ class IndexKeeper(threading.Thread):
             self.state = "idle" if code == 0 else f"failed: background `paperfeed index` exited with {code}"
 
     def behind(self) -> bool:
+        """The vector index holds another number of papers than the store: new ones to add, or gone ones to
+        remove (the keyword index is brought along by the same `paperfeed index`)."""
         with self.engine.connect() as conn:
             papers = conn.execute(select(func.count()).select_from(paper_table)).scalar()
-        return papers > self.service.indexed_count()
+        return papers != self.service.indexed_count()
 
     def start_indexer(self) -> None:
         """`paperfeed index` in its own process (the embedding must not hold this process's cores), its
