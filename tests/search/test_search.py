@@ -176,3 +176,11 @@ def test_typos_are_searched_as_the_common_word_one_typo_away(service):
     assert [h.id for h in off.hits] != [h.id for h in clean.hits]
     junk = service.search("zycidpyo umzgdpa", limit=10)
     assert not any("Showing results" in n for n in junk.notes)  # nothing one typo away: left as typed
+
+
+def test_the_first_search_of_a_fresh_service_corrects_too(data_dir, settings, encoder):
+    from paperfeed.search.service import SearchService
+    from paperfeed.store import make_engine
+
+    fresh = SearchService(make_engine(settings.db_url), data_dir, encoder=encoder)
+    assert any(n.startswith("Showing results for: image") for n in fresh.search("imgae", limit=5).notes)

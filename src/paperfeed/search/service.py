@@ -217,10 +217,10 @@ class SearchService:
             raise QueryError(f"since {q.since} is after until {q.until}")
         if not q.has_text and not q.has_filters:
             return Results(q, [], 0, [*q.notes, "type some words, a phrase in quotes, author: or cat:"])
+        depth = max(DEPTH, offset + limit)
+        snap = self.snapshot()  # first: it opens (and checks) the keyword index the spelling reads
         if spell and q.terms:
             self._spell(q)
-        depth = max(DEPTH, offset + limit)
-        snap = self.snapshot()
         if snap is None:
             return self._without_vectors(q, limit, offset, sort, depth)
         behind = self._vectors_behind(snap)
