@@ -161,11 +161,6 @@ def username_taken(engine: Engine, username: str) -> bool:
         return get_user(conn, username) is not None
 
 
-def has_users(engine: Engine) -> bool:
-    with engine.connect() as conn:
-        return conn.execute(select(users.c.id).limit(1)).first() is not None
-
-
 def list_users(engine: Engine) -> list[User]:
     with engine.connect() as conn:
         return [user_from_row(r) for r in conn.execute(select(users).order_by(users.c.username))]
