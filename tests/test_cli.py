@@ -1,8 +1,10 @@
 import json
+import re
 import subprocess
 import sys
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from paperfeed import __version__
@@ -19,10 +21,19 @@ def invoke(*args):
 
 def test_version_and_help_on_every_command(settings):
     assert invoke("--version").output.strip() == f"paperfeed {__version__}"
-    for command in ("init", "ingest", "stats", "show", "export", "serve"):
-        result = invoke(command, "--help")
+    root = typer.main.get_command(app)
+    commands = [
+        f"{name} {sub}" if sub else name
+        for name, cmd in root.commands.items()
+        for sub in (getattr(cmd, "commands", None) or [""])
+    ]
+    assert {"init", "ingest", "search", "serve", "digest run"} <= set(commands)
+    for command in commands:
+        result = invoke(*command.split(), "--help")
         assert result.exit_code == 0, result.output
         assert "Usage" in result.output and len(result.output.splitlines()) > 4
+        # Values named in words (TEXT, N, DATE), not as Python types; flags need none.
+        assert not re.search(r"<(str|bool|int|float|list\[str\]|path)>", result.output, re.I), result.output
 
 
 def test_init_demo_imports_the_bundled_corpus_once(settings):

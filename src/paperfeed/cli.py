@@ -27,6 +27,21 @@ from paperfeed.store import queries as q
 from paperfeed.store.importer import Counts, Importer
 
 DEMO_CORPUS = Path(__file__).parent / "demo" / "arxiv-demo.jsonl.gz"
+# Help names a value in words ("--since DATE", "--limit N"), never as a Python type ("<str>", "<bool>").
+PLAIN_TYPES = {"str": "TEXT", "int": "N", "float": "NUMBER", "Path": "PATH", "date": "DATE", "datetime": "DATE"}
+
+
+def _plain_type(param, ctx) -> str | None:
+    if param.metavar is not None:
+        return param.metavar
+    if getattr(param, "is_flag", False):
+        return None
+    return PLAIN_TYPES.get(param.bare_type().removeprefix("list[").removesuffix("]"), "VALUE")
+
+
+# Typer 0.29 prints every parameter's Python type in help: its one hook for that is this method.
+typer.core._TyperParameter.display_type_rich = _plain_type
+typer.core.TyperOption.display_type_rich = _plain_type
 
 app = typer.Typer(help="paperfeed: a self-hosted research-paper discovery hub.", no_args_is_help=True)
 out = Console()

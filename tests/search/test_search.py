@@ -184,3 +184,19 @@ def test_the_first_search_of_a_fresh_service_corrects_too(data_dir, settings, en
 
     fresh = SearchService(make_engine(settings.db_url), data_dir, encoder=encoder)
     assert any(n.startswith("Showing results for: image") for n in fresh.search("imgae", limit=5).notes)
+
+
+def test_a_correction_prefers_the_likelier_typo_and_the_real_word(tmp_path):
+    """A dropped or swapped letter is likelier than a wrong one: "atention" is "attention" even where the stem
+    of a wrong-letter neighbour ("agention" -> "agent") is more common; of two spellings with the same stem,
+    the shorter, real word is shown ("vidoe" -> "video", not "videoe")."""
+    from paperfeed.search.lexical import LexicalIndex
+
+    texts = ["agent planning"] * 30 + ["attention heads"] * 20 + ["video models"] * 15
+    docs = [
+        {"id": f"p{i}", "title": t, "abstract": "", "authors": [], "categories": [], "listed_date": None}
+        for i, t in enumerate(texts)
+    ]
+    lexical = LexicalIndex(tmp_path / "lexical")
+    lexical.apply(docs, [])
+    assert lexical.correct(["atention", "vidoe", "modles", "agnet"]) == ["attention", "video", "models", "agent"]

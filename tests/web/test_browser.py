@@ -8,6 +8,7 @@ find it in the library, log out), checks phone width and the keyboard, and takes
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -88,15 +89,15 @@ def test_a_researchers_morning(page: Page, server, sample_papers):
     page.fill("#password", "analytical engine")
     page.fill("#password2", "analytical engine")
     page.click("button:text('Sign up')")
-    expect(page.locator("nav.account .who")).to_have_text("ada")
+    expect(page.locator("header.site > nav.account .who")).to_have_text("ada")
 
     page.click("text=Log out")
-    expect(page.locator("nav.account")).to_contain_text("Log in")
-    page.click("nav.account >> text=Log in")
+    expect(page.locator("header.site > nav.account")).to_contain_text("Log in")
+    page.click("header.site > nav.account >> text=Log in")
     page.fill("#username", "ada")
     page.fill("#password", "analytical engine")
     page.click("main button:text('Log in')")
-    expect(page.locator("nav.account .who")).to_have_text("ada")
+    expect(page.locator("header.site > nav.account .who")).to_have_text("ada")
 
     # Browse a day.
     page.goto(server + "/papers/date/2025-03-25")
@@ -131,7 +132,7 @@ def test_a_researchers_morning(page: Page, server, sample_papers):
     page.evaluate("window.scrollTo(0, 0)")
     shot(page, "paper.png")
 
-    page.click("nav.primary >> text=Library")
+    page.click("header.site > nav.primary >> text=Library")
     expect(page.locator("li.paper")).to_have_count(1)
     page.click("a.chip:text('morning-read (1)')")
     expect(page).to_have_url(server + "/library/morning-read")
@@ -197,7 +198,7 @@ def test_keyboard_alone(page: Page, server):
     # An abstract opens with the keyboard: tab to the first summary and press Enter.
     for _ in range(60):
         page.keyboard.press("Tab")
-        if page.evaluate("document.activeElement.tagName") == "SUMMARY":
+        if page.evaluate("!!document.activeElement.closest('details.abstract')"):
             break
     page.keyboard.press("Enter")
     opened = page.locator("details.abstract").first
@@ -205,3 +206,133 @@ def test_keyboard_alone(page: Page, server):
     # The whole abstract, once: its first words are not shown twice (excerpt above the full text).
     text = opened.inner_text()
     assert text.count(opened.locator("p").inner_text()[:80]) == 1, text[:300]
+
+
+AXE = REPO / "tests" / "vendor" / "axe-core" / "axe.min.js"
+
+
+def axe_violations(page: Page) -> list[str]:
+    """Serious and critical accessibility violations on the page, by axe-core (vendored from npm)."""
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes'][:3]]}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def register_in_browser(page: Page, server: str, name: str) -> None:
+    page.goto(server + "/register")
+    page.fill("#username", name)
+    page.fill("#password", "analytical engine")
+    page.fill("#password2", "analytical engine")
+    page.click("main button:text('Sign up')")
+    expect(page.locator("header.site > nav.account .who")).to_have_text(name)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_main_pages_have_no_serious_accessibility_violations(browser, server, sample_papers, scheme):
+    # bypass_csp: the app's policy (rightly) refuses the injected axe script; the pages are unchanged.
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme=scheme, bypass_csp=True)
+    page = context.new_page()
+    register_in_browser(page, server, f"axe-{scheme}")
+    pages = [
+        "/",
+        "/papers/date/2025-03-25",
+        "/trending",
+        "/search?q=diffusion+video",
+        "/search?q=zycidpyo+umzgdpa",
+        f"/papers/{sample_papers[0].id}",
+        "/settings",
+        "/settings/digest",
+        "/library",
+        "/submit",
+    ]
+    found = {}
+    for path in pages:
+        page.goto(server + path)
+        page.wait_for_load_state("load")
+        if problems := axe_violations(page):
+            found[path] = problems
+    context.close()
+    assert not found, found
+
+
+def test_dark_mode_follows_the_system_setting(browser, server):
+    colours = {}
+    for scheme in ("light", "dark"):
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme=scheme)
+        page = context.new_page()
+        page.goto(server + "/papers/date/2025-03-25")
+        colours[scheme] = page.evaluate(
+            "() => [getComputedStyle(document.body).backgroundColor,"
+            " getComputedStyle(document.querySelector('li.paper h2 a')).color]"
+        )
+        if scheme == "dark":
+            shot(page, "daily-dark.png")
+        context.close()
+
+    def luminance(css: str) -> float:
+        r, g, b = (int(x) for x in css[css.index("(") + 1 : css.index(")")].split(",")[:3])
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    light_bg, light_fg = (luminance(c) for c in colours["light"])
+    dark_bg, dark_fg = (luminance(c) for c in colours["dark"])
+    assert light_bg > 200 and light_fg < 80, colours  # dark text on a light page
+    assert dark_bg < 40 and dark_fg > 180, colours  # light text on a dark page
+
+
+def test_tex_in_titles_and_abstracts_is_rendered(page: Page, server, sample_papers):
+    """`GenM$^3$` reads as GenM³ (KaTeX, served from /static, no CDN), not as dollar signs."""
+    paper = next(p for p in sample_papers if "$^3$" in p.title)
+    failed = []
+    page.on("requestfailed", lambda r: failed.append(r.url))
+    page.goto(server + f"/papers/{paper.id}")
+    title = page.locator("h1")
+    expect(title.locator(".katex")).to_have_count(1)
+    assert "$" not in title.locator(".katex-html").inner_text() and "$" not in title.inner_text().replace("\n", "")
+    # ... in the list too, and a highlighted search does not break a formula.
+    page.goto(server + "/search?q=generative+motion+model+GenM")
+    card = page.locator(f"[id='p-{paper.id}']")
+    expect(card.locator("h2 .katex")).to_have_count(1)
+    assert not failed, failed
+
+
+def test_a_misspelled_query_is_corrected_with_links_both_ways(page: Page, server):
+    page.goto(server + "/search?q=imgae+segmentaton&category=cs.CV")
+    note = page.locator(".did-you-mean")
+    expect(note).to_contain_text("Showing results for image segmentation")
+    expect(page.locator("li.paper").first).to_be_visible()
+    note.get_by_role("link", name="imgae segmentaton").click()  # search instead for what was typed
+    expect(page).to_have_url(server + "/search?q=imgae%20segmentaton&spell=0&category=cs.CV")
+    expect(page.locator(".did-you-mean")).to_have_count(0)
+    page.go_back()
+    page.locator(".did-you-mean").get_by_role("link", name="image segmentation").click()
+    expect(page).to_have_url(server + "/search?q=image%20segmentation&category=cs.CV")
+    expect(page.locator("#q")).to_have_value("image segmentation")
+
+
+def test_phone_header_is_one_row_with_a_menu(browser, server):
+    context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True)
+    page = context.new_page()
+    page.goto(server + "/")
+    header = page.locator("header.site").bounding_box()
+    assert header["height"] < 64, header  # one row: brand, search, menu (it took three rows)
+    expect(page.locator("header.site > nav.primary")).to_be_hidden()
+    page.click("details.menu summary")
+    page.locator(".menu-panel").get_by_role("link", name="Log in").click()
+    expect(page).to_have_title("Log in · paperfeed")
+    context.close()
+
+
+def test_search_filters_are_folded_and_plainly_named(page: Page, server):
+    page.goto(server + "/search?q=robot+grasping")
+    expect(page.locator("details.filters")).not_to_have_attribute("open", "")
+    page.click("details.filters summary")
+    match = page.locator("label:has-text('Match') select[name=mode]")
+    assert match.locator("option").all_inner_texts() == ["both", "meaning", "keywords"]
+    match.select_option(label="keywords")
+    page.click("form.search button:text('Search')")
+    expect(page).to_have_url(re.compile(r"mode=lexical"))
+    expect(page.locator("details.filters")).to_have_attribute("open", "")  # a filter in use stays visible

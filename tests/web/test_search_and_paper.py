@@ -169,3 +169,11 @@ def test_gibberish_gets_an_honest_no_good_match(client, sample_papers):
     real = client.get("/search", params={"q": sample_papers[3].title})
     assert "No good match" not in real.text and "About " in real.text
     assert client.get("/api/papers/search", params={"q": sample_papers[3].title}).json()["goodMatch"] is True
+
+
+def test_the_search_form_with_empty_date_fields_searches(client):
+    """The folded filters send since= and until= when left empty, as every HTML form does: no 422."""
+    page = client.get("/search?q=robot+grasping&since=&until=&category=&author=&mode=lexical&sort=relevance")
+    assert page.status_code == 200 and 'class="paper"' in page.text
+    assert client.get("/api/papers/search?q=robot&since=").status_code == 200
+    assert client.get("/search?q=robot&since=1800-01-01").status_code == 422  # a real bad date still is

@@ -34,6 +34,7 @@ class ParsedQuery:
     since: date | None = None
     until: date | None = None
     notes: list[str] = field(default_factory=list)  # what was changed in the user's query, to show them
+    corrections: list[tuple[str, str]] = field(default_factory=list)  # (as typed, as searched) by spelling
 
     @property
     def has_text(self) -> bool:

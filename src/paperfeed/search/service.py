@@ -255,9 +255,10 @@ class SearchService:
         fixed = self.lexical.correct(q.terms)
         if fixed == q.terms:
             return
-        changed = [f"{a} → {b}" for a, b in zip(q.terms, fixed, strict=True) if a != b]
+        q.corrections = [(a, b) for a, b in zip(q.terms, fixed, strict=True) if a != b]
         q.terms = fixed
         q.text = " ".join([*q.terms, *q.phrases])
+        changed = [f"{a} → {b}" for a, b in q.corrections]
         q.notes.append(f"Showing results for: {q.text} (corrected {', '.join(changed)})")
 
     def _vectors_behind(self, snap: Snapshot) -> str | None:

@@ -18,23 +18,30 @@ def load_papers(conn: Connection, ids: list[str], user: User | None) -> list[dic
     votes = accounts.vote_counts(conn, ids)
     mine = accounts.voted_by(conn, user, ids)
     tags = accounts.tags_of(conn, user, ids)
-    external = external_votes(conn, ids)
+    signals = signals_of(conn, ids)
     out = []
     for pid in ids:
         if pid in rows:
             p = rows[pid]
-            p.update(votes=votes.get(pid, 0), voted=pid in mine, tags=tags.get(pid), external=external.get(pid, 0))
+            hf = signals.get(pid, {}).get("hf-daily", {})
+            external = sum(int(s.get("upvotes") or 0) for s in signals.get(pid, {}).values())
+            p.update(votes=votes.get(pid, 0), voted=pid in mine, tags=tags.get(pid), external=external, hf=hf)
             out.append(p)
     return out
 
 
-def external_votes(conn: Connection, ids: list[str]) -> dict[str, int]:
+def signals_of(conn: Connection, ids: list[str]) -> dict[str, dict[str, dict]]:
+    """paper id -> source -> {signal name: value}, e.g. {"hf-daily": {"upvotes": 12.0, "github_repo": "…"}}."""
     rows = conn.execute(
-        select(external_signals.c.paper_id, external_signals.c.value_num).where(
-            external_signals.c.paper_id.in_(ids), external_signals.c.name == "upvotes"
-        )
+        select(
+            external_signals.c.paper_id,
+            external_signals.c.source,
+            external_signals.c.name,
+            external_signals.c.value_num,
+            external_signals.c.value_text,
+        ).where(external_signals.c.paper_id.in_(ids))
     )
-    out: dict[str, int] = {}
-    for pid, n in rows:
-        out[pid] = out.get(pid, 0) + int(n or 0)
+    out: dict[str, dict[str, dict]] = {}
+    for pid, source, name, num, text in rows:
+        out.setdefault(pid, {}).setdefault(source, {})[name] = num if num is not None else text
     return out

@@ -111,6 +111,7 @@ class Context:
         self.templates = Jinja2Templates(directory=HERE / "templates")
         self.templates.env.filters["highlight"] = views.highlight
         self.templates.env.filters["authors_short"] = views.authors_short
+        self.templates.env.filters["stars"] = views.stars
         self.secret = secret_key(settings)
         self.signer = Signer(self.secret, salt="paperfeed-csrf")
         self.limiter = LoginLimiter(

@@ -7,11 +7,11 @@ import math
 import re
 from datetime import date
 from typing import Annotated
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BeforeValidator
 
 from paperfeed.formats import to_bibtex
 from paperfeed.ingest import arxiv_api
@@ -30,7 +30,8 @@ router = APIRouter()
 Sort = Annotated[str, Query(pattern="^(trending|new)$", description="trending (default) or new")]
 Category = Annotated[str | None, Query(max_length=32, pattern=r"^[A-Za-z0-9.\-]*$")]
 PageNo = Annotated[int, Query(ge=1, le=10_000)]
-Day = Annotated[date, AfterValidator(check_day)]
+# An HTML form sends an empty date field as "since=": that means no date, not a bad one.
+Day = Annotated[date | None, BeforeValidator(lambda v: v or None), AfterValidator(lambda d: d and check_day(d))]
 T_ID = re.compile(r"^t-[0-9a-f]{12}$")
 SUBMIT_TIMEOUT = 120.0
 
@@ -132,6 +133,9 @@ def trending_page(request: Request, category: Category = None, days: Annotated[i
 
 
 # -- search -----------------------------------------------------------------------------------------
+KEEP_OUT = ("q", "page", "spell")  # what a "did you mean" link replaces; the filters stay
+
+
 @router.get("/search", include_in_schema=False)
 async def search_page(
     request: Request,
@@ -143,6 +147,7 @@ async def search_page(
     mode: Annotated[str, Query(pattern="^(hybrid|lexical|dense)$")] = "hybrid",
     sort: Annotated[str, Query(pattern="^(relevance|date)$")] = "relevance",
     page: PageNo = 1,
+    spell: bool = True,
 ):
     c = ctx(request)
     size = 20
@@ -159,6 +164,7 @@ async def search_page(
         total=0,
         error=None,
         notes=[],
+        corrected="",
         good_match=True,
         words=[],
         searched=bool(q_.strip() or category or author or since or until),
@@ -179,6 +185,7 @@ async def search_page(
                 until=until,
                 categories=[category] if category else None,
                 authors=[author] if author.strip() else None,
+                spell=spell,
             )
         except QueryError as exc:
             values["error"] = str(exc)
@@ -188,7 +195,12 @@ async def search_page(
         values.update(
             hits=[(h, papers[h.id]) for h in results.hits if h.id in papers],
             total=results.total,
-            notes=results.notes,
+            # The page shows a correction as links (the corrected query, and the query as typed) instead of a note.
+            notes=[n for n in results.notes if not (results.query.corrections and n.startswith("Showing results"))],
+            corrected=views.apply_corrections(q_, results.query.corrections),
+            filters_query="".join(
+                f"&{urlencode({k: v})}" for k, v in request.query_params.multi_items() if k not in KEEP_OUT
+            ),
             good_match=results.good_match,
             words=results.query.terms + [w for ph in results.query.phrases for w in ph.split()],
             pages=max(1, math.ceil(results.total / size)),

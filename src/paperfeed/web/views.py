@@ -140,12 +140,26 @@ def authors_short(names: list[str], n: int = AUTHORS_SHOWN) -> str:
     return ", ".join(names[:n]) + (" et al." if len(names) > n else "")
 
 
+# TeX as arXiv writes it in titles and abstracts; KaTeX renders it in the browser (static/tex.js).
+MATH = re.compile(r"\$\$.+?\$\$|\$[^$]+?\$|\\\(.+?\\\)", re.S)
+
+
 def highlight(text: str, words: list[str]) -> Markup:
     """Escape `text` and wrap in <mark> the whole words that match a query word as the keyword index matches
-    them (same stemming: "transformers" marks "Transformer"), stop words never."""
-    wanted = query_stems(words)
+    them (same stemming: "transformers" marks "Transformer"), stop words never, and nothing inside a formula
+    (a mark would split the TeX that KaTeX renders)."""
+    wanted = query_stems(words) if words else set()
     if not text or not wanted:
         return escape(text or "")
+    out, last = [], 0
+    for m in MATH.finditer(text):
+        out += [_mark(text[last : m.start()], wanted), escape(m.group())]
+        last = m.end()
+    out.append(_mark(text[last:], wanted))
+    return Markup("").join(out)
+
+
+def _mark(text: str, wanted: set[str]) -> Markup:
     out, last = [], 0
     for m in WORD.finditer(text):
         if stem(m.group()) in wanted:
@@ -153,6 +167,21 @@ def highlight(text: str, words: list[str]) -> Markup:
             last = m.end()
     out.append(escape(text[last:]))
     return Markup("").join(out)
+
+
+def apply_corrections(raw: str, corrections: list[tuple[str, str]]) -> str:
+    """The query as typed with the corrected words swapped in (operators such as author: kept), or ""."""
+    for typed, fixed in corrections:
+        raw = re.sub(rf"(?<![\w:]){re.escape(typed)}(?!\w)", fixed, raw, flags=re.I)
+    return raw if corrections else ""
+
+
+def stars(n: float) -> str:
+    """GitHub-style star counts: 950, 1.2k, 15k."""
+    n = int(n)
+    if n < 1000:
+        return str(n)
+    return f"{n / 1000:.1f}k".replace(".0k", "k") if n < 10_000 else f"{n // 1000}k"
 
 
 # -- JSON -------------------------------------------------------------------------------------------

@@ -1,0 +1,15 @@
+// Renders the TeX in titles and abstracts ($…$, $$…$$, \(…\)) with the vendored KaTeX, offline.
+// A formula KaTeX cannot parse stays as its source text.
+document.addEventListener("DOMContentLoaded", function () {
+  if (typeof renderMathInElement !== "function") return;
+  var options = {
+    delimiters: [
+      { left: "$$", right: "$$", display: false },
+      { left: "$", right: "$", display: false },
+      { left: "\\(", right: "\\)", display: false },
+    ],
+    throwOnError: false,
+    ignoredTags: ["script", "noscript", "style", "textarea", "pre", "code", "option", "input"],
+  };
+  document.querySelectorAll(".tex").forEach(function (el) { renderMathInElement(el, options); });
+});
