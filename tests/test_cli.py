@@ -40,8 +40,11 @@ def test_init_demo_imports_the_bundled_corpus_once(settings):
     first = invoke("init", "--demo")
     assert first.exit_code == 0, first.output
     assert "arxiv-snapshot: new 3741, updated 0, unchanged 0, rejected 0" in first.output
+    # ... with Hugging Face's signals for the 303 demo papers it featured (real upvotes from the first page).
+    assert "hf-archive: new 0, updated 303, unchanged 0, rejected 0" in first.output
     second = invoke("init", "--demo")
     assert "importing" not in second.output
+    assert "hf-archive: new 0, updated 0, unchanged 303, rejected 0" in second.output
 
 
 def test_ingest_counts_and_is_idempotent(settings):

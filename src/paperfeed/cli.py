@@ -27,6 +27,7 @@ from paperfeed.store import queries as q
 from paperfeed.store.importer import Counts, Importer
 
 DEMO_CORPUS = Path(__file__).parent / "demo" / "arxiv-demo.jsonl.gz"
+DEMO_SIGNALS = Path(__file__).parent / "demo" / "hf-daily-demo.jsonl.gz"  # HF's upvotes etc. for those papers
 # Help names a value in words ("--since DATE", "--limit N"), never as a Python type ("<str>", "<bool>").
 PLAIN_TYPES = {"str": "TEXT", "int": "N", "float": "NUMBER", "Path": "PATH", "date": "DATE", "datetime": "DATE"}
 
@@ -85,13 +86,17 @@ def init(
         targets = [str(DEMO_CORPUS)]
         items = open_source("arxiv-snapshot", targets, settings, Options())
         _import_items(engine, "arxiv-snapshot", targets, items, None)
+    if demo:
+        # Also on a store imported before the demo shipped its signals; re-importing changes nothing.
+        targets = [str(DEMO_SIGNALS)]
+        _import_items(engine, "hf-archive", targets, open_source("hf-archive", targets, settings, Options()), None)
     if demo and index and settings.index_after_ingest:
         _index(engine, rebuild=False)
 
 
 @app.command()
 def ingest(
-    source: Annotated[str, typer.Argument(help="arxiv-snapshot | arxiv-api | arxiv-oai | hf-daily | hf-page")],
+    source: Annotated[str, typer.Argument(help="arxiv-snapshot | arxiv-api | arxiv-oai | hf-daily | hf-page | hf-archive")],
     targets: Annotated[
         list[str],
         typer.Argument(

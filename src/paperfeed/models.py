@@ -92,6 +92,17 @@ class Paper:
         return self.id or title_id(self.title)
 
 
+@dataclass
+class Signals:
+    """What a source says about a paper it does not describe (an archive of Hugging Face's daily lists):
+    attached to the stored paper with that arXiv id, never creating one."""
+
+    paper_id: str
+    source: str
+    source_ref: str
+    values: dict[str, float | str]
+
+
 @dataclass(frozen=True)
 class Rejected:
     """A record that could not be imported: where it is and why."""

@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
-SOURCES = {"arxiv-snapshot": ".jsonl", "arxiv-api": ".xml", "arxiv-oai": ".xml", "hf-daily": ".json", "hf-page": ".txt"}
+SOURCES = {
+    "arxiv-snapshot": ".jsonl",
+    "arxiv-api": ".xml",
+    "arxiv-oai": ".xml",
+    "hf-daily": ".json",
+    "hf-page": ".txt",
+    "hf-archive": ".jsonl",
+}
 
 
 def ingest(settings, source: str, path: Path) -> subprocess.CompletedProcess:

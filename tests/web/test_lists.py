@@ -179,3 +179,30 @@ def test_serve_answers_real_http(settings, data_dir):
         _, err = proc.communicate(timeout=10)
     # One structured access-log line per request.
     assert '"method": "GET", "path": "/", "status": 200' in err
+
+
+def test_cards_show_hugging_face_signals_and_no_zero_counters(client, settings, sample_papers):
+    """Real HF signals (the archive's lines for the sample) on the day's cards: upvotes marked as Hugging
+    Face's and linked there, the code link with its stars; no "▲ 0" wall, and a day's trending order
+    follows the HF upvotes."""
+    import json
+
+    from paperfeed.ingest import hf_archive
+    from tests.ingest.test_hf_archive import ARCHIVE
+
+    engine = make_engine(settings.db_url)
+    Importer(engine).run(hf_archive.read(ARCHIVE), "hf-archive", str(ARCHIVE))
+    engine.dispose()
+    rows = [json.loads(line) for line in ARCHIVE.read_text().splitlines()]
+    listed = {p.id: p.listed_date for p in sample_papers}
+    featured = max((r for r in rows if r["arxiv_id"] in listed and r["github_repo"]), key=lambda r: r["upvotes"])
+    day = listed[featured["arxiv_id"]]
+    page = client.get(f"/papers/date/{day}?sort=trending")
+    card = page.text[page.text.index(f'id="p-{featured["arxiv_id"]}"') :].split("</li>")[0]
+    assert f'href="https://huggingface.co/papers/{featured["arxiv_id"]}"' in card
+    assert f"🤗 {featured['upvotes']} upvotes on HF" in card
+    assert f'<a class="signal code" href="{featured["github_repo"]}">Code' in card
+    assert '<span class="count">' not in page.text  # nobody here has voted: no counters at all
+    hf_votes = {r["arxiv_id"]: r["upvotes"] for r in rows}
+    on_day = [pid for pid in ids_on(page) if pid in hf_votes]
+    assert ids_on(page)[: len(on_day)] == sorted(on_day, key=lambda pid: -hf_votes[pid])  # HF-upvoted first

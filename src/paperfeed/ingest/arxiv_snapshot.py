@@ -6,50 +6,17 @@ so one badly encoded record is rejected without losing its neighbours.
 
 from __future__ import annotations
 
-import gzip
-import json
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from paperfeed.ingest.common import parse_date, parse_datetime
-from paperfeed.models import Paper, Rejected, SourceError, normalize_space, parse_arxiv_id
+from paperfeed.ingest.common import json_lines, parse_date, parse_datetime
+from paperfeed.models import Paper, Rejected, normalize_space, parse_arxiv_id
 
 SOURCE = "arxiv-snapshot"
 
 
 def read(path: Path) -> Iterator[Paper | Rejected]:
-    try:
-        raw = gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")  # noqa: SIM115 (closed below)
-    except OSError as exc:
-        raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    lineno = 0
-    try:
-        with raw:
-            for lineno, line in enumerate(raw, 1):
-                if line.strip():
-                    yield parse_line(line, f"{path.name}:{lineno}")
-    except (EOFError, OSError, zlib.error) as exc:
-        if lineno == 0:
-            raise SourceError(f"cannot read {path}: {exc}") from exc
-        yield Rejected(f"{path.name}:{lineno + 1}", f"file is truncated or corrupt after line {lineno} ({exc})")
-
-
-def parse_line(line: bytes, ref: str) -> Paper | Rejected:
-    try:
-        text = line.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return Rejected(ref, f"not UTF-8: byte {line[exc.start : exc.start + 1]!r} at column {exc.start + 1}")
-    try:
-        record = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return Rejected(ref, f"invalid JSON: {exc.msg} at column {exc.colno}")
-    if not isinstance(record, dict):
-        return Rejected(ref, f"expected a JSON object, got {type(record).__name__}")
-    try:
-        return from_record(record, ref)
-    except (ValueError, TypeError, KeyError, IndexError) as exc:
-        return Rejected(ref, str(exc))
+    yield from json_lines(path, from_record)
 
 
 def _required(record: dict, name: str) -> str:

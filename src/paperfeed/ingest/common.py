@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import gzip
+import json
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -24,6 +26,43 @@ def check_text_file(path: Path) -> None:
         raise SourceError(f"{path}: cannot be read ({exc})") from exc
     if b"\0" in head:
         raise SourceError(f"{path}: a binary file, not text (JSON, XML or a page's text)")
+
+
+def json_lines(path: Path, from_record: Callable[[dict, str], object]) -> Iterator:
+    """`from_record(object, "file:line")` for each line of a JSON-lines file (plain or .gz), streamed. A line
+    that is not UTF-8 or not a JSON object, or that from_record refuses (ValueError and kin), is Rejected
+    alone; a file cut short yields its complete lines, then a Rejected saying where it stops."""
+    try:
+        raw = gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")  # noqa: SIM115 (closed below)
+    except OSError as exc:
+        raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    lineno = 0
+    try:
+        with raw:
+            for lineno, line in enumerate(raw, 1):
+                if line.strip():
+                    yield _json_line(line, f"{path.name}:{lineno}", from_record)
+    except (EOFError, OSError, zlib.error) as exc:
+        if lineno == 0:
+            raise SourceError(f"cannot read {path}: {exc}") from exc
+        yield Rejected(f"{path.name}:{lineno + 1}", f"file is truncated or corrupt after line {lineno} ({exc})")
+
+
+def _json_line(line: bytes, ref: str, from_record: Callable[[dict, str], object]):
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Rejected(ref, f"not UTF-8: byte {line[exc.start : exc.start + 1]!r} at column {exc.start + 1}")
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return Rejected(ref, f"invalid JSON: {exc.msg} at column {exc.colno}")
+    if not isinstance(record, dict):
+        return Rejected(ref, f"expected a JSON object, got {type(record).__name__}")
+    try:
+        return from_record(record, ref)
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        return Rejected(ref, str(exc))
 
 
 def read_bytes(path: Path) -> bytes:

@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 
 from paperfeed.config import Settings
-from paperfeed.ingest import arxiv_api, arxiv_oai, arxiv_snapshot, hf_daily, hf_page
+from paperfeed.ingest import arxiv_api, arxiv_oai, arxiv_snapshot, hf_archive, hf_daily, hf_page
 from paperfeed.ingest.common import check_text_file
 from paperfeed.models import Paper, Rejected, SourceError
 
@@ -18,6 +18,7 @@ FILE_READERS = {
     "arxiv-oai": (arxiv_oai.read, (".xml",)),
     "hf-daily": (hf_daily.read, (".json",)),
     "hf-page": (hf_page.read, (".txt",)),
+    "hf-archive": (hf_archive.read, (".jsonl", ".jsonl.gz")),
 }
 
 

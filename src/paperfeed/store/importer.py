@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 
-from paperfeed.models import Paper, Rejected, normalize_title, title_id
+from paperfeed.models import Paper, Rejected, Signals, normalize_title, title_id
 from paperfeed.store.schema import (
     external_signals,
     ingest_runs,
@@ -56,14 +56,16 @@ class Counts:
     updated: int = 0
     unchanged: int = 0
     rejected: int = 0
+    unmatched: int = 0  # signals about a paper the store does not hold (import the paper, then rerun)
     errors: list[str] = field(default_factory=list)
 
     @property
     def seen(self) -> int:
-        return self.new + self.updated + self.unchanged + self.rejected
+        return self.new + self.updated + self.unchanged + self.rejected + self.unmatched
 
     def summary(self) -> str:
-        return f"new {self.new}, updated {self.updated}, unchanged {self.unchanged}, rejected {self.rejected}"
+        text = f"new {self.new}, updated {self.updated}, unchanged {self.unchanged}, rejected {self.rejected}"
+        return text + (f", not in the store {self.unmatched}" if self.unmatched else "")
 
 
 def paper_row(p: Paper) -> dict:
@@ -131,7 +133,7 @@ class Importer:
 
     def run(
         self,
-        items: Iterable[Paper | Rejected],
+        items: Iterable[Paper | Signals | Rejected],
         source: str,
         target: str,
         on_progress: Callable[[int], None] | None = None,
@@ -139,7 +141,7 @@ class Importer:
     ) -> Counts:
         counts = Counts()
         run_id = self._start_run(source, target)
-        batch: list[Paper] = []
+        batch: list[Paper | Signals] = []
         try:
             for item in items:
                 if isinstance(item, Rejected):
@@ -162,13 +164,20 @@ class Importer:
         self._finish_run(run_id, counts, "done", None)
         return counts
 
-    def _commit(self, batch: list[Paper], counts: Counts, run_id: int) -> None:
+    def _commit(self, batch: list[Paper | Signals], counts: Counts, run_id: int) -> None:
+        papers_ = [p for p in batch if isinstance(p, Paper)]
+        signals = [s for s in batch if isinstance(s, Signals)]
         with self.engine.begin() as conn:
-            if batch:
-                new, updated, unchanged = write_batch(conn, batch)
+            if papers_:
+                new, updated, unchanged = write_batch(conn, papers_)
                 counts.new += new
                 counts.updated += updated
                 counts.unchanged += unchanged
+            if signals:
+                updated, unchanged, unmatched = write_signals(conn, signals)
+                counts.updated += updated
+                counts.unchanged += unchanged
+                counts.unmatched += unmatched
             conn.execute(
                 update(ingest_runs)
                 .where(ingest_runs.c.id == run_id)
@@ -317,6 +326,29 @@ def write_batch(conn: Connection, batch: list[Paper]) -> tuple[int, int, int]:
         conn.execute(insert(paper_sources), new_sources)
     _write_signals(conn, signals, old_signals, now)
     return new, updated, unchanged
+
+
+def write_signals(conn: Connection, batch: list[Signals]) -> tuple[int, int, int]:
+    """Attach signals to stored papers, in order (a later record of a paper wins). Returns (updated,
+    unchanged, unmatched): unmatched records name a paper the store does not hold and write nothing."""
+    ids = list({s.paper_id for s in batch})
+    stored = {pid for chunk in _chunks(ids) for pid in conn.scalars(select(papers.c.id).where(papers.c.id.in_(chunk)))}
+    old = {
+        (r["paper_id"], r["source"], r["name"]): _signal_value(r)
+        for r in _load(conn, external_signals, external_signals.c.paper_id, list(stored))
+    }
+    current = dict(old)
+    updated = unchanged = unmatched = 0
+    for s in batch:
+        if s.paper_id not in stored:
+            unmatched += 1
+            continue
+        values = {(s.paper_id, s.source, name): v for name, v in s.values.items()}
+        changed = any(current.get(k) != v for k, v in values.items())
+        updated, unchanged = updated + changed, unchanged + (not changed)
+        current.update(values)
+    _write_signals(conn, {k: v for k, v in current.items() if k not in old or old[k] != v}, old, utcnow())
+    return updated, unchanged, unmatched
 
 
 def _full_row(key: str, content: dict, created_at: datetime, modified_at: datetime) -> dict:
