@@ -96,7 +96,9 @@ def init(
 
 @app.command()
 def ingest(
-    source: Annotated[str, typer.Argument(help="arxiv-snapshot | arxiv-api | arxiv-oai | hf-daily | hf-page | hf-archive")],
+    source: Annotated[
+        str, typer.Argument(help="arxiv-snapshot | arxiv-api | arxiv-oai | hf-daily | hf-page | hf-archive")
+    ],
     targets: Annotated[
         list[str],
         typer.Argument(
