@@ -30,9 +30,9 @@ test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m pytest
 
-# Refresh docs/screenshots/ from the browser tests (plain `make test` writes them under build/).
+# Refresh docs/screenshots/ from the demo that `make run` serves (the browser tests write theirs under build/).
 screenshots: $(STAMP) $(CHROMIUM)
-	PAPERFEED_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest -q tests/web/test_browser.py
+	$(BIN)/python tools/screenshots.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py

@@ -161,3 +161,27 @@ def test_openapi_docs_work_offline(client):
     spec = client.get("/openapi.json").json()
     for path in ("/api/daily_papers", "/api/papers/search", "/api/papers/{paper_id}", "/api/library"):
         assert path in spec["paths"], path
+
+
+def test_daily_papers_carry_hugging_face_fields(client, settings, sample_papers):
+    """HF's own field names for what HF told us: githubRepo/githubStars/projectPage/ai_keywords on the paper,
+    numComments and submittedBy on the item."""
+    import json
+
+    from paperfeed.ingest import hf_archive
+    from paperfeed.store import make_engine
+    from paperfeed.store.importer import Importer
+    from tests.ingest.test_hf_archive import ARCHIVE
+
+    engine = make_engine(settings.db_url)
+    Importer(engine).run(hf_archive.read(ARCHIVE), "hf-archive", str(ARCHIVE))
+    engine.dispose()
+    listed = {p.id: p.listed_date for p in sample_papers}
+    rows = [json.loads(x) for x in ARCHIVE.read_text().splitlines()]
+    raw = next(r for r in rows if r["arxiv_id"] in listed and r["github_repo"] and r["submitted_by"])
+    items = client.get(f"/api/daily_papers?date={listed[raw['arxiv_id']]}&limit=100").json()
+    item = next(i for i in items if i["paper"]["id"] == raw["arxiv_id"])
+    assert item["numComments"] == raw["num_comments"] and item["submittedBy"] == {"name": raw["submitted_by"]}
+    assert item["paper"]["githubRepo"] == raw["github_repo"]
+    assert item["paper"].get("githubStars") == raw["github_stars"]  # absent where HF did not know, as HF does
+    assert item["paper"]["externalUpvotes"] == raw["upvotes"]

@@ -206,3 +206,18 @@ def test_cards_show_hugging_face_signals_and_no_zero_counters(client, settings, 
     hf_votes = {r["arxiv_id"]: r["upvotes"] for r in rows}
     on_day = [pid for pid in ids_on(page) if pid in hf_votes]
     assert ids_on(page)[: len(on_day)] == sorted(on_day, key=lambda pid: -hf_votes[pid])  # HF-upvoted first
+
+
+def test_a_paper_that_names_its_code_gets_a_code_link(client, sample_papers):
+    """No Hugging Face data needed: the repository the abstract names is on the card, the paper page and in
+    the API (HF's field name githubRepo)."""
+    from paperfeed.links import code_url
+
+    paper = next(p for p in sample_papers if code_url(p.abstract, p.comments))
+    repo = code_url(paper.abstract, paper.comments)
+    page = client.get(f"/papers/date/{paper.listed_date}?sort=new")
+    card = page.text[page.text.index(f'id="p-{paper.id}"') :].split("</li>")[0]
+    assert f'<a class="signal code" href="{repo}">Code</a>' in card
+    assert f'href="{repo}">Code' in client.get(f"/papers/{paper.id}").text
+    api = client.get(f"/api/papers/{paper.id}").json()
+    assert api["githubRepo"] == repo and "githubStars" not in api

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, select
 
+from paperfeed.links import find_links
 from paperfeed.store import accounts
 from paperfeed.store import queries as q
 from paperfeed.store.accounts import User
@@ -26,8 +27,21 @@ def load_papers(conn: Connection, ids: list[str], user: User | None) -> list[dic
             hf = signals.get(pid, {}).get("hf-daily", {})
             external = sum(int(s.get("upvotes") or 0) for s in signals.get(pid, {}).values())
             p.update(votes=votes.get(pid, 0), voted=pid in mine, tags=tags.get(pid), external=external, hf=hf)
+            p.update(with_code_links(p, hf))
             out.append(p)
     return out
+
+
+def with_code_links(p: dict, hf: dict) -> dict:
+    """`code` and `project`: Hugging Face's links where it has them, else the first the paper names itself;
+    `found_links`: every code, project, model, dataset and space link in the abstract and comments."""
+    found = find_links(p["abstract"], p.get("comments"))
+    first = {kind: next((link.url for link in found if link.kind == kind), None) for kind in ("code", "project")}
+    return {
+        "found_links": found,
+        "code": hf.get("github_repo") or first["code"],
+        "project": hf.get("project_page") or first["project"],
+    }
 
 
 def signals_of(conn: Connection, ids: list[str]) -> dict[str, dict[str, dict]]:

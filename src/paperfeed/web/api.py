@@ -70,6 +70,8 @@ def daily_papers(
             "publishedAt": views.iso(p["published"]),
             "title": p["title"],
             "summary": p["abstract"],
+            "numComments": int((p.get("hf") or {}).get("comments") or 0),
+            **({"submittedBy": {"name": p["hf"]["submitted_by"]}} if (p.get("hf") or {}).get("submitted_by") else {}),
         }
         for p in papers[offset:]
     ]

@@ -212,4 +212,20 @@ def paper_json(p: dict, base_url: str = "") -> dict:
         "upvotes": p.get("votes", 0),
         "externalUpvotes": p.get("external", 0),
         "links": {**p["links"], "page": f"{base_url}/papers/{p['id']}"},
+        **code_json(p),
     }
+
+
+def code_json(p: dict) -> dict:
+    """Code, project page and Hugging Face's AI keywords under HF's field names (githubRepo, …); absent where
+    unknown, as HF leaves them out."""
+    hf = p.get("hf") or {}
+    out = {
+        "githubRepo": p.get("code"),
+        "githubStars": int(hf["github_stars"]) if p.get("code") and p["code"] == hf.get("github_repo") else None,
+        "projectPage": p.get("project"),
+        "ai_summary": hf.get("ai_summary"),
+        "ai_keywords": [k.strip() for k in hf["ai_keywords"].split(",")] if hf.get("ai_keywords") else None,
+        "numComments": int(hf["comments"]) if hf.get("comments") is not None else None,
+    }
+    return {k: v for k, v in out.items() if v is not None}
