@@ -220,9 +220,10 @@ def code_json(p: dict) -> dict:
     """Code, project page and Hugging Face's AI keywords under HF's field names (githubRepo, …); absent where
     unknown, as HF leaves them out."""
     hf = p.get("hf") or {}
+    stars = hf.get("github_stars") if p.get("code") and p["code"] == hf.get("github_repo") else None
     out = {
         "githubRepo": p.get("code"),
-        "githubStars": int(hf["github_stars"]) if p.get("code") and p["code"] == hf.get("github_repo") else None,
+        "githubStars": int(stars) if stars is not None else None,
         "projectPage": p.get("project"),
         "ai_summary": hf.get("ai_summary"),
         "ai_keywords": [k.strip() for k in hf["ai_keywords"].split(",")] if hf.get("ai_keywords") else None,
