@@ -200,7 +200,7 @@ def test_cards_show_hugging_face_signals_and_no_zero_counters(client, settings, 
     page = client.get(f"/papers/date/{day}?sort=trending")
     card = page.text[page.text.index(f'id="p-{featured["arxiv_id"]}"') :].split("</li>")[0]
     assert f'href="https://huggingface.co/papers/{featured["arxiv_id"]}"' in card
-    assert f"🤗 {featured['upvotes']} upvotes on HF" in card
+    assert f"HF</span> {featured['upvotes']} upvotes" in card and "on Hugging Face" in card
     assert f'<a class="signal code" href="{featured["github_repo"]}">Code' in card
     assert '<span class="count">' not in page.text  # nobody here has voted: no counters at all
     hf_votes = {r["arxiv_id"]: r["upvotes"] for r in rows}
