@@ -177,12 +177,12 @@ def test_the_time_limit_covers_the_whole_search_request(settings, data_dir, monk
     import time
 
     real = views.load_visible
-    monkeypatch.setattr(views, "load_visible", lambda *a, **k: time.sleep(1.0) or real(*a, **k))
+    monkeypatch.setattr(views, "load_visible", lambda *a, **k: time.sleep(3.0) or real(*a, **k))
     with TestClient(create_app(settings.model_copy(update={"query_timeout": 0.3}))) as c:
         started = time.monotonic()
         page = c.get("/search", params={"q": "neural networks"})
         assert page.status_code == 503 and "took longer than 0.3 s" in page.text
-        assert time.monotonic() - started < 0.9
+        assert time.monotonic() - started < 2.0  # answered at the limit, not after the 3 s read (margin: a busy CI)
         assert c.get("/api/papers/search", params={"q": "neural networks"}).status_code == 503
 
 
