@@ -241,6 +241,40 @@ class LogProgress:
 
 
 @app.command()
+def sync(
+    since: Annotated[
+        str | None, typer.Option(metavar="DATE", help="Backfill from this day (YYYY-MM-DD), resumable.")
+    ] = None,
+    category: Annotated[
+        list[str], typer.Option("--category", "-c", metavar="CAT", help="Only this arXiv category (repeatable).")
+    ] = [],  # noqa: B006
+    arxiv: Annotated[bool, typer.Option(help="Fetch arXiv's new listings.")] = True,
+    hf: Annotated[bool, typer.Option(help="Fetch Hugging Face's daily papers and their signals.")] = True,
+) -> None:
+    """Bring the store up to date: arXiv's new listings of the followed categories, Hugging Face's daily papers,
+    then the search indexes. Cron-safe: one run at a time, resumable after a kill, never fetching twice."""
+    from paperfeed.sync.run import Sync
+
+    settings = get_settings()
+    try:
+        start = date.fromisoformat(since) if since else None
+    except ValueError:
+        err.print(f"error: --since takes a date YYYY-MM-DD, not {since!r}", highlight=False, markup=False)
+        raise typer.Exit(2) from None
+    engine = _engine()
+    columns = (SpinnerColumn(), TextColumn("arXiv records"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as progress:
+        task = progress.add_task("sync", total=None)
+        job = Sync(engine, settings, on_page=lambda n, total: progress.update(task, completed=n, total=total))
+        report = job.run(arxiv=arxiv, hf=hf, since=start, categories=category or None)
+    out.print(f"sync: {report.line()}", highlight=False, markup=False, soft_wrap=True)
+    if report.papers and settings.index_after_ingest:
+        _index(engine, rebuild=False)
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@app.command()
 def index(
     rebuild: Annotated[
         bool, typer.Option(help="Rebuild both indexes from the store (unchanged texts keep their vectors).")

@@ -90,6 +90,21 @@ class Settings(BaseSettings):
     digest_send_empty: bool = False
     # How often `paperfeed serve --with-scheduler` runs the digest job.
     scheduler_interval: float = 60.0
+    # `paperfeed sync` (and the scheduler): what to follow, defaults an admin can change on /admin/sources.
+    sync_categories: str = "cs.LG,cs.CL,cs.CV,cs.AI,stat.ML"
+    sync_hf: bool = True
+    # Named in the User-Agent of every upstream request, as arXiv asks of harvesters.
+    contact_email: str = ""
+    # Seconds between two upstream requests (arXiv asks for at least 3), and the longest Retry-After obeyed.
+    sync_delay: float = 3.0
+    sync_max_retry_after: float = 600.0
+    # The scheduler: arXiv every hour (new listings appear about 00:00 UTC Sunday-Thursday; an hourly check
+    # costs one request per archive when nothing is new), Hugging Face every 3 hours.
+    sync_interval: float = 3600.0
+    hf_sync_interval: float = 10800.0
+    # A first sync fetches this many days back; HF upvotes keep moving, so its last days are read again.
+    sync_first_days: int = 3
+    hf_refresh_days: int = 3
 
     @property
     def model_cache(self) -> Path:

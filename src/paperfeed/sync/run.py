@@ -1,0 +1,295 @@
+"""One sync: arXiv's new listings for the followed categories, then Hugging Face's daily papers.
+
+Cron-safe and resumable:
+- One sync at a time across processes and machines (a lease in the store).
+- Every page is written in one transaction together with where to continue (the watermark and the
+  resumption token), so a run killed at any point continues after the last committed page and never asks
+  again for a page it has kept.
+- Re-reading a day changes nothing (the import is idempotent).
+- A source that fails is recorded with its reason ("unreachable since …") and retried by the next run; the
+  other source still runs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import Engine, select
+
+from paperfeed.config import Settings
+from paperfeed.ingest import hf_daily
+from paperfeed.models import Paper, Rejected, SourceError
+from paperfeed.store import lease
+from paperfeed.store.importer import write_batch
+from paperfeed.store.schema import harvest_state
+from paperfeed.sync.arxiv import CutShort, TokenExpired, archive_of, list_records
+from paperfeed.sync.upstream import Upstream
+
+log = logging.getLogger("paperfeed.sync")
+LEASE_SECONDS = 1800  # renewed after every page; a killed holder frees it this long after its last page
+CUT_RETRIES = 2  # an answer cut short is asked for again this many times in a run
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass
+class SourceState:
+    """What /admin/sources, /healthz and `paperfeed stats` show for a source; kept in the store."""
+
+    watermark: str | None = None  # arXiv: the newest datestamp imported; HF: the newest day imported
+    token: str | None = None  # arXiv: the resumption token of the next page, mid-harvest
+    since: str | None = None  # arXiv: the `from` of the harvest the token belongs to
+    last_attempt: str | None = None
+    last_success: str | None = None
+    failing_since: str | None = None
+    failures: int = 0
+    last_error: str | None = None
+    counts: dict = field(default_factory=dict)
+
+
+@dataclass
+class Follow:
+    """What to follow: settings' defaults, changed by an admin on /admin/sources."""
+
+    categories: list[str]
+    hf: bool
+
+    @classmethod
+    def load(cls, engine: Engine, settings: Settings) -> Follow:
+        raw = _get(engine, "sync:follow")
+        if raw:
+            saved = json.loads(raw)
+            return cls(saved["categories"], saved["hf"])
+        return cls([c.strip() for c in settings.sync_categories.split(",") if c.strip()], settings.sync_hf)
+
+    def save(self, engine: Engine) -> None:
+        with engine.begin() as conn:
+            _put(conn, "sync:follow", json.dumps(asdict(self)))
+
+
+@dataclass
+class Report:
+    papers: int = 0  # new or changed papers and signals
+    rejected: int = 0
+    requests: int = 0
+    errors: list[str] = field(default_factory=list)
+    busy: bool = False  # another process holds the sync lease
+
+    def line(self) -> str:
+        if self.busy:
+            return "another sync is running; nothing done"
+        text = f"{self.papers} papers new or changed, {self.rejected} rejected, {self.requests} requests"
+        return text + "".join(f"; {e}" for e in self.errors)
+
+
+class Sync:
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        client: Upstream | None = None,
+        now: Callable[[], datetime] = utcnow,
+        on_page: Callable[[int, int | None], None] | None = None,
+    ):
+        self.engine, self.settings, self.now = engine, settings, now
+        self.client = client or Upstream(
+            settings.contact_email, settings.sync_delay, max_retry_after=settings.sync_max_retry_after
+        )
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
+        self.on_page = on_page  # (records so far, expected total or None): the CLI's progress bar
+        self.report = Report()
+
+    # -- the run -------------------------------------------------------------------------------
+    def run(self, arxiv: bool = True, hf: bool = True, since: date | None = None, categories=None) -> Report:
+        if not self._take_lease():
+            self.report.busy = True
+            return self.report
+        try:
+            follow = Follow.load(self.engine, self.settings)
+            cats = categories or follow.categories
+            if arxiv:
+                for archive in sorted({archive_of(c) for c in cats}):
+                    self._guarded(f"arxiv:{archive}", lambda a=archive: self._arxiv(a, cats, since))
+            if hf and follow.hf and not categories:
+                self._guarded("hf", lambda: self._hf(since))
+        finally:
+            lease.release(self.engine, "sync", self.holder)
+            self.report.requests = self.client.requests
+        return self.report
+
+    def _take_lease(self) -> bool:
+        """The sync lease; also from a holder on this machine whose process is gone (a killed cron run would
+        otherwise block every sync until its lease expires)."""
+        if lease.acquire(self.engine, "sync", self.holder, LEASE_SECONDS, self.now()):
+            return True
+        other = lease.holder_of(self.engine, "sync")
+        host, _, rest = other.partition(":")
+        pid = rest.partition(":")[0]
+        if host != socket.gethostname() or not pid.isdigit() or _alive(int(pid)):
+            return False
+        log.info("sync: taking over the lease of %s (that process is gone)", other)
+        return lease.acquire(self.engine, "sync", self.holder, LEASE_SECONDS, self.now(), dead=other)
+
+    def _guarded(self, name: str, job: Callable[[], None]) -> None:
+        """Run one source; a failure is recorded (and logged in one line), never raised."""
+        state = self.state(name)
+        state.last_attempt = self._stamp()
+        self._save(name, state)
+        try:
+            job()
+        except SourceError as exc:
+            state = self.state(name)
+            state.failures += 1
+            state.failing_since = state.failing_since or self._stamp()
+            state.last_error = str(exc)
+            self._save(name, state)
+            self.report.errors.append(f"{name}: {exc}")
+            log.warning("sync %s failed (attempt %d since %s): %s", name, state.failures, state.failing_since, exc)
+            return
+        state = self.state(name)
+        state.last_success, state.failing_since, state.failures, state.last_error = self._stamp(), None, 0, None
+        self._save(name, state)
+
+    # -- arXiv ---------------------------------------------------------------------------------
+    def _arxiv(self, archive: str, categories: list[str], since: date | None) -> None:
+        name, url = f"arxiv:{archive}", self.settings.arxiv_oai_url
+        state = self.state(name)
+        # The day after the newest datestamp kept: arXiv announces a day's records all at once.
+        after = _day(state.watermark) + timedelta(days=1) if state.watermark else None
+        start = since or after or (self.now().date() - timedelta(days=self.settings.sync_first_days))
+        token = state.token if state.token and (since is None or state.since == start.isoformat()) else None
+        seen = 0
+        while True:
+            try:
+                page = _again_if_cut(lambda t=token: list_records(self.client, url, archive, start, t))
+            except TokenExpired:
+                log.info("sync %s: resumption token expired; starting again from %s", name, start)
+                token = None
+                continue
+            wanted = [p for p in page.papers if set(p.categories) & set(categories)]
+            seen += len(page.papers) + len(page.rejected)
+            self._commit_page(name, wanted, page.rejected, page.newest, page.token, start)
+            if self.on_page:
+                self.on_page(seen, page.total)
+            if not page.token:
+                return
+            token = page.token
+
+    def _commit_page(self, name: str, papers: list[Paper], rejected: list[Rejected], newest, token, start) -> None:
+        """The page's papers and where to continue, in one transaction."""
+        with self.engine.begin() as conn:
+            new, updated, _ = write_batch(conn, papers) if papers else (0, 0, 0)
+            state = self._read(conn, name)
+            if newest and (state.watermark is None or newest.isoformat() > state.watermark):
+                state.watermark = newest.isoformat()
+            state.token, state.since = token, start.isoformat() if token else None
+            for key, n in (("new", new), ("updated", updated), ("rejected", len(rejected))):
+                state.counts[key] = state.counts.get(key, 0) + n
+            _put(conn, f"sync:{name}", json.dumps(asdict(state)))
+        self.report.papers += new + updated
+        self.report.rejected += len(rejected)
+        for r in rejected[:20]:
+            log.info("sync %s: rejected %s", name, r)
+        lease.acquire(self.engine, "sync", self.holder, LEASE_SECONDS, self.now())  # still ours: renew
+
+    # -- Hugging Face --------------------------------------------------------------------------
+    def _hf(self, since: date | None) -> None:
+        """Every day since the last one imported, and the last few again (upvotes keep moving for days)."""
+        state = self.state("hf")
+        today = self.now().date()
+        refresh = today - timedelta(days=self.settings.hf_refresh_days)
+        start = since or min(_day(state.watermark) or refresh, refresh)
+        day = start
+        while day <= today:
+            self._hf_day(day)
+            day += timedelta(days=1)
+
+    def _hf_day(self, day: date) -> None:
+        papers, rejected = _again_if_cut(lambda: self._hf_answer(day))
+        with self.engine.begin() as conn:
+            new, updated, _ = write_batch(conn, papers) if papers else (0, 0, 0)
+            state = self._read(conn, "hf")
+            state.watermark = max(state.watermark or "", day.isoformat())
+            state.counts["papers"] = state.counts.get("papers", 0) + new + updated
+            _put(conn, "sync:hf", json.dumps(asdict(state)))
+        self.report.papers += new + updated
+        self.report.rejected += len(rejected)
+
+    def _hf_answer(self, day: date) -> tuple[list[Paper], list[Rejected]]:
+        url = self.settings.hf_daily_url
+        body = self.client.get(url, {"date": day.isoformat()})
+        papers, rejected = [], []
+        for item in hf_daily.parse(body, f"{url}?date={day}"):
+            if isinstance(item, Rejected) and "#record" not in item.source_ref:
+                # The answer itself is broken (cut short): keep nothing of it.
+                raise CutShort(f"{url}?date={day}: {item.reason}")
+            (rejected if isinstance(item, Rejected) else papers).append(item)
+        return papers, rejected
+
+    # -- state ---------------------------------------------------------------------------------
+    def state(self, name: str) -> SourceState:
+        with self.engine.connect() as conn:
+            return self._read(conn, name)
+
+    @staticmethod
+    def _read(conn, name: str) -> SourceState:
+        raw = conn.scalar(select(harvest_state.c.value).where(harvest_state.c.key == f"sync:{name}"))
+        return SourceState(**json.loads(raw)) if raw else SourceState()
+
+    def _save(self, name: str, state: SourceState) -> None:
+        with self.engine.begin() as conn:
+            _put(conn, f"sync:{name}", json.dumps(asdict(state)))
+
+    def _stamp(self) -> str:
+        return self.now().isoformat(timespec="seconds") + "Z"
+
+
+def states(engine: Engine) -> dict[str, SourceState]:
+    """Every source's state, by name ("arxiv:cs", "hf")."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(harvest_state.c.key, harvest_state.c.value).where(harvest_state.c.key.like("sync:%"))
+        ).all()
+    return {k.removeprefix("sync:"): SourceState(**json.loads(v)) for k, v in rows if k != "sync:follow"}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _again_if_cut(fetch: Callable):
+    for attempt in range(CUT_RETRIES + 1):
+        try:
+            return fetch()
+        except CutShort as exc:
+            if attempt == CUT_RETRIES:
+                raise
+            log.info("%s; asking again", exc)
+
+
+def _day(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _get(engine: Engine, key: str) -> str | None:
+    with engine.connect() as conn:
+        return conn.scalar(select(harvest_state.c.value).where(harvest_state.c.key == key))
+
+
+def _put(conn, key: str, value: str) -> None:
+    conn.execute(harvest_state.delete().where(harvest_state.c.key == key))
+    conn.execute(harvest_state.insert().values(key=key, value=value, updated_at=utcnow()))
