@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 from pathlib import Path
@@ -18,6 +19,10 @@ from paperfeed.store.importer import Importer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).parent.parent
+# No test reaches the real arXiv or Hugging Face, even by accident (a scheduler in a served process): the
+# upstream URLs point at a closed local port unless a test points them at its fake server.
+for _name, _path in (("ARXIV_OAI_URL", "/oai"), ("ARXIV_API_URL", "/api/query"), ("HF_DAILY_URL", "/api/daily")):
+    os.environ.setdefault(f"PAPERFEED_{_name}", f"http://127.0.0.1:9{_path}")
 SHARED = REPO.parent / "shared"
 SAMPLE = FIXTURES / "arxiv-snapshot" / "sample-2025-03.jsonl.gz"
 

@@ -455,7 +455,11 @@ def serve(
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port (default PAPERFEED_PORT or 8000).")] = None,
     with_scheduler: Annotated[
-        bool, typer.Option("--with-scheduler", help="Also run the digest job every minute, in this process.")
+        bool,
+        typer.Option(
+            "--with-scheduler",
+            help="Also sync arXiv and Hugging Face on their schedule and run the digest job, in this process.",
+        ),
     ] = False,
 ) -> None:
     """Serve the web app."""
@@ -482,15 +486,19 @@ def serve(
     scheduler = None
     if with_scheduler:
         from paperfeed.digest.scheduler import Scheduler
+        from paperfeed.sync.scheduler import SyncScheduler
 
         scheduler = Scheduler(ctx.engine, settings, ctx.search)
         scheduler.start()
+        syncing = SyncScheduler(ctx.engine, settings)
+        syncing.start()
     try:
         run_server(web, host or settings.host, port or settings.port, settings.header_timeout)
     finally:
         ctx.index_keeper.stop()
         if scheduler:
             scheduler.stop()
+            syncing.stop()
 
 
 digest_app = typer.Typer(help="Email digests: subscribe users, preview, send what is due.")

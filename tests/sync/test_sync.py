@@ -18,40 +18,9 @@ from paperfeed.store import lease
 from paperfeed.store.schema import papers
 from paperfeed.sync.run import Sync, states
 from paperfeed.sync.upstream import Upstream
-from tests.conftest import FIXTURES
-from tests.sync.fake_upstream import FakeUpstream
+from tests.sync.conftest import FOLLOW, HOLIDAY, announce_day
 
-FOLLOW = "cs.CV,cs.LG,cs.CL,cs.AI,cs.RO"
-HOLIDAY = date(2025, 3, 20)  # nothing announced that Thursday: its papers come out on Friday
-HF_DAY = date(2025, 3, 21)  # the recorded /api/daily_papers answer is served for this day
 FIRST, LAST = date(2025, 3, 17), date(2025, 3, 31)
-
-
-def announce_day(listed: date) -> date:
-    return listed + timedelta(days=1) if listed == HOLIDAY else listed
-
-
-@pytest.fixture
-def upstream(sample_papers):
-    announced: dict[date, list] = {}
-    for p in sample_papers:
-        announced.setdefault(announce_day(p.listed_date), []).append(p)
-    hf = {HF_DAY: (FIXTURES / "hf-daily" / "daily_papers_2024-10-25.json").read_bytes()}
-    fake = FakeUpstream(announced, hf, page_size=25)
-    yield fake
-    fake.close()
-
-
-@pytest.fixture
-def sync_settings(settings, upstream):
-    return settings.model_copy(
-        update={
-            "arxiv_oai_url": upstream.url + "/oai",
-            "hf_daily_url": upstream.url + "/api/daily_papers",
-            "sync_categories": FOLLOW,
-            "sync_first_days": 1,
-        }
-    )
 
 
 class Clock:

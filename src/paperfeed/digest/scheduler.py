@@ -10,6 +10,8 @@ from sqlalchemy import Engine
 from paperfeed.config import Settings
 from paperfeed.digest import outbox
 from paperfeed.search.service import SearchService
+from paperfeed.store import lease
+from paperfeed.store.importer import utcnow
 
 log = logging.getLogger("paperfeed.digest")
 
@@ -22,6 +24,10 @@ class Scheduler(threading.Thread):
 
     def run(self) -> None:
         while not self.stopping.is_set():
+            if lease.held(self.engine, "sync", utcnow()):
+                # A sync is bringing in the day's papers: the digests wait for them (sync, index, then mail).
+                self.stopping.wait(self.settings.scheduler_interval)
+                continue
             try:
                 report = outbox.run(self.engine, self.settings, self.search)
                 if report.composed or report.sent or report.failed:

@@ -52,6 +52,10 @@ class Upstream:
                 if answer.status_code not in RETRY_STATUS:
                     break
                 pause = self._retry_after(answer) or 2.0 * 2**attempt
+            except httpx.ConnectError as exc:
+                # No route, no such host, connection refused: retrying now would not help (offline, as on a
+                # machine without network); the scheduler tries again later, backing off.
+                raise SourceError(f"{url} unreachable: {exc or type(exc).__name__}") from exc
             except httpx.TransportError as exc:
                 reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 pause = 2.0 * 2**attempt
