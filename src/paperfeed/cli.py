@@ -386,6 +386,13 @@ def stats() -> None:
             *(str(r[k]) for k in ("new", "updated", "unchanged", "rejected")),
         )
     out.print(runs)
+    from paperfeed.sync.run import summary
+
+    for name, s in summary(engine).items():
+        line = f"last successful {name} sync: {s['last_success'] or 'never'}"
+        line += f", lag: {s['lag']}" if s["lag"] else ""
+        line += f"; failing since {s['failing_since']}: {s['last_error']}" if s["failing_since"] else ""
+        out.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 def _known(*pairs) -> str:

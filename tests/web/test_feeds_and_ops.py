@@ -75,6 +75,7 @@ def test_healthz_reports_database_and_index(client, settings):
         "index_job": None,
         "busy_answers": 0,
         "latest_day": "2025-03-31",
+        "sync": {},  # no sync has run
     }
     new = Paper(id="2504.00001", title="A new paper", abstract="Not indexed yet.", source="t", source_ref="t")
     Importer(make_engine(settings.db_url)).run([new], "t", "t")

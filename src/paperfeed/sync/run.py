@@ -293,3 +293,29 @@ def _get(engine: Engine, key: str) -> str | None:
 def _put(conn, key: str, value: str) -> None:
     conn.execute(harvest_state.delete().where(harvest_state.c.key == key))
     conn.execute(harvest_state.insert().values(key=key, value=value, updated_at=utcnow()))
+
+
+def summary(engine: Engine, now: datetime | None = None) -> dict[str, dict]:
+    """Per source, what /healthz, /admin/sources and `paperfeed stats` say: last success, its lag, the
+    failure ("unreachable since …") and counts."""
+    now = now or utcnow()
+    out = {}
+    for name, s in sorted(states(engine).items()):
+        last = datetime.fromisoformat(s.last_success.removesuffix("Z")) if s.last_success else None
+        out[name] = {
+            "last_success": s.last_success,
+            "lag": _ago(now - last) if last else None,
+            "watermark": s.watermark,
+            "failing_since": s.failing_since,
+            "failures": s.failures,
+            "last_error": s.last_error,
+            "counts": s.counts,
+        }
+    return out
+
+
+def _ago(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 120:
+        return f"{minutes} min"
+    return f"{minutes // 60} h" if minutes < 48 * 60 else f"{minutes // 1440} days"

@@ -25,7 +25,8 @@ from paperfeed.search.service import Unavailable
 from paperfeed.store import accounts, make_engine
 from paperfeed.store import queries as q
 from paperfeed.store.errors import explain, storage_problem
-from paperfeed.web import api, digest_pages, feeds, pages
+from paperfeed.sync.run import summary as sync_summary
+from paperfeed.web import admin, api, digest_pages, feeds, pages
 from paperfeed.web.context import SESSION_COOKIE, Context
 from paperfeed.web.guard import Admission, BodyLimit
 
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, arxiv_client: httpx.Client | No
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_api_route("/docs", api_docs, methods=["GET"], include_in_schema=False)
     app.include_router(api.router)
+    app.include_router(admin.router)
     app.include_router(digest_pages.api)
     app.include_router(digest_pages.router)
     app.include_router(feeds.router)
@@ -115,6 +117,12 @@ def healthz(request: Request):
     problems += [f"{name} index: {state}" for name, state in search["indexes"].items() if state != "ok"]
     if not search["fresh"]:
         problems.append(f"search index behind the store: {search['indexed']} of {papers} papers indexed")
+    sources = sync_summary(c.engine)
+    problems += [
+        f"sync {name}: failing since {s['failing_since']} ({s['last_error']})"
+        for name, s in sources.items()
+        if s["failing_since"]
+    ]
     return {
         "status": "degraded" if problems else "ok",
         "problems": problems,
@@ -127,6 +135,7 @@ def healthz(request: Request):
         "index_job": c.index_keeper.state if c.index_keeper else None,
         "busy_answers": c.tally["shed"],
         "latest_day": str(latest) if latest else None,
+        "sync": sources,
     }
 
 

@@ -1,0 +1,66 @@
+"""/admin/sources: what the instance follows (arXiv categories, Hugging Face on/off), the schedule, and how each
+source's last sync went. Admins only."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Request
+
+from paperfeed.sync.run import Follow, summary
+from paperfeed.web.pages import ctx, login_first, to
+
+router = APIRouter(include_in_schema=False)
+CATEGORY = re.compile(r"^[a-z][a-z\-]*(\.[A-Za-z][A-Za-z\-]*)?$")  # cs.LG, stat.ML, hep-th, q-bio.NC
+
+
+def _admin(request: Request):
+    c = ctx(request)
+    user = c.user(request)
+    if user is not None and not user.is_admin:
+        raise HTTPException(403, "only an admin can change what this instance follows")
+    return c, user
+
+
+def _page(request: Request, error: str | None = None, saved: bool = False, status: int = 200):
+    c, _ = _admin(request)
+    s = c.settings
+    return c.render(
+        request,
+        "admin_sources.html",
+        status=status,
+        follow=Follow.load(c.engine, s),
+        sources=summary(c.engine),
+        schedule={"arXiv": s.sync_interval, "Hugging Face": s.hf_sync_interval},
+        error=error,
+        saved=saved,
+    )
+
+
+@router.get("/admin/sources")
+def sources_page(request: Request):
+    if ctx(request).user(request) is None:
+        return login_first(request)
+    return _page(request)
+
+
+@router.post("/admin/sources")
+def sources_form(
+    request: Request,
+    categories: Annotated[str, Form(max_length=2000)] = "",
+    hf: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+):
+    c = ctx(request)
+    c.check_csrf(request, csrf_token)
+    if c.user(request) is None:
+        return login_first(request)
+    _admin(request)
+    wanted = list(dict.fromkeys(w for w in re.split(r"[\s,]+", categories) if w))
+    bad = [w for w in wanted if not CATEGORY.match(w)]
+    if bad or not wanted:
+        why = f"not an arXiv category: {', '.join(bad[:5])}" if bad else "follow at least one arXiv category"
+        return _page(request, error=f"Nothing was changed: {why} (for example cs.LG, stat.ML).", status=422)
+    Follow(wanted, hf == "on").save(c.engine)
+    return to("/admin/sources?saved=1")
