@@ -90,7 +90,7 @@ def pick_paths(engine) -> dict[str, list[str]]:
         "daily page (100 papers)": [f"/papers/date/{rng.choice(days)}" for _ in range(n)],
         "paper page + 10 similar": [f"/papers/{rng.choice(ids)}" for _ in range(n)],
         "search page (hybrid)": ["/search?" + urlencode({"q": q}) for q in (queries * 2)[:n]],
-        "search API (hybrid, JSON)": ["/api/papers/search?" + urlencode({"q": q}) for q in (queries * 2)[:n]],
+        "search API (hybrid, JSON)": ["/api/search?" + urlencode({"q": q}) for q in (queries * 2)[:n]],
     }
 
 

@@ -93,7 +93,7 @@ def test_both_indexes_damaged_search_says_so(data_dir, settings):
     with TestClient(create_app(settings)) as web:
         page = web.get("/search", params={"q": QUERY})
         assert page.status_code == 503 and "indexes are rebuilt" in page.text and page.headers["retry-after"]
-        api = web.get("/api/papers/search", params={"q": QUERY})
+        api = web.get("/api/search", params={"q": QUERY})
         assert api.status_code == 503
         assert web.get("/").status_code == 200
 

@@ -108,7 +108,7 @@ def test_slow_search_answers_503_instead_of_stalling(settings, data_dir):
     with TestClient(create_app(hasty)) as c:
         page = c.get("/search", params={"q": "graph neural networks"})
         assert page.status_code == 503 and "took longer than" in page.text
-        api = c.get("/api/papers/search", params={"q": "graph"})
+        api = c.get("/api/search", params={"q": "graph"})
         assert api.status_code == 503 and "took longer" in api.json()["detail"]
         assert c.get("/").status_code == 200  # the server is still answering
 

@@ -26,8 +26,8 @@ EDGE_ROUTES = [
     "/search?q=x+until:9999-12-31",
     "/api/daily_papers?date=9999-12-31",
     "/api/daily_papers?date=0001-01-01",
-    "/api/papers/search?q=x&since=0001-01-01",
-    "/api/papers/search?q=x+until:9999-12-31",
+    "/api/search?q=x&since=0001-01-01",
+    "/api/search?q=x+until:9999-12-31",
     "/feeds/daily.xml?date=9999-12-31",
 ]
 
@@ -183,7 +183,7 @@ def test_the_time_limit_covers_the_whole_search_request(settings, data_dir, monk
         page = c.get("/search", params={"q": "neural networks"})
         assert page.status_code == 503 and "took longer than 0.3 s" in page.text
         assert time.monotonic() - started < 2.0  # answered at the limit, not after the 3 s read (margin: a busy CI)
-        assert c.get("/api/papers/search", params={"q": "neural networks"}).status_code == 503
+        assert c.get("/api/search", params={"q": "neural networks"}).status_code == 503
 
 
 def test_a_burst_of_password_checks_queues_then_answers_503(client, monkeypatch):

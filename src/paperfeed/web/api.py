@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 
 from paperfeed.search.query import QueryError
@@ -18,8 +18,10 @@ from paperfeed.web.context import Context
 from paperfeed.web.pages import Category, Day, ctx, paper_key
 
 router = APIRouter(prefix="/api", tags=["api"])
+pages = APIRouter(tags=["api"])  # Hugging Face's non-/api paths its client reads (registered before the HTML pages)
 Limit = Annotated[int, Query(ge=1, le=100, description="results per page (at most 100)")]
 Offset = Annotated[int, Query(ge=0, le=100_000)]
+SUBMITTER_SCAN = 10_000  # papers of a period looked through for one submitter's
 
 
 def invalid(field: str, message: str) -> JSONResponse:
@@ -45,39 +47,72 @@ def visible(c: Context, request: Request, paper_id: str, user: User | None) -> d
     return found[0]
 
 
-@router.get("/daily_papers", summary="The papers of one listing day, ranked")
+@router.get("/daily_papers", summary="The papers of a day, week or month, ranked (Hugging Face's shape)")
 def daily_papers(
     request: Request,
     date_: Annotated[Day | None, Query(alias="date", description="YYYY-MM-DD; default the latest day")] = None,
-    sort: Annotated[str, Query(pattern="^(trending|new)$")] = "trending",
+    week: Annotated[str | None, Query(max_length=8, description="YYYY-Www, e.g. 2026-W22")] = None,
+    month: Annotated[str | None, Query(max_length=7, description="YYYY-MM")] = None,
+    sort: Annotated[str, Query(pattern="^(trending|new|publishedAt)$", description="publishedAt = new")] = "trending",
     category: Category = None,
+    submitter: Annotated[str | None, Query(max_length=100, description="HF user who featured it")] = None,
     limit: Limit = 50,
     offset: Offset = 0,
+    p: Annotated[int, Query(ge=0, le=10_000, description="page number from 0 (HF's paging)")] = 0,
 ):
-    """A list of `{paper, publishedAt, title, summary}` objects, as Hugging Face's `/api/daily_papers`."""
+    """A list of `{paper, publishedAt, title, summary, numComments, submittedBy, …}` objects, as Hugging Face's
+    `/api/daily_papers`, so its clients (`HfApi.list_daily_papers`, `hf papers ls`) work against paperfeed."""
     c = ctx(request)
     user = c.api_user(request)
+    start = offset + p * limit
     with c.engine.connect() as conn:
-        day = date_ or q.latest_day(conn)
-        if day is None:
+        try:
+            period = _period(conn, date_, week, month)
+        except ValueError as exc:
+            return invalid("week" if week else "month", str(exc))
+        if period is None:
             return []
-        period = views.period_of("date", day)
-        papers, _ = views.ranked_page(conn, period, sort, category or None, 1, offset + limit, user)
+        order = "new" if sort == "publishedAt" else sort
+        # A submitter filter looks at the whole period (HF's signals say who featured each paper).
+        size = SUBMITTER_SCAN if submitter else start + limit
+        papers, _ = views.ranked_page(conn, period, order, category or None, 1, size, user)
+    if submitter:
+        papers = [x for x in papers if (x.get("hf") or {}).get("submitted_by", "").lower() == submitter.lower()]
     base = c.settings.base_url.rstrip("/")
-    return [
-        {
-            "paper": views.paper_json(p, base),
-            "publishedAt": views.iso(p["published"]),
-            "title": p["title"],
-            "summary": p["abstract"],
-            "numComments": int((p.get("hf") or {}).get("comments") or 0),
-            **({"submittedBy": {"name": p["hf"]["submitted_by"]}} if (p.get("hf") or {}).get("submitted_by") else {}),
-        }
-        for p in papers[offset:]
-    ]
+    return [views.hf_item(x, base) for x in papers[start : start + limit]]
 
 
-@router.get("/papers/search", summary="Hybrid search with filters")
+def _period(conn, day, week: str | None, month: str | None):
+    """The day, week or month asked for (ValueError for a malformed one), else the latest day."""
+    if week:
+        return views.parse_period("week", week)
+    if month:
+        return views.parse_period("month", month)
+    day = day or q.latest_day(conn)
+    return views.period_of("date", day) if day else None
+
+
+@router.get("/papers/search", summary="Search, answered as Hugging Face's /api/papers/search (a list)")
+async def hf_search(request: Request, q_: Annotated[str, Query(alias="q", max_length=2000)] = "", limit: Limit = 20):
+    """Hugging Face's shape: a JSON list of daily-paper items, best first (`HfApi.list_papers`,
+    `hf papers search`). paperfeed's own answer, with scores, filters and notes, is /api/search."""
+    c = ctx(request)
+    user = c.api_user(request)
+
+    def answer():
+        try:
+            results = c.search.search(q_, limit=limit)
+        except QueryError as exc:
+            return invalid("q", str(exc))
+        with c.engine.connect() as conn:
+            papers = {x["id"]: x for x in views.load_visible(conn, [h.id for h in results.hits], user)}
+        base = c.settings.base_url.rstrip("/")
+        return [views.hf_item(papers[h.id], base) for h in results.hits if h.id in papers]
+
+    return await c.run_limited(answer)
+
+
+@router.get("/search", summary="Hybrid search with filters, scores and notes (paperfeed's own shape)")
 async def search(
     request: Request,
     q_: Annotated[str, Query(alias="q", max_length=20_000, description='words, "phrases", author:, cat:')] = "",
@@ -205,3 +240,12 @@ def unsave(request: Request, paper_id: str):
     if not accounts.unsave_paper(c.engine, user, key):
         raise HTTPException(404, f"{key} is not in your library")
     return {"id": key, "saved": False}
+
+
+@pages.get("/papers/{paper_id:path}.md", summary="One paper as Markdown (Hugging Face's read_paper)")
+def paper_markdown(request: Request, paper_id: str):
+    """Title, authors, dates, links and the abstract as Markdown: what `HfApi.read_paper` and
+    `hf papers read` return."""
+    c = ctx(request)
+    p = visible(c, request, paper_id, c.api_user(request))
+    return PlainTextResponse(views.paper_markdown(p), media_type="text/markdown; charset=utf-8")

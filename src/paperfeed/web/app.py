@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None, arxiv_client: httpx.Client | No
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_api_route("/docs", api_docs, methods=["GET"], include_in_schema=False)
     app.include_router(api.router)
+    app.include_router(api.pages)
     app.include_router(admin.router)
     app.include_router(digest_pages.api)
     app.include_router(digest_pages.router)

@@ -185,6 +185,13 @@ def stars(n: float) -> str:
 
 
 # -- JSON -------------------------------------------------------------------------------------------
+def moment(value: date | datetime | None) -> datetime | None:
+    """A day as its first moment: HF's clients parse every time as YYYY-MM-DDTHH:MM:SSZ."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.combine(value, datetime.min.time())
+
+
 def iso(value) -> str | None:
     if value is None:
         return None
@@ -202,18 +209,57 @@ def paper_json(p: dict, base_url: str = "") -> dict:
         "authors": [{"name": a} for a in p["authors"]],
         "categories": p["categories"],
         "primaryCategory": p.get("primary_category"),
-        "publishedAt": iso(p.get("published")),
+        "publishedAt": iso(moment(p.get("published") or p.get("listed_date"))),
         "updatedAt": iso(p.get("updated")),
         "listedDate": iso(p.get("listed_date")),
         "version": p.get("version"),
         "comments": p.get("comments"),
         "doi": p.get("doi"),
         "journalRef": p.get("journal_ref"),
-        "upvotes": p.get("votes", 0),
+        # Hugging Face's clients read `upvotes` as the community's count: ours and HF's together here,
+        # each also on its own.
+        "upvotes": p.get("votes", 0) + p.get("external", 0),
+        "ownUpvotes": p.get("votes", 0),
         "externalUpvotes": p.get("external", 0),
         "links": {**p["links"], "page": f"{base_url}/papers/{p['id']}"},
         **code_json(p),
     }
+
+
+def hf_item(p: dict, base_url: str = "") -> dict:
+    """A paper in the shape of an item of Hugging Face's /api/daily_papers (and /api/papers/search), so its
+    clients (huggingface_hub's HfApi, `hf papers`) read it unchanged. `publishedAt` here is the day the paper
+    was listed (HF: the day it was submitted to daily papers); the paper's own date is `paper.publishedAt`."""
+    hf = p.get("hf") or {}
+    listed = hf.get("submitted_on") or p.get("listed_date") or p.get("published")
+    item = {
+        "paper": paper_json(p, base_url),
+        "publishedAt": iso(moment(date.fromisoformat(listed) if isinstance(listed, str) else listed)),
+        "title": p["title"],
+        "summary": p["abstract"],
+        "numComments": int(hf.get("comments") or 0),
+        **code_json(p),  # the client reads these from the item, not from its paper
+    }
+    if hf.get("submitted_by"):
+        item["submittedBy"] = {"name": hf["submitted_by"], "fullname": hf["submitted_by"], "type": "user"}
+    return item
+
+
+def paper_markdown(p: dict) -> str:
+    links = [f"[arXiv]({p['links']['abs']})", f"[PDF]({p['links']['pdf']})"] if p["links"].get("abs") else []
+    links += [f"[Code]({p['code']})"] if p.get("code") else []
+    links += [f"[Project page]({p['project']})"] if p.get("project") else []
+    lines = [f"# {p['title']}", "", ", ".join(p["authors"]), ""]
+    facts = [
+        f"arXiv {p['id']}" if not p["id"].startswith("t-") else "",
+        f"listed {p['listed_date']}" if p.get("listed_date") else "",
+    ]
+    facts += [", ".join(p["categories"])]
+    lines += [" · ".join(f for f in facts if f), ""]
+    if links:
+        lines += [" · ".join(links), ""]
+    lines += ["## Abstract", "", p["abstract"], ""]
+    return "\n".join(lines)
 
 
 def code_json(p: dict) -> dict:
