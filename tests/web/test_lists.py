@@ -221,3 +221,27 @@ def test_a_paper_that_names_its_code_gets_a_code_link(client, sample_papers):
     assert f'href="{repo}">Code' in client.get(f"/papers/{paper.id}").text
     api = client.get(f"/api/papers/{paper.id}").json()
     assert api["githubRepo"] == repo and "githubStars" not in api
+
+
+def test_has_code_filters_lists_search_and_the_api(client, sample_papers):
+    """"Has code" on a day's list, has:code in search (and the form's checkbox), has_code in the API: exactly the
+    papers whose abstract or comments name a repository (Hugging Face's githubRepo counts too, tested above)."""
+    from paperfeed.links import code_url
+
+    day = max({p.listed_date for p in sample_papers}, key=lambda d: sum(1 for p in sample_papers if p.listed_date == d))
+    coded = {p.id for p in sample_papers if p.listed_date == day and code_url(p.abstract, p.comments)}
+    assert 3 <= len(coded) < sum(1 for p in sample_papers if p.listed_date == day)
+    page = client.get(f"/papers/date/{day}?code=1")
+    assert set(ids_on(page)) == coded and f"{len(coded)} papers with code" in page.text
+    assert 'class="chip code-toggle on"' in page.text and "category=cs.CV&amp;code=1" in page.text  # chips keep it
+    api = client.get(f"/api/daily_papers?date={day}&has_code=true&limit=100").json()
+    assert {i["paper"]["id"] for i in api} == coded and all(i["paper"]["githubRepo"] for i in api)
+    everything = {p.id for p in sample_papers if code_url(p.abstract, p.comments)}
+    found = client.get("/api/search?q=has:code&limit=100").json()["results"]
+    assert {r["paper"]["id"] for r in found} == everything  # newest first, every one with code
+    topical = client.get("/search?q=segmentation+has:code")
+    assert topical.status_code == 200 and set(ids_on(topical)) <= everything and ids_on(topical)
+    boxed = client.get("/search?q=segmentation&code=1")
+    assert ids_on(boxed) == ids_on(topical)
+    bad = client.get("/api/search?q=has:stars")
+    assert bad.status_code == 422 and "has: takes code (has:code)" in bad.text

@@ -15,7 +15,7 @@ from datetime import date
 from paperfeed.models import check_day
 
 MAX_QUERY_CHARS = 1000  # a pasted abstract is a fine query; 10 kB of text is cut here
-QUALIFIERS = ("author", "cat", "since", "until")
+QUALIFIERS = ("author", "cat", "since", "until", "has")
 _TOKEN = re.compile(r'(\w[\w.\-]*):("([^"]*)"?|\S*)|"([^"]*)"|(\S+)')
 _WORD = re.compile(r"\w+")
 
@@ -35,6 +35,7 @@ class ParsedQuery:
     until: date | None = None
     notes: list[str] = field(default_factory=list)  # what was changed in the user's query, to show them
     corrections: list[tuple[str, str]] = field(default_factory=list)  # (as typed, as searched) by spelling
+    has_code: bool = False  # has:code — only papers with a code repository
 
     @property
     def has_text(self) -> bool:
@@ -42,7 +43,7 @@ class ParsedQuery:
 
     @property
     def has_filters(self) -> bool:
-        return bool(self.authors or self.categories or self.since or self.until)
+        return bool(self.authors or self.categories or self.since or self.until or self.has_code)
 
 
 def clean(text: str) -> str:
@@ -113,6 +114,10 @@ def _qualifier(q: ParsedQuery, name: str, value: str, whole: str, free: list[str
         q.authors.append(value)
     elif name == "cat":
         q.categories.append(value)
+    elif name == "has":
+        if value.lower() != "code":
+            raise QueryError(f"has: takes code (has:code), not {value[:40]!r}")
+        q.has_code = True
     elif name == "since":
         q.since = _date(name, value)
     else:
@@ -126,4 +131,5 @@ _EXAMPLES = {
     "cat": "cat:cs.LG",
     "since": "since:2026-01-01",
     "until": "until:2026-03-31",
+    "has": "has:code",
 }

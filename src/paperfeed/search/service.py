@@ -16,10 +16,12 @@ from paperfeed.search.indexer import index_dir
 from paperfeed.search.lexical import WORD, LexicalIndex, day_number, query_stems, stem
 from paperfeed.search.query import ParsedQuery, QueryError, parse
 from paperfeed.search.vectors import ROW_BYTES, Damaged, VectorStore
+from paperfeed.store.listing import with_code
 from paperfeed.store.queries import resolve_id, with_links
 from paperfeed.store.schema import papers
 
 DEPTH = 100  # candidates each leg contributes to the fusion
+CODE_DEPTH = 5
 EXACT_LIMIT = 20_000  # filtered dense search scores every allowed paper exactly up to this many
 # A phrase or author: filter restricts the dense leg to at most this many of its best BM25 matches
 # (fetching every match of a common phrase from a million papers would cost seconds).
@@ -198,6 +200,7 @@ class SearchService:
         until: date | None = None,
         categories: list[str] | None = None,
         authors: list[str] | None = None,
+        has_code: bool = False,
         alpha: float = ALPHA,
         plain: bool = False,
         spell: bool = True,
@@ -213,11 +216,13 @@ class SearchService:
         q.until = until or q.until
         q.categories += categories or []
         q.authors += authors or []
+        q.has_code = q.has_code or has_code
         if q.since and q.until and q.since > q.until:
             raise QueryError(f"since {q.since} is after until {q.until}")
         if not q.has_text and not q.has_filters:
             return Results(q, [], 0, [*q.notes, "type some words, a phrase in quotes, author: or cat:"])
-        depth = max(DEPTH, offset + limit)
+        # has:code keeps about one paper in six: look deeper so a page still fills.
+        depth = max(DEPTH, offset + limit) * (CODE_DEPTH if q.has_code else 1)
         snap = self.snapshot()  # first: it opens (and checks) the keyword index the spelling reads
         if spell and q.terms:
             self._spell(q)
@@ -240,6 +245,7 @@ class SearchService:
             qvec = self.encoder.encode([q.text])[0] if mode != "lexical" and q.text else None
             dense = self._dense(q, snap, depth, qvec) if qvec is not None else []
             ranked = fuse(lex, dense, fusion, alpha, self._cosines(snap, lex, dense, qvec))
+        ranked = self._code_only(q, ranked)
         if sort == "date":
             ranked.sort(key=lambda h: -snap.listed[snap.row_of[h.id]] if h.id in snap.row_of else 0)
         page = ranked[offset : offset + limit]
@@ -276,7 +282,7 @@ class SearchService:
         if self.lexical is None or "lexical" in self.damage:
             raise Unavailable("search is unavailable while its indexes are rebuilt; try again in a minute")
         q.notes.append("search by meaning is being rebuilt: these results match keywords only")
-        ranked = [Hit(pid, s, lexical=s) for pid, s in self.lexical.search(q, depth)]
+        ranked = self._code_only(q, [Hit(pid, s, lexical=s) for pid, s in self.lexical.search(q, depth)])
         self._attach(ranked)
         ranked = [h for h in ranked if h.paper]
         if sort == "date" or not q.has_text:
@@ -295,6 +301,14 @@ class SearchService:
         rows = np.array([snap.row_of[pid] for pid in missing], dtype=np.int64)
         sims = np.asarray(snap.matrix[rows], dtype=np.float32) @ qvec
         return dict(zip(missing, sims.tolist(), strict=True))
+
+    def _code_only(self, q: ParsedQuery, ranked: list[Hit]) -> list[Hit]:
+        """has:code keeps the papers with a code repository (the store knows; the indexes do not)."""
+        if not q.has_code:
+            return ranked
+        with self.engine.connect() as conn:
+            keep = with_code(conn, [h.id for h in ranked])
+        return [h for h in ranked if h.id in keep]
 
     def _filters_only(self, q: ParsedQuery, snap: Snapshot, depth: int) -> list[Hit]:
         """No words: every paper that passes the filters, newest first."""

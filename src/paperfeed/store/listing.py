@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, or_, select
 
-from paperfeed.links import find_links
+from paperfeed.links import code_url, find_links
 from paperfeed.store import accounts
 from paperfeed.store import queries as q
 from paperfeed.store.accounts import User
@@ -59,3 +59,27 @@ def signals_of(conn: Connection, ids: list[str]) -> dict[str, dict[str, dict]]:
     for pid, source, name, num, text in rows:
         out.setdefault(pid, {}).setdefault(source, {})[name] = num if num is not None else text
     return out
+
+
+_CODE_HOSTS = ("%github.com/%", "%gitlab.com/%")
+
+
+def with_code(conn: Connection, ids: list[str]) -> set[str]:
+    """The papers among `ids` with a code repository: Hugging Face's githubRepo, or one the abstract or the
+    comments name (a quick LIKE narrows the rows, links.code_url decides)."""
+    found: set[str] = set()
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        found |= set(
+            conn.scalars(
+                select(external_signals.c.paper_id).where(
+                    external_signals.c.paper_id.in_(chunk), external_signals.c.name == "github_repo"
+                )
+            )
+        )
+        named = or_(*(col.like(h) for col in (papers.c.abstract, papers.c.comments) for h in _CODE_HOSTS))
+        rows = conn.execute(
+            select(papers.c.id, papers.c.abstract, papers.c.comments).where(papers.c.id.in_(chunk), named)
+        )
+        found |= {pid for pid, abstract, comments in rows if code_url(abstract, comments)}
+    return found

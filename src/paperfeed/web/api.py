@@ -56,6 +56,7 @@ def daily_papers(
     sort: Annotated[str, Query(pattern="^(trending|new|publishedAt)$", description="publishedAt = new")] = "trending",
     category: Category = None,
     submitter: Annotated[str | None, Query(max_length=100, description="HF user who featured it")] = None,
+    has_code: Annotated[bool, Query(description="only papers with a code repository")] = False,
     limit: Limit = 50,
     offset: Offset = 0,
     p: Annotated[int, Query(ge=0, le=10_000, description="page number from 0 (HF's paging)")] = 0,
@@ -75,7 +76,7 @@ def daily_papers(
         order = "new" if sort == "publishedAt" else sort
         # A submitter filter looks at the whole period (HF's signals say who featured each paper).
         size = SUBMITTER_SCAN if submitter else start + limit
-        papers, _ = views.ranked_page(conn, period, order, category or None, 1, size, user)
+        papers, _ = views.ranked_page(conn, period, order, category or None, 1, size, user, has_code)
     if submitter:
         papers = [x for x in papers if (x.get("hf") or {}).get("submitted_by", "").lower() == submitter.lower()]
     base = c.settings.base_url.rstrip("/")
@@ -122,6 +123,7 @@ async def search(
     author: Annotated[str | None, Query(max_length=200)] = None,
     mode: Annotated[str, Query(pattern="^(hybrid|lexical|dense)$")] = "hybrid",
     sort: Annotated[str, Query(pattern="^(relevance|date)$")] = "relevance",
+    has_code: Annotated[bool, Query(description="only papers with a code repository (also has:code in q)")] = False,
     limit: Limit = 20,
     offset: Offset = 0,
 ):
@@ -141,6 +143,7 @@ async def search(
                 until=until,
                 categories=[category] if category else None,
                 authors=[author] if author else None,
+                has_code=has_code,
             )
         except QueryError as exc:
             return invalid("q", str(exc))

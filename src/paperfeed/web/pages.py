@@ -75,7 +75,9 @@ def visible_paper(c: Context, request: Request, paper_id: str) -> dict:
 
 
 # -- lists ------------------------------------------------------------------------------------------
-def render_list(request: Request, period: views.Period | None, sort: str, category: str | None, page: int):
+def render_list(
+    request: Request, period: views.Period | None, sort: str, category: str | None, page: int, code: bool = False
+):
     c = ctx(request)
     user = c.user(request)
     size = c.settings.page_size
@@ -85,7 +87,7 @@ def render_list(request: Request, period: views.Period | None, sort: str, catego
             period = views.period_of("date", latest) if latest else None
         papers, total, prev, nxt, chips = [], 0, None, None, []
         if period:
-            papers, total = views.ranked_page(conn, period, sort, category, page, size, user)
+            papers, total = views.ranked_page(conn, period, sort, category, page, size, user, code)
             prev, nxt = views.neighbours(conn, period)
             chips = views.top_categories(conn, period.start, period.end)
     return c.render(
@@ -101,17 +103,24 @@ def render_list(request: Request, period: views.Period | None, sort: str, catego
         chips=chips,
         page=page,
         pages=max(1, math.ceil(total / size)),
+        code=code,
     )
 
 
 @router.get("/", include_in_schema=False)
-def latest(request: Request, sort: Sort = "trending", category: Category = None, page: PageNo = 1):
-    return render_list(request, None, sort, category or None, page)
+def latest(request: Request, sort: Sort = "trending", category: Category = None, page: PageNo = 1, code: bool = False):
+    return render_list(request, None, sort, category or None, page, code)
 
 
 @router.get("/papers/{kind}/{key}", include_in_schema=False)
 def period_list(
-    request: Request, kind: str, key: str, sort: Sort = "trending", category: Category = None, page: PageNo = 1
+    request: Request,
+    kind: str,
+    key: str,
+    sort: Sort = "trending",
+    category: Category = None,
+    page: PageNo = 1,
+    code: bool = False,
 ):
     if kind not in ("date", "week", "month"):
         return paper_page(request, f"{kind}/{key}")
@@ -119,7 +128,7 @@ def period_list(
         period = views.parse_period(kind, key)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from exc
-    return render_list(request, period, sort, category or None, page)
+    return render_list(request, period, sort, category or None, page, code)
 
 
 @router.get("/trending", include_in_schema=False)
@@ -148,6 +157,7 @@ async def search_page(
     sort: Annotated[str, Query(pattern="^(relevance|date)$")] = "relevance",
     page: PageNo = 1,
     spell: bool = True,
+    code: bool = False,
 ):
     c = ctx(request)
     size = 20
@@ -160,6 +170,7 @@ async def search_page(
         mode=mode,
         sort=sort,
         page=page,
+        code=code,
         hits=[],
         total=0,
         error=None,
@@ -167,7 +178,7 @@ async def search_page(
         corrected="",
         good_match=True,
         words=[],
-        searched=bool(q_.strip() or category or author or since or until),
+        searched=bool(q_.strip() or category or author or since or until or code),
     )
     if not values["searched"]:
         return c.render(request, "search.html", **values)
@@ -185,6 +196,7 @@ async def search_page(
                 until=until,
                 categories=[category] if category else None,
                 authors=[author] if author.strip() else None,
+                has_code=code,
                 spell=spell,
             )
         except QueryError as exc:

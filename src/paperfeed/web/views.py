@@ -15,7 +15,7 @@ from paperfeed.search.lexical import WORD, query_stems, stem
 from paperfeed.store import accounts
 from paperfeed.store import queries as q
 from paperfeed.store.accounts import User
-from paperfeed.store.listing import load_papers
+from paperfeed.store.listing import load_papers, with_code
 from paperfeed.store.schema import paper_categories, papers
 
 AUTHORS_SHOWN = 5
@@ -126,11 +126,21 @@ def load_visible(conn: Connection, ids: list[str], user: User | None) -> list[di
 
 
 def ranked_page(
-    conn: Connection, period: Period, sort: str, category: str | None, page: int, size: int, user: User | None
+    conn: Connection,
+    period: Period,
+    sort: str,
+    category: str | None,
+    page: int,
+    size: int,
+    user: User | None,
+    code: bool = False,
 ) -> tuple[list[dict], int]:
     ranked = trending.rank(
         trending.entries(conn, period.start, period.end, category), trending.end_of(period.end), sort
     )
+    if code:
+        keep = with_code(conn, [e.id for e in ranked])
+        ranked = [e for e in ranked if e.id in keep]
     ids = [e.id for e in ranked[(page - 1) * size : page * size]]
     return load_papers(conn, ids, user), len(ranked)
 
