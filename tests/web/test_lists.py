@@ -224,7 +224,7 @@ def test_a_paper_that_names_its_code_gets_a_code_link(client, sample_papers):
 
 
 def test_has_code_filters_lists_search_and_the_api(client, sample_papers):
-    """"Has code" on a day's list, has:code in search (and the form's checkbox), has_code in the API: exactly the
+    """ "Has code" on a day's list, has:code in search (and the form's checkbox), has_code in the API: exactly the
     papers whose abstract or comments name a repository (Hugging Face's githubRepo counts too, tested above)."""
     from paperfeed.links import code_url
 
