@@ -479,7 +479,14 @@ def serve(
     # Our own access log (one JSON line per request, secrets in paths redacted) replaces uvicorn's.
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(message)s"))
-    for name in ("paperfeed.access", "paperfeed.digest", "paperfeed.errors", "paperfeed.index", "paperfeed.server"):
+    for name in (
+        "paperfeed.access",
+        "paperfeed.digest",
+        "paperfeed.errors",
+        "paperfeed.index",
+        "paperfeed.server",
+        "paperfeed.sync",
+    ):
         logger = logging.getLogger(name)
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
