@@ -14,7 +14,15 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from paperfeed import __version__
@@ -262,7 +270,7 @@ def sync(
         err.print(f"error: --since takes a date YYYY-MM-DD, not {since!r}", highlight=False, markup=False)
         raise typer.Exit(2) from None
     engine = _engine()
-    columns = (SpinnerColumn(), TextColumn("arXiv records"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    columns = (SpinnerColumn(), TextColumn("arXiv records"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as progress:
         task = progress.add_task("sync", total=None)
         job = Sync(engine, settings, on_page=lambda n, total: progress.update(task, completed=n, total=total))

@@ -19,14 +19,14 @@ def test_daily_papers_with_upvotes_as_external_signals(engine):
     assert p.id == "2410.17243"
     assert p.title == "Breaking the Memory Barrier: Near Infinite Batch Size Scaling for Contrastive Loss"
     assert p.authors[:2] == ["Zesen Cheng", "Hang Zhang"]
-    assert p.signals == {"upvotes": 64, "comments": 3, "submitted_on": "2024-10-25"}
+    assert p.signals == {"upvotes": 64, "comments": 3, "submitted_on": "2024-10-25", "submitted_by": "ClownRat"}
     assert p.listed_date == date(2024, 10, 25)
     assert p.published.date() == date(2024, 10, 22)
     Importer(engine).run(items, "hf-daily", str(DAILY))
     with engine.connect() as conn:
         stored = q.get_paper(conn, "2410.17243")
     signals = {s["name"]: s["value_num"] if s["value_num"] is not None else s["value_text"] for s in stored["signals"]}
-    assert signals == {"upvotes": 64.0, "comments": 3.0, "submitted_on": "2024-10-25"}
+    assert signals == {"upvotes": 64.0, "comments": 3.0, "submitted_on": "2024-10-25", "submitted_by": "ClownRat"}
     assert {s["source"] for s in stored["signals"]} == {"hf-daily"}
 
 
@@ -77,3 +77,25 @@ def test_live_endpoint_for_a_date():
     items = list(hf_daily.fetch("https://huggingface.co/api/daily_papers", date(2024, 10, 25), client=client))
     assert len(items) == 29
     assert seen[-1] == "https://huggingface.co/api/daily_papers?date=2024-10-25"
+
+
+def test_code_project_page_and_ai_fields_where_hf_gives_them(tmp_path):
+    """The recorded 2024 answer predates these fields; a copy of its first record carries them as today's API
+    does (githubRepo, githubStars, projectPage, ai_summary, ai_keywords), one with a `javascript:` link."""
+    import json
+
+    items = json.loads(DAILY.read_text())
+    first = items[0]
+    first["paper"].update(
+        githubRepo="https://github.com/DAMO-NLP-SG/Inf-CLIP",
+        githubStars=250,
+        ai_summary="Tiles the loss.",
+        ai_keywords=["contrastive loss", " tiling "],
+    )
+    first["paper"]["projectPage"] = "javascript:alert(1)"
+    path = tmp_path / "today.json"
+    path.write_text(json.dumps([first]))
+    (paper,) = hf_daily.read(path)
+    assert paper.signals["github_repo"] == "https://github.com/DAMO-NLP-SG/Inf-CLIP"
+    assert paper.signals["github_stars"] == 250 and paper.signals["ai_keywords"] == "contrastive loss, tiling"
+    assert paper.signals["ai_summary"] == "Tiles the loss." and "project_page" not in paper.signals

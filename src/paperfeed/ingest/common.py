@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from paperfeed.models import Rejected, SourceError
 
@@ -63,6 +64,13 @@ def _json_line(line: bytes, ref: str, from_record: Callable[[dict, str], object]
         return from_record(record, ref)
     except (ValueError, TypeError, KeyError, IndexError) as exc:
         return Rejected(ref, str(exc))
+
+
+def is_web_link(url: str) -> bool:
+    """http(s) with a host: the only links a page may use as href (a `javascript:` "repository" would run in
+    our users' browsers)."""
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
 def read_bytes(path: Path) -> bytes:

@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from paperfeed.ingest.common import json_lines
+from paperfeed.ingest.common import is_web_link, json_lines
 from paperfeed.models import Rejected, Signals, check_day, normalize_space, parse_arxiv_id
 
 SOURCE = "hf-daily"  # the signals are Hugging Face's daily-papers signals, whichever way they came
@@ -58,8 +57,6 @@ def _text(record: dict, field: str) -> str:
 
 
 def _web_link(url: str, field: str) -> str:
-    """Only http(s) links reach a page as href: a `javascript:` "repository" would run in our users' browsers."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if not is_web_link(url):
         raise ValueError(f"{field} is not a web link: {url!r}")
     return url

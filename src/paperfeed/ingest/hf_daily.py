@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from paperfeed.ingest.common import decode, has_bad_chars, parse_datetime, read_bytes
+from paperfeed.ingest.common import decode, has_bad_chars, is_web_link, parse_datetime, read_bytes
 from paperfeed.models import Paper, Rejected, SourceError, normalize_space, parse_arxiv_id
 
 SOURCE = "hf-daily"
@@ -89,6 +89,29 @@ def parse(data: bytes, ref: str) -> Iterator[Paper | Rejected]:
             yield Rejected(f"{ref}#record{index}", str(exc))
 
 
+def _extras(item: dict, paper: dict) -> dict[str, float | str]:
+    """Code, project page, AI summary and keywords, and the submitter, where HF gives them (on the item or its
+    paper); a link that is not http(s) is left out."""
+
+    def pick(name):
+        return item.get(name) if item.get(name) is not None else paper.get(name)
+
+    out: dict[str, float | str] = {}
+    for field, name in (("githubRepo", "github_repo"), ("projectPage", "project_page")):
+        if isinstance(pick(field), str) and is_web_link(pick(field)):
+            out[name] = pick(field)
+    if isinstance(pick("githubStars"), int) and pick("githubStars") >= 0:
+        out["github_stars"] = pick("githubStars")
+    if isinstance(pick("ai_summary"), str) and pick("ai_summary").strip():
+        out["ai_summary"] = normalize_space(pick("ai_summary"))
+    if isinstance(pick("ai_keywords"), list) and pick("ai_keywords"):
+        out["ai_keywords"] = ", ".join(normalize_space(str(k)) for k in pick("ai_keywords") if str(k).strip())
+    who = item.get("submittedBy") or item.get("submittedOnDailyBy") or {}
+    if isinstance(who, dict) and isinstance(who.get("name") or who.get("user"), str):
+        out["submitted_by"] = normalize_space(who.get("name") or who.get("user"))
+    return out
+
+
 def from_item(item: dict, ref: str) -> Paper | Rejected:
     if not isinstance(item, dict) or not isinstance(item.get("paper"), dict):
         return Rejected(ref, "expected an object with a 'paper' object")
@@ -114,6 +137,7 @@ def from_item(item: dict, ref: str) -> Paper | Rejected:
         signals["comments"] = item["numComments"]
     if submitted:
         signals["submitted_on"] = submitted.date().isoformat()
+    signals.update(_extras(item, paper))
     return Paper(
         id=arxiv_id.canonical,
         version=arxiv_id.version,
