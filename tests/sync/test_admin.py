@@ -42,6 +42,9 @@ def test_admins_choose_what_to_follow_others_cannot(engine, settings, sync_setti
         token = csrf(admin, "/admin/sources")
         bad = admin.post("/admin/sources", data={"categories": "cs.LG <script>", "csrf_token": token})
         assert bad.status_code == 422 and "Nothing was changed: not an arXiv category: &lt;script&gt;" in bad.text
+        # Spelled so that it would follow nothing: a lower-case class, a bare archive, an unknown one.
+        vague = admin.post("/admin/sources", data={"categories": "cs.lg cs foo.Bar", "csrf_token": token})
+        assert vague.status_code == 422 and "not an arXiv category: cs.lg, cs, foo.Bar" in vague.text
         assert Follow.load(engine, sync_settings).categories == sync_settings.sync_categories.split(",")
         done = admin.post(
             "/admin/sources", data={"categories": "cs.RO, cs.RO eess.SY", "csrf_token": token}, follow_redirects=False

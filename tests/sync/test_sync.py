@@ -204,3 +204,42 @@ def test_a_killed_backfill_resumes_without_asking_again(tmp_path, sync_settings,
     assert export(tmp_path / "killed") == export(tmp_path / "whole") != ""
     assert len(set(first) & set(second)) <= 1, (first, second)  # at most the page in flight at the kill
     assert second[0] is not None  # it went on from a stored token, not from the start
+
+
+def test_a_lost_lease_stops_the_run_without_writing(engine, sync_settings, upstream):
+    """A page that took longer than the lease: another process took it meanwhile; this run writes nothing more."""
+    upstream.today = date(2025, 3, 25)
+    clock = Clock(datetime(2025, 3, 25, 1, 30))
+    job = make_sync(engine, sync_settings, clock)
+    real = job.client.get
+
+    def slow_get(url, params=None):
+        body = real(url, params)
+        clock.now += timedelta(hours=2)  # past the lease's expiry
+        lease.acquire(engine, "sync", "other-host:1:1:1", 3600, clock.now)
+        return body
+
+    job.client.get = slow_get
+    report = job.run(since=date(2025, 3, 18))
+    assert any("lease was lost" in e for e in report.errors)
+    assert arxiv_days(engine) == {} and lease.holder_of(engine, "sync") == "other-host:1:1:1"
+
+
+def test_a_category_run_keeps_its_own_place(engine, sync_settings, upstream, sample_papers):
+    """`sync -c cs.RO` must not move the watermark of the whole cs archive past days it skipped for others."""
+    upstream.today = date(2025, 3, 25)
+    clock = Clock(datetime(2025, 3, 25, 1, 30))
+    make_sync(engine, sync_settings, clock).run(since=date(2025, 3, 24), categories=["cs.RO"])
+    assert "arxiv:cs" not in states(engine) and states(engine)["arxiv:cs:cs.RO"].watermark == "2025-03-25"
+    make_sync(engine, sync_settings, clock).run(since=date(2025, 3, 24))
+    want = {k: v for k, v in expected(sample_papers, date(2025, 3, 25)).items() if v >= date(2025, 3, 24)}
+    assert {k: v for k, v in arxiv_days(engine).items() if k in want} == want
+
+
+def test_upstream_refuses_odd_answers_in_one_line():
+    from paperfeed.ingest.common import is_web_link
+    from paperfeed.sync.upstream import Upstream
+
+    assert is_web_link("https://github.com/a/b") and not is_web_link("https://github.com/a/b) [x](javascript:y")
+    assert not is_web_link("javascript:alert(1)") and not is_web_link("https://github.com/a b")
+    assert Upstream()._retry_after(type("R", (), {"headers": {"retry-after": "nan"}})()) is None

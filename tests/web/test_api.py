@@ -185,3 +185,10 @@ def test_daily_papers_carry_hugging_face_fields(client, settings, sample_papers)
     assert item["paper"]["githubRepo"] == raw["github_repo"]
     assert item["paper"].get("githubStars") == raw["github_stars"]  # absent where HF did not know, as HF does
     assert item["paper"]["externalUpvotes"] == raw["upvotes"]
+
+
+def test_daily_papers_pages_only_so_deep(client):
+    """HF's paging (`p`) cannot make one anonymous request load a million papers."""
+    deep = client.get("/api/daily_papers?month=2025-03&limit=100&p=200")
+    assert deep.status_code == 422 and "at most the first 10,000 papers" in deep.text
+    assert client.get("/api/daily_papers?month=2025-03&limit=100&p=1").status_code == 200

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import xml.etree.ElementTree as ET
 import zlib
 from collections.abc import Callable, Iterator
@@ -14,6 +15,7 @@ from urllib.parse import urlsplit
 
 from paperfeed.models import Rejected, SourceError
 
+_UNSAFE_IN_URL = re.compile(r"[\s<>\"'`()\\]")
 BAD_CHAR = "\ufffd"  # what undecodable bytes become; a record holding it is rejected
 
 
@@ -70,7 +72,8 @@ def is_web_link(url: str) -> bool:
     """http(s) with a host: the only links a page may use as href (a `javascript:` "repository" would run in
     our users' browsers)."""
     parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
+    # No spaces, quotes, angle brackets or parentheses either: the link also goes into Markdown and HTML.
+    return parts.scheme in ("http", "https") and bool(parts.netloc) and not _UNSAFE_IN_URL.search(url)
 
 
 def read_bytes(path: Path) -> bytes:

@@ -60,3 +60,15 @@ def held(engine: Engine, name: str, now: datetime) -> bool:
             .where(harvest_state.c.key == _key(name))
         )
     return until is not None and until > now
+
+
+def renew(conn, name: str, holder: str, seconds: float, now: datetime) -> bool:
+    """Extend our lease inside the caller's transaction; False when it is no longer ours (it expired and
+    another holder took it), and then the caller must stop and roll back."""
+    row = harvest_state.c
+    renewed = conn.execute(
+        update(harvest_state)
+        .where(row.key == _key(name), row.value == holder)
+        .values(updated_at=now + timedelta(seconds=seconds))
+    )
+    return renewed.rowcount == 1

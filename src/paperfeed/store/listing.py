@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, func, or_, select
 
 from paperfeed.links import code_url, find_links
 from paperfeed.store import accounts
@@ -77,9 +77,20 @@ def with_code(conn: Connection, ids: list[str]) -> set[str]:
                 )
             )
         )
-        named = or_(*(col.like(h) for col in (papers.c.abstract, papers.c.comments) for h in _CODE_HOSTS))
+        named = or_(*(col.ilike(h) for col in (papers.c.abstract, papers.c.comments) for h in _CODE_HOSTS))
         rows = conn.execute(
             select(papers.c.id, papers.c.abstract, papers.c.comments).where(papers.c.id.in_(chunk), named)
         )
         found |= {pid for pid, abstract, comments in rows if code_url(abstract, comments)}
     return found
+
+
+def submitted_by(conn: Connection, name: str) -> set[str]:
+    """The papers a Hugging Face user featured (their `submittedBy`)."""
+    return set(
+        conn.scalars(
+            select(external_signals.c.paper_id).where(
+                external_signals.c.name == "submitted_by", func.lower(external_signals.c.value_text) == name.lower()
+            )
+        )
+    )

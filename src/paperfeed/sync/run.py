@@ -32,8 +32,14 @@ from paperfeed.sync.arxiv import CutShort, TokenExpired, archive_of, list_record
 from paperfeed.sync.upstream import Upstream
 
 log = logging.getLogger("paperfeed.sync")
-LEASE_SECONDS = 1800  # renewed after every page; a killed holder frees it this long after its last page
+# Renewed with every page or day written; longer than the worst page (3 retries after a 600 s Retry-After).
+LEASE_SECONDS = 3600
 CUT_RETRIES = 2  # an answer cut short is asked for again this many times in a run
+HF_PAGE, HF_PAGES = 100, 20  # HF's largest page, and a bound on a day's pages
+
+
+class LeaseLost(Exception):
+    """Another process holds the sync lease now: stop without writing."""
 
 
 def utcnow() -> datetime:
@@ -44,9 +50,10 @@ def utcnow() -> datetime:
 class SourceState:
     """What /admin/sources, /healthz and `paperfeed stats` show for a source; kept in the store."""
 
-    watermark: str | None = None  # arXiv: the newest datestamp imported; HF: the newest day imported
+    watermark: str | None = None  # arXiv: the newest datestamp of a finished harvest; HF: the newest day imported
     token: str | None = None  # arXiv: the resumption token of the next page, mid-harvest
     since: str | None = None  # arXiv: the `from` of the harvest the token belongs to
+    pending: str | None = None  # arXiv: the newest datestamp kept by the harvest in flight
     last_attempt: str | None = None
     last_success: str | None = None
     failing_since: str | None = None
@@ -103,7 +110,8 @@ class Sync:
         self.client = client or Upstream(
             settings.contact_email, settings.sync_delay, max_retry_after=settings.sync_max_retry_after
         )
-        self.holder = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{_pid_namespace()}:{id(self)}"
+        self.own_client = client is None
         self.on_page = on_page  # (records so far, expected total or None): the CLI's progress bar
         self.report = Report()
 
@@ -117,12 +125,19 @@ class Sync:
             cats = categories or follow.categories
             if arxiv:
                 for archive in sorted({archive_of(c) for c in cats}):
-                    self._guarded(f"arxiv:{archive}", lambda a=archive: self._arxiv(a, cats, since))
+                    # A run for some categories keeps its own place: the archive's watermark is for all of them.
+                    name = f"arxiv:{archive}" + (f":{'+'.join(sorted(categories))}" if categories else "")
+                    self._guarded(name, lambda a=archive, n=name: self._arxiv(n, a, cats, since))
             if hf and follow.hf and not categories:
                 self._guarded("hf", lambda: self._hf(since))
+        except LeaseLost as exc:
+            self.report.errors.append(str(exc))
+            log.warning("sync stopped: %s", exc)
         finally:
             lease.release(self.engine, "sync", self.holder)
             self.report.requests = self.client.requests
+            if self.own_client:
+                self.client.close()
         return self.report
 
     def _take_lease(self) -> bool:
@@ -133,7 +148,10 @@ class Sync:
         other = lease.holder_of(self.engine, "sync")
         host, _, rest = other.partition(":")
         pid = rest.partition(":")[0]
-        if host != socket.gethostname() or not pid.isdigit() or _alive(int(pid)):
+        namespace = rest.partition(":")[2].partition(":")[0]
+        # Same machine and same process namespace (a container on this host has its own pids): else only the
+        # lease's expiry frees it.
+        if host != socket.gethostname() or namespace != _pid_namespace() or not pid.isdigit() or _alive(int(pid)):
             return False
         log.info("sync: taking over the lease of %s (that process is gone)", other)
         return lease.acquire(self.engine, "sync", self.holder, LEASE_SECONDS, self.now(), dead=other)
@@ -145,7 +163,11 @@ class Sync:
         self._save(name, state)
         try:
             job()
-        except SourceError as exc:
+        except LeaseLost:
+            raise
+        except Exception as exc:  # recorded and shown, never raised: the other sources still run
+            if not isinstance(exc, SourceError):
+                exc = SourceError(f"{type(exc).__name__}: {exc}")
             state = self.state(name)
             state.failures += 1
             state.failing_since = state.failing_since or self._stamp()
@@ -159,19 +181,20 @@ class Sync:
         self._save(name, state)
 
     # -- arXiv ---------------------------------------------------------------------------------
-    def _arxiv(self, archive: str, categories: list[str], since: date | None) -> None:
-        name, url = f"arxiv:{archive}", self.settings.arxiv_oai_url
-        state = self.state(name)
-        # The day after the newest datestamp kept: arXiv announces a day's records all at once.
-        after = _day(state.watermark) + timedelta(days=1) if state.watermark else None
-        start = since or after or (self.now().date() - timedelta(days=self.settings.sync_first_days))
-        token = state.token if state.token and (since is None or state.since == start.isoformat()) else None
+    def _arxiv(self, name: str, archive: str, categories: list[str], since: date | None) -> None:
+        url, state = self.settings.arxiv_oai_url, self.state(name)
+        if state.token and state.since and (since is None or state.since == since.isoformat()):
+            start, token = date.fromisoformat(state.since), state.token  # the harvest in flight goes on
+        else:
+            # The day after the newest datestamp of a finished harvest: arXiv announces a day all at once.
+            after = _day(state.watermark) + timedelta(days=1) if state.watermark else None
+            start, token = since or after or (self.now().date() - timedelta(days=self.settings.sync_first_days)), None
         seen = 0
         while True:
             try:
                 page = _again_if_cut(lambda t=token: list_records(self.client, url, archive, start, t))
             except TokenExpired:
-                log.info("sync %s: resumption token expired; starting again from %s", name, start)
+                log.info("sync %s: resumption token expired; starting the harvest again from %s", name, start)
                 token = None
                 continue
             wanted = [p for p in page.papers if set(p.categories) & set(categories)]
@@ -184,13 +207,17 @@ class Sync:
             token = page.token
 
     def _commit_page(self, name: str, papers: list[Paper], rejected: list[Rejected], newest, token, start) -> None:
-        """The page's papers and where to continue, in one transaction."""
+        """The page's papers and where to continue, in one transaction, while the lease is still ours. The
+        watermark moves only when a harvest has read its last page."""
         with self.engine.begin() as conn:
+            self._renew(conn)
             new, updated, _ = write_batch(conn, papers) if papers else (0, 0, 0)
             state = self._read(conn, name)
-            if newest and (state.watermark is None or newest.isoformat() > state.watermark):
-                state.watermark = newest.isoformat()
-            state.token, state.since = token, start.isoformat() if token else None
+            if newest:
+                state.pending = max(state.pending or "", newest.isoformat())
+            state.token, state.since = (token, start.isoformat()) if token else (None, None)
+            if not token and state.pending:
+                state.watermark, state.pending = max(state.watermark or "", state.pending), None
             for key, n in (("new", new), ("updated", updated), ("rejected", len(rejected))):
                 state.counts[key] = state.counts.get(key, 0) + n
             _put(conn, f"sync:{name}", json.dumps(asdict(state)))
@@ -198,23 +225,33 @@ class Sync:
         self.report.rejected += len(rejected)
         for r in rejected[:20]:
             log.info("sync %s: rejected %s", name, r)
-        lease.acquire(self.engine, "sync", self.holder, LEASE_SECONDS, self.now())  # still ours: renew
+
+    def _renew(self, conn) -> None:
+        if not lease.renew(conn, "sync", self.holder, LEASE_SECONDS, self.now()):
+            raise LeaseLost("the sync lease was lost to another process (a page took longer than the lease)")
 
     # -- Hugging Face --------------------------------------------------------------------------
     def _hf(self, since: date | None) -> None:
-        """Every day since the last one imported, and the last few again (upvotes keep moving for days)."""
+        """Every day since the last one imported, and the last few again (upvotes keep moving for days). A day
+        that fails is reported; the days after it are still read."""
         state = self.state("hf")
         today = self.now().date()
         refresh = today - timedelta(days=self.settings.hf_refresh_days)
-        start = since or min(_day(state.watermark) or refresh, refresh)
-        day = start
+        day = since or min(_day(state.watermark) or refresh, refresh)
+        failed = []
         while day <= today:
-            self._hf_day(day)
+            try:
+                self._hf_day(day)
+            except SourceError as exc:
+                failed.append(str(exc))
             day += timedelta(days=1)
+        if failed:
+            raise SourceError(f"{len(failed)} day(s) failed, first: {failed[0]}")
 
     def _hf_day(self, day: date) -> None:
         papers, rejected = _again_if_cut(lambda: self._hf_answer(day))
         with self.engine.begin() as conn:
+            self._renew(conn)
             new, updated, _ = write_batch(conn, papers) if papers else (0, 0, 0)
             state = self._read(conn, "hf")
             state.watermark = max(state.watermark or "", day.isoformat())
@@ -224,14 +261,18 @@ class Sync:
         self.report.rejected += len(rejected)
 
     def _hf_answer(self, day: date) -> tuple[list[Paper], list[Rejected]]:
-        url = self.settings.hf_daily_url
-        body = self.client.get(url, {"date": day.isoformat()})
-        papers, rejected = [], []
-        for item in hf_daily.parse(body, f"{url}?date={day}"):
-            if isinstance(item, Rejected) and "#record" not in item.source_ref:
-                # The answer itself is broken (cut short): keep nothing of it.
-                raise CutShort(f"{url}?date={day}: {item.reason}")
-            (rejected if isinstance(item, Rejected) else papers).append(item)
+        """A day's papers, page by page (HF answers at most 100 at a time)."""
+        url, papers, rejected = self.settings.hf_daily_url, [], []
+        for page in range(HF_PAGES):
+            params = {"date": day.isoformat(), "limit": HF_PAGE, "p": page}
+            got = 0
+            for item in hf_daily.parse(self.client.get(url, params), f"{url}?date={day}&p={page}"):
+                if isinstance(item, Rejected) and _cut(item):
+                    raise CutShort(f"{url}?date={day}: {item.reason}")  # keep nothing of a cut answer
+                (rejected if isinstance(item, Rejected) else papers).append(item)
+                got += 1
+            if got < HF_PAGE:
+                break
         return papers, rejected
 
     # -- state ---------------------------------------------------------------------------------
@@ -259,6 +300,18 @@ def states(engine: Engine) -> dict[str, SourceState]:
             select(harvest_state.c.key, harvest_state.c.value).where(harvest_state.c.key.like("sync:%"))
         ).all()
     return {k.removeprefix("sync:"): SourceState(**json.loads(v)) for k, v in rows if k != "sync:follow"}
+
+
+def _cut(item: Rejected) -> bool:
+    """A Rejected that says the answer itself ends early (not one bad record, nor a note on bad bytes)."""
+    return "truncated" in item.reason or "rest of the file was not read" in item.reason
+
+
+def _pid_namespace() -> str:
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return "-"
 
 
 def _alive(pid: int) -> bool:

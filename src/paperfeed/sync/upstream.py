@@ -5,6 +5,7 @@ and one line saying why when it gives up."""
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 
@@ -59,6 +60,8 @@ class Upstream:
             except httpx.TransportError as exc:
                 reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 pause = 2.0 * 2**attempt
+            except httpx.HTTPError as exc:  # too many redirects, an undecodable body: not worth retrying now
+                raise SourceError(f"{url}: {type(exc).__name__}: {exc}") from exc
             if attempt < self.retries:
                 log.info("%s: %s; retrying in %.0f s", url, reason, pause)
                 self.sleep(pause)
@@ -72,6 +75,8 @@ class Upstream:
         try:
             seconds = float(answer.headers.get("retry-after", ""))
         except ValueError:
+            return None  # absent, or an HTTP date: our own backoff
+        if not math.isfinite(seconds):
             return None
         if seconds > self.max_retry_after:
             raise SourceError(f"{answer.request.url.host} asks to wait {seconds:.0f} s (Retry-After); trying later")

@@ -12,7 +12,15 @@ from paperfeed.sync.run import Follow, summary
 from paperfeed.web.pages import ctx, login_first, to
 
 router = APIRouter(include_in_schema=False)
-CATEGORY = re.compile(r"^[a-z][a-z\-]*(\.[A-Za-z][A-Za-z\-]*)?$")  # cs.LG, stat.ML, hep-th, q-bio.NC
+# arXiv's archives: those with subject classes name them in capitals (cs.LG, math.AG, q-bio.NC); physics-style
+# ones in lower case (physics.optics, cond-mat.mes-hall, astro-ph.CO) or stand alone (hep-th, quant-ph).
+UPPER = ("cs", "math", "stat", "eess", "econ", "q-bio", "q-fin", "nlin")
+LOWER = ("physics", "cond-mat")
+ALONE = ("gr-qc", "hep-ex", "hep-lat", "hep-ph", "hep-th", "math-ph", "nucl-ex", "nucl-th", "quant-ph", "astro-ph")
+CATEGORY = re.compile(
+    rf"^(?:(?:{'|'.join(UPPER)})\.[A-Z]{{2}}|(?:{'|'.join(LOWER)})\.[a-z][a-z\-]+|astro-ph\.[A-Z]{{2}}"
+    rf"|{'|'.join(ALONE)})$"
+)
 
 
 def _admin(request: Request):

@@ -13,6 +13,7 @@ from paperfeed.search.query import QueryError
 from paperfeed.store import accounts
 from paperfeed.store import queries as q
 from paperfeed.store.accounts import AccountError, User
+from paperfeed.store.listing import submitted_by
 from paperfeed.web import views
 from paperfeed.web.context import Context
 from paperfeed.web.pages import Category, Day, ctx, paper_key
@@ -21,7 +22,7 @@ router = APIRouter(prefix="/api", tags=["api"])
 pages = APIRouter(tags=["api"])  # Hugging Face's non-/api paths its client reads (registered before the HTML pages)
 Limit = Annotated[int, Query(ge=1, le=100, description="results per page (at most 100)")]
 Offset = Annotated[int, Query(ge=0, le=100_000)]
-SUBMITTER_SCAN = 10_000  # papers of a period looked through for one submitter's
+MAX_DEPTH = 10_000  # how deep into a period's ranking the API pages
 
 
 def invalid(field: str, message: str) -> JSONResponse:
@@ -66,6 +67,8 @@ def daily_papers(
     c = ctx(request)
     user = c.api_user(request)
     start = offset + p * limit
+    if start + limit > MAX_DEPTH:
+        return invalid("p" if p else "offset", f"at most the first {MAX_DEPTH:,} papers of a period are listed")
     with c.engine.connect() as conn:
         try:
             period = _period(conn, date_, week, month)
@@ -74,11 +77,8 @@ def daily_papers(
         if period is None:
             return []
         order = "new" if sort == "publishedAt" else sort
-        # A submitter filter looks at the whole period (HF's signals say who featured each paper).
-        size = SUBMITTER_SCAN if submitter else start + limit
-        papers, _ = views.ranked_page(conn, period, order, category or None, 1, size, user, has_code)
-    if submitter:
-        papers = [x for x in papers if (x.get("hf") or {}).get("submitted_by", "").lower() == submitter.lower()]
+        only = submitted_by(conn, submitter) if submitter else None  # HF's signals say who featured it
+        papers, _ = views.ranked_page(conn, period, order, category or None, 1, start + limit, user, has_code, only)
     base = c.settings.base_url.rstrip("/")
     return [views.hf_item(x, base) for x in papers[start : start + limit]]
 

@@ -134,10 +134,14 @@ def ranked_page(
     size: int,
     user: User | None,
     code: bool = False,
+    only: set[str] | None = None,
 ) -> tuple[list[dict], int]:
+    """One page of a period's papers, ranked; `code`: only papers with code; `only`: only these ids."""
     ranked = trending.rank(
         trending.entries(conn, period.start, period.end, category), trending.end_of(period.end), sort
     )
+    if only is not None:
+        ranked = [e for e in ranked if e.id in only]
     if code:
         keep = with_code(conn, [e.id for e in ranked])
         ranked = [e for e in ranked if e.id in keep]
@@ -256,9 +260,9 @@ def hf_item(p: dict, base_url: str = "") -> dict:
 
 
 def paper_markdown(p: dict) -> str:
-    links = [f"[arXiv]({p['links']['abs']})", f"[PDF]({p['links']['pdf']})"] if p["links"].get("abs") else []
-    links += [f"[Code]({p['code']})"] if p.get("code") else []
-    links += [f"[Project page]({p['project']})"] if p.get("project") else []
+    links = [f"[arXiv](<{p['links']['abs']}>)", f"[PDF](<{p['links']['pdf']}>)"] if p["links"].get("abs") else []
+    links += [f"[Code](<{p['code']}>)"] if p.get("code") else []
+    links += [f"[Project page](<{p['project']}>)"] if p.get("project") else []
     lines = [f"# {p['title']}", "", ", ".join(p["authors"]), ""]
     facts = [
         f"arXiv {p['id']}" if not p["id"].startswith("t-") else "",
