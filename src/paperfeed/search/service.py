@@ -378,6 +378,25 @@ class SearchService:
         self._attach(hits)
         return hits
 
+    def vectors(self, ids: list[str]) -> tuple[list[str], np.ndarray]:
+        """The embeddings of those papers that are indexed (unit length, float32), in the order given."""
+        snap = self.snapshot()
+        if snap is None:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        found = [pid for pid in ids if pid in snap.row_of]
+        rows = np.array([snap.row_of[pid] for pid in found], dtype=np.int64)
+        return found, np.asarray(snap.matrix[rows], dtype=np.float32).reshape(len(found), snap.matrix.shape[1])
+
+    def random_vectors(self, n: int, seed: int) -> np.ndarray:
+        """n embeddings of random indexed papers (a fixed draw per seed): the "rest of the world" a taste
+        model learns against."""
+        snap = self.snapshot()
+        if snap is None:
+            return np.zeros((0, 0), dtype=np.float32)
+        alive = np.flatnonzero(snap.alive)
+        pick = np.random.default_rng(seed).choice(alive, size=min(n, len(alive)), replace=False)
+        return np.asarray(snap.matrix[np.sort(pick)], dtype=np.float32)
+
     def similar_to_text(self, text: str, limit: int = 10) -> list[Hit]:
         q = parse(text, plain=True)
         if not q.text:

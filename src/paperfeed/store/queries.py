@@ -122,3 +122,9 @@ def set_state(engine: Engine, key: str, value: str) -> None:
     with engine.begin() as conn:
         conn.execute(harvest_state.delete().where(harvest_state.c.key == key))
         conn.execute(harvest_state.insert().values(key=key, value=value, updated_at=utcnow()))
+
+
+def titles(conn: Connection, ids: set[str] | list[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    return dict(conn.execute(select(papers.c.id, papers.c.title).where(papers.c.id.in_(list(ids)))).all())

@@ -175,6 +175,15 @@ library_tags = Table(
 )
 
 # Papers an admin has hidden: left out of lists, search, feeds and similar papers.
+# "Not interested" marks (migration 0005): negative signal for a user's recommendations.
+not_interested = Table(
+    "not_interested",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("created_at", DateTime, nullable=False),
+)
+
 hidden_papers = Table(
     "hidden_papers",
     metadata,

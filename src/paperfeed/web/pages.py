@@ -16,10 +16,10 @@ from pydantic import AfterValidator, BeforeValidator
 from paperfeed.formats import to_bibtex
 from paperfeed.ingest import arxiv_api
 from paperfeed.models import Paper, SourceError, check_day, parse_arxiv_id
-from paperfeed.rank import trending
+from paperfeed.rank import foryou, trending
 from paperfeed.search.indexer import IndexBusy, sync
 from paperfeed.search.query import QueryError
-from paperfeed.store import accounts
+from paperfeed.store import accounts, taste
 from paperfeed.store import queries as q
 from paperfeed.store.accounts import AccountError, User
 from paperfeed.store.importer import Importer
@@ -27,7 +27,7 @@ from paperfeed.web import views
 from paperfeed.web.context import SESSION_COOKIE, Context, client_ip, safe_next
 
 router = APIRouter()
-Sort = Annotated[str, Query(pattern="^(trending|new)$", description="trending (default) or new")]
+Sort = Annotated[str, Query(pattern="^(trending|new|foryou)$", description="trending (default), new or foryou")]
 Category = Annotated[str | None, Query(max_length=32, pattern=r"^[A-Za-z0-9.\-]*$")]
 PageNo = Annotated[int, Query(ge=1, le=10_000)]
 # An HTML form sends an empty date field as "since=": that means no date, not a bad one.
@@ -80,14 +80,19 @@ def render_list(
 ):
     c = ctx(request)
     user = c.user(request)
+    if sort == "foryou" and user is None:
+        return login_first(request)
     size = c.settings.page_size
     with c.engine.connect() as conn:
         if period is None:
             latest = q.latest_day(conn)
             period = views.period_of("date", latest) if latest else None
-        papers, total, prev, nxt, chips = [], 0, None, None, []
+        papers, total, prev, nxt, chips, no_taste = [], 0, None, None, [], False
         if period:
-            papers, total = views.ranked_page(conn, period, sort, category, page, size, user, code)
+            if sort == "foryou":
+                papers, total, no_taste = for_you_page(c, conn, user, period, category, code, page, size)
+            else:
+                papers, total = views.ranked_page(conn, period, sort, category, page, size, user, code)
             prev, nxt = views.neighbours(conn, period)
             chips = views.top_categories(conn, period.start, period.end)
     return c.render(
@@ -104,7 +109,25 @@ def render_list(
         page=page,
         pages=max(1, math.ceil(total / size)),
         code=code,
+        no_taste=no_taste,
+        marked=request.query_params.get("marked", ""),
     )
+
+
+def for_you_page(c: Context, conn, user: User, period, category, code: bool, page: int, size: int):
+    """The period's papers ranked by the user's taste, each with the liked paper it is closest to; the
+    trending order (and no_taste) while the user has liked nothing yet."""
+    ids = views.ranked_ids(conn, period, "trending", category, code)
+    picks = foryou.for_you(c.engine, c.search, user.id, ids)
+    if picks is None:
+        return views.load_papers(conn, ids[(page - 1) * size : page * size], user), len(ids), True
+    chosen = picks[(page - 1) * size : page * size]
+    papers = views.load_papers(conn, [p.id for p in chosen], user)
+    titles = q.titles(conn, {p.because for p in chosen if p.because})
+    because = {p.id: p.because for p in chosen}
+    for paper in papers:
+        paper["because"] = {"id": because[paper["id"]], "title": titles.get(because[paper["id"]], "")}
+    return papers, len(picks), False
 
 
 @router.get("/", include_in_schema=False)
@@ -253,6 +276,28 @@ def upvote_form(
         return to(f"/login?next={quote(safe_next(next, '/papers/' + paper['id']))}")
     accounts.set_upvote(c.engine, user, paper["id"], action != "remove")
     return to(safe_next(next, f"/papers/{paper['id']}") + f"#p-{paper['id']}")
+
+
+@router.post("/papers/{paper_id:path}/not-interested", include_in_schema=False)
+def not_interested_form(
+    request: Request,
+    paper_id: str,
+    csrf_token: Annotated[str, Form()] = "",
+    action: Annotated[str, Form()] = "mark",
+    next: Annotated[str, Form()] = "",
+):
+    """Mark (or, with action=remove, unmark) a paper as not interesting: it leaves the user's For you list and
+    pushes its neighbours down. The page it came from says so, with an Undo."""
+    c, user, paper = form_paper(request, paper_id, csrf_token)
+    if user is None:
+        return to(f"/login?next={quote(safe_next(next, '/papers/' + paper['id']))}")
+    marking = action != "remove"
+    taste.set_not_interested(c.engine, user, paper["id"], marking)
+    back = safe_next(next, "/").split("#")[0]
+    back = re.sub(r"([?&])marked=[^&]*&?", r"\1", back).rstrip("?&")
+    if marking:
+        back += ("&" if "?" in back else "?") + f"marked={quote(paper['id'])}"
+    return to(back)
 
 
 @router.post("/papers/{paper_id:path}/save", include_in_schema=False)

@@ -125,6 +125,25 @@ def load_visible(conn: Connection, ids: list[str], user: User | None) -> list[di
     return load_papers(conn, [i for i in ids if i not in hidden], user)
 
 
+def ranked_ids(
+    conn: Connection,
+    period: Period,
+    sort: str,
+    category: str | None,
+    code: bool = False,
+    only: set[str] | None = None,
+) -> list[str]:
+    """A period's paper ids, ranked; `code`: only papers with code; `only`: only these ids."""
+    ranked = trending.rank(
+        trending.entries(conn, period.start, period.end, category), trending.end_of(period.end), sort
+    )
+    ids = [e.id for e in ranked if only is None or e.id in only]
+    if code:
+        keep = with_code(conn, ids)
+        ids = [pid for pid in ids if pid in keep]
+    return ids
+
+
 def ranked_page(
     conn: Connection,
     period: Period,
@@ -136,17 +155,9 @@ def ranked_page(
     code: bool = False,
     only: set[str] | None = None,
 ) -> tuple[list[dict], int]:
-    """One page of a period's papers, ranked; `code`: only papers with code; `only`: only these ids."""
-    ranked = trending.rank(
-        trending.entries(conn, period.start, period.end, category), trending.end_of(period.end), sort
-    )
-    if only is not None:
-        ranked = [e for e in ranked if e.id in only]
-    if code:
-        keep = with_code(conn, [e.id for e in ranked])
-        ranked = [e for e in ranked if e.id in keep]
-    ids = [e.id for e in ranked[(page - 1) * size : page * size]]
-    return load_papers(conn, ids, user), len(ranked)
+    """One page of a period's papers, ranked (see ranked_ids)."""
+    ids = ranked_ids(conn, period, sort, category, code, only)
+    return load_papers(conn, ids[(page - 1) * size : page * size], user), len(ids)
 
 
 # -- text -----------------------------------------------------------------------------------------

@@ -1,0 +1,123 @@
+"""Personal recommendations: rank candidate papers by one user's taste, with a reason for each.
+
+The taste is what the user liked (upvotes, library saves; older likes count less) and what they marked "not
+interested". The rankers, all over the same paper embeddings the search uses (all-MiniLM-L6-v2), except the
+tf-idf one:
+- `zotero`: zotero-arxiv-daily's recipe (TideDra/zotero-arxiv-daily, README "How it works"): the mean cosine
+  similarity to the library, newer library items weighted more (weight 1 / (1 + log10(rank))).
+- `logreg`: Scholar Inbox's recipe (Flicke et al., 2025, "Scholar Inbox: Personalized Paper Recommendations
+  for Scientists"): a logistic regression on embeddings, liked papers against random corpus papers.
+- `svm`: arxiv-sanity-lite's recipe (karpathy/arxiv-sanity-lite, serve.py): tf-idf of title and abstract, a
+  linear SVM of the liked papers against every other paper (C = 0.01, balanced).
+- `ours`: the logistic regression with time-decayed likes, "not interested" as strong negatives, and the
+  similarity to the closest liked paper added, so one liked niche paper still finds its neighbours.
+Which one ships is decided by bench/recommend.py (docs/benchmarks.md, "recommend").
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+HALF_LIFE_DAYS = 180.0  # a like loses half its weight in this time (ours)
+DISLIKE_WEIGHT = 3.0  # a "not interested" counts as much as this many random negatives (ours)
+NEAREST_WEIGHT = 0.5  # how much the closest liked paper adds to the model's score (ours)
+SHIPPED = "ours"
+
+
+@dataclass
+class Taste:
+    likes: list[tuple[str, datetime]] = field(default_factory=list)  # paper id, when liked (newest first)
+    dislikes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Pick:
+    id: str
+    score: float
+    because: str | None = None  # the liked paper this one is closest to
+
+
+def decay(ages_days: np.ndarray) -> np.ndarray:
+    return 0.5 ** (np.maximum(ages_days, 0.0) / HALF_LIFE_DAYS)
+
+
+def zotero(likes: np.ndarray, cands: np.ndarray) -> np.ndarray:
+    """Mean cosine to the likes (ordered newest first), weighted 1 / (1 + log10(rank))."""
+    weights = 1.0 / (1.0 + np.log10(np.arange(1, len(likes) + 1)))
+    return (cands @ likes.T) @ weights / weights.sum()
+
+
+def logreg(likes: np.ndarray, negatives: np.ndarray, cands: np.ndarray, weights=None) -> np.ndarray:
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.vstack([likes, negatives])
+    y = np.r_[np.ones(len(likes)), np.zeros(len(negatives))]
+    model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000)
+    model.fit(x, y, sample_weight=weights)
+    return model.decision_function(cands)
+
+
+def ours(
+    likes: np.ndarray, ages_days: np.ndarray, dislikes: np.ndarray, randoms: np.ndarray, cands: np.ndarray
+) -> np.ndarray:
+    negatives = np.vstack([dislikes, randoms]) if len(dislikes) else randoms
+    weights = np.r_[decay(ages_days), np.full(len(dislikes), DISLIKE_WEIGHT), np.ones(len(randoms))]
+    # Scaled to a cosine-like range so the nearest-like term weighs the same for every user.
+    model = logreg(likes, negatives, cands, weights * len(weights) / weights.sum())
+    model = model / (np.abs(model).max() or 1.0)
+    return model + NEAREST_WEIGHT * (cands @ likes.T).max(axis=1)
+
+
+def svm_tfidf(like_texts: list[str], other_texts: list[str], cand_texts: list[str]) -> np.ndarray:
+    """arxiv-sanity-lite: tf-idf over likes, the rest and the candidates; SVM of likes vs everything else."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.svm import LinearSVC
+
+    vectorizer = TfidfVectorizer(
+        input="content",
+        encoding="utf-8",
+        decode_error="replace",
+        strip_accents="unicode",
+        lowercase=True,
+        analyzer="word",
+        stop_words="english",
+        token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b",
+        ngram_range=(1, 2),
+        max_features=20000,
+        norm="l2",
+        use_idf=True,
+        smooth_idf=True,
+        sublinear_tf=True,
+        max_df=0.1,
+        min_df=1,
+    )
+    matrix = vectorizer.fit_transform(like_texts + other_texts + cand_texts)
+    n_like, n_other = len(like_texts), len(other_texts)
+    y = np.r_[np.ones(n_like), np.zeros(n_other + len(cand_texts))]
+    clf = LinearSVC(class_weight="balanced", C=0.01, max_iter=10000, tol=1e-6)
+    clf.fit(matrix, y)
+    return clf.decision_function(matrix[n_like + n_other :])
+
+
+def reasons(likes: np.ndarray, like_ids: list[str], cands: np.ndarray) -> list[str]:
+    """For each candidate, the liked paper it is closest to."""
+    return [like_ids[i] for i in (cands @ likes.T).argmax(axis=1)]
+
+
+def age_days(when: list[datetime], now: datetime) -> np.ndarray:
+    return np.array([max((now - w).total_seconds() / 86400, 0.0) for w in when])
+
+
+def random_rows(n_total: int, n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.choice(n_total, size=min(n, n_total), replace=False)
+
+
+def ndcg(ranked: list[str], gains: dict[str, float], k: int) -> float:
+    dcg = sum(gains.get(pid, 0.0) / math.log2(i + 2) for i, pid in enumerate(ranked[:k]))
+    ideal = sum(g / math.log2(i + 2) for i, g in enumerate(sorted(gains.values(), reverse=True)[:k]))
+    return dcg / ideal if ideal else 0.0

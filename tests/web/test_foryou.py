@@ -1,0 +1,56 @@
+"""The For you tab through the app: likes change it, each card says why, "not interested" removes a paper
+and its undo brings it back, and nobody sees it without logging in."""
+
+from __future__ import annotations
+
+import re
+
+from tests.web.conftest import post, register
+
+BECAUSE = re.compile(r'<p class="because">Because you liked <a href="/papers/([^"]+)">')
+ENTRY = re.compile(r'<li class="paper" id="p-([^"]+)"')
+
+
+def test_for_you_follows_likes_with_reasons_and_not_interested_undo(client, sample_papers):
+    day = "2025-03-25"
+    on_day = [p for p in sample_papers if str(p.listed_date) == day]
+    assert client.get(f"/papers/date/{day}?sort=foryou", follow_redirects=False).status_code == 303  # log in
+    register(client, "ada")
+    cold = client.get(f"/papers/date/{day}?sort=foryou")
+    assert (
+        cold.status_code == 200
+        and "Upvote or save a few papers" in cold.text
+        and 'aria-current="true">For you' in cold.text
+    )
+
+    # Like two robotics papers of another day: the day's robotics papers come first, with the reason.
+    liked = [p for p in sample_papers if "cs.RO" in p.categories and str(p.listed_date) != day][:2]
+    for p in liked:
+        assert post(client, f"/papers/{p.id}/upvote", {"next": "/"}).status_code == 303
+    page = client.get(f"/papers/date/{day}?sort=foryou")
+    order = ENTRY.findall(page.text)
+    assert "Upvote or save a few papers" not in page.text and len(order) == len(on_day)
+    top = {p.id: p for p in on_day}
+    robotics_first = sum("cs.RO" in top[pid].categories for pid in order[:5])
+    robotics_rest = sum("cs.RO" in top[pid].categories for pid in order[5:])
+    assert robotics_first >= 3 and robotics_first / 5 > robotics_rest / max(len(order) - 5, 1)
+    assert set(BECAUSE.findall(page.text)) <= {p.id for p in liked} and BECAUSE.findall(page.text)
+
+    # Not interested: gone from For you, the page says so with an Undo that brings it back.
+    first = order[0]
+    done = post(client, f"/papers/{first}/not-interested", {"next": f"/papers/date/{day}?sort=foryou"}, page="/")
+    assert done.status_code == 303 and done.headers["location"] == f"/papers/date/{day}?sort=foryou&marked={first}"
+    after = client.get(done.headers["location"])
+    assert first not in ENTRY.findall(after.text) and "Marked as not interested" in after.text
+    undo = post(
+        client, f"/papers/{first}/not-interested", {"action": "remove", "next": f"/papers/date/{day}?sort=foryou"}
+    )
+    assert first in ENTRY.findall(client.get(undo.headers["location"]).text)
+
+
+def test_recommendations_are_private(client, other, sample_papers):
+    register(client, "ada")
+    post(client, f"/papers/{sample_papers[0].id}/upvote", {"next": "/"})
+    register(other, "bob")
+    # Bob's For you knows nothing of Ada's likes.
+    assert "Upvote or save a few papers" in other.get("/?sort=foryou").text
