@@ -347,6 +347,46 @@ def search(
 
 
 @app.command()
+def recommend(
+    user: Annotated[str, typer.Option(metavar="NAME", help="The user whose taste ranks the day.")],
+    day: Annotated[
+        str | None, typer.Option("--date", metavar="DATE", help="The listing day (default the latest).")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many papers.")] = 20,
+) -> None:
+    """A user's For you ranking of a day's papers, with the liked paper each one is closest to."""
+    from paperfeed.rank.foryou import for_you
+    from paperfeed.rank.trending import ranked_ids
+
+    engine = _engine()
+    with engine.connect() as conn:
+        who = accounts.get_user(conn, user)
+        if who is None:
+            err.print(f"error: no user {user!r}", highlight=False, markup=False)
+            raise typer.Exit(2)
+        try:
+            when = date.fromisoformat(day) if day else q.latest_day(conn)
+        except ValueError:
+            err.print(f"error: --date takes YYYY-MM-DD, not {day!r}", highlight=False, markup=False)
+            raise typer.Exit(2) from None
+        ids = ranked_ids(conn, when, when) if when else []
+    picks = for_you(engine, _service(engine), who.id, ids)
+    if picks is None:
+        out.print(f"{user} has not upvoted or saved any indexed paper yet: nothing to learn from.")
+        return
+    with engine.connect() as conn:
+        titles = q.titles(conn, {p.id for p in picks[:limit]} | {p.because for p in picks[:limit] if p.because})
+    for p in picks[:limit]:
+        out.print(f"{p.score:6.3f}  {p.id}  {titles.get(p.id, '')}", highlight=False, markup=False, soft_wrap=True)
+        out.print(
+            f"        because you liked: {titles.get(p.because, p.because)}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+
+
+@app.command()
 def similar(
     paper_id: Annotated[str, typer.Argument(help="An arXiv id (any form) or paperfeed id; with --text, free text.")],
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 10,

@@ -54,3 +54,26 @@ def test_recommendations_are_private(client, other, sample_papers):
     register(other, "bob")
     # Bob's For you knows nothing of Ada's likes.
     assert "Upvote or save a few papers" in other.get("/?sort=foryou").text
+
+
+def test_the_api_and_the_cli_give_the_same_picks(client, settings, sample_papers):
+    from typer.testing import CliRunner
+
+    from paperfeed.cli import app as cli
+
+    assert client.get("/api/recommendations").status_code == 401  # nobody's
+    register(client, "ada")
+    headers = {}  # the browser session; API tokens are tested in test_api.py
+    cold = client.get("/api/recommendations?date=2025-03-25", headers=headers).json()
+    assert cold == {"date": "2025-03-25", "needsLikes": True, "results": []}
+    liked = [p for p in sample_papers if "cs.RO" in p.categories and str(p.listed_date) != "2025-03-25"][:2]
+    for p in liked:
+        post(client, f"/papers/{p.id}/upvote", {"next": "/"})
+    warm = client.get("/api/recommendations?date=2025-03-25&limit=5", headers=headers).json()
+    assert not warm["needsLikes"] and len(warm["results"]) == 5
+    assert all(r["because"] in {p.id for p in liked} for r in warm["results"])
+    out = CliRunner().invoke(cli, ["recommend", "--user", "ada", "--date", "2025-03-25", "--limit", "5"]).output
+    assert [line.split()[1] for line in out.splitlines() if line.strip() and "because you liked" not in line] == [
+        r["paper"]["id"] for r in warm["results"]
+    ]
+    assert CliRunner().invoke(cli, ["recommend", "--user", "nobody"]).exit_code == 2

@@ -20,6 +20,7 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import Connection, func, select
 
+from paperfeed.store.listing import with_code
 from paperfeed.store.schema import external_signals, hidden_papers, paper_categories, papers, upvotes
 
 GRAVITY = 1.8
@@ -93,3 +94,22 @@ def trending(conn: Connection, days: int = 3, category: str | None = None, limit
     if not recent:
         return []
     return rank(entries(conn, recent[-1], recent[0], category), end_of(recent[0]))[:limit]
+
+
+def ranked_ids(
+    conn: Connection,
+    start: date,
+    end: date,
+    sort: str = "trending",
+    category: str | None = None,
+    code: bool = False,
+    only: set[str] | None = None,
+) -> list[str]:
+    """The ids of the papers listed from `start` to `end`, ranked; `code`: only papers with code; `only`: only
+    these ids."""
+    ranked = rank(entries(conn, start, end, category), end_of(end), sort)
+    ids = [e.id for e in ranked if only is None or e.id in only]
+    if code:
+        keep = with_code(conn, ids)
+        ids = [pid for pid in ids if pid in keep]
+    return ids

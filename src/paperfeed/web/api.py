@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 
+from paperfeed.rank import foryou
 from paperfeed.search.query import QueryError
 from paperfeed.store import accounts
 from paperfeed.store import queries as q
@@ -252,3 +253,29 @@ def paper_markdown(request: Request, paper_id: str):
     c = ctx(request)
     p = visible(c, request, paper_id, c.api_user(request))
     return PlainTextResponse(views.paper_markdown(p), media_type="text/markdown; charset=utf-8")
+
+
+@router.get("/recommendations", summary="Your For you ranking of a day's papers, with the reason for each")
+def recommendations(
+    request: Request,
+    date_: Annotated[Day | None, Query(alias="date", description="YYYY-MM-DD; default the latest day")] = None,
+    limit: Limit = 20,
+):
+    """`{date, needsLikes, results: [{paper, score, because}]}`; `needsLikes`: nothing liked yet (upvote or save
+    some papers), and the results are then empty."""
+    c = ctx(request)
+    user = need_user(c, request)
+    with c.engine.connect() as conn:
+        day = date_ or q.latest_day(conn)
+        ids = views.ranked_ids(conn, views.period_of("date", day), "trending", None) if day else []
+    picks = foryou.for_you(c.engine, c.search, user.id, ids)
+    chosen = (picks or [])[:limit]
+    with c.engine.connect() as conn:
+        papers = {p["id"]: p for p in views.load_papers(conn, [x.id for x in chosen], user)}
+    base = c.settings.base_url.rstrip("/")
+    results = [
+        {"paper": views.paper_json(papers[x.id], base), "score": round(x.score, 4), "because": x.because}
+        for x in chosen
+        if x.id in papers
+    ]
+    return {"date": views.iso(day), "needsLikes": picks is None, "results": results}

@@ -15,7 +15,7 @@ from paperfeed.search.lexical import WORD, query_stems, stem
 from paperfeed.store import accounts
 from paperfeed.store import queries as q
 from paperfeed.store.accounts import User
-from paperfeed.store.listing import load_papers, with_code
+from paperfeed.store.listing import load_papers
 from paperfeed.store.schema import paper_categories, papers
 
 AUTHORS_SHOWN = 5
@@ -133,15 +133,7 @@ def ranked_ids(
     code: bool = False,
     only: set[str] | None = None,
 ) -> list[str]:
-    """A period's paper ids, ranked; `code`: only papers with code; `only`: only these ids."""
-    ranked = trending.rank(
-        trending.entries(conn, period.start, period.end, category), trending.end_of(period.end), sort
-    )
-    ids = [e.id for e in ranked if only is None or e.id in only]
-    if code:
-        keep = with_code(conn, ids)
-        ids = [pid for pid in ids if pid in keep]
-    return ids
+    return trending.ranked_ids(conn, period.start, period.end, sort, category, code, only)
 
 
 def ranked_page(
