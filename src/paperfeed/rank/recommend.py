@@ -9,9 +9,10 @@ tf-idf one:
   for Scientists"): a logistic regression on embeddings, liked papers against random corpus papers.
 - `svm`: arxiv-sanity-lite's recipe (karpathy/arxiv-sanity-lite, serve.py): tf-idf of title and abstract, a
   linear SVM of the liked papers against every other paper (C = 0.01, balanced).
-- `ours`: the logistic regression with time-decayed likes, "not interested" as strong negatives, and the
-  similarity to the closest liked paper added, so one liked niche paper still finds its neighbours.
-Which one ships is decided by bench/recommend.py (docs/benchmarks.md, "recommend").
+- `ours`: the logistic regression with time-decayed likes and "not interested" as strong negatives. (Adding the
+  similarity to the closest liked paper measured 9-18 % worse, so its weight is 0; it names the reason.)
+Which one ships is decided by bench/recommend.py (docs/benchmarks.md, "recommend"): on the topic lists the
+logistic regression leads; on community curation arxiv-sanity-lite's tf-idf SVM does (see there by how much).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import numpy as np
 
 HALF_LIFE_DAYS = 180.0  # a like loses half its weight in this time (ours)
 DISLIKE_WEIGHT = 3.0  # a "not interested" counts as much as this many random negatives (ours)
-NEAREST_WEIGHT = 0.5  # how much the closest liked paper adds to the model's score (ours)
+NEAREST_WEIGHT = 0.0  # the closest liked paper measured worse as a score term (bench/recommend.py); kept for reasons
 SHIPPED = "ours"
 
 
