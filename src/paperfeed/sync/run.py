@@ -29,7 +29,7 @@ from paperfeed.store import lease
 from paperfeed.store.importer import write_batch
 from paperfeed.store.schema import harvest_state
 from paperfeed.sync.arxiv import CutShort, TokenExpired, archive_of, list_records
-from paperfeed.sync.upstream import Upstream
+from paperfeed.sync.upstream import Unreachable, Upstream
 
 log = logging.getLogger("paperfeed.sync")
 # Renewed with every page or day written; longer than the worst page (3 retries after a 600 s Retry-After).
@@ -242,6 +242,8 @@ class Sync:
         while day <= today:
             try:
                 self._hf_day(day)
+            except Unreachable:
+                raise  # the other days would fail the same way
             except SourceError as exc:
                 failed.append(str(exc))
             day += timedelta(days=1)

@@ -18,6 +18,10 @@ log = logging.getLogger("paperfeed.sync")
 RETRY_STATUS = {429, 500, 502, 503, 504}
 
 
+class Unreachable(SourceError):
+    """No route, no such host, connection refused: nothing else on that host will answer in this run either."""
+
+
 class Upstream:
     def __init__(
         self,
@@ -56,7 +60,7 @@ class Upstream:
             except httpx.ConnectError as exc:
                 # No route, no such host, connection refused: retrying now would not help (offline, as on a
                 # machine without network); the scheduler tries again later, backing off.
-                raise SourceError(f"{url} unreachable: {exc or type(exc).__name__}") from exc
+                raise Unreachable(f"{url} unreachable: {exc or type(exc).__name__}") from exc
             except httpx.TransportError as exc:
                 reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 pause = 2.0 * 2**attempt
