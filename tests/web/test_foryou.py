@@ -77,3 +77,9 @@ def test_the_api_and_the_cli_give_the_same_picks(client, settings, sample_papers
         r["paper"]["id"] for r in warm["results"]
     ]
     assert CliRunner().invoke(cli, ["recommend", "--user", "nobody"]).exit_code == 2
+
+
+def test_the_undo_notice_takes_only_a_paper_id(client):
+    register(client, "ada")
+    page = client.get("/?marked=../logout%3Fa%3D")
+    assert page.status_code == 200 and "Marked as not interested" not in page.text and "/logout?a=" not in page.text

@@ -110,8 +110,17 @@ def render_list(
         pages=max(1, math.ceil(total / size)),
         code=code,
         no_taste=no_taste,
-        marked=request.query_params.get("marked", ""),
+        marked=marked_paper(request.query_params.get("marked", "")),
     )
+
+
+def marked_paper(value: str) -> str:
+    """The paper the Undo notice is about: an id as we store them, never free text (it goes into a form's
+    action, where "../logout?" would post elsewhere)."""
+    parsed = parse_arxiv_id(value)
+    if parsed is not None:
+        return parsed.canonical
+    return value if T_ID.match(value) else ""
 
 
 def for_you_page(c: Context, conn, user: User, period, category, code: bool, page: int, size: int):
