@@ -1,8 +1,8 @@
 """`make screenshots`: docs/screenshots/ from the demo that `make run` serves, desktop and phone.
 
 Builds the demo store (paperfeed init --demo, indexed) under build/screenshots-data once, serves it with
-`paperfeed serve`, signs up a user who upvotes and saves a paper, and photographs the daily, search, paper
-and settings pages at 1280x900 and 375x740 in Debian's chromium.
+`paperfeed serve`, signs up a user who upvotes and saves a paper, and photographs the daily, search, paper,
+For you and settings pages at 1280x900 and 375x740 in Debian's chromium.
 """
 
 from __future__ import annotations
@@ -77,6 +77,7 @@ def prepare(page, url: str, paper: str) -> None:
 
 def photograph(browser, url: str, paper: str, storage: dict) -> None:
     pages = {"daily": "/", "search": f"/search?q={QUERY.replace(' ', '+')}", "paper": f"/papers/{paper}"}
+    pages["foryou"] = "/?sort=foryou"
     pages["settings"] = "/settings/digest"
     for size, viewport in SIZES.items():
         context = browser.new_context(viewport=viewport, is_mobile=size == "phone", storage_state=storage)

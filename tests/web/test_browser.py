@@ -336,3 +336,24 @@ def test_search_filters_are_folded_and_plainly_named(page: Page, server):
     page.click("form.search button:text('Search')")
     expect(page).to_have_url(re.compile(r"mode=lexical"))
     expect(page.locator("details.filters")).to_have_attribute("open", "")  # a filter in use stays visible
+
+
+def test_for_you_in_the_browser(browser, server, sample_papers):
+    """Like a paper: the For you tab reorders with a reason; Not interested removes a card; Undo restores it."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    register_in_browser(page, server, "foryou-fan")
+    liked = next(p for p in sample_papers if "cs.RO" in p.categories and str(p.listed_date) != "2025-03-25")
+    page.goto(server + f"/papers/{liked.id}")
+    page.click(".actions button.upvote")
+    page.goto(server + "/papers/date/2025-03-25")
+    page.get_by_role("link", name="For you").click()
+    expect(page.locator("p.because").first).to_contain_text(liked.title[:40])
+    first = page.locator("li.paper").first.get_attribute("id")
+    page.locator("li.paper").first.get_by_role("button", name=re.compile("^Not interested")).click()
+    expect(page.locator("form.undo")).to_contain_text("Marked as not interested")
+    expect(page.locator(f"[id='{first}']")).to_have_count(0)
+    page.locator("form.undo").get_by_role("button", name="Undo").click()
+    expect(page.locator(f"[id='{first}']")).to_have_count(1)
+    shot(page, "foryou.png")
+    context.close()
