@@ -122,3 +122,29 @@ def test_preview_is_exactly_what_is_sent(mail_engine, mail_settings, sink, servi
     assert shown["Subject"] == sent["Subject"]
     # After sending, the preview shows the stored message.
     assert outbox.preview(mail_engine, mail_settings, sub.user_id, date(2025, 3, 31), service) == before
+
+
+def test_a_recommended_section_leads_once_the_user_likes_papers(
+    mail_engine, mail_settings, sink, service, sample_papers
+):
+    """Ada upvoted robotics papers: her digest opens with "Recommended for you", in her For you order; without
+    likes there is no such section (the tests above)."""
+    from paperfeed.rank.foryou import for_you
+    from paperfeed.rank.trending import ranked_ids
+    from paperfeed.store import accounts
+
+    subscriber(mail_engine, "ada", trending_n=5)
+    user = accounts.list_users(mail_engine)[0]
+    liked = [p for p in sample_papers if "cs.RO" in p.categories and p.listed_date < date(2025, 3, 31)][:3]
+    for p in liked:
+        accounts.set_upvote(mail_engine, user, p.id, True)
+    outbox.run(mail_engine, mail_settings, service, now=NOW)
+    text = " ".join(only(sink).get_body(("plain",)).get_content().split())
+    assert text.index("== Recommended for you ==") < text.index("== Trending ==")
+    section = text.split("== Recommended for you ==")[1].split("==")[0]
+    with mail_engine.connect() as conn:
+        day = ranked_ids(conn, date(2025, 3, 31), date(2025, 3, 31))
+    titles = {p.id: " ".join(p.title.split()) for p in sample_papers}
+    top = [titles[p.id][:40] for p in for_you(mail_engine, service, user.id, day)[:3]]
+    assert [t in section for t in top] == [True, True, True]
+    assert sorted(top, key=section.index) == top  # in her For you order

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, func, select
 from paperfeed.config import Settings
 from paperfeed.digest.subscriptions import Period, Subscription, make_token, make_unsubscribe_token
 from paperfeed.rank import trending
+from paperfeed.rank.foryou import for_you
 from paperfeed.search.service import SearchService
 from paperfeed.store.accounts import User, hidden_ids
 from paperfeed.store.listing import load_papers
@@ -79,6 +80,9 @@ class Composer:
         if end is None or start > end:
             return Digest([], after or covered)
         wanted: list[tuple[str, list[str], str | None]] = []
+        mine = self._for_you(sub.user_id, start, end)
+        if mine:
+            wanted.append(("Recommended for you", mine, f"/papers/date/{end}?sort=foryou"))
         if sub.trending_n:
             wanted.append(("Trending", self._trending(start, end)[: sub.trending_n], "/trending"))
         if sub.categories:
@@ -102,6 +106,14 @@ class Composer:
             if shown:
                 sections.append(Section(title, self._papers(shown), len(fresh) - len(shown), link))
         return Digest(sections, end)
+
+    def _for_you(self, user_id: int, start: date, end: date) -> list[str]:
+        """The window's papers by this user's taste (nothing while they have liked nothing, or without the
+        search index): the first section, the most personal one."""
+        if self.search is None:
+            return []
+        picks = for_you(self.engine, self.search, user_id, self._ranked(start, end))
+        return [p.id for p in picks or []]
 
     def _papers(self, ids: list[str]) -> list[dict]:
         """Rows with vote counts, read once per run: thousands of digests share the same papers."""
