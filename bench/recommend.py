@@ -71,26 +71,10 @@ class Corpus:
             }
         self.texts = [f"{meta[i].title} {meta[i].abstract}" for i in self.ids]
         self.listed = [meta[i].listed_date for i in self.ids]
-        self._tfidf = None
 
     def tfidf(self, extra: list[str]):
-        """tf-idf of the corpus and `extra` texts, fitted once per set of extras (arxiv-sanity-lite's settings)."""
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
-        vectorizer = TfidfVectorizer(
-            strip_accents="unicode",
-            lowercase=True,
-            analyzer="word",
-            stop_words="english",
-            token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b",
-            ngram_range=(1, 2),
-            max_features=20000,
-            norm="l2",
-            sublinear_tf=True,
-            max_df=0.1,
-            min_df=5,
-        )
-        return vectorizer.fit_transform(self.texts + extra)
+        """tf-idf of the corpus and `extra` texts (arxiv-sanity-lite's settings, words in at least 5 papers)."""
+        return rec.tfidf(self.texts + extra, min_df=5)
 
 
 def scores_for(
@@ -113,14 +97,7 @@ def scores_for(
         return rec.logreg(likes, randoms, cands)
     if name == "ours":
         return rec.ours(likes, np.zeros(len(likes)), dislikes, randoms, cands)
-    # svm: the liked rows against every other row of the tf-idf matrix, as arxiv-sanity-lite trains
-    from sklearn.svm import LinearSVC
-
-    y = np.zeros(x.shape[0])
-    y[like_rows] = 1
-    clf = LinearSVC(class_weight="balanced", C=0.01, max_iter=10000, tol=1e-6)
-    clf.fit(x, y)
-    return clf.decision_function(x[cand_rows])
+    return rec.svm_scores(x, like_rows, cand_rows)  # svm, as arxiv-sanity-lite trains it
 
 
 def metrics(order: list[int], gains: dict[int, float]) -> tuple[float, float, float]:

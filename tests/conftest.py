@@ -5,8 +5,14 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 
 from paperfeed.config import Settings, get_settings
@@ -33,6 +39,35 @@ def shared(*parts: str) -> Path:
     if not path.exists():
         pytest.fail(f"{path} is missing: the tests need the project's shared data beside the repo")
     return path
+
+
+@contextmanager
+def served(data: Path, model_cache: Path) -> Iterator[str]:
+    """`paperfeed serve` on the data directory `data`, in its own process; yields its URL once it answers."""
+    port = free_port()
+    env = {**os.environ, "PAPERFEED_DATA_DIR": str(data), "PAPERFEED_MODEL_CACHE_DIR": str(model_cache)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "paperfeed", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            httpx.get(url + "/healthz", timeout=2)
+            break
+        except httpx.TransportError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                pytest.fail("paperfeed serve did not start")
+            time.sleep(0.2)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def free_port() -> int:

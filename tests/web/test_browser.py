@@ -9,17 +9,13 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from paperfeed.search.lexical import query_stems, stem
-from tests.conftest import REPO, free_port
+from tests.conftest import REPO, served
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -35,28 +31,8 @@ def server(tmp_path_factory, indexed_dir, model_cache):
 
     data = tmp_path_factory.mktemp("browser") / "data"
     shutil.copytree(indexed_dir, data)
-    port = free_port()
-    env = {**os.environ, "PAPERFEED_DATA_DIR": str(data), "PAPERFEED_MODEL_CACHE_DIR": str(model_cache)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "paperfeed", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            httpx.get(url + "/healthz", timeout=2)
-            break
-        except httpx.TransportError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail("paperfeed serve did not start")
-            time.sleep(0.2)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    with served(data, model_cache) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

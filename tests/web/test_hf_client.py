@@ -8,16 +8,14 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 
-import httpx
 import pytest
 from huggingface_hub import HfApi
 
 from paperfeed.ingest import hf_archive
 from paperfeed.store import make_engine
 from paperfeed.store.importer import Importer
-from tests.conftest import free_port
+from tests.conftest import served
 from tests.ingest.test_hf_archive import ARCHIVE
 
 # paperfeed's encoder sets HF_HUB_OFFLINE (no model download, ever); the client here talks to a loopback
@@ -38,30 +36,15 @@ def hub_client_online(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory, indexed_dir, model_cache):
+def server(tmp_path_factory, indexed_dir, model_cache):
+    """`paperfeed serve` on a copy of the indexed sample with the HF archive's signals for it."""
     data = tmp_path_factory.mktemp("hf-client") / "data"
     shutil.copytree(indexed_dir, data)
     engine = make_engine(f"sqlite:///{data / 'paperfeed.db'}")
     Importer(engine).run(hf_archive.read(ARCHIVE), "hf-archive", str(ARCHIVE))
     engine.dispose()
-    port = free_port()
-    env = {**os.environ, "PAPERFEED_DATA_DIR": str(data), "PAPERFEED_MODEL_CACHE_DIR": str(model_cache)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "paperfeed", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            httpx.get(url + "/healthz", timeout=2)
-            break
-        except httpx.TransportError:
-            time.sleep(0.2)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    with served(data, model_cache) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -73,9 +56,9 @@ def featured(sample_papers):
     return row, listed[row["arxiv_id"]]
 
 
-def test_list_daily_papers_has_upvotes_dates_and_submitter(served, featured):
+def test_list_daily_papers_has_upvotes_dates_and_submitter(server, featured):
     row, paper = featured
-    api = HfApi(endpoint=served)
+    api = HfApi(endpoint=server)
     day = list(api.list_daily_papers(date=str(paper.listed_date), limit=100))
     assert len(day) > 5 and all(p.published_at and p.submitted_at and p.title for p in day)
     mine = next(p for p in day if p.id == row["arxiv_id"])
@@ -99,9 +82,9 @@ def test_list_daily_papers_has_upvotes_dates_and_submitter(served, featured):
     assert row["arxiv_id"] in {p.id for p in theirs} and all(p.submitted_by.name == row["submitted_by"] for p in theirs)
 
 
-def test_paper_info_search_and_read(served, featured):
+def test_paper_info_search_and_read(server, featured):
     row, paper = featured
-    api = HfApi(endpoint=served)
+    api = HfApi(endpoint=server)
     info = api.paper_info(row["arxiv_id"])
     assert info.title == paper.title and info.upvotes == row["upvotes"] and info.github_repo == row["github_repo"]
     assert [a.name for a in info.authors] == paper.authors
@@ -111,9 +94,9 @@ def test_paper_info_search_and_read(served, featured):
     assert text.startswith(f"# {paper.title}") and "## Abstract" in text and paper.abstract[:80] in text
 
 
-def test_the_hf_papers_cli(served, featured):
+def test_the_hf_papers_cli(server, featured):
     row, paper = featured
-    env = {**os.environ, "HF_ENDPOINT": served, **CLIENT_ENV}
+    env = {**os.environ, "HF_ENDPOINT": server, **CLIENT_ENV}
     hf = shutil.which("hf", path=os.path.dirname(sys.executable))
 
     def run(*args):

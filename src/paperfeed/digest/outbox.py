@@ -34,6 +34,7 @@ from paperfeed.config import Settings, secret_key
 from paperfeed.digest import subscriptions as subs
 from paperfeed.digest.compose import Composer
 from paperfeed.search.service import SearchService
+from paperfeed.store import lease
 from paperfeed.store.accounts import User, user_from_row
 from paperfeed.store.importer import utcnow
 from paperfeed.store.schema import outbox, saved_searches, subscriptions, users
@@ -371,16 +372,6 @@ def sender_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def release_stale(engine: Engine, settings: Settings) -> int:
     """Put rows back to pending whose sender died (this host, pid gone) or whose claim is past the lease."""
     host = socket.gethostname()
@@ -391,7 +382,7 @@ def release_stale(engine: Engine, settings: Settings) -> int:
             select(outbox.c.id, outbox.c.claimed_by, outbox.c.claimed_at).where(outbox.c.status == "sending")
         ):
             owner_host, _, pid = (claimed_by or "").rpartition(":")
-            dead_here = owner_host == host and pid.isdigit() and (int(pid) == os.getpid() or not _alive(int(pid)))
+            dead_here = owner_host == host and pid.isdigit() and (int(pid) == os.getpid() or not lease.alive(int(pid)))
             if dead_here or claimed_at is None or claimed_at < expired:
                 stale.append((row_id, claimed_by))
     for row_id, claimed_by in stale:

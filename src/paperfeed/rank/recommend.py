@@ -73,15 +73,11 @@ def ours(
     return model + NEAREST_WEIGHT * (cands @ likes.T).max(axis=1)
 
 
-def svm_tfidf(like_texts: list[str], other_texts: list[str], cand_texts: list[str]) -> np.ndarray:
-    """arxiv-sanity-lite: tf-idf over likes, the rest and the candidates; SVM of likes vs everything else."""
+def tfidf(texts: list[str], min_df: int = 1):
+    """arxiv-sanity-lite's tf-idf of title and abstract: word 1-2-grams, 20,000 features, rare words only."""
     from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.svm import LinearSVC
 
     vectorizer = TfidfVectorizer(
-        input="content",
-        encoding="utf-8",
-        decode_error="replace",
         strip_accents="unicode",
         lowercase=True,
         analyzer="word",
@@ -90,18 +86,29 @@ def svm_tfidf(like_texts: list[str], other_texts: list[str], cand_texts: list[st
         ngram_range=(1, 2),
         max_features=20000,
         norm="l2",
-        use_idf=True,
-        smooth_idf=True,
         sublinear_tf=True,
         max_df=0.1,
-        min_df=1,
+        min_df=min_df,
     )
-    matrix = vectorizer.fit_transform(like_texts + other_texts + cand_texts)
-    n_like, n_other = len(like_texts), len(other_texts)
-    y = np.r_[np.ones(n_like), np.zeros(n_other + len(cand_texts))]
+    return vectorizer.fit_transform(texts)
+
+
+def svm_scores(matrix, like_rows, cand_rows) -> np.ndarray:
+    """arxiv-sanity-lite's SVM: the liked rows against every other row of the matrix (C = 0.01, balanced)."""
+    from sklearn.svm import LinearSVC
+
+    y = np.zeros(matrix.shape[0])
+    y[like_rows] = 1
     clf = LinearSVC(class_weight="balanced", C=0.01, max_iter=10000, tol=1e-6)
     clf.fit(matrix, y)
-    return clf.decision_function(matrix[n_like + n_other :])
+    return clf.decision_function(matrix[cand_rows])
+
+
+def svm_tfidf(like_texts: list[str], other_texts: list[str], cand_texts: list[str]) -> np.ndarray:
+    """arxiv-sanity-lite: tf-idf over likes, the rest and the candidates; SVM of likes vs everything else."""
+    matrix = tfidf(like_texts + other_texts + cand_texts)
+    first = len(like_texts) + len(other_texts)
+    return svm_scores(matrix, np.arange(len(like_texts)), np.arange(first, matrix.shape[0]))
 
 
 def reasons(likes: np.ndarray, like_ids: list[str], cands: np.ndarray) -> list[str]:

@@ -6,6 +6,7 @@ ours), so two processes asking at once cannot both win, on SQLite or PostgreSQL.
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, or_, select, update
@@ -72,3 +73,14 @@ def renew(conn, name: str, holder: str, seconds: float, now: datetime) -> bool:
         .values(updated_at=now + timedelta(seconds=seconds))
     )
     return renewed.rowcount == 1
+
+
+def alive(pid: int) -> bool:
+    """Whether a process of this host (and pid namespace) still runs: a holder that is gone frees its claim."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

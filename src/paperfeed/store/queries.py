@@ -115,13 +115,31 @@ def stats(conn: Connection, days: int = 14, top: int = 20) -> dict:
 
 def get_state(engine: Engine, key: str) -> str | None:
     with engine.connect() as conn:
-        return conn.execute(select(harvest_state.c.value).where(harvest_state.c.key == key)).scalar_one_or_none()
+        return state_value(conn, key)
+
+
+def state_value(conn: Connection, key: str) -> str | None:
+    return conn.execute(select(harvest_state.c.value).where(harvest_state.c.key == key)).scalar_one_or_none()
 
 
 def set_state(engine: Engine, key: str, value: str) -> None:
     with engine.begin() as conn:
-        conn.execute(harvest_state.delete().where(harvest_state.c.key == key))
-        conn.execute(harvest_state.insert().values(key=key, value=value, updated_at=utcnow()))
+        put_state(conn, key, value)
+
+
+def states_under(engine: Engine, prefix: str) -> dict[str, str]:
+    """Every state whose key starts with `prefix`, by key."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(harvest_state.c.key, harvest_state.c.value).where(harvest_state.c.key.startswith(prefix))
+        )
+        return dict(rows.all())
+
+
+def put_state(conn: Connection, key: str, value: str) -> None:
+    """Within the caller's transaction (so a state change commits with the data it describes)."""
+    conn.execute(harvest_state.delete().where(harvest_state.c.key == key))
+    conn.execute(harvest_state.insert().values(key=key, value=value, updated_at=utcnow()))
 
 
 def titles(conn: Connection, ids: set[str] | list[str]) -> dict[str, str]:

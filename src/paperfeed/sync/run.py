@@ -20,14 +20,14 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from paperfeed.config import Settings
 from paperfeed.ingest import hf_daily
 from paperfeed.models import Paper, Rejected, SourceError
 from paperfeed.store import lease
+from paperfeed.store import queries as q
 from paperfeed.store.importer import write_batch
-from paperfeed.store.schema import harvest_state
 from paperfeed.sync.arxiv import CutShort, TokenExpired, archive_of, list_records
 from paperfeed.sync.upstream import Unreachable, Upstream
 
@@ -71,7 +71,7 @@ class Follow:
 
     @classmethod
     def load(cls, engine: Engine, settings: Settings) -> Follow:
-        raw = _get(engine, "sync:follow")
+        raw = q.get_state(engine, "sync:follow")
         if raw:
             saved = json.loads(raw)
             return cls(saved["categories"], saved["hf"])
@@ -79,7 +79,7 @@ class Follow:
 
     def save(self, engine: Engine) -> None:
         with engine.begin() as conn:
-            _put(conn, "sync:follow", json.dumps(asdict(self)))
+            q.put_state(conn, "sync:follow", json.dumps(asdict(self)))
 
 
 @dataclass
@@ -151,7 +151,7 @@ class Sync:
         namespace = rest.partition(":")[2].partition(":")[0]
         # Same machine and same process namespace (a container on this host has its own pids): else only the
         # lease's expiry frees it.
-        if host != socket.gethostname() or namespace != _pid_namespace() or not pid.isdigit() or _alive(int(pid)):
+        if host != socket.gethostname() or namespace != _pid_namespace() or not pid.isdigit() or lease.alive(int(pid)):
             return False
         log.info("sync: taking over the lease of %s (that process is gone)", other)
         return lease.acquire(self.engine, "sync", self.holder, LEASE_SECONDS, self.now(), dead=other)
@@ -220,7 +220,7 @@ class Sync:
                 state.watermark, state.pending = max(state.watermark or "", state.pending), None
             for key, n in (("new", new), ("updated", updated), ("rejected", len(rejected))):
                 state.counts[key] = state.counts.get(key, 0) + n
-            _put(conn, f"sync:{name}", json.dumps(asdict(state)))
+            q.put_state(conn, f"sync:{name}", json.dumps(asdict(state)))
         self.report.papers += new + updated
         self.report.rejected += len(rejected)
         for r in rejected[:20]:
@@ -258,7 +258,7 @@ class Sync:
             state = self._read(conn, "hf")
             state.watermark = max(state.watermark or "", day.isoformat())
             state.counts["papers"] = state.counts.get("papers", 0) + new + updated
-            _put(conn, "sync:hf", json.dumps(asdict(state)))
+            q.put_state(conn, "sync:hf", json.dumps(asdict(state)))
         self.report.papers += new + updated
         self.report.rejected += len(rejected)
 
@@ -284,12 +284,12 @@ class Sync:
 
     @staticmethod
     def _read(conn, name: str) -> SourceState:
-        raw = conn.scalar(select(harvest_state.c.value).where(harvest_state.c.key == f"sync:{name}"))
+        raw = q.state_value(conn, f"sync:{name}")
         return SourceState(**json.loads(raw)) if raw else SourceState()
 
     def _save(self, name: str, state: SourceState) -> None:
         with self.engine.begin() as conn:
-            _put(conn, f"sync:{name}", json.dumps(asdict(state)))
+            q.put_state(conn, f"sync:{name}", json.dumps(asdict(state)))
 
     def _stamp(self) -> str:
         return self.now().isoformat(timespec="seconds") + "Z"
@@ -297,11 +297,8 @@ class Sync:
 
 def states(engine: Engine) -> dict[str, SourceState]:
     """Every source's state, by name ("arxiv:cs", "hf")."""
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(harvest_state.c.key, harvest_state.c.value).where(harvest_state.c.key.like("sync:%"))
-        ).all()
-    return {k.removeprefix("sync:"): SourceState(**json.loads(v)) for k, v in rows if k != "sync:follow"}
+    rows = q.states_under(engine, "sync:")
+    return {k.removeprefix("sync:"): SourceState(**json.loads(v)) for k, v in rows.items() if k != "sync:follow"}
 
 
 def _cut(item: Rejected) -> bool:
@@ -316,16 +313,6 @@ def _pid_namespace() -> str:
         return "-"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _again_if_cut(fetch: Callable):
     for attempt in range(CUT_RETRIES + 1):
         try:
@@ -338,16 +325,6 @@ def _again_if_cut(fetch: Callable):
 
 def _day(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
-
-
-def _get(engine: Engine, key: str) -> str | None:
-    with engine.connect() as conn:
-        return conn.scalar(select(harvest_state.c.value).where(harvest_state.c.key == key))
-
-
-def _put(conn, key: str, value: str) -> None:
-    conn.execute(harvest_state.delete().where(harvest_state.c.key == key))
-    conn.execute(harvest_state.insert().values(key=key, value=value, updated_at=utcnow()))
 
 
 def summary(engine: Engine, now: datetime | None = None) -> dict[str, dict]:
