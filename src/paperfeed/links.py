@@ -20,6 +20,8 @@ _URL = re.compile(
     re.I,
 )
 _TRAILING = ".,;:!?)]}>'\"*"
+# Every link we classify names one of these; most abstracts name none, and this test is ~30x cheaper than _URL.
+_HOSTS = ("github", "gitlab", "huggingface")
 # Hugging Face paths that are the site's own pages, not a model.
 _HF_PAGES = {"papers", "docs", "blog", "spaces", "datasets", "models", "collections", "learn", "join", "login"}
 
@@ -34,7 +36,10 @@ def find_links(*texts: str | None) -> list[Link]:
     """The links in these texts, in order of appearance, each once."""
     out: dict[str, Link] = {}
     for text in texts:
-        for m in _URL.finditer(text or ""):
+        lower = (text or "").lower()
+        if not any(host in lower for host in _HOSTS):
+            continue
+        for m in _URL.finditer(text):
             link = _classify(m.group("host").lower(), _clean(m.group("path") or ""))
             if link and link.url not in out:
                 out[link.url] = link
