@@ -17,6 +17,8 @@ def main(names: list[str]) -> None:
     for name in names or BENCHMARKS:
         start = time.perf_counter()
         print(f"== {name}", flush=True)
+        # Each script reads its own arguments (quality.py: BEIR folders); the names given here are not theirs.
+        sys.argv = [str(HERE / f"{name}.py")]
         runpy.run_path(str(HERE / f"{name}.py"), run_name="__main__")
         print(f"== {name} done in {time.perf_counter() - start:.0f} s", flush=True)
 
