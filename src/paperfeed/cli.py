@@ -353,6 +353,7 @@ def recommend(
         str | None, typer.Option("--date", metavar="DATE", help="The listing day (default the latest).")
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="How many papers.")] = 20,
+    seen: Annotated[bool, typer.Option("--seen", help="Include papers the user has already seen.")] = False,
 ) -> None:
     """A user's For you ranking of a day's papers, with the liked paper each one is closest to."""
     from paperfeed.rank.foryou import for_you
@@ -370,20 +371,28 @@ def recommend(
             err.print(f"error: --date takes YYYY-MM-DD, not {day!r}", highlight=False, markup=False)
             raise typer.Exit(2) from None
         ids = ranked_ids(conn, when, when) if when else []
-    picks = for_you(engine, _service(engine), who.id, ids)
-    if picks is None:
-        out.print(f"{user} has not upvoted or saved any indexed paper yet: nothing to learn from.")
+    ranking = for_you(engine, _service(engine), who.id, ids, show_seen=seen)
+    if ranking.needs_signal or ranking.indexing:
+        why = "its index is still being built" if ranking.indexing else "nothing to learn from"
+        out.print(f"{user} has not upvoted, saved or imported any indexed paper yet: {why}.")
         return
     with engine.connect() as conn:
-        titles = q.titles(conn, {p.id for p in picks[:limit]} | {p.because for p in picks[:limit] if p.because})
-    for p in picks[:limit]:
-        out.print(f"{p.score:6.3f}  {p.id}  {titles.get(p.id, '')}", highlight=False, markup=False, soft_wrap=True)
-        out.print(
-            f"        because you liked: {titles.get(p.because, p.because)}",
-            highlight=False,
-            markup=False,
-            soft_wrap=True,
+        titles = q.titles(
+            conn, {p.id for p in ranking.picks[:limit]} | {p.because for p in ranking.picks[:limit] if p.because}
         )
+    for p in ranking.picks[:limit]:
+        out.print(f"{p.score:6.3f}  {p.id}  {titles.get(p.id, '')}", highlight=False, markup=False, soft_wrap=True)
+        out.print(f"        {why_line(p, titles)}", highlight=False, markup=False, soft_wrap=True)
+
+
+def why_line(p, titles: dict[str, str]) -> str:
+    if p.because:
+        why = f"because you liked: {titles.get(p.because, p.because)}"
+    elif p.because_title:
+        why = f"because of your imported: {p.because_title}"
+    else:
+        why = f"matches your interest: {p.interest}"
+    return why + (f" · mentions {', '.join(p.mentions)}" if p.mentions else "")
 
 
 @app.command()

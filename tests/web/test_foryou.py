@@ -65,7 +65,7 @@ def test_the_api_and_the_cli_give_the_same_picks(client, settings, sample_papers
     register(client, "ada")
     headers = {}  # the browser session; API tokens are tested in test_api.py
     cold = client.get("/api/recommendations?date=2025-03-25", headers=headers).json()
-    assert cold == {"date": "2025-03-25", "needsLikes": True, "results": []}
+    assert cold["needsLikes"] and cold["results"] == [] and not cold["indexing"] and not cold["coldStart"]
     liked = [p for p in sample_papers if "cs.RO" in p.categories and str(p.listed_date) != "2025-03-25"][:2]
     for p in liked:
         post(client, f"/papers/{p.id}/upvote", {"next": "/"})

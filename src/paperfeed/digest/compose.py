@@ -112,8 +112,8 @@ class Composer:
         search index): the first section, the most personal one."""
         if self.search is None:
             return []
-        picks = for_you(self.engine, self.search, user_id, self._ranked(start, end))
-        return [p.id for p in picks or []]
+        ranking = for_you(self.engine, self.search, user_id, self._ranked(start, end))
+        return [p.id for p in ranking.picks]
 
     def _papers(self, ids: list[str]) -> list[dict]:
         """Rows with vote counts, read once per run: thousands of digests share the same papers."""

@@ -34,7 +34,7 @@ from paperfeed.config import Settings, secret_key
 from paperfeed.digest import subscriptions as subs
 from paperfeed.digest.compose import Composer
 from paperfeed.search.service import SearchService
-from paperfeed.store import lease
+from paperfeed.store import lease, taste
 from paperfeed.store.accounts import User, user_from_row
 from paperfeed.store.importer import utcnow
 from paperfeed.store.schema import outbox, saved_searches, subscriptions, users
@@ -247,6 +247,9 @@ def compose_due(engine: Engine, composer: Composer, now: datetime, report: Repor
                 )
             )
         _insert_many(engine, rows)
+        # Shown in a digest: For you leaves these out from the next day on.
+        shown = [(r["user_id"], pid) for r in rows if r["status"] == "pending" for pid in r["paper_ids"]]
+        taste.mark_seen_many(engine, shown, "digest", at=now)
 
 
 def build(composer: Composer, pending: Pending, period: subs.Period, now: datetime):

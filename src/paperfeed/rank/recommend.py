@@ -39,7 +39,10 @@ class Taste:
 class Pick:
     id: str
     score: float
-    because: str | None = None  # the liked paper this one is closest to
+    because: str | None = None  # the liked paper this one is closest to (an id, or None for an imported entry)
+    because_title: str = ""  # its title
+    mentions: list[str] = field(default_factory=list)  # the user's boost phrases it mentions
+    interest: str = ""  # cold start: the sign-up keyword or category it matches
 
 
 def decay(ages_days: np.ndarray) -> np.ndarray:
@@ -63,10 +66,17 @@ def logreg(likes: np.ndarray, negatives: np.ndarray, cands: np.ndarray, weights=
 
 
 def ours(
-    likes: np.ndarray, ages_days: np.ndarray, dislikes: np.ndarray, randoms: np.ndarray, cands: np.ndarray
+    likes: np.ndarray,
+    ages_days: np.ndarray,
+    dislikes: np.ndarray,
+    randoms: np.ndarray,
+    cands: np.ndarray,
+    strength: np.ndarray | None = None,
 ) -> np.ndarray:
+    """`strength`: per like, how much it says (1 for an upvote or save, less for a paper only opened)."""
     negatives = np.vstack([dislikes, randoms]) if len(dislikes) else randoms
-    weights = np.r_[decay(ages_days), np.full(len(dislikes), DISLIKE_WEIGHT), np.ones(len(randoms))]
+    liked = decay(ages_days) * (1.0 if strength is None else strength)
+    weights = np.r_[liked, np.full(len(dislikes), DISLIKE_WEIGHT), np.ones(len(randoms))]
     # Scaled to a cosine-like range so the nearest-like term weighs the same for every user.
     model = logreg(likes, negatives, cands, weights * len(weights) / weights.sum())
     model = model / (np.abs(model).max() or 1.0)
@@ -111,7 +121,7 @@ def svm_tfidf(like_texts: list[str], other_texts: list[str], cand_texts: list[st
     return svm_scores(matrix, np.arange(len(like_texts)), np.arange(first, matrix.shape[0]))
 
 
-def reasons(likes: np.ndarray, like_ids: list[str], cands: np.ndarray) -> list[str]:
+def reasons(likes: np.ndarray, like_ids: list, cands: np.ndarray) -> list:
     """For each candidate, the liked paper it is closest to."""
     return [like_ids[i] for i in (cands @ likes.T).argmax(axis=1)]
 

@@ -1,13 +1,51 @@
-"""What a user told us about their taste: upvotes and library saves (likes), "not interested" marks."""
+"""What a user told us about their taste: likes (upvotes, library saves, an imported profile), papers opened,
+"not interested" marks, keyword rules, sign-up categories, and the papers they have already seen."""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Engine, delete, select
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, Engine, delete, func, select
 
 from paperfeed.store.accounts import User
 from paperfeed.store.db import insert_ignore
 from paperfeed.store.importer import utcnow
-from paperfeed.store.schema import library, not_interested, upvotes
+from paperfeed.store.schema import (
+    imported_papers,
+    library,
+    not_interested,
+    seen_papers,
+    taste_categories,
+    taste_rules,
+    upvotes,
+)
+
+RULE_KINDS = ("must", "never", "boost")
+MAX_RULES = 50
+MAX_PHRASE = 100
+MAX_CATEGORIES = 40
+CATEGORY = re.compile(r"^[a-z-]+(\.[A-Za-z-]+)?$")
+SEEN_HOW = ("digest", "feed", "hook", "opened")
+
+
+class TasteError(ValueError):
+    """A rule, category or import that cannot be taken, with a one-line message fit to show the user."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: int
+    kind: str
+    phrase: str
+
+
+@dataclass
+class Imported:
+    matched: list[tuple[str, datetime]]  # paper id, when imported
+    titles: list[str]  # unmatched entries with an embedding, oldest first
+    vectors: list[bytes]
 
 
 def set_not_interested(engine: Engine, user: User, paper_id: str, on: bool) -> None:
@@ -32,3 +70,136 @@ def likes(conn: Connection, user_id: int) -> list[tuple[str, object]]:
 
 def dislikes(conn: Connection, user_id: int) -> list[str]:
     return list(conn.scalars(select(not_interested.c.paper_id).where(not_interested.c.user_id == user_id)))
+
+
+# -- keyword rules and sign-up categories ------------------------------------------------------------
+def clean_phrase(text: str) -> str:
+    phrase = " ".join(text.split())
+    if not re.search(r"\w", phrase):
+        raise TasteError("a keyword rule needs a word or phrase")
+    if len(phrase) > MAX_PHRASE:
+        raise TasteError(f"a keyword rule is at most {MAX_PHRASE} characters")
+    return phrase
+
+
+def add_rule(engine: Engine, user: User, kind: str, text: str) -> Rule:
+    if kind not in RULE_KINDS:
+        raise TasteError(f"a rule is one of {', '.join(RULE_KINDS)}, not {kind[:20]!r}")
+    phrase = clean_phrase(text)
+    with engine.begin() as conn:
+        if _rule_count(conn, user.id) >= MAX_RULES:
+            raise TasteError(f"at most {MAX_RULES} keyword rules; remove one first")
+        row = {"user_id": user.id, "kind": kind, "phrase": phrase, "created_at": utcnow()}
+        insert_ignore(conn, taste_rules, row)
+        found = conn.execute(select(taste_rules.c.id).where(*_rule_key(user.id, kind, phrase))).scalar_one()
+    return Rule(found, kind, phrase)
+
+
+def _rule_count(conn: Connection, user_id: int) -> int:
+    return conn.scalar(select(func.count()).select_from(taste_rules).where(taste_rules.c.user_id == user_id))
+
+
+def _rule_key(user_id: int, kind: str, phrase: str):
+    return taste_rules.c.user_id == user_id, taste_rules.c.kind == kind, taste_rules.c.phrase == phrase
+
+
+def remove_rule(engine: Engine, user: User, rule_id: int) -> bool:
+    """False when the user has no such rule (another user's rule is no such rule)."""
+    with engine.begin() as conn:
+        gone = conn.execute(delete(taste_rules).where(taste_rules.c.id == rule_id, taste_rules.c.user_id == user.id))
+    return gone.rowcount > 0
+
+
+def rules(conn: Connection, user_id: int) -> list[Rule]:
+    query = select(taste_rules.c.id, taste_rules.c.kind, taste_rules.c.phrase).where(taste_rules.c.user_id == user_id)
+    return [Rule(*row) for row in conn.execute(query.order_by(taste_rules.c.kind, taste_rules.c.phrase))]
+
+
+def clean_categories(values: list[str]) -> list[str]:
+    cats = sorted({v.strip() for v in values if v.strip()})
+    bad = [c for c in cats if not CATEGORY.match(c)]
+    if bad:
+        raise TasteError(f"not an arXiv category: {bad[0][:40]!r} (like cs.CL or hep-th)")
+    if len(cats) > MAX_CATEGORIES:
+        raise TasteError(f"at most {MAX_CATEGORIES} categories")
+    return cats
+
+
+def set_categories(engine: Engine, user: User, values: list[str]) -> list[str]:
+    cats = clean_categories(values)
+    with engine.begin() as conn:
+        conn.execute(delete(taste_categories).where(taste_categories.c.user_id == user.id))
+        if cats:
+            insert_ignore(conn, taste_categories, [{"user_id": user.id, "category": c} for c in cats])
+    return cats
+
+
+def categories(conn: Connection, user_id: int) -> list[str]:
+    query = select(taste_categories.c.category).where(taste_categories.c.user_id == user_id)
+    return sorted(conn.scalars(query))
+
+
+# -- imported profile --------------------------------------------------------------------------------
+def save_imported(engine: Engine, user_id: int, rows: list[dict]) -> int:
+    """All rows in one transaction (an import lands whole or not at all); rows already there are kept.
+    Each row: key, paper_id (or None), title, vector (bytes or None), source. Returns the rows added."""
+    now = utcnow()
+    with engine.begin() as conn:
+        return insert_ignore(conn, imported_papers, [{**r, "user_id": user_id, "created_at": now} for r in rows])
+
+
+def imported(conn: Connection, user_id: int) -> Imported:
+    cols = imported_papers.c
+    query = select(cols.paper_id, cols.title, cols.vector, cols.created_at).where(cols.user_id == user_id)
+    out = Imported([], [], [])
+    for pid, title, vector, when in conn.execute(query.order_by(cols.id)):
+        if pid:
+            out.matched.append((pid, when))
+        elif vector:
+            out.titles.append(title)
+            out.vectors.append(vector)
+    return out
+
+
+def imported_count(conn: Connection, user_id: int) -> tuple[int, int]:
+    """(matched, unmatched) entries of the user's imported profile."""
+    cols = imported_papers.c
+    unmatched = cols.paper_id.is_(None)
+    query = select(unmatched, func.count()).where(cols.user_id == user_id).group_by(unmatched)
+    counts = dict(conn.execute(query).all())
+    return counts.get(False, 0), counts.get(True, 0)
+
+
+def clear_imported(engine: Engine, user: User) -> int:
+    with engine.begin() as conn:
+        return conn.execute(delete(imported_papers).where(imported_papers.c.user_id == user.id)).rowcount
+
+
+# -- seen papers -------------------------------------------------------------------------------------
+def mark_seen(engine: Engine, user_id: int, paper_ids: list[str], how: str, at: datetime | None = None) -> None:
+    mark_seen_many(engine, [(user_id, pid) for pid in paper_ids], how, at)
+
+
+def mark_seen_many(engine: Engine, pairs: list[tuple[int, str]], how: str, at: datetime | None = None) -> None:
+    """(user id, paper id) pairs seen `how`, in one transaction; the first time a paper was seen each way is
+    kept (a second showing does not move it)."""
+    if not pairs:
+        return
+    when = at or utcnow()
+    rows = [{"user_id": uid, "paper_id": pid, "how": how, "at": when} for uid, pid in dict.fromkeys(pairs)]
+    with engine.begin() as conn:
+        insert_ignore(conn, seen_papers, rows)
+
+
+def seen(conn: Connection, user_id: int, before: datetime) -> set[str]:
+    """Papers opened at any time, or shown in a digest, feed or hook before `before` (so what a feed showed
+    this morning is still there when it is fetched again today)."""
+    cols = seen_papers.c
+    shown_earlier = (cols.how != "opened") & (cols.at < before)
+    query = select(cols.paper_id).where(cols.user_id == user_id, (cols.how == "opened") | shown_earlier)
+    return set(conn.scalars(query))
+
+
+def opened(conn: Connection, user_id: int) -> list[str]:
+    cols = seen_papers.c
+    return list(conn.scalars(select(cols.paper_id).where(cols.user_id == user_id, cols.how == "opened")))

@@ -260,22 +260,40 @@ def recommendations(
     request: Request,
     date_: Annotated[Day | None, Query(alias="date", description="YYYY-MM-DD; default the latest day")] = None,
     limit: Limit = 20,
+    seen: Annotated[bool, Query(description="include papers you have already seen")] = False,
 ):
-    """`{date, needsLikes, results: [{paper, score, because}]}`; `needsLikes`: nothing liked yet (upvote or save
-    some papers), and the results are then empty."""
+    """`{date, needsLikes, indexing, coldStart, ruledOut, seenOut, results: [{paper, score, because, reason}]}`.
+    `needsLikes`: no signal yet (upvote or save papers, import a library or pick topics): the results are then
+    empty; `indexing`: your likes are not in the search index yet. `reason`: the liked paper (`likedId`,
+    `likedTitle`; an imported entry has only the title), the sign-up `interest`, the boost phrases it `mentions`."""
     c = ctx(request)
     user = need_user(c, request)
     with c.engine.connect() as conn:
         day = date_ or q.latest_day(conn)
         ids = views.ranked_ids(conn, views.period_of("date", day), "trending", None) if day else []
-    picks = foryou.for_you(c.engine, c.search, user.id, ids)
-    chosen = (picks or [])[:limit]
+    ranking = foryou.for_you(c.engine, c.search, user.id, ids, show_seen=seen)
+    chosen = ranking.picks[:limit]
     with c.engine.connect() as conn:
-        papers = {p["id"]: p for p in views.load_papers(conn, [x.id for x in chosen], user)}
+        papers = {p["id"]: p for p in views.with_reasons(conn, chosen, user)}
     base = c.settings.base_url.rstrip("/")
-    results = [
-        {"paper": views.paper_json(papers[x.id], base), "score": round(x.score, 4), "because": x.because}
-        for x in chosen
-        if x.id in papers
-    ]
-    return {"date": views.iso(day), "needsLikes": picks is None, "results": results}
+    results = [recommendation_json(papers[x.id], x, base) for x in chosen if x.id in papers]
+    return {
+        "date": views.iso(day),
+        "needsLikes": ranking.needs_signal,
+        "indexing": ranking.indexing,
+        "coldStart": ranking.cold,
+        "ruledOut": ranking.ruled_out,
+        "seenOut": ranking.seen_out,
+        "results": results,
+    }
+
+
+def recommendation_json(paper: dict, pick, base: str) -> dict:
+    r = paper["reason"]
+    reason = {"likedId": r["id"], "likedTitle": r["title"], "interest": r["interest"], "mentions": r["mentions"]}
+    return {
+        "paper": views.paper_json(paper, base),
+        "score": round(pick.score, 4),
+        "because": pick.because,
+        "reason": reason,
+    }

@@ -76,7 +76,13 @@ def visible_paper(c: Context, request: Request, paper_id: str) -> dict:
 
 # -- lists ------------------------------------------------------------------------------------------
 def render_list(
-    request: Request, period: views.Period | None, sort: str, category: str | None, page: int, code: bool = False
+    request: Request,
+    period: views.Period | None,
+    sort: str,
+    category: str | None,
+    page: int,
+    code: bool = False,
+    seen: bool = False,
 ):
     c = ctx(request)
     user = c.user(request)
@@ -87,10 +93,10 @@ def render_list(
         if period is None:
             latest = q.latest_day(conn)
             period = views.period_of("date", latest) if latest else None
-        papers, total, prev, nxt, chips, no_taste = [], 0, None, None, [], False
+        papers, total, prev, nxt, chips, ranking = [], 0, None, None, [], None
         if period:
             if sort == "foryou":
-                papers, total, no_taste = for_you_page(c, conn, user, period, category, code, page, size)
+                papers, total, ranking = for_you_page(c, conn, user, period, category, code, page, size, seen)
             else:
                 papers, total = views.ranked_page(conn, period, sort, category, page, size, user, code)
             prev, nxt = views.neighbours(conn, period)
@@ -109,7 +115,8 @@ def render_list(
         page=page,
         pages=max(1, math.ceil(total / size)),
         code=code,
-        no_taste=no_taste,
+        ranking=ranking,
+        show_seen=seen,
         marked=marked_paper(request.query_params.get("marked", "")),
     )
 
@@ -123,25 +130,27 @@ def marked_paper(value: str) -> str:
     return value if T_ID.match(value) else ""
 
 
-def for_you_page(c: Context, conn, user: User, period, category, code: bool, page: int, size: int):
-    """The period's papers ranked by the user's taste, each with the liked paper it is closest to; the
-    trending order (and no_taste) while the user has liked nothing yet."""
+def for_you_page(c: Context, conn, user: User, period, category, code: bool, page: int, size: int, show_seen: bool):
+    """The period's papers ranked by the user's taste, each with its reason; the trending order while the
+    user has given no signal yet (the Ranking says why)."""
     ids = views.ranked_ids(conn, period, "trending", category, code)
-    picks = foryou.for_you(c.engine, c.search, user.id, ids)
-    if picks is None:
-        return views.load_papers(conn, ids[(page - 1) * size : page * size], user), len(ids), True
-    chosen = picks[(page - 1) * size : page * size]
-    papers = views.load_papers(conn, [p.id for p in chosen], user)
-    titles = q.titles(conn, {p.because for p in chosen if p.because})
-    because = {p.id: p.because for p in chosen}
-    for paper in papers:
-        paper["because"] = {"id": because[paper["id"]], "title": titles.get(because[paper["id"]], "")}
-    return papers, len(picks), False
+    ranking = foryou.for_you(c.engine, c.search, user.id, ids, show_seen=show_seen)
+    if ranking.needs_signal or ranking.indexing:
+        return views.load_papers(conn, ids[(page - 1) * size : page * size], user), len(ids), ranking
+    chosen = ranking.picks[(page - 1) * size : page * size]
+    return views.with_reasons(conn, chosen, user), len(ranking.picks), ranking
 
 
 @router.get("/", include_in_schema=False)
-def latest(request: Request, sort: Sort = "trending", category: Category = None, page: PageNo = 1, code: bool = False):
-    return render_list(request, None, sort, category or None, page, code)
+def latest(
+    request: Request,
+    sort: Sort = "trending",
+    category: Category = None,
+    page: PageNo = 1,
+    code: bool = False,
+    seen: bool = False,
+):
+    return render_list(request, None, sort, category or None, page, code, seen)
 
 
 @router.get("/papers/{kind}/{key}", include_in_schema=False)
@@ -153,6 +162,7 @@ def period_list(
     category: Category = None,
     page: PageNo = 1,
     code: bool = False,
+    seen: bool = False,
 ):
     if kind not in ("date", "week", "month"):
         return paper_page(request, f"{kind}/{key}")
@@ -160,7 +170,7 @@ def period_list(
         period = views.parse_period(kind, key)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from exc
-    return render_list(request, period, sort, category or None, page, code)
+    return render_list(request, period, sort, category or None, page, code, seen)
 
 
 @router.get("/trending", include_in_schema=False)
@@ -259,9 +269,12 @@ async def search_page(
 def paper_page(request: Request, paper_id: str):
     c = ctx(request)
     paper = visible_paper(c, request, paper_id)
+    user = c.user(request)
+    if user is not None:  # opened: a weak like, and seen (For you leaves it out from now on)
+        taste.mark_seen(c.engine, user.id, [paper["id"]], "opened")
     similar = c.search.similar(paper["id"], 10) or []
     with c.engine.connect() as conn:
-        near = views.load_visible(conn, [h.id for h in similar], c.user(request))
+        near = views.load_visible(conn, [h.id for h in similar], user)
     return c.render(request, "paper.html", paper=paper, similar=near, bibtex=to_bibtex(paper))
 
 

@@ -136,6 +136,19 @@ def ranked_ids(
     return trending.ranked_ids(conn, period.start, period.end, sort, category, code, only)
 
 
+def with_reasons(conn: Connection, picks: list, user: User | None) -> list[dict]:
+    """The picked papers (rank.recommend.Pick), each with `reason`: the liked paper it is closest to (or the
+    imported entry's title, or the sign-up interest it matches) and the boost phrases it mentions."""
+    loaded = load_papers(conn, [p.id for p in picks], user)
+    titles = q.titles(conn, {p.because for p in picks if p.because})
+    by_id = {p.id: p for p in picks}
+    for paper in loaded:
+        pick = by_id[paper["id"]]
+        title = titles.get(pick.because, "") if pick.because else pick.because_title
+        paper["reason"] = {"id": pick.because, "title": title, "interest": pick.interest, "mentions": pick.mentions}
+    return loaded
+
+
 def ranked_page(
     conn: Connection,
     period: Period,
