@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     digest_lease_seconds: int = 600
     # Send a digest that has no papers ("nothing new today") instead of skipping it.
     digest_send_empty: bool = False
+    # Webhooks: seconds a receiver may take, retries (base * 4^attempt seconds apart), and whether a hook may
+    # point at a private, loopback or link-local address (off: a user must not reach the lab's own services).
+    webhook_timeout: float = 5.0
+    webhook_retry_base_seconds: float = 60.0
+    webhook_max_attempts: int = 5
+    webhook_allow_private: bool = False
     # How often `paperfeed serve --with-scheduler` runs the digest job.
     scheduler_interval: float = 60.0
     # `paperfeed sync` (and the scheduler): what to follow, defaults an admin can change on /admin/sources.

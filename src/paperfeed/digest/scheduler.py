@@ -1,4 +1,4 @@
-"""`paperfeed serve --with-scheduler`: the digest job in a background thread, every minute."""
+"""`paperfeed serve --with-scheduler`: the digest and webhook jobs in a background thread, every minute."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import threading
 from sqlalchemy import Engine
 
 from paperfeed.config import Settings
-from paperfeed.digest import outbox
+from paperfeed.digest import outbox, webhooks
 from paperfeed.search.service import SearchService
 from paperfeed.store import lease
 from paperfeed.store.importer import utcnow
@@ -34,7 +34,18 @@ class Scheduler(threading.Thread):
                     log.info("digest run: %s", report)
             except Exception:  # one bad run must not stop the next ones
                 log.exception("digest run failed; trying again in %.0f s", self.settings.scheduler_interval)
+            self.run_hooks()
             self.stopping.wait(self.settings.scheduler_interval)
+
+    def run_hooks(self) -> None:
+        if self.search is None:
+            return
+        try:
+            report = webhooks.run(self.engine, self.settings, self.search)
+            if report.sent or report.failed or report.retrying:
+                log.info("webhook run: %s", report)
+        except Exception:
+            log.exception("webhook run failed; trying again in %.0f s", self.settings.scheduler_interval)
 
     def stop(self) -> None:
         self.stopping.set()

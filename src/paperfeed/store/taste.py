@@ -95,6 +95,21 @@ def add_rule(engine: Engine, user: User, kind: str, text: str) -> Rule:
     return Rule(found, kind, phrase)
 
 
+def set_interests(engine: Engine, user: User, values: list[str], keywords: list[str]) -> None:
+    """The sign-up topics in one transaction: categories replace the old ones, each keyword becomes a boost
+    rule; nothing is kept if any of them is refused."""
+    cats, phrases = clean_categories(values), [clean_phrase(k) for k in keywords]
+    with engine.begin() as conn:
+        if _rule_count(conn, user.id) + len(phrases) > MAX_RULES:
+            raise TasteError(f"at most {MAX_RULES} keyword rules; remove some first")
+        conn.execute(delete(taste_categories).where(taste_categories.c.user_id == user.id))
+        if cats:
+            insert_ignore(conn, taste_categories, [{"user_id": user.id, "category": c} for c in cats])
+        rows = [{"user_id": user.id, "kind": "boost", "phrase": p, "created_at": utcnow()} for p in phrases]
+        if rows:
+            insert_ignore(conn, taste_rules, rows)
+
+
 def _rule_count(conn: Connection, user_id: int) -> int:
     return conn.scalar(select(func.count()).select_from(taste_rules).where(taste_rules.c.user_id == user_id))
 
@@ -122,15 +137,6 @@ def clean_categories(values: list[str]) -> list[str]:
         raise TasteError(f"not an arXiv category: {bad[0][:40]!r} (like cs.CL or hep-th)")
     if len(cats) > MAX_CATEGORIES:
         raise TasteError(f"at most {MAX_CATEGORIES} categories")
-    return cats
-
-
-def set_categories(engine: Engine, user: User, values: list[str]) -> list[str]:
-    cats = clean_categories(values)
-    with engine.begin() as conn:
-        conn.execute(delete(taste_categories).where(taste_categories.c.user_id == user.id))
-        if cats:
-            insert_ignore(conn, taste_categories, [{"user_id": user.id, "category": c} for c in cats])
     return cats
 
 

@@ -21,12 +21,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paperfeed import __version__
 from paperfeed.config import Settings, get_settings
+from paperfeed.ingest.bibtex import MAX_BYTES as IMPORT_BYTES
 from paperfeed.search.service import Unavailable
 from paperfeed.store import accounts, make_engine
 from paperfeed.store import queries as q
 from paperfeed.store.errors import explain, storage_problem
 from paperfeed.sync.run import summary as sync_summary
-from paperfeed.web import admin, api, digest_pages, feeds, pages
+from paperfeed.web import admin, api, digest_pages, feeds, pages, taste_pages
 from paperfeed.web.context import SESSION_COOKIE, Context
 from paperfeed.web.guard import Admission, BodyLimit
 
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, arxiv_client: httpx.Client | No
     app.include_router(digest_pages.api)
     app.include_router(digest_pages.router)
     app.include_router(feeds.router)
+    app.include_router(taste_pages.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["ops"])
     app.include_router(pages.router)
     # Each middleware wraps those added before it: LogAndProtect, added last, is outermost, so every answer
@@ -75,7 +77,8 @@ def create_app(settings: Settings | None = None, arxiv_client: httpx.Client | No
         queue=settings.admission_queue,
         tally=app.state.ctx.tally,
     )
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout)
+    larger = {"/settings/taste/import": max(settings.max_body_bytes, IMPORT_BYTES + 65536)}
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout, larger=larger)
     app.add_middleware(LogAndProtect)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)

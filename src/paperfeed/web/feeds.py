@@ -1,4 +1,5 @@
-"""RSS 2.0 and Atom feeds (feedgen): the daily list, trending, any search, and a private library feed."""
+"""RSS 2.0 and Atom feeds (feedgen): the daily list, trending, any search, and private feeds of a user's library
+and For you papers."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 from feedgen.feed import FeedGenerator
 
-from paperfeed.rank import trending
+from paperfeed.rank import foryou, trending
 from paperfeed.search.query import QueryError
-from paperfeed.store import accounts
+from paperfeed.store import accounts, taste
 from paperfeed.store import queries as q
 from paperfeed.web import views
 from paperfeed.web.pages import Category, Day, ctx
@@ -38,7 +39,7 @@ def feed_response(request: Request, title: str, path: str, papers: list[dict], f
         entry.id(url)
         entry.title(p["title"])
         entry.link(href=url)
-        entry.description(p["abstract"])
+        entry.description(reason_line(p.get("reason")) + p["abstract"])
         for name in p["authors"][:20]:
             entry.author(name=name)
         for cat in p["categories"]:
@@ -50,6 +51,13 @@ def feed_response(request: Request, title: str, path: str, papers: list[dict], f
     if fmt == "atom":
         return Response(fg.atom_str(pretty=True), media_type="application/atom+xml; charset=utf-8")
     return Response(fg.rss_str(pretty=True), media_type="application/rss+xml; charset=utf-8")
+
+
+def reason_line(r: dict | None) -> str:
+    if not r:
+        return ""
+    why = f"Because you liked: {r['title']}" if r["title"] else f"Matches your interest: {r['interest']}"
+    return why + (f" · mentions {', '.join(r['mentions'])}" if r["mentions"] else "") + "\n\n"
 
 
 @router.get("/daily.xml")
@@ -111,3 +119,21 @@ def library_feed(
         saved = accounts.library_of(conn, user, tag)
         papers = views.load_papers(conn, [s["id"] for s in saved[:FEED_SIZE]], None)
     return feed_response(request, f"{user.username}'s library", "/library", papers, format)
+
+
+@router.get("/foryou/{token}.xml")
+def for_you_feed(request: Request, token: str, format: Format = "rss"):
+    """The latest day's For you papers, readable with the user's (revocable) feed token. What a feed shows
+    counts as seen: from the next day on, For you leaves it out (a reader polling today sees the same list)."""
+    c = ctx(request)
+    user = accounts.token_user(c.engine, token, "feed")
+    if user is None:
+        raise HTTPException(404, "no such feed (the token is unknown or was revoked)")
+    with c.engine.connect() as conn:
+        day = q.latest_day(conn)
+        ids = views.ranked_ids(conn, views.period_of("date", day), "trending", None) if day else []
+    picks = foryou.for_you(c.engine, c.search, user.id, ids).picks[:FEED_SIZE]
+    with c.engine.connect() as conn:
+        papers = views.with_reasons(conn, picks, None)
+    taste.mark_seen(c.engine, user.id, [p["id"] for p in papers], "feed")
+    return feed_response(request, f"For you, {user.username}: {day or ''}".strip(), "/?sort=foryou", papers, format)

@@ -37,28 +37,30 @@ class BodyLimit:
     it), and one that has not fully arrived within `timeout` seconds gets 408. A slow upload then holds a
     connection, never one of the few slots that do the work."""
 
-    def __init__(self, app, max_bytes: int, timeout: float):
+    def __init__(self, app, max_bytes: int, timeout: float, larger: dict[str, int] | None = None):
         self.app, self.max_bytes, self.timeout = app, max_bytes, timeout
+        self.larger = larger or {}  # path -> its own limit (a library upload is bigger than any form)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path = scope["path"]
+        limit = self.larger.get(path, self.max_bytes)
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            return await send_plain(send, 413, self._too_large(), path)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            return await send_plain(send, 413, self._too_large(limit), path)
         if declared in (None, b"0") and b"chunked" not in headers.get(b"transfer-encoding", b"").lower():
             return await self.app(scope, receive, send)  # no body to wait for
         try:
-            body = await asyncio.wait_for(self._read(receive), self.timeout)
+            body = await asyncio.wait_for(self._read(receive, limit), self.timeout)
         except TimeoutError:
             return await send_plain(send, 408, f"the request body did not arrive within {self.timeout:g} s", path)
         if body is None:
-            return await send_plain(send, 413, self._too_large(), path)
+            return await send_plain(send, 413, self._too_large(limit), path)
         await self.app(scope, _replay(body, receive), send)
 
-    async def _read(self, receive) -> bytes | None:
+    async def _read(self, receive, limit: int) -> bytes | None:
         """The body, or None once it passes the limit (a client that went away reads as an empty body)."""
         parts, size = [], 0
         while True:
@@ -67,13 +69,13 @@ class BodyLimit:
                 return b"".join(parts)
             parts.append(message.get("body", b""))
             size += len(parts[-1])
-            if size > self.max_bytes:
+            if size > limit:
                 return None
             if not message.get("more_body", False):
                 return b"".join(parts)
 
-    def _too_large(self) -> str:
-        return f"the request body is larger than {self.max_bytes // 1024} KiB"
+    def _too_large(self, limit: int) -> str:
+        return f"the request body is larger than {limit // 1024} KiB"
 
 
 def _replay(body: bytes, receive):

@@ -460,7 +460,8 @@ def logged_in(c: Context, user: User, target: str) -> RedirectResponse:
 
 @router.get("/register", include_in_schema=False)
 def register_page(request: Request, next: str = ""):
-    return ctx(request).render(request, "register.html", next=safe_next(next), error=None, username="", email="")
+    values = dict(next=safe_next(next), error=None, username="", email="", categories="", keywords="")
+    return ctx(request).render(request, "register.html", **values)
 
 
 @router.post("/register", include_in_schema=False)
@@ -472,10 +473,12 @@ def register_form(
     password2: Annotated[str, Form(max_length=2000)] = "",
     next: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
+    categories: Annotated[str, Form(max_length=1000)] = "",
+    keywords: Annotated[str, Form(max_length=2000)] = "",
 ):
     c = ctx(request)
     c.check_csrf(request, csrf_token)
-    again = dict(next=safe_next(next), username=username, email=email)
+    again = dict(next=safe_next(next), username=username, email=email, categories=categories, keywords=keywords)
     ip = client_ip(request)
     # Accounts made count, not attempts: a user retrying for a strong enough password is not locked out.
     if c.registrations.count(ip) >= c.registrations.limit:
@@ -486,12 +489,23 @@ def register_form(
     try:
         if password != password2:
             raise AccountError("the two passwords differ")
+        topics = sign_up_topics(categories, keywords)  # checked before the account exists
         # The first account of a fresh install administers it (hides spam); later ones are plain users.
         user = accounts.create_user(c.engine, username.strip(), password, email, first_admin=True)
-    except AccountError as exc:
+    except (AccountError, taste.TasteError) as exc:
         return c.render(request, "register.html", status=422, error=str(exc), **again)
     c.registrations.add(ip)
+    taste.set_interests(c.engine, user, *topics)
     return logged_in(c, user, safe_next(next))
+
+
+def sign_up_topics(categories: str, keywords: str) -> tuple[list[str], list[str]]:
+    """The cold start chosen at sign-up: categories and keywords, checked (TasteError says what is wrong)."""
+    cats = taste.clean_categories(categories.replace(",", " ").split())
+    words = [taste.clean_phrase(k) for k in keywords.replace("\n", ",").split(",") if k.strip()]
+    if len(words) > taste.MAX_RULES:
+        raise taste.TasteError(f"at most {taste.MAX_RULES} keywords")
+    return cats, words
 
 
 @router.post("/logout", include_in_schema=False)

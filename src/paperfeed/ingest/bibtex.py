@@ -1,0 +1,270 @@
+"""Library import: BibTeX exports (Zotero, Mendeley, Google Scholar) and plain lists of arXiv ids.
+
+Turns the text of an upload into `Entry` records (plain unicode, with the arXiv id and DOI found
+wherever the exporting tool put them) and `Rejected` ones, each with a one-line reason. Knows no
+database: the caller matches entries to stored papers by arXiv id, DOI or `normalise_title`.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import bibtexparser
+from bibtexparser.exceptions import BlockAbortedException
+from bibtexparser.library import Library
+from bibtexparser.middlewares.names import parse_single_name_into_parts, split_multiple_persons_names
+from bibtexparser.model import Block, DuplicateBlockKeyBlock, DuplicateFieldKeyBlock, Field, ParsingFailedBlock
+from bibtexparser.model import Entry as BibEntry
+from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
+
+from paperfeed.models import normalize_title, parse_arxiv_id
+
+MAX_BYTES = 20 * 1024 * 1024  # callers refuse bigger uploads; the parser itself does not check
+
+# An arXiv id inside free text: "arXiv preprint arXiv:1810.04805", "arXiv:1706.03762 [cs]",
+# "http://arxiv.org/abs/1706.03762v5", the DOI "10.48550/arXiv.1706.03762", "arXiv preprint hep-th/9711200".
+_ID_IN_TEXT = re.compile(
+    r"arxiv(?:\s+preprint)?(?:\.org/(?:abs|pdf)/|\s*:\s*|\.|\s+)"
+    r"(\d{4}\.\d{4,5}(?:v\d+)?|[a-z\-]+(?:\.[a-z\-]+)?/\d{7}(?:v\d+)?)",
+    re.IGNORECASE,
+)
+_ID_FIELDS = ("doi", "url", "journal", "note", "howpublished")
+# A line of an id list, reduced to what parse_arxiv_id reads: "arxiv.org/html/2401.01234v2#S3" -> "arXiv:2401.01234v2"
+_ARXIV_PREFIX = re.compile(r"^(?:(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html)/|arxiv:\s*)", re.I)
+_URL_TAIL = re.compile(r"[?#].*")
+
+_DOI = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)?(10\.\d{4,9}/\S+)$", re.IGNORECASE)
+_TEX_ESCAPE = re.compile(r"\{?\\([_%&#])\}?")  # Mendeley writes 10.1007/978-3-540-89689-0{\_}23, 80.5{\%}
+_YEAR = re.compile(r"\d{4}")
+
+# Only text with TeX commands in it goes through pylatexenc: it is a full parser (about 0.5 MB/s), and
+# most titles and abstracts are plain or only protect capitals with braces ({Attention} is {All}...).
+# "--" and quotes count, so a title reads the same whether or not it also has a command in it.
+_TEX_SYNTAX = re.compile(r"[\\$~]|--|``|''")
+_BRACES = str.maketrans("", "", "{}")
+# Exports write a bare % or & for a literal one (Mendeley, hand edits); TeX would read the first as a
+# comment, dropping the rest of the line, and the second as a table column.
+_BARE_SPECIAL = re.compile(r"(?<!\\)([%&])")
+
+# "@article{key," at the start of a block bibtexparser gave up on: an entry, just a broken one.
+_ENTRY_START = re.compile(r"@\s*[A-Za-z]{2,}\s*[{(]\s*[\w:.\-+/]+\s*,", re.ASCII)
+_ENTRY_TYPE = re.compile(r"[A-Za-z]+")
+_BLOCK_KEY = re.compile(r'@\s*\w+\s*[{(]\s*([^\s,{}()=#"]+)')  # the key of a broken entry, comma or not
+# One part of `"Proc. of " # nips # {2019}`: a quoted or braced string (braces nest three deep) or a macro name.
+_CONCAT_PART = re.compile(r'\s*("(?:[^"\\]|\\.)*"|\{(?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*\})*\}|[^\s#"{}]+)\s*(?:#|$)')
+
+
+class NotBibtex(ValueError):
+    """The text holds no BibTeX entry at all: an empty file, a PDF, JSON, CSV..."""
+
+
+@dataclass
+class Entry:
+    key: str  # the citation key (for an id list, "line N")
+    title: str  # plain unicode; TeX math such as $\alpha$ is kept as arXiv keeps it
+    abstract: str = ""
+    authors: list[str] = field(default_factory=list)  # "First Last"
+    year: int | None = None
+    doi: str | None = None  # lowercase, no https://doi.org/
+    arxiv_id: str | None = None  # canonical, without version
+
+
+@dataclass
+class Rejected:
+    key: str  # the citation key, or "line N"
+    reason: str  # one plain line
+
+
+@dataclass
+class Parsed:
+    entries: list[Entry] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+
+
+def normalise_title(title: str) -> str:
+    """The key for matching a stored paper by title: the same function the store fills `title_norm` with,
+    so "{Attention} is all you need." and "Attention Is All You Need" agree."""
+    return normalize_title(title)
+
+
+def parse_bibtex(text: str) -> Parsed:
+    """Every entry of a BibTeX export, in file order; broken, empty and repeated ones rejected."""
+    library = bibtexparser.parse_string(text.lstrip("\ufeff"))
+    if not any(_looks_like_entry(block) for block in library.blocks):
+        raise NotBibtex("this file is not BibTeX: no @article{...} or similar entry found")
+    macros = {key.lower(): string.value for key, string in library.strings_dict.items()}
+    return _collect(item for block in library.blocks for item in _read_block(block, library, macros))
+
+
+def parse_id_list(text: str) -> Parsed:
+    """One arXiv id or abs/pdf URL per line; blank lines and # comments skipped."""
+    lines = enumerate(text.splitlines(), 1)
+    return _collect(_read_id_line(n, line.strip()) for n, line in lines if line.strip()[:1] not in ("", "#"))
+
+
+def _read_id_line(n: int, line: str) -> Entry | Rejected:
+    found = parse_arxiv_id(_ARXIV_PREFIX.sub("arXiv:", _URL_TAIL.sub("", line).strip()))
+    if found is None:
+        return Rejected(f"line {n}", "not an arXiv id or URL")
+    return Entry(f"line {n}", "", arxiv_id=found.canonical)
+
+
+def _looks_like_entry(block: Block) -> bool:
+    """A parsed entry, or a failed block that starts like one: a file of only broken entries is still BibTeX,
+    while the stray @ of a CSV or of random bytes does not make it so."""
+    if isinstance(block, BibEntry):
+        return bool(_ENTRY_TYPE.fullmatch(block.entry_type))
+    return isinstance(block, ParsingFailedBlock) and bool(_ENTRY_START.match(block.raw or ""))
+
+
+def _read_block(block: Block, library: Library, macros: dict[str, str]) -> Iterator[Entry | Rejected]:
+    if isinstance(block, DuplicateBlockKeyBlock):
+        # Scholar's keys (he2016deep) repeat across different papers: read the second one on its own and
+        # let _collect decide whether it is the same paper.
+        yield from (_entry(entry, macros) for entry in _reparse(block.raw or "", library))
+    elif isinstance(block, ParsingFailedBlock):
+        yield Rejected(_failed_key(block), f"could not be parsed: {_failure(block)}")
+    elif isinstance(block, BibEntry) and not _looks_like_entry(block):
+        yield Rejected(block.key, f"could not be parsed: no entry type (line {(block.start_line or 0) + 1})")
+    elif isinstance(block, BibEntry):
+        yield _entry(block, macros)
+
+
+def _reparse(raw: str, library: Library) -> list[BibEntry]:
+    """The entries of one block, parsed alone, with the file's @string macros."""
+    return bibtexparser.parse_string(raw, library=Library(library.strings)).entries
+
+
+def _failed_key(block: ParsingFailedBlock) -> str:
+    found = _BLOCK_KEY.match(block.raw or "")
+    return found.group(1) if found else f"line {(block.start_line or 0) + 1}"
+
+
+def _failure(block: ParsingFailedBlock) -> str:
+    if isinstance(block, DuplicateFieldKeyBlock):
+        return f"the field {', '.join(sorted(block.duplicate_keys))} appears twice"
+    error = block.error
+    reason = error.abort_reason if isinstance(error, BlockAbortedException) else str(error)
+    return f"{' '.join(reason.split())} (line {(block.start_line or 0) + 1})"
+
+
+def _entry(block: BibEntry, macros: dict[str, str]) -> Entry:
+    fields = {f.key.lower(): _value(f, macros) for f in block.fields}  # exports write arxivId, archivePrefix...
+    return Entry(
+        key=block.key,
+        title=_plain_text(fields.get("title", "")),
+        abstract=_plain_text(fields.get("abstract", "")),
+        authors=_authors(fields.get("author", "")),
+        year=_year(fields),
+        doi=_doi(fields),
+        arxiv_id=_arxiv_id(fields),
+    )
+
+
+def _value(field: Field, macros: dict[str, str]) -> str:
+    # bibtexparser resolves a lone macro (booktitle = nips) but leaves a concatenation as written
+    if field.enclosing == "no-enclosing" and "#" in str(field.value):
+        return "".join(_concat_part(part, macros) for part in _CONCAT_PART.findall(str(field.value)))
+    return str(field.value)
+
+
+def _concat_part(part: str, macros: dict[str, str]) -> str:
+    return part[1:-1] if part[:1] in ('"', "{") else macros.get(part.lower(), part)
+
+
+def _plain_text(value: str) -> str:
+    """TeX as an export writes it ({\\"o}, \\'e, {Braces}, \\&) as plain unicode on one line."""
+    text = _TEX_ESCAPE.sub(r"\1", value)  # Mendeley's {\%} and {\&} alone need no TeX parser
+    if not _TEX_SYNTAX.search(text):
+        return " ".join(text.translate(_BRACES).split())
+    return " ".join(_latex_to_text(_BARE_SPECIAL.sub(r"\\\1", value)).split())
+
+
+@functools.lru_cache(maxsize=4096)  # author names repeat across a library
+def _latex_to_text(value: str) -> str:
+    try:
+        return _DECODER.latex_to_text(value)
+    except Exception:  # pylatexenc is tolerant; one odd field must still not fail a whole upload
+        return value.translate(_BRACES)
+
+
+def _decoder() -> LatexNodes2Text:
+    # Math stays verbatim ("$\alpha$"): arXiv titles keep their TeX and the pages render it with KaTeX,
+    # so a decoded "α" would neither match a stored title nor display like one.
+    context = get_default_latex_context_db()
+    context.add_context_category("paperfeed-bibtex", prepend=True, macros=[MacroTextSpec("url", simplify_repl="%s")])
+    return LatexNodes2Text(latex_context=context, math_mode="verbatim")
+
+
+_DECODER = _decoder()
+
+
+def _authors(value: str) -> list[str]:
+    names = [name for name in split_multiple_persons_names(value) if name.strip().lower() != "others"]
+    # not strict: a name with a stray comma or brace is kept as written rather than failing the entry
+    return [_plain_text(parse_single_name_into_parts(name, strict=False).merge_first_name_first) for name in names]
+
+
+def _year(fields: dict[str, str]) -> int | None:
+    found = _YEAR.search(fields.get("year") or fields.get("date", ""))  # biblatex exports date = {2017-12-06}
+    return int(found.group()) if found else None
+
+
+def _doi(fields: dict[str, str]) -> str | None:
+    for text in (fields.get("doi", ""), fields.get("url", "")):
+        found = _DOI.match(_TEX_ESCAPE.sub(r"\1", text.strip()))
+        if found:
+            return found.group(1).lower()
+    return None
+
+
+def _arxiv_id(fields: dict[str, str]) -> str | None:
+    for text in _id_candidates(fields):
+        found = parse_arxiv_id(text)
+        if found:
+            return found.canonical
+    return None
+
+
+def _id_candidates(fields: dict[str, str]) -> Iterator[str]:
+    # eprint is an arXiv id unless the entry names another archive (archivePrefix, or biblatex's eprinttype)
+    if (fields.get("archiveprefix") or fields.get("eprinttype") or "arxiv").lower() == "arxiv":
+        yield fields.get("eprint", "")
+    yield fields.get("arxivid", "")  # Mendeley
+    for name in _ID_FIELDS:
+        yield from (found.group(1) for found in _ID_IN_TEXT.finditer(fields.get(name, "")))
+
+
+def _collect(items: Iterable[Entry | Rejected]) -> Parsed:
+    """Entries and rejects, in order; of entries for the same paper the first is kept."""
+    parsed, seen = Parsed(), {}
+    for item in items:
+        checked = _check(item, seen) if isinstance(item, Entry) else item
+        (parsed.entries if isinstance(checked, Entry) else parsed.rejected).append(checked)
+    return parsed
+
+
+def _check(entry: Entry, seen: dict[tuple[str, str], Entry]) -> Entry | Rejected:
+    if not (entry.title or entry.arxiv_id or entry.doi):
+        return Rejected(entry.key, "no title, arXiv id or DOI")
+    for what, value in _marks(entry):
+        first = seen.get((what, value))
+        if first and not _other_preprint(first, entry):
+            shown = "" if what == "title" else f" {value}"
+            return Rejected(entry.key, f"duplicate of {first.key} (same {what}{shown})")
+    for mark in _marks(entry):
+        seen.setdefault(mark, entry)
+    return entry
+
+
+def _marks(entry: Entry) -> list[tuple[str, str]]:
+    marks = [("arXiv id", entry.arxiv_id), ("DOI", entry.doi), ("title", normalise_title(entry.title))]
+    return [(what, value) for what, value in marks if value]
+
+
+def _other_preprint(first: Entry, entry: Entry) -> bool:
+    # Short titles ("Scaling Laws", "Introduction") recur; two distinct arXiv ids are two papers.
+    return bool(first.arxiv_id and entry.arxiv_id and first.arxiv_id != entry.arxiv_id)
