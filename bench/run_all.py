@@ -10,7 +10,18 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 # In order: cheap first. Each script writes its own section of docs/benchmarks.md.
 # speed builds bench/.work/full (the whole corpus, embedded: ~40 min the first time) that indomain reads.
-BENCHMARKS = ["import_speed", "quality", "speed", "indomain", "web", "load", "digest", "sync"]
+BENCHMARKS = [
+    "import_speed",
+    "quality",
+    "speed",
+    "indomain",
+    "web",
+    "load",
+    "digest",
+    "sync",
+    "recommend",
+    "recommend_speed",
+]
 
 
 def main(names: list[str]) -> None:

@@ -395,6 +395,58 @@ def why_line(p, titles: dict[str, str]) -> str:
     return why + (f" · mentions {', '.join(p.mentions)}" if p.mentions else "")
 
 
+@app.command("import-library")
+def import_library(
+    user: Annotated[str, typer.Option(metavar="NAME", help="Whose taste the library joins.")],
+    path: Annotated[
+        Path | None, typer.Argument(help="A BibTeX export (Zotero, Mendeley, Google Scholar, JabRef).")
+    ] = None,
+    ids: Annotated[bool, typer.Option("--ids", help="PATH is a list of arXiv ids or URLs, one per line.")] = False,
+    author: Annotated[
+        str | None, typer.Option(metavar="NAME", help="Import the papers listing this author instead.")
+    ] = None,
+) -> None:
+    """Import a library as likes for For you: matched by arXiv id, DOI or title; the rest by their text."""
+    from paperfeed.rank import profile
+
+    engine = _engine()
+    with engine.connect() as conn:
+        who = accounts.get_user(conn, user)
+    if who is None or (path is None) == (author is None):
+        why = f"no user {user!r}" if who is None else "give a file, or --author NAME"
+        err.print(f"error: {why}", highlight=False, markup=False)
+        raise typer.Exit(2)
+    try:
+        if author:
+            report = profile.import_author(engine, who.id, author)
+        else:
+            text = path.read_text(encoding="utf-8", errors="replace")
+            report = profile.import_entries(engine, _service(engine), who.id, "ids" if ids else "bibtex", text)
+    except (OSError, profile.ProfileError) as exc:
+        err.print(f"error: nothing imported: {exc}", highlight=False, markup=False)
+        raise typer.Exit(2) from exc
+    for r in report.rejected:
+        err.print(f"rejected {r.key}: {r.reason}", highlight=False, markup=False)
+    out.print(report.line(), highlight=False, markup=False)
+
+
+@app.command()
+def webhooks(
+    at: Annotated[str | None, typer.Option(metavar="TIME", help="Pretend it is this UTC time (ISO).")] = None,
+) -> None:
+    """Send the latest day's For you papers to every webhook that is due (the scheduler does this itself)."""
+    from paperfeed.digest import webhooks as hooks
+
+    engine = _engine()
+    now = datetime.fromisoformat(at) if at else None
+    report = hooks.run(engine, get_settings(), _service(engine), now=now)
+    out.print(
+        f"webhooks: {report.sent} sent, {report.retrying} to retry, {report.failed} failed "
+        f"({report.disabled} disabled), {report.empty} with nothing to send",
+        highlight=False,
+    )
+
+
 @app.command()
 def similar(
     paper_id: Annotated[str, typer.Argument(help="An arXiv id (any form) or paperfeed id; with --text, free text.")],

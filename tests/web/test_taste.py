@@ -126,10 +126,9 @@ def test_a_bibtex_import_counts_as_likes_and_reports_what_it_did(client, sample_
     register(client, "ada")
     assert "Upvote or save a few papers" in client.get(f"/papers/date/{DAY}?sort=foryou").text
     vision = [p for p in sample_papers if "cs.CV" in p.categories and str(p.listed_date) != DAY][:3]
-    by_title = next(
-        p for p in sample_papers if "cs.CV" in p.categories and p not in vision and str(p.listed_date) != DAY
-    )
-    extra = f"\n\n@inproceedings{{bytitle, title = {{{by_title.title}.}}, year = {{2024}}}}\n\n@misc{{notitle, year = {{2020}}}}"
+    more = [p for p in sample_papers if "cs.CV" in p.categories and p not in vision and str(p.listed_date) != DAY]
+    extra = f"\n\n@inproceedings{{bytitle, title = {{{more[0].title}.}}, year = 2024}}"
+    extra += "\n\n@misc{notitle, year = 2020}"
     page = upload(client, bib_of(vision, extra).encode())
     assert page.status_code == 200, page.text
     assert "Imported: 4 matched to papers here, 0 kept by their text, 1 rejected; 4 new to your profile" in page.text
@@ -226,3 +225,25 @@ def test_the_private_for_you_feed(client, other, sample_papers):
     post(client, f"/settings/tokens/{tid}/revoke", page="/settings")
     assert other.get(f"/feeds/foryou/{token}.xml").status_code == 404
     assert other.get("/feeds/foryou/pf_feed_guess.xml").status_code == 404
+
+
+def test_the_cli_imports_a_library_and_says_what_it_rejected(client, sample_papers, tmp_path):
+    from typer.testing import CliRunner
+
+    from paperfeed.cli import app as cli
+
+    register(client, "ada")
+    bib = tmp_path / "mendeley.bib"
+    bib.write_bytes((BIBTEX / "mendeley.bib").read_bytes())
+    run = CliRunner().invoke(cli, ["import-library", "--user", "ada", str(bib)])
+    assert run.exit_code == 0 and "kept by their text" in run.output and "rejected" in run.output
+    junk = tmp_path / "notes.txt"
+    junk.write_text("just some notes, no entries")
+    run = CliRunner().invoke(cli, ["import-library", "--user", "ada", str(junk)])
+    assert run.exit_code == 2 and "nothing imported: this file is not BibTeX" in run.output
+    author = sample_papers[5].authors[0]
+    run = CliRunner().invoke(cli, ["import-library", "--user", "ada", "--author", author])
+    assert run.exit_code == 0 and "matched to papers here" in run.output
+    assert CliRunner().invoke(cli, ["import-library", "--user", "nobody", str(bib)]).exit_code == 2
+    run = CliRunner().invoke(cli, ["webhooks"])
+    assert run.exit_code == 0 and "webhooks: 0 sent" in run.output

@@ -1,0 +1,62 @@
+"""The For you service over the indexed sample: a day is ranked once per user and taste (cached), recomputed
+when the taste changes; imported entries without a stored paper count by their text; a user's likes that are
+not indexed yet say so instead of asking for likes."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from paperfeed.rank import foryou, profile
+from paperfeed.rank.trending import ranked_ids
+from paperfeed.store import accounts, taste
+
+DAY = date(2025, 3, 25)
+
+
+def day_ids(engine) -> list[str]:
+    with engine.connect() as conn:
+        return ranked_ids(conn, DAY, DAY)
+
+
+def test_a_day_is_ranked_once_per_taste(service, sample_papers, monkeypatch):
+    engine = service.engine
+    user = accounts.create_user(engine, "ada", "correct horse battery")
+    vision = [p.id for p in sample_papers if "cs.CV" in p.categories and p.listed_date != DAY]
+    accounts.set_upvote(engine, user, vision[0], True)
+    calls = []
+    real = foryou.rank
+    monkeypatch.setattr(foryou, "rank", lambda *a: calls.append(1) or real(*a))
+    ids = day_ids(engine)
+    first = foryou.for_you(engine, service, user.id, ids)
+    again = foryou.for_you(engine, service, user.id, ids)
+    assert len(calls) == 1 and [p.id for p in first.picks] == [p.id for p in again.picks]
+    accounts.set_upvote(engine, user, vision[1], True)  # a new like: a new taste
+    foryou.for_you(engine, service, user.id, ids)
+    taste.add_rule(engine, user, "never", "benchmark")  # a new rule too
+    foryou.for_you(engine, service, user.id, ids)
+    assert len(calls) == 3
+
+
+def test_unmatched_imports_count_by_their_text(service, sample_papers):
+    engine = service.engine
+    user = accounts.create_user(engine, "ada", "correct horse battery")
+    bib = """@article{mine, title = {Speech recognition with self-supervised acoustic models},
+      abstract = {We pretrain acoustic encoders on unlabeled speech audio and fine-tune for automatic speech
+      recognition, reducing word error rate on low-resource languages.}, year = 2024}"""
+    report = profile.import_entries(engine, service, user.id, "bibtex", bib)
+    assert (report.matched, report.unmatched, report.added) == (0, 1, 1)
+    ranking = foryou.for_you(engine, service, user.id, day_ids(engine))
+    top = ranking.picks[0]
+    assert top.because is None and top.because_title.startswith("Speech recognition")
+    text = {p.id: (p.title + p.abstract).lower() for p in sample_papers}
+    assert sum("speech" in text[p.id] for p in ranking.picks[:3]) >= 2
+
+
+def test_likes_not_yet_indexed_say_the_index_is_building(service, sample_papers, monkeypatch):
+    engine = service.engine
+    user = accounts.create_user(engine, "ada", "correct horse battery")
+    accounts.set_upvote(engine, user, sample_papers[0].id, True)
+    monkeypatch.setattr(service, "vectors", lambda ids: ([], service.random_vectors(0, 0)))
+    monkeypatch.setattr(service, "indexed_count", lambda: 10)  # of 466 stored
+    ranking = foryou.for_you(engine, service, user.id, day_ids(engine))
+    assert ranking.indexing and not ranking.needs_signal and ranking.picks == []
