@@ -2,7 +2,7 @@
 
 Builds the demo store (paperfeed init --demo, indexed) under build/screenshots-data once, serves it with
 `paperfeed serve`, signs up a user who upvotes and saves a paper, and photographs the daily, search, paper,
-For you and settings pages at 1280x900 and 375x740 in Debian's chromium.
+For you, settings and taste pages at 1280x900 and 375x740 in Debian's chromium.
 """
 
 from __future__ import annotations
@@ -73,12 +73,17 @@ def prepare(page, url: str, paper: str) -> None:
     if page.locator("button:text('Save to library')").count():
         page.fill("#tags", "to-read")
         page.click("button:text('Save to library')")
+    page.goto(url + "/settings/taste")
+    if page.locator("ul.rules li form").count() == 0:  # a boost rule, shown on the For you cards it lifts
+        page.fill("input[name=phrase]", "agent")
+        page.click("button:text('Add rule')")
 
 
 def photograph(browser, url: str, paper: str, storage: dict) -> None:
     pages = {"daily": "/", "search": f"/search?q={QUERY.replace(' ', '+')}", "paper": f"/papers/{paper}"}
     pages["foryou"] = "/?sort=foryou"
     pages["settings"] = "/settings/digest"
+    pages["taste"] = "/settings/taste"
     for size, viewport in SIZES.items():
         context = browser.new_context(viewport=viewport, is_mobile=size == "phone", storage_state=storage)
         page = context.new_page()

@@ -222,6 +222,7 @@ def test_main_pages_have_no_serious_accessibility_violations(browser, server, sa
         f"/papers/{sample_papers[0].id}",
         "/settings",
         "/settings/digest",
+        "/settings/taste",
         "/library",
         "/submit",
     ]
@@ -332,4 +333,29 @@ def test_for_you_in_the_browser(browser, server, sample_papers):
     page.locator("form.undo").get_by_role("button", name="Undo").click()
     expect(page.locator(f"[id='{first}']")).to_have_count(1)
     shot(page, "foryou.png")
+    context.close()
+
+
+def test_taste_page_in_the_browser(browser, server, sample_papers, tmp_path):
+    """Import a BibTeX file and add a never rule on the taste page; the For you tab follows both and says so."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    register_in_browser(page, server, "taste-fan")
+    vision = [p for p in sample_papers if "cs.CV" in p.categories and str(p.listed_date) != "2025-03-25"][:3]
+    bib = tmp_path / "My Library.bib"
+    bib.write_text(
+        "\n\n".join(f"@misc{{k{i}, title = {{{p.title}}}, eprint = {{{p.id}}}}}" for i, p in enumerate(vision))
+    )
+    page.goto(server + "/settings/taste")
+    page.set_input_files("#i-file", str(bib))
+    page.get_by_role("button", name="Import BibTeX").click()
+    expect(page.locator("p.note[role=status]")).to_contain_text("Imported: 3 matched to papers here")
+    page.select_option("select[name=kind]", "never")
+    page.fill("input[name=phrase]", "diffusion")
+    page.get_by_role("button", name="Add rule").click()
+    expect(page.locator("ul.rules")).to_contain_text("diffusion")
+    page.goto(server + "/papers/date/2025-03-25?sort=foryou")
+    expect(page.locator("p.foryou-note")).to_contain_text("left out by your keyword rules")
+    expect(page.locator("p.because").first).to_contain_text("Because you liked")
+    shot(page, "foryou-rules.png")
     context.close()
