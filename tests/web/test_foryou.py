@@ -8,6 +8,7 @@ import re
 from tests.web.conftest import post, register
 
 BECAUSE = re.compile(r'<p class="because">Because you liked <a href="/papers/([^"]+)">')
+DAY = "2025-03-25"
 ENTRY = re.compile(r'<li class="paper" id="p-([^"]+)"')
 
 
@@ -83,3 +84,13 @@ def test_the_undo_notice_takes_only_a_paper_id(client):
     register(client, "ada")
     page = client.get("/?marked=../logout%3Fa%3D")
     assert page.status_code == 200 and "Marked as not interested" not in page.text and "/logout?a=" not in page.text
+
+
+def test_for_you_is_the_default_tab_once_the_user_has_liked_enough(client, sample_papers):
+    register(client, "ada")
+    assert 'aria-current="true">Trending' in client.get(f"/papers/date/{DAY}").text
+    liked = [p for p in sample_papers if "cs.RO" in p.categories and str(p.listed_date) != DAY][:3]
+    for p in liked:
+        post(client, f"/papers/{p.id}/upvote", {"next": "/"})
+    assert 'aria-current="true">For you' in client.get(f"/papers/date/{DAY}").text
+    assert 'aria-current="true">Trending' in client.get(f"/papers/date/{DAY}?sort=trending").text

@@ -68,6 +68,14 @@ def likes(conn: Connection, user_id: int) -> list[tuple[str, object]]:
     return sorted(latest.items(), key=lambda kv: (kv[1], kv[0]), reverse=True)
 
 
+def signal_count(conn: Connection, user_id: int) -> int:
+    """Upvotes, saves and imported entries: how much a user has told us they like (a paper may count twice)."""
+    count = 0
+    for table in (upvotes, library, imported_papers):
+        count += conn.scalar(select(func.count()).select_from(table).where(table.c.user_id == user_id))
+    return count
+
+
 def dislikes(conn: Connection, user_id: int) -> list[str]:
     return list(conn.scalars(select(not_interested.c.paper_id).where(not_interested.c.user_id == user_id)))
 

@@ -27,7 +27,9 @@ from paperfeed.web import views
 from paperfeed.web.context import SESSION_COOKIE, Context, client_ip, safe_next
 
 router = APIRouter()
-Sort = Annotated[str, Query(pattern="^(trending|new|foryou)$", description="trending (default), new or foryou")]
+FOR_YOU_FIRST = 3  # likes and imported papers before For you becomes a user's default tab
+# Lists: no sort given means For you for a logged-in user with enough signal, Trending otherwise.
+ListSort = Annotated[str | None, Query(pattern="^(trending|new|foryou)$", description="trending, new or foryou")]
 Category = Annotated[str | None, Query(max_length=32, pattern=r"^[A-Za-z0-9.\-]*$")]
 PageNo = Annotated[int, Query(ge=1, le=10_000)]
 # An HTML form sends an empty date field as "since=": that means no date, not a bad one.
@@ -86,6 +88,7 @@ def render_list(
 ):
     c = ctx(request)
     user = c.user(request)
+    sort = sort or default_sort(c, user)
     if sort == "foryou" and user is None:
         return login_first(request)
     size = c.settings.page_size
@@ -121,6 +124,14 @@ def render_list(
     )
 
 
+def default_sort(c: Context, user: User | None) -> str:
+    """For you for a logged-in user who has given enough signal to rank by; Trending for everyone else."""
+    if user is None:
+        return "trending"
+    with c.engine.connect() as conn:
+        return "foryou" if taste.signal_count(conn, user.id) >= FOR_YOU_FIRST else "trending"
+
+
 def marked_paper(value: str) -> str:
     """The paper the Undo notice is about: an id as we store them, never free text (it goes into a form's
     action, where "../logout?" would post elsewhere)."""
@@ -144,7 +155,7 @@ def for_you_page(c: Context, conn, user: User, period, category, code: bool, pag
 @router.get("/", include_in_schema=False)
 def latest(
     request: Request,
-    sort: Sort = "trending",
+    sort: ListSort = None,
     category: Category = None,
     page: PageNo = 1,
     code: bool = False,
@@ -158,7 +169,7 @@ def period_list(
     request: Request,
     kind: str,
     key: str,
-    sort: Sort = "trending",
+    sort: ListSort = None,
     category: Category = None,
     page: PageNo = 1,
     code: bool = False,
