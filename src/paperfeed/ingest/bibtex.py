@@ -167,8 +167,21 @@ def _entry(block: BibEntry, macros: dict[str, str]) -> Entry:
 def _value(field: Field, macros: dict[str, str]) -> str:
     # bibtexparser resolves a lone macro (booktitle = nips) but leaves a concatenation as written
     if field.enclosing == "no-enclosing" and "#" in str(field.value):
-        return "".join(_concat_part(part, macros) for part in _CONCAT_PART.findall(str(field.value)))
+        return "".join(_concat_part(part, macros) for part in _concat_parts(str(field.value)))
     return str(field.value)
+
+
+def _concat_parts(value: str) -> list[str]:
+    # Part after part from the start, stopping at the first that does not fit: findall would retry from
+    # every position of an unparseable value, quadratic in its length (a 40 kB field took 18 s).
+    parts, pos = [], 0
+    while pos < len(value):
+        found = _CONCAT_PART.match(value, pos)
+        if found is None or found.end() == pos:
+            break
+        parts.append(found.group(1))
+        pos = found.end()
+    return parts
 
 
 def _concat_part(part: str, macros: dict[str, str]) -> str:
@@ -180,10 +193,15 @@ def _plain_text(value: str) -> str:
     text = _TEX_ESCAPE.sub(r"\1", value)  # Mendeley's {\%} and {\&} alone need no TeX parser
     if not _TEX_SYNTAX.search(text):
         return " ".join(text.translate(_BRACES).split())
-    return " ".join(_latex_to_text(_BARE_SPECIAL.sub(r"\\\1", value)).split())
+    tex = _BARE_SPECIAL.sub(r"\\\1", value)
+    return " ".join((_short_latex_to_text(tex) if len(tex) <= 300 else _latex_to_text(tex)).split())
 
 
-@functools.lru_cache(maxsize=4096)  # author names repeat across a library
+@functools.lru_cache(maxsize=4096)  # author names and venues repeat across a library; abstracts do not
+def _short_latex_to_text(value: str) -> str:
+    return _latex_to_text(value)
+
+
 def _latex_to_text(value: str) -> str:
     try:
         return _DECODER.latex_to_text(value)
