@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
 
 from paperfeed.digest import webhooks
@@ -169,3 +170,70 @@ def test_another_users_hook_is_404(client, other, loopback, receiver):
     for action in ("delete", "enable"):
         assert post(other, f"/settings/taste/hooks/{hook_id}/{action}", page="/settings/taste").status_code == 404
     assert len(store_hooks.hooks_of(engine, 1)) == 1
+
+
+def test_addresses_inside_ipv6_and_odd_urls_are_judged_by_what_they_reach(service, settings, ada):
+    import ipaddress
+
+    for text in ("::ffff:127.0.0.1", "::127.0.0.1", "64:ff9b::a00:1", "2002:a00:1::", "fe80::1", "::1"):
+        assert not webhooks.public(ipaddress.ip_address(text)), text
+    assert webhooks.public(ipaddress.ip_address("2606:4700::1111")) and webhooks.public(ipaddress.ip_address("1.1.1.1"))
+    for url, words in (
+        ("http://localhost:8080/hook", "private or local"),
+        ("http://example.org:99999/hook", "port in that URL"),
+        ("http://example.org:abc/hook", "port in that URL"),
+        ("http://no-such-host.invalid/hook", "no such host"),
+    ):
+        with pytest.raises(webhooks.HookError, match=words):
+            webhooks.add(service.engine, settings, ada, url, "json", 3)
+
+
+def test_the_post_goes_to_the_address_that_was_checked(loopback, receiver):
+    """The name is resolved once: the request is sent to that address with the name in the Host header."""
+    r = receiver([200])
+    target = webhooks.check_url(f"http://localhost:{r.server.server_port}/x?k=1", True)
+    url, headers, extensions = target.request()
+    assert url.startswith(f"http://{'[::1]' if target.ip.version == 6 else '127.0.0.1'}:")
+    assert url.endswith("/x?k=1") and headers == {"Host": f"localhost:{r.server.server_port}"} and extensions == {}
+
+
+def test_a_receiver_that_drips_its_answer_is_cut_off(loopback):
+    """httpx's timeout is per read: a byte every 0.3 s would hold the POST forever; the delivery's own
+    deadline (twice the timeout) ends it."""
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+
+    def drip():
+        conn, _ = server.accept()
+        conn.recv(65536)
+        for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 100:
+            try:
+                conn.send(bytes([byte]))
+            except OSError:
+                return
+            time.sleep(0.3)
+
+    threading.Thread(target=drip, daemon=True).start()
+    target = webhooks.check_url(f"http://127.0.0.1:{server.getsockname()[1]}/", True)
+    start = time.monotonic()
+    with httpx.Client(timeout=0.5) as sender, pytest.raises(httpx.TimeoutException):
+        webhooks.post_within(sender, target, {"a": 1}, 1.0)
+    assert time.monotonic() - start < 2.0
+    server.close()
+
+
+def test_two_schedulers_send_a_day_once_and_a_stale_claim_changes_nothing(service, loopback, ada, receiver):
+    r = receiver([200, 200])
+    hook = webhooks.add(service.engine, loopback, ada, r.url(), "json", 2)
+    store_hooks.plan_day(service.engine, date(2025, 3, 31), T0)
+    first = store_hooks.take(service.engine, hook.id, date(2025, 3, 31), T0, 60)
+    assert first == 1 and store_hooks.take(service.engine, hook.id, date(2025, 3, 31), T0, 60) is None
+    later = T0 + timedelta(seconds=61)  # the first claimer died: the row is taken again, as attempt 2
+    assert store_hooks.take(service.engine, hook.id, date(2025, 3, 31), later, 60) == 2
+    assert not store_hooks.finish(service.engine, hook.id, date(2025, 3, 31), T0, status="sent")  # too late
+    assert store_hooks.finish(service.engine, hook.id, date(2025, 3, 31), later, status="sent")
+    assert webhooks.run(service.engine, loopback, service, now=later + timedelta(hours=1)).sent == 0
+    assert r.bodies == []

@@ -21,6 +21,7 @@ class Scheduler(threading.Thread):
         super().__init__(name="digest-scheduler", daemon=True)
         self.engine, self.settings, self.search = engine, settings, search
         self.stopping = threading.Event()
+        self.hooks: threading.Thread | None = None
 
     def run(self) -> None:
         while not self.stopping.is_set():
@@ -38,8 +39,13 @@ class Scheduler(threading.Thread):
             self.stopping.wait(self.settings.scheduler_interval)
 
     def run_hooks(self) -> None:
-        if self.search is None:
+        """In a thread of their own: a slow receiver must not hold up the digests."""
+        if self.search is None or (self.hooks is not None and self.hooks.is_alive()):
             return
+        self.hooks = threading.Thread(target=self._hooks_once, name="webhooks", daemon=True)
+        self.hooks.start()
+
+    def _hooks_once(self) -> None:
         try:
             report = webhooks.run(self.engine, self.settings, self.search)
             if report.sent or report.failed or report.retrying:

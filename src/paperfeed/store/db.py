@@ -52,8 +52,24 @@ def init_db(engine: Engine) -> None:
 def insert_ignore(conn: Connection, table: Table, rows: dict | list[dict]) -> int:
     """INSERT that skips rows whose key is already there, in one statement: two identical writes at
     once (a double click, two processes) both succeed and leave one row. Returns the rows inserted."""
+    return conn.execute(_dialect_insert(conn, table).on_conflict_do_nothing(), rows).rowcount
+
+
+def insert_under_cap(conn: Connection, table: Table, row: dict, mine, cap: int) -> bool:
+    """INSERT row only while fewer than `cap` rows match `mine`, counted in the same statement (a separate
+    count then insert lets two requests at once both pass). Rows already there (same key) are kept. Returns
+    whether a row was inserted."""
+    from sqlalchemy import func, literal, select
+
+    values = select(*(literal(v, table.c[k].type).label(k) for k, v in row.items()))
+    count = select(func.count()).select_from(table).where(mine).scalar_subquery()
+    query = _dialect_insert(conn, table).from_select(list(row), values.where(count < cap))
+    return conn.execute(query.on_conflict_do_nothing()).rowcount == 1
+
+
+def _dialect_insert(conn: Connection, table: Table):
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    return conn.execute(insert(table).on_conflict_do_nothing(), rows).rowcount
+    return insert(table)

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import Engine, and_, delete, func, or_, select, update
 
 from paperfeed.store.accounts import User
-from paperfeed.store.db import insert_ignore
+from paperfeed.store.db import insert_ignore, insert_under_cap
 from paperfeed.store.importer import utcnow
 from paperfeed.store.schema import hook_deliveries, webhooks
 
@@ -31,11 +31,12 @@ class Hook:
 
 
 def add_hook(engine: Engine, user: User, url: str, shape: str, top_n: int) -> Hook:
+    row = {"user_id": user.id, "url": url, "shape": shape, "top_n": top_n, "enabled": True, "created_at": utcnow()}
     with engine.begin() as conn:
-        if conn.scalar(select(func.count()).select_from(webhooks).where(webhooks.c.user_id == user.id)) >= MAX_HOOKS:
+        # The count and the insert in one statement: two requests at once cannot both pass the cap.
+        if not insert_under_cap(conn, webhooks, row, webhooks.c.user_id == user.id, MAX_HOOKS):
             raise ValueError(f"at most {MAX_HOOKS} webhooks; remove one first")
-        row = {"user_id": user.id, "url": url, "shape": shape, "top_n": top_n, "enabled": True}
-        hook_id = conn.execute(webhooks.insert().values(**row, created_at=utcnow())).inserted_primary_key[0]
+        hook_id = conn.scalar(select(func.max(webhooks.c.id)).where(webhooks.c.user_id == user.id))
     return Hook(hook_id, user.id, url, shape, top_n, True, None)
 
 
@@ -67,9 +68,14 @@ def remove_hook(engine: Engine, user: User, hook_id: int) -> bool:
 
 
 def enable_hook(engine: Engine, user: User, hook_id: int) -> bool:
+    """On again, from the next day planned: deliveries still waiting from before are dropped, not sent late."""
     query = update(webhooks).where(webhooks.c.id == hook_id, webhooks.c.user_id == user.id)
     with engine.begin() as conn:
-        return conn.execute(query.values(enabled=True, disabled_reason=None)).rowcount > 0
+        if conn.execute(query.values(enabled=True, disabled_reason=None)).rowcount == 0:
+            return False
+        d = hook_deliveries.c
+        conn.execute(delete(hook_deliveries).where(d.hook_id == hook_id, d.status == "pending"))
+        return True
 
 
 def disable_hook(engine: Engine, hook_id: int, reason: str) -> None:
@@ -87,26 +93,37 @@ def plan_day(engine: Engine, day: date, now: datetime) -> None:
             insert_ignore(conn, hook_deliveries, rows)
 
 
-def claim(engine: Engine, now: datetime, lease_seconds: float) -> list[tuple[Hook, date, int]]:
-    """The due deliveries of enabled hooks, each marked 'sending' by this call alone: (hook, day, attempts)."""
+def due(engine: Engine, now: datetime, lease_seconds: float) -> list[tuple[Hook, date]]:
+    """Deliveries of enabled hooks that are due: pending and past their time, or 'sending' past the lease (the
+    process that claimed them died)."""
+    d = hook_deliveries.c
+    query = select(webhooks, d.day).join(webhooks, webhooks.c.id == d.hook_id)
+    with engine.connect() as conn:
+        rows = conn.execute(query.where(_due(now, lease_seconds), webhooks.c.enabled.is_(True))).all()
+    return [(_hook(r), r.day) for r in rows]
+
+
+def _due(now: datetime, lease_seconds: float):
     d = hook_deliveries.c
     stale = now - timedelta(seconds=lease_seconds)
-    due = or_(and_(d.status == "pending", d.next_attempt_at <= now), and_(d.status == "sending", d.claimed_at < stale))
-    query = select(webhooks, d.day, d.attempts).join(webhooks, webhooks.c.id == d.hook_id)
-    with engine.connect() as conn:
-        rows = conn.execute(query.where(due, webhooks.c.enabled.is_(True))).all()
-    return [(_hook(r), r.day, r.attempts) for r in rows if _take(engine, r.id, r.day, due, now)]
+    return or_(and_(d.status == "pending", d.next_attempt_at <= now), and_(d.status == "sending", d.claimed_at < stale))
 
 
-def _take(engine: Engine, hook_id: int, day: date, due, now: datetime) -> bool:
-    # The same condition again in the UPDATE: of two schedulers, one changes the row and the other none.
+def take(engine: Engine, hook_id: int, day: date, now: datetime, lease_seconds: float) -> int | None:
+    """Claim one delivery right before sending it: the attempt number, or None when another process has it.
+    The same condition in the UPDATE: of two schedulers, one changes the row and the other none. Counting the
+    attempt here bounds the retries of a send that kills its process."""
     d = hook_deliveries.c
+    query = update(hook_deliveries).where(d.hook_id == hook_id, d.day == day, _due(now, lease_seconds))
     with engine.begin() as conn:
-        query = update(hook_deliveries).where(d.hook_id == hook_id, d.day == day, due)
-        return conn.execute(query.values(status="sending", claimed_at=now)).rowcount == 1
+        if conn.execute(query.values(status="sending", claimed_at=now, attempts=d.attempts + 1)).rowcount != 1:
+            return None
+        return conn.scalar(select(d.attempts).where(d.hook_id == hook_id, d.day == day))
 
 
-def finish(engine: Engine, hook_id: int, day: date, **values) -> None:
+def finish(engine: Engine, hook_id: int, day: date, claimed_at: datetime, **values) -> bool:
+    """Record the outcome, if this claim still holds the row (a late sender never overwrites a newer one)."""
     d = hook_deliveries.c
+    mine = and_(d.hook_id == hook_id, d.day == day, d.status == "sending", d.claimed_at == claimed_at)
     with engine.begin() as conn:
-        conn.execute(update(hook_deliveries).where(d.hook_id == hook_id, d.day == day).values(**values))
+        return conn.execute(update(hook_deliveries).where(mine).values(**values)).rowcount == 1

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, delete, func, select
 
 from paperfeed.store.accounts import User
-from paperfeed.store.db import insert_ignore
+from paperfeed.store.db import insert_ignore, insert_under_cap
 from paperfeed.store.importer import utcnow
 from paperfeed.store.schema import (
     imported_papers,
@@ -26,7 +26,7 @@ RULE_KINDS = ("must", "never", "boost")
 MAX_RULES = 50
 MAX_PHRASE = 100
 MAX_CATEGORIES = 40
-CATEGORY = re.compile(r"^[a-z-]+(\.[A-Za-z-]+)?$")
+CATEGORY = re.compile(r"^[a-z-]{2,20}(\.[A-Za-z-]{1,10})?$")
 SEEN_HOW = ("digest", "feed", "hook", "opened")
 
 
@@ -94,11 +94,11 @@ def add_rule(engine: Engine, user: User, kind: str, text: str) -> Rule:
     if kind not in RULE_KINDS:
         raise TasteError(f"a rule is one of {', '.join(RULE_KINDS)}, not {kind[:20]!r}")
     phrase = clean_phrase(text)
+    row = {"user_id": user.id, "kind": kind, "phrase": phrase, "created_at": utcnow()}
     with engine.begin() as conn:
-        if _rule_count(conn, user.id) >= MAX_RULES:
+        found = conn.execute(select(taste_rules.c.id).where(*_rule_key(user.id, kind, phrase))).scalar()
+        if found is None and not insert_under_cap(conn, taste_rules, row, taste_rules.c.user_id == user.id, MAX_RULES):
             raise TasteError(f"at most {MAX_RULES} keyword rules; remove one first")
-        row = {"user_id": user.id, "kind": kind, "phrase": phrase, "created_at": utcnow()}
-        insert_ignore(conn, taste_rules, row)
         found = conn.execute(select(taste_rules.c.id).where(*_rule_key(user.id, kind, phrase))).scalar_one()
     return Rule(found, kind, phrase)
 
@@ -106,8 +106,11 @@ def add_rule(engine: Engine, user: User, kind: str, text: str) -> Rule:
 def set_interests(engine: Engine, user: User, values: list[str], keywords: list[str]) -> None:
     """The sign-up topics in one transaction: categories replace the old ones, each keyword becomes a boost
     rule; nothing is kept if any of them is refused."""
-    cats, phrases = clean_categories(values), [clean_phrase(k) for k in keywords]
+    cats, phrases = clean_categories(values), list(dict.fromkeys(clean_phrase(k) for k in keywords))
     with engine.begin() as conn:
+        mine = (taste_rules.c.user_id == user.id) & (taste_rules.c.kind == "boost")
+        have = set(conn.scalars(select(taste_rules.c.phrase).where(mine)))
+        phrases = [p for p in phrases if p not in have]
         if _rule_count(conn, user.id) + len(phrases) > MAX_RULES:
             raise TasteError(f"at most {MAX_RULES} keyword rules; remove some first")
         conn.execute(delete(taste_categories).where(taste_categories.c.user_id == user.id))
