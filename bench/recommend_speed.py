@@ -106,7 +106,7 @@ def rss_mb() -> float:
 
 def batch(engine, search: SearchService, uids: list[int], day: list[str]) -> dict:
     """Ours (the shipped For you, cold cache) and the zotero baseline over the same users."""
-    foryou.RANKINGS.items.clear()
+    foryou.RANKINGS.clear()
     foryou.for_you(engine, search, uids[0], day)  # the day's candidates loaded once, as in a digest run
     start, mem_early = time.perf_counter(), None
     for i, uid in enumerate(uids):

@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 import time
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -437,8 +437,13 @@ def webhooks(
     """Send the latest day's For you papers to every webhook that is due (the scheduler does this itself)."""
     from paperfeed.digest import webhooks as hooks
 
+    try:
+        now = datetime.fromisoformat(at) if at else None
+        now = now.astimezone(UTC).replace(tzinfo=None) if now and now.tzinfo else now
+    except ValueError:
+        err.print(f"error: --at takes an ISO time like 2026-12-01T09:00, not {at!r}", highlight=False, markup=False)
+        raise typer.Exit(2) from None
     engine = _engine()
-    now = datetime.fromisoformat(at) if at else None
     report = hooks.run(engine, get_settings(), _service(engine), now=now)
     out.print(
         f"webhooks: {report.sent} sent, {report.retrying} to retry, {report.failed} failed "

@@ -247,3 +247,12 @@ def test_the_cli_imports_a_library_and_says_what_it_rejected(client, sample_pape
     assert CliRunner().invoke(cli, ["import-library", "--user", "nobody", str(bib)]).exit_code == 2
     run = CliRunner().invoke(cli, ["webhooks"])
     assert run.exit_code == 0 and "webhooks: 0 sent" in run.output
+
+
+def test_only_a_signed_in_user_may_send_a_large_library(client, other, sample_papers):
+    register(client, "ada")
+    big = bib_of(sample_papers[:3], "\n% " + "x" * 2_000_000 + "\n").encode()  # 2 MB, over the 1 MB form limit
+    assert upload(client, big).status_code == 200
+    token = csrf(other, "/login")
+    stranger = other.post("/settings/taste/import", data={"csrf_token": token}, files={"file": ("a.bib", big)})
+    assert stranger.status_code == 413

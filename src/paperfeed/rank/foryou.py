@@ -34,7 +34,8 @@ RANDOM_NEGATIVES = 300
 OPENED_STRENGTH = 0.3  # a paper opened says less than one upvoted or saved
 BOOST = 0.5  # scores are scaled to [-1, 1]: a boost phrase lifts a paper by a quarter of that range
 CATEGORY_BONUS = 0.2  # cold start: a paper in a chosen category, on top of its closeness to the keywords
-CACHE_SIZE = 2048
+CACHE_SIZE = 2048  # rankings kept, and at most CACHE_PICKS papers in them all (a pick is ~0.3 kB: ~100 MB)
+CACHE_PICKS = 300_000
 
 
 @dataclass
@@ -47,7 +48,7 @@ class Profile:
     categories: list[str]
 
     def fingerprint(self) -> str:
-        parts = (self.likes, self.opened, self.dislikes, self.imported.matched, len(self.imported.vectors))
+        parts = (self.likes, self.opened, self.dislikes, self.imported.matched, self.imported.titles)
         return hashlib.sha256(repr((parts, self.rules, self.categories)).encode()).hexdigest()
 
     def phrases(self, kind: str) -> list[str]:
@@ -73,8 +74,11 @@ class Candidates:
 
 
 class _Cache:
-    def __init__(self, size: int):
+    """Least recently used, bounded by entries and by their total cost (a ranking costs one per paper)."""
+
+    def __init__(self, size: int, max_cost: int | None = None, cost=lambda value: 1):
         self.size, self.items, self.lock = size, OrderedDict(), threading.Lock()
+        self.max_cost, self.cost, self.total = max_cost or size, cost, 0
 
     def get(self, key):
         with self.lock:
@@ -84,12 +88,20 @@ class _Cache:
 
     def put(self, key, value) -> None:
         with self.lock:
+            if key in self.items:
+                self.total -= self.cost(self.items.pop(key))
             self.items[key] = value
-            while len(self.items) > self.size:
-                self.items.popitem(last=False)
+            self.total += self.cost(value)
+            while len(self.items) > self.size or (self.total > self.max_cost and len(self.items) > 1):
+                self.total -= self.cost(self.items.popitem(last=False)[1])
+
+    def clear(self) -> None:
+        with self.lock:
+            self.items.clear()
+            self.total = 0
 
 
-RANKINGS = _Cache(CACHE_SIZE)
+RANKINGS = _Cache(CACHE_SIZE, max_cost=CACHE_PICKS, cost=lambda ranking: len(ranking.picks) + 1)
 CANDIDATES = _Cache(8)
 PHRASE_VECTORS = _Cache(4096)
 
@@ -224,15 +236,24 @@ def like_matrix(engine: Engine, search: SearchService, profile: Profile, now: da
     strength = dict.fromkeys(profile.opened, OPENED_STRENGTH) | dict.fromkeys(when, 1.0)
     opened_at = dict.fromkeys(profile.opened, now)
     ids, vecs = search.vectors(list(strength))
-    keys = [(pid, "") for pid in ids] + [(None, t) for t in profile.imported.titles]
-    extra = [np.frombuffer(v, dtype=np.float32) for v in profile.imported.vectors]
-    if not keys:
+    dim = vecs.shape[1] if ids else search_dim(search)
+    imported = [
+        (title, np.frombuffer(v, dtype=np.float32), at)
+        for title, v, at in zip(profile.imported.titles, profile.imported.vectors, profile.imported.times, strict=True)
+        if dim and len(v) == dim * 4  # an entry embedded by another model is left out, not a crash
+    ]
+    if not ids and not imported:
         return None
-    vectors = np.vstack([vecs.reshape(len(ids), -1)] + ([np.stack(extra)] if extra else [])) if ids else np.stack(extra)
-    imported_at = profile.imported.matched[-1][1] if profile.imported.matched else now
-    times = [when.get(pid) or opened_at[pid] for pid in ids] + [imported_at] * len(extra)
-    weights = [strength[pid] for pid in ids] + [1.0] * len(extra)
+    vectors = np.vstack([vecs.reshape(len(ids), dim), *[v[None, :] for _, v, _ in imported]])
+    keys = [(pid, "") for pid in ids] + [(None, title) for title, _, _ in imported]
+    times = [when.get(pid) or opened_at[pid] for pid in ids] + [at for _, _, at in imported]
+    weights = [strength[pid] for pid in ids] + [1.0] * len(imported)
     return Likes(keys, vectors.astype(np.float32), rec.age_days(times, now), np.array(weights))
+
+
+def search_dim(search: SearchService) -> int:
+    snap = search.snapshot()
+    return int(snap.matrix.shape[1]) if snap is not None else 0
 
 
 def by_likes(

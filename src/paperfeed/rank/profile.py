@@ -22,6 +22,7 @@ from paperfeed.store import taste
 from paperfeed.store.schema import papers
 
 EMBED_LIMIT = 300
+MAX_ENTRIES = 5000  # a user's whole imported profile; each For you ranking fits on all of it
 AUTHOR_LIMIT = 500  # a name with more papers than this is too common to mean one person
 KINDS = ("bibtex", "ids", "author")
 
@@ -65,9 +66,20 @@ def import_entries(engine: Engine, search: SearchService, user_id: int, kind: st
     rows = [row_for(pid, e, kind) for e, pid in zip(parsed.entries, found, strict=True) if pid]
     report.matched = len(rows)
     unmatched = [e for e, pid in zip(parsed.entries, found, strict=True) if not pid]
+    check_room(engine, user_id, len(rows) + min(len(unmatched), EMBED_LIMIT))
     rows += unmatched_rows(search, unmatched, kind, report)
     report.added = taste.save_imported(engine, user_id, rows) if rows else 0
     return report
+
+
+def check_room(engine: Engine, user_id: int, adding: int) -> None:
+    with engine.connect() as conn:
+        held = sum(taste.imported_count(conn, user_id))
+    if held + adding > MAX_ENTRIES:
+        raise ProfileError(
+            f"your imported profile would hold {held + adding} entries, over {MAX_ENTRIES}: "
+            "remove it first, or import a smaller collection"
+        )
 
 
 def import_author(engine: Engine, user_id: int, name: str) -> Report:
@@ -81,13 +93,15 @@ def import_author(engine: Engine, user_id: int, name: str) -> Report:
     if len(ids) > AUTHOR_LIMIT:
         raise ProfileError(f"{len(ids)} papers list {name[:80]!r}: too many to be one person; import a BibTeX file")
     rows = [{"key": pid, "paper_id": pid, "title": "", "vector": None, "source": "author"} for pid in ids]
+    check_room(engine, user_id, len(rows))
     return Report(matched=len(ids), added=taste.save_imported(engine, user_id, rows))
 
 
 def papers_by(engine: Engine, name: str, wanted: str) -> list[str]:
     # A rough LIKE on the JSON text of the last name narrows the scan; the exact comparison is done here.
     last = name.split()[-1].lower()
-    query = select(papers.c.id, papers.c.authors).where(func.lower(cast(papers.c.authors, String)).contains(last))
+    authors_text = func.lower(cast(papers.c.authors, String))
+    query = select(papers.c.id, papers.c.authors).where(authors_text.contains(last, autoescape=True))
     with engine.connect() as conn:
         rows = conn.execute(query).all()
     return [pid for pid, authors in rows if any(normalize_title(a) == wanted for a in authors or [])]

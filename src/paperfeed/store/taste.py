@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine, delete, func, select
@@ -46,6 +46,7 @@ class Imported:
     matched: list[tuple[str, datetime]]  # paper id, when imported
     titles: list[str]  # unmatched entries with an embedding, oldest first
     vectors: list[bytes]
+    times: list[datetime] = field(default_factory=list)  # when each unmatched entry was imported
 
 
 def set_not_interested(engine: Engine, user: User, paper_id: str, on: bool) -> None:
@@ -175,6 +176,7 @@ def imported(conn: Connection, user_id: int) -> Imported:
         elif vector:
             out.titles.append(title)
             out.vectors.append(vector)
+            out.times.append(when)
     return out
 
 

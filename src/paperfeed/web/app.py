@@ -78,13 +78,24 @@ def create_app(settings: Settings | None = None, arxiv_client: httpx.Client | No
         tally=app.state.ctx.tally,
     )
     larger = {"/settings/taste/import": max(settings.max_body_bytes, IMPORT_BYTES + 65536)}
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout, larger=larger)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        timeout=settings.body_timeout,
+        larger=larger,
+        signed_in=lambda cookies: signed_in(app.state.ctx.engine, cookies),
+    )
     app.add_middleware(LogAndProtect)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(accounts.Busy, busy_error)
     app.add_exception_handler(Unavailable, busy_error)
     return app
+
+
+def signed_in(engine, cookies: dict) -> bool:
+    token = cookies.get(SESSION_COOKIE)
+    return bool(token) and accounts.session_user(engine, token) is not None
 
 
 def api_docs():

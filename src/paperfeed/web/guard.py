@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter, deque
+from http.cookies import CookieError, SimpleCookie
 
 # Paths that must answer even when the server is full: health probes, and the files a page needs.
 ALWAYS_ADMITTED = ("/healthz", "/static/")
@@ -31,22 +32,45 @@ async def send_plain(send, status: int, message: str, path: str, headers: dict |
     await send({"type": "http.response.body", "body": body})
 
 
+LARGE_AT_ONCE = 2
+
+
 class BodyLimit:
     """Read the whole request body here, before admission control gives the request a slot: a body over
     `max_bytes` is refused with 413 (by Content-Length before reading, or as soon as a chunked body passes
     it), and one that has not fully arrived within `timeout` seconds gets 408. A slow upload then holds a
     connection, never one of the few slots that do the work."""
 
-    def __init__(self, app, max_bytes: int, timeout: float, larger: dict[str, int] | None = None):
+    def __init__(self, app, max_bytes: int, timeout: float, larger: dict[str, int] | None = None, signed_in=None):
         self.app, self.max_bytes, self.timeout = app, max_bytes, timeout
-        self.larger = larger or {}  # path -> its own limit (a library upload is bigger than any form)
+        # path -> its own limit (a library upload is bigger than any form), for a request whose cookies
+        # `signed_in` accepts (a session), and for LARGE_AT_ONCE such bodies at a time: strangers cannot make
+        # the server hold many 20 MB bodies.
+        self.larger, self.signed_in = larger or {}, signed_in
+        self.large_slots = asyncio.Semaphore(LARGE_AT_ONCE)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        path = scope["path"]
-        limit = self.larger.get(path, self.max_bytes)
         headers = dict(scope["headers"])
+        if scope["path"] in self.larger and await self._may_send_large(headers):
+            if self.large_slots.locked():
+                return await send_plain(send, 503, "another large upload is being received; try again", scope["path"])
+            async with self.large_slots:
+                return await self._limited(scope, receive, send, headers, self.larger[scope["path"]])
+        return await self._limited(scope, receive, send, headers, self.max_bytes)
+
+    async def _may_send_large(self, headers: dict) -> bool:
+        if self.signed_in is None:
+            return True
+        try:
+            cookies = SimpleCookie(headers.get(b"cookie", b"").decode("latin-1"))
+        except CookieError:
+            return False
+        return await asyncio.to_thread(self.signed_in, {k: m.value for k, m in cookies.items()})
+
+    async def _limited(self, scope, receive, send, headers: dict, limit: int):
+        path = scope["path"]
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             return await send_plain(send, 413, self._too_large(limit), path)

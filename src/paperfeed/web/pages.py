@@ -281,7 +281,9 @@ def paper_page(request: Request, paper_id: str):
     c = ctx(request)
     paper = visible_paper(c, request, paper_id)
     user = c.user(request)
-    if user is not None:  # opened: a weak like, and seen (For you leaves it out from now on)
+    # Opened: a weak like, and seen (For you leaves it out from now on). Not when another site sent the browser
+    # here: a page elsewhere must not be able to steer someone's taste by linking papers.
+    if user is not None and request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none"):
         taste.mark_seen(c.engine, user.id, [paper["id"]], "opened")
     similar = c.search.similar(paper["id"], 10) or []
     with c.engine.connect() as conn:

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 
 from paperfeed.digest import webhooks
+from paperfeed.ingest import bibtex
 from paperfeed.rank import profile
 from paperfeed.store import hooks as store_hooks
 from paperfeed.store import taste
@@ -109,7 +110,9 @@ def import_library(
 def read_upload(file: UploadFile | None) -> str:
     if file is None or not file.filename:
         return ""
-    data = file.file.read()
+    data = file.file.read(bibtex.MAX_BYTES + 1)
+    if len(data) > bibtex.MAX_BYTES:
+        raise profile.ProfileError(f"the file is over {bibtex.MAX_BYTES // 2**20} MB; export a smaller collection")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
