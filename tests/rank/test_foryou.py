@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from paperfeed.rank import foryou, profile
 from paperfeed.rank.trending import ranked_ids
 from paperfeed.store import accounts, taste
@@ -60,3 +62,21 @@ def test_likes_not_yet_indexed_say_the_index_is_building(service, sample_papers,
     monkeypatch.setattr(service, "indexed_count", lambda: 10)  # of 466 stored
     ranking = foryou.for_you(engine, service, user.id, day_ids(engine))
     assert ranking.indexing and not ranking.needs_signal and ranking.picks == []
+
+
+def test_an_import_that_fails_part_way_imports_nothing(service, sample_papers, monkeypatch):
+    engine = service.engine
+    user = accounts.create_user(engine, "ada", "correct horse battery")
+    matched = "\n".join(
+        f"@misc{{k{i}, title = {{{p.title}}}, eprint = {{{p.id}}}}}" for i, p in enumerate(sample_papers[:3])
+    )
+    unmatched = "@misc{new, title = {A paper this store has never seen}, abstract = {Something else entirely.}}"
+
+    def broken(texts):
+        raise RuntimeError("the encoder ran out of memory")
+
+    monkeypatch.setattr(service.encoder, "encode", broken)
+    with pytest.raises(RuntimeError):
+        profile.import_entries(engine, service, user.id, "bibtex", matched + "\n" + unmatched)
+    with engine.connect() as conn:
+        assert taste.imported_count(conn, user.id) == (0, 0)  # the three matched entries did not land alone
