@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import sys
 import time
 from datetime import UTC, date, datetime
@@ -291,6 +292,47 @@ def index(
     """Bring the search indexes (BM25 and vectors) up to date with the store; only new or changed papers are
     processed. Safe to interrupt: the next run finishes the job."""
     _index(_engine(), rebuild)
+
+
+@app.command()
+def backup(dest: Annotated[Path, typer.Argument(help="A new (or empty) folder for the backup.")]) -> None:
+    """A consistent copy of the store while the server runs (and of the search indexes when no indexer is
+    writing), with a manifest of counts and checksums. PostgreSQL: use pg_dump."""
+    from paperfeed.search.indexer import copy_indexes
+    from paperfeed.store import backup as store_backup
+
+    settings = get_settings()
+    try:
+        manifest = store_backup.backup(_engine(), settings.data_dir, dest)
+    except (store_backup.BackupError, OSError) as exc:
+        err.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(2) from exc
+    manifest.indexes = copy_indexes(settings.data_dir, dest)
+    store_backup.write_manifest(dest, manifest)
+    out.print(f"backed up to {dest}: {manifest.line()}", highlight=False, markup=False)
+
+
+@app.command()
+def restore(
+    src: Annotated[Path, typer.Argument(help="A folder written by `paperfeed backup`.")],
+    force: Annotated[bool, typer.Option("--force", help="Replace the store that is there.")] = False,
+) -> None:
+    """Check a backup against its manifest, put it in place, and bring the search indexes up to date with it
+    (copied ones are checked and topped up; missing ones are rebuilt)."""
+    from paperfeed.store import backup as store_backup
+
+    settings = get_settings()
+    try:
+        manifest = store_backup.restore(src, settings.data_dir, force)
+    except (store_backup.BackupError, OSError) as exc:
+        err.print(f"error: nothing restored: {exc}", highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(2) from exc
+    target = settings.data_dir / "index"
+    if (src / "index").is_dir():
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(src / "index", target)
+    out.print(f"restored {manifest.line()} from {src}; checking the search indexes", highlight=False, markup=False)
+    _index(_engine(), False)
 
 
 def _service(engine):

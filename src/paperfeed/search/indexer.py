@@ -77,6 +77,18 @@ def writer_lock(root: Path, wait: float | None = None) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def copy_indexes(data_dir: Path, dest: Path, wait: float = 10.0) -> bool:
+    """Both indexes copied to dest/index while no writer changes them; False when one held them too long
+    (a restore then rebuilds them). Consistency with the store is `sync`'s job after a restore: papers the
+    copy lacks are embedded, papers it has that the store lacks are removed."""
+    try:
+        with writer_lock(index_dir(data_dir), wait):
+            shutil.copytree(index_dir(data_dir), dest / "index", ignore=shutil.ignore_patterns(".lock"))
+        return True
+    except (IndexBusy, FileNotFoundError):
+        return False
+
+
 def text_hash(title: str, abstract: str) -> str:
     return hashlib.sha1(paper_text(title, abstract).encode()).hexdigest()[:16]
 
