@@ -1,4 +1,5 @@
-"""Shared fixtures: a real SQLite file per test, recorded real responses, the shared corpus."""
+"""Shared fixtures: a real store per test (a SQLite file, or with `--store postgresql` a database of its own
+on a real PostgreSQL that pgserver starts), recorded real responses, the shared corpus."""
 
 from __future__ import annotations
 
@@ -33,6 +34,34 @@ SHARED = REPO.parent / "shared"
 SAMPLE = FIXTURES / "arxiv-snapshot" / "sample-2025-03.jsonl.gz"
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--store",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="the store every test runs on (make test runs the suite on both)",
+    )
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sqlite_only(why): a test of SQLite itself (its file, its journal)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """On PostgreSQL the SQLite-only tests are left out, and said so at the end (never skipped silently)."""
+    if config.getoption("--store") != "postgresql":
+        return
+    left = [i for i in items if i.get_closest_marker("sqlite_only")]
+    items[:] = [i for i in items if not i.get_closest_marker("sqlite_only")]
+    config.sqlite_only = [(i.nodeid, i.get_closest_marker("sqlite_only").args[0]) for i in left]
+    config.hook.pytest_deselected(items=left)
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    for nodeid, why in getattr(config, "sqlite_only", []):
+        terminalreporter.write_line(f"SQLite only, not run on PostgreSQL: {nodeid} ({why})")
+
+
 def shared(*parts: str) -> Path:
     """A path under ../shared; a missing one fails loudly rather than skipping."""
     path = SHARED.joinpath(*parts)
@@ -41,11 +70,36 @@ def shared(*parts: str) -> Path:
     return path
 
 
+# data folder -> the PostgreSQL database that is its store (tests on PostgreSQL; SQLite keeps its file there)
+STORES: dict[str, str] = {}
+
+
+def store_url(data: Path) -> str:
+    return STORES.get(str(Path(data).resolve()), f"sqlite:///{Path(data) / 'paperfeed.db'}")
+
+
+def store_env(data: Path) -> dict[str, str]:
+    """What a `paperfeed` process started on `data` needs to find its store."""
+    url = STORES.get(str(Path(data).resolve()))
+    return {"PAPERFEED_DATABASE_URL": url} if url else {}
+
+
+def new_store(postgres, data: Path, sample: bool = False) -> str:
+    """A store of its own for the data folder `data`: its SQLite file, or a new PostgreSQL database (with
+    `sample`, a copy of the indexed sample's; the folder then also needs a copy of indexed_dir's indexes)."""
+    if postgres is None:
+        return f"sqlite:///{Path(data) / 'paperfeed.db'}"
+    url = postgres.url(postgres.create(template="indexed" if sample else None))
+    STORES[str(Path(data).resolve())] = url
+    return url
+
+
 @contextmanager
 def served(data: Path, model_cache: Path) -> Iterator[str]:
     """`paperfeed serve` on the data directory `data`, in its own process; yields its URL once it answers."""
     port = free_port()
     env = {**os.environ, "PAPERFEED_DATA_DIR": str(data), "PAPERFEED_MODEL_CACHE_DIR": str(model_cache)}
+    env |= store_env(data)
     proc = subprocess.Popen(
         [sys.executable, "-m", "paperfeed", "serve", "--port", str(port)],
         env=env,
@@ -82,9 +136,51 @@ def model_cache(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("models")
 
 
+class Postgres:
+    """One PostgreSQL server for the run (pgserver ships the binaries); a database per test."""
+
+    def __init__(self, root: Path):
+        import pgserver
+
+        self.server = pgserver.get_server(root, cleanup_mode="stop")
+        self.host = str(root)
+        self.count = 0
+
+    def url(self, name: str) -> str:
+        return f"postgresql+psycopg://postgres:@/{name}?host={self.host}"
+
+    def create(self, name: str | None = None, template: str | None = None) -> str:
+        if name is None:
+            self.count += 1
+            name = f"t{self.count}"
+        self.server.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE);')
+        if template:  # a template with a session open cannot be copied: end any left (a test's engine)
+            self.server.psql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{template}';")
+        self.server.psql(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "") + ";")
+        return name
+
+
+@pytest.fixture(scope="session")
+def store_kind(request) -> str:
+    return request.config.getoption("--store")
+
+
+@pytest.fixture(scope="session")
+def postgres(store_kind, tmp_path_factory) -> Iterator[Postgres | None]:
+    if store_kind != "postgresql":
+        yield None
+        return
+    pg = Postgres(tmp_path_factory.mktemp("pg"))
+    yield pg
+    pg.server.cleanup()
+
+
 @pytest.fixture
-def settings(tmp_path, monkeypatch, model_cache) -> Settings:
+def settings(tmp_path, monkeypatch, model_cache, postgres) -> Settings:
     monkeypatch.setenv("PAPERFEED_DATA_DIR", str(tmp_path / "data"))
+    if postgres is not None:
+        url = new_store(postgres, tmp_path / "data")
+        monkeypatch.setenv("PAPERFEED_DATABASE_URL", url)
     monkeypatch.setenv("PAPERFEED_ARXIV_API_DELAY", "0")
     monkeypatch.setenv("PAPERFEED_MODEL_CACHE_DIR", str(model_cache))
     # Importer and CLI tests check the store; the search tests index on purpose.
@@ -114,9 +210,18 @@ def encoder(model_cache):
 
 
 @pytest.fixture(scope="session")
-def indexed_dir(tmp_path_factory, sample_papers, encoder) -> Path:
-    data = tmp_path_factory.mktemp("indexed") / "data"
-    engine = make_engine(f"sqlite:///{data / 'paperfeed.db'}")
+def indexed_url(tmp_path_factory, postgres) -> str:
+    """The store of the indexed sample: a SQLite file beside its indexes, or a PostgreSQL template database."""
+    if postgres is not None:
+        return postgres.url(postgres.create("indexed"))
+    return f"sqlite:///{tmp_path_factory.mktemp('indexed') / 'data' / 'paperfeed.db'}"
+
+
+@pytest.fixture(scope="session")
+def indexed_dir(indexed_url, sample_papers, encoder, tmp_path_factory) -> Path:
+    engine = make_engine(indexed_url)
+    sqlite = indexed_url.startswith("sqlite")
+    data = Path(engine.url.database).parent if sqlite else tmp_path_factory.mktemp("indexed-pg") / "data"
     init_db(engine)
     Importer(engine).run(sample_papers, "arxiv-snapshot", str(SAMPLE))
     report = sync(engine, data, encoder)
@@ -126,9 +231,12 @@ def indexed_dir(tmp_path_factory, sample_papers, encoder) -> Path:
 
 
 @pytest.fixture
-def data_dir(indexed_dir, settings) -> Path:
-    """A private copy of the indexed sample, at the path the `settings` fixture points to."""
+def data_dir(indexed_dir, settings, postgres) -> Path:
+    """A private copy of the indexed sample, at the path the `settings` fixture points to (on PostgreSQL, the
+    test's database made again from the indexed template)."""
     shutil.copytree(indexed_dir, settings.data_dir)
+    if postgres is not None:
+        postgres.create(make_engine(settings.db_url).url.database, template="indexed")
     return settings.data_dir
 
 

@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import shared
 
 CORPUS_SIZE = 67_802
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.sqlite_only("reads the SQLite file after a SIGKILL of the import")]
 
 
 def paperfeed(data_dir: Path, *args: str, **kw) -> subprocess.CompletedProcess:

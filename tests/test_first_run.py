@@ -8,13 +8,13 @@ import httpx
 
 from paperfeed.store import init_db, make_engine
 from paperfeed.store.importer import Importer
-from tests.conftest import SAMPLE
+from tests.conftest import SAMPLE, new_store
 from tests.test_serve_faults import start, stop
 
 
-def test_serve_answers_at_once_and_indexes_in_the_background(tmp_path, sample_papers, model_cache):
+def test_serve_answers_at_once_and_indexes_in_the_background(tmp_path, sample_papers, model_cache, postgres):
     data = tmp_path / "data"
-    engine = make_engine(f"sqlite:///{data / 'paperfeed.db'}")
+    engine = make_engine(new_store(postgres, data))
     init_db(engine)
     Importer(engine).run(sample_papers, "arxiv-snapshot", str(SAMPLE))  # imported, not indexed
     engine.dispose()

@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import create_engine, func, select
 
 from paperfeed.store.schema import upvotes, users
-from tests.conftest import free_port
+from tests.conftest import free_port, new_store, store_env, store_url
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 PASSWORD = "correct horse battery"
@@ -30,6 +30,7 @@ PASSWORD = "correct horse battery"
 def start(data: Path, model_cache: Path, wrap: list[str] | None = None, **env) -> tuple[subprocess.Popen, str]:
     port = free_port()
     full_env = {**os.environ, "PAPERFEED_DATA_DIR": str(data), "PAPERFEED_MODEL_CACHE_DIR": str(model_cache)}
+    full_env |= store_env(data)
     full_env.update({f"PAPERFEED_{k.upper()}": str(v) for k, v in env.items()})
     cmd = [sys.executable, "-m", "paperfeed", "serve", "--port", str(port)]
     # The log goes to a file: a pipe nobody reads would fill and stall the server's logging.
@@ -62,9 +63,10 @@ def stop(proc: subprocess.Popen) -> str:
 
 
 @pytest.fixture
-def copy(indexed_dir, tmp_path) -> Path:
+def copy(indexed_dir, tmp_path, postgres) -> Path:
     data = tmp_path / "data"
     shutil.copytree(indexed_dir, data)
+    new_store(postgres, data, sample=True)
     return data
 
 
@@ -97,7 +99,7 @@ def test_fifty_registrations_at_once_make_one_admin(served):
     url, data = served
     with ThreadPoolExecutor(50) as pool:
         list(pool.map(lambda i: register(url, f"user{i:02d}"), range(50)))
-    engine = create_engine(f"sqlite:///{data / 'paperfeed.db'}")
+    engine = create_engine(store_url(data))
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(users)).scalar() == 50
         assert conn.execute(select(func.count()).select_from(users).where(users.c.is_admin)).scalar() == 1
@@ -121,7 +123,7 @@ def test_double_clicks_never_fail_and_count_once(served, sample_papers):
                 statuses[up] += 1
                 statuses[save] += 1
     assert set(statuses) == {303}, statuses
-    engine = create_engine(f"sqlite:///{data / 'paperfeed.db'}")
+    engine = create_engine(store_url(data))
     with engine.connect() as conn:
         per_paper = conn.execute(select(upvotes.c.paper_id, func.count()).group_by(upvotes.c.paper_id)).all()
     assert sorted(n for _, n in per_paper) == [1] * 8
@@ -215,6 +217,7 @@ def namespace(script: str) -> list[str]:
     return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh"]
 
 
+@pytest.mark.sqlite_only("the SQLite file on a full or read-only disk")
 def test_a_full_disk_is_answered_clearly_and_loses_nothing(indexed_dir, model_cache, tmp_path):
     data = Path(tempfile.mkdtemp(dir=tmp_path))
     # A real 40 MB file system holding the data, then a file that fills what is left.
@@ -248,6 +251,7 @@ def test_a_full_disk_is_answered_clearly_and_loses_nothing(indexed_dir, model_ca
         stop(proc)
 
 
+@pytest.mark.sqlite_only("the SQLite file on a full or read-only disk")
 def test_ingest_on_a_full_disk_says_so_in_one_line(tmp_path):
     data = Path(tempfile.mkdtemp(dir=tmp_path))
     sample = Path(__file__).parent / "fixtures" / "arxiv-snapshot" / "sample-2025-03.jsonl.gz"
@@ -264,6 +268,7 @@ def test_ingest_on_a_full_disk_says_so_in_one_line(tmp_path):
     assert len(errors) == 1 and errors[0].startswith("error: the disk is full"), done.stderr[-2000:]
 
 
+@pytest.mark.sqlite_only("the SQLite file on a full or read-only disk")
 def test_a_read_only_data_directory_is_one_clear_line(indexed_dir, model_cache, tmp_path):
     data = tmp_path / "ro"
     shutil.copytree(indexed_dir, data)

@@ -50,7 +50,7 @@ DAMAGE = {
 @pytest.mark.parametrize("case", list(DAMAGE))
 def test_damage_is_reported_searched_around_and_repaired(case, data_dir, settings, encoder, indexed_dir, sample_papers):
     index, damage = DAMAGE[case]
-    clean = SearchService(make_engine(f"sqlite:///{indexed_dir / 'paperfeed.db'}"), indexed_dir, encoder=encoder)
+    clean = SearchService(make_engine(settings.db_url), indexed_dir, encoder=encoder)
     want = [h.id for h in clean.search(QUERY, limit=10).hits]
     damage(data_dir)
 

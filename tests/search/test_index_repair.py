@@ -55,7 +55,7 @@ def test_index_survives_sigkill_and_the_next_run_repairs_it(settings, engine, sa
     assert f"added {len(sample_papers) - done}, updated 0, removed 0" in rerun.stdout
 
     repaired = SearchService(engine, settings.data_dir, encoder=encoder)
-    clean = SearchService(make_engine(f"sqlite:///{indexed_dir / 'paperfeed.db'}"), indexed_dir, encoder=encoder)
+    clean = SearchService(make_engine(settings.db_url), indexed_dir, encoder=encoder)
     assert repaired.indexed_count() == clean.indexed_count() == len(sample_papers)
     assert repaired.lexical.count() == len(sample_papers)  # no document added twice
     snap = repaired.snapshot()

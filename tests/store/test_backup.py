@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
@@ -19,6 +20,7 @@ def run(*args: str):
     return CliRunner().invoke(cli, list(args))
 
 
+@pytest.mark.sqlite_only("backup copies the SQLite file; a PostgreSQL store is backed up with pg_dump")
 def test_backup_during_writes_restores_to_the_same_export(data_dir, settings, sample_papers, tmp_path, monkeypatch):
     engine = make_engine(settings.db_url)
     voters = [accounts.create_user(engine, f"voter{i}", "correct horse battery") for i in range(4)]
@@ -57,6 +59,7 @@ def test_backup_during_writes_restores_to_the_same_export(data_dir, settings, sa
     assert again.exit_code == 2 and "exists" in again.output  # no silent overwrite
 
 
+@pytest.mark.sqlite_only("backup copies the SQLite file; a PostgreSQL store is backed up with pg_dump")
 def test_a_damaged_or_foreign_backup_restores_nothing(data_dir, settings, tmp_path, monkeypatch):
     assert run("backup", str(tmp_path / "bk")).exit_code == 0
     with open(tmp_path / "bk" / "paperfeed.db", "r+b") as f:

@@ -1,5 +1,6 @@
 from datetime import date, datetime
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select, text
@@ -40,6 +41,7 @@ def test_migrations_create_exactly_the_schema(engine):
     assert diff == []
 
 
+@pytest.mark.sqlite_only("the SQLite file's own settings")
 def test_sqlite_runs_with_wal_foreign_keys_and_busy_timeout(engine):
     with engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"

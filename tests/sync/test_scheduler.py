@@ -84,7 +84,8 @@ def test_two_served_schedulers_sync_each_page_once(tmp_path, sync_settings, upst
     pages = upstream.pages()
     assert pages and len(pages) == len(set(pages)), (pages, errors[0][-2000:])
     from paperfeed.store import make_engine
+    from tests.conftest import store_url
 
-    engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'paperfeed.db'}")
+    engine = make_engine(store_url(tmp_path / "data"))
     assert arxiv_days(engine) == expected(sample_papers, date(2025, 3, 25))
     engine.dispose()

@@ -15,7 +15,7 @@ from huggingface_hub import HfApi
 from paperfeed.ingest import hf_archive
 from paperfeed.store import make_engine
 from paperfeed.store.importer import Importer
-from tests.conftest import served
+from tests.conftest import new_store, served
 from tests.ingest.test_hf_archive import ARCHIVE
 
 # paperfeed's encoder sets HF_HUB_OFFLINE (no model download, ever); the client here talks to a loopback
@@ -36,11 +36,11 @@ def hub_client_online(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, indexed_dir, model_cache):
+def server(tmp_path_factory, indexed_dir, model_cache, postgres):
     """`paperfeed serve` on a copy of the indexed sample with the HF archive's signals for it."""
     data = tmp_path_factory.mktemp("hf-client") / "data"
     shutil.copytree(indexed_dir, data)
-    engine = make_engine(f"sqlite:///{data / 'paperfeed.db'}")
+    engine = make_engine(new_store(postgres, data, sample=True))
     Importer(engine).run(hf_archive.read(ARCHIVE), "hf-archive", str(ARCHIVE))
     engine.dispose()
     with served(data, model_cache) as url:

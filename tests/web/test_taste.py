@@ -193,7 +193,7 @@ def test_seen_papers_leave_for_you_until_show_seen_also_as_a_new_version(client,
     assert opened in for_you(client, "&seen=1")
 
     # Shown in a digest yesterday: hidden today; shown in a feed today: still there today.
-    engine = make_engine(settings.database_url or f"sqlite:///{settings.data_dir / 'paperfeed.db'}")
+    engine = make_engine(settings.db_url)
     uid = 1
     from datetime import datetime, timedelta
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event, literal_column
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -37,7 +37,8 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 def alembic_config(engine: Engine) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    # configparser reads "%" as interpolation: a socket path in the URL (host=%2Ftmp%2F...) must be escaped.
+    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
     return cfg
 
 
@@ -52,7 +53,11 @@ def init_db(engine: Engine) -> None:
 def insert_ignore(conn: Connection, table: Table, rows: dict | list[dict]) -> int:
     """INSERT that skips rows whose key is already there, in one statement: two identical writes at
     once (a double click, two processes) both succeed and leave one row. Returns the rows inserted."""
-    return conn.execute(_dialect_insert(conn, table).on_conflict_do_nothing(), rows).rowcount
+    query = _dialect_insert(conn, table).on_conflict_do_nothing()
+    if isinstance(rows, dict) or conn.dialect.name == "sqlite":
+        return conn.execute(query, rows).rowcount
+    # psycopg reports no rowcount for a batch (-1): count the rows the INSERT returns instead.
+    return len(conn.execute(query.returning(literal_column("1")), rows).all())
 
 
 def insert_under_cap(conn: Connection, table: Table, row: dict, mine, cap: int) -> bool:
@@ -64,7 +69,8 @@ def insert_under_cap(conn: Connection, table: Table, row: dict, mine, cap: int) 
     values = select(*(literal(v, table.c[k].type).label(k) for k, v in row.items()))
     count = select(func.count()).select_from(table).where(mine).scalar_subquery()
     query = _dialect_insert(conn, table).from_select(list(row), values.where(count < cap))
-    return conn.execute(query.on_conflict_do_nothing()).rowcount == 1
+    # RETURNING rather than rowcount, which psycopg leaves at -1 for INSERT ... SELECT.
+    return len(conn.execute(query.on_conflict_do_nothing().returning(literal_column("1"))).all()) == 1
 
 
 def _dialect_insert(conn: Connection, table: Table):
