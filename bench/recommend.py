@@ -113,7 +113,11 @@ def scores_for(
     like_rows=None,
     cand_rows=None,
     ages=None,
+    texts: list[str] | None = None,
 ) -> np.ndarray:
+    """`texts`: the corpus's texts by row, when the candidates are a day's papers: `ours` then fits its
+    tf-idf on the candidates, as the app does; without them (the topic lists rank the whole corpus) the
+    corpus's tf-idf `x` is the candidates' own."""
     if name == "random":
         return rng.random(len(cands))
     if name == "zotero":
@@ -122,8 +126,18 @@ def scores_for(
     if name == "logreg":
         return rec.logreg(likes, randoms, cands)
     if name == "ours":
-        return rec.ours(likes, np.zeros(len(likes)) if ages is None else ages, dislikes, randoms, cands)
+        text = day_text(texts, like_rows, cand_rows) if texts else rec.svm_scores(x, like_rows, cand_rows)
+        return rec.ours(likes, np.zeros(len(likes)) if ages is None else ages, dislikes, randoms, cands, text=text)
     return rec.svm_scores(x, like_rows, cand_rows)  # svm, as arxiv-sanity-lite trains it
+
+
+def day_text(texts: list[str], like_rows, cand_rows) -> np.ndarray | None:
+    """The app's text half of `ours`: arxiv-sanity-lite's SVM on the candidates' own tf-idf."""
+    day = rec.day_tfidf([texts[i] for i in cand_rows])
+    if day is None:
+        return None
+    vectorizer, matrix = day
+    return rec.svm_text(vectorizer.transform([texts[i] for i in like_rows]), matrix)
 
 
 def metrics(order: list[int], gains: dict[int, float]) -> tuple[float, float, float]:
@@ -212,6 +226,7 @@ def community(corpus: Corpus) -> list[list]:
                     x,
                     liked,
                     cand_rows,
+                    texts=corpus.texts,
                 )
                 order = [int(cand_rows[i]) for i in np.argsort(-s)]
                 ndcg, _, mrr = metrics(order, gains)
@@ -278,7 +293,7 @@ def one_author(corpus: Corpus, days: dict, seed: int, likes: list[int], later: l
     out = {}
     for ranker in RANKERS:
         rng = np.random.default_rng(seed)
-        args = (corpus.vecs, corpus.matrix, likes, cand_rows, ages)
+        args = (corpus.vecs, corpus.matrix, likes, cand_rows, ages, corpus.texts)
         s = scores_for(ranker, corpus.vecs[likes], no_dislikes, corpus.vecs[cand_rows], rng, *args)
         parts = zip(tests, np.split(s, splits), strict=True)
         out[ranker] = [day_metrics(t, {i: 1.0 for i in t if i in mine}, part) for t, part in parts]

@@ -9,10 +9,15 @@ tf-idf one:
   for Scientists"): a logistic regression on embeddings, liked papers against random corpus papers.
 - `svm`: arxiv-sanity-lite's recipe (karpathy/arxiv-sanity-lite, serve.py): tf-idf of title and abstract, a
   linear SVM of the liked papers against every other paper (C = 0.01, balanced).
-- `ours`: the logistic regression with time-decayed likes and "not interested" as strong negatives. (Adding the
-  similarity to the closest liked paper measured 9-18 % worse, so its weight is 0; it names the reason.)
-Which one ships is decided by bench/recommend.py (docs/benchmarks.md, "recommend"): on the topic lists the
-logistic regression leads; on community curation arxiv-sanity-lite's tf-idf SVM does (see there by how much).
+- `ours`: both kinds of evidence, each as a z-score over the candidates, added: (1) the logistic regression
+  on embeddings with time-decayed likes and "not interested" as strong negatives; (2) arxiv-sanity-lite's
+  tf-idf SVM, fitted on the candidates themselves (the likes against the day's other papers), so it needs
+  no corpus-wide model and costs ~15 ms a user for a day of 2,000 papers.
+Which one ships is decided by bench/recommend.py (docs/benchmarks.md, "recommend"): embeddings alone lead on
+the topic lists, the tf-idf SVM on author continuity and community curation; the sum stays within a few
+per cent of the best on each (see there by how much), where either alone falls 20-30 % behind on some.
+(Adding the similarity to the closest liked paper measured 9-18 % worse, so its weight is 0; it names the
+reason.)
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import numpy as np
 HALF_LIFE_DAYS = 180.0  # a like loses half its weight in this time (ours)
 DISLIKE_WEIGHT = 3.0  # a "not interested" counts as much as this many random negatives (ours)
 NEAREST_WEIGHT = 0.0  # the closest liked paper measured worse as a score term (bench/recommend.py); kept for reasons
+TEXT_WEIGHT = 1.0  # the tf-idf SVM's z-score beside the embedding model's (bench/recommend.py tried 0.5-2)
 SHIPPED = "ours"
 
 
@@ -72,22 +78,34 @@ def ours(
     randoms: np.ndarray,
     cands: np.ndarray,
     strength: np.ndarray | None = None,
+    text: np.ndarray | None = None,
 ) -> np.ndarray:
-    """`strength`: per like, how much it says (1 for an upvote or save, less for a paper only opened)."""
+    """z-scores over the candidates (about -3..3). `strength`: per like, how much it says (1 for an upvote or
+    save, less for a paper only opened). `text`: the tf-idf SVM's scores of the same candidates, if any."""
     negatives = np.vstack([dislikes, randoms]) if len(dislikes) else randoms
     liked = decay(ages_days) * (1.0 if strength is None else strength)
     weights = np.r_[liked, np.full(len(dislikes), DISLIKE_WEIGHT), np.ones(len(randoms))]
-    # Scaled to a cosine-like range so the nearest-like term weighs the same for every user.
-    model = logreg(likes, negatives, cands, weights * len(weights) / weights.sum())
-    model = model / (np.abs(model).max() or 1.0)
+    model = zscore(logreg(likes, negatives, cands, weights * len(weights) / weights.sum()))
+    if text is not None and len(text):
+        model = model + TEXT_WEIGHT * zscore(text)
     return model + NEAREST_WEIGHT * (cands @ likes.T).max(axis=1)
+
+
+def zscore(scores: np.ndarray) -> np.ndarray:
+    scores = np.asarray(scores, dtype=np.float64)
+    spread = scores.std()
+    return (scores - scores.mean()) / spread if spread > 0 else np.zeros_like(scores)
 
 
 def tfidf(texts: list[str], min_df: int = 1):
     """arxiv-sanity-lite's tf-idf of title and abstract: word 1-2-grams, 20,000 features, rare words only."""
+    return tfidf_vectorizer(min_df).fit_transform(texts)
+
+
+def tfidf_vectorizer(min_df: int = 1, max_df: float = 0.1):
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    vectorizer = TfidfVectorizer(
+    return TfidfVectorizer(
         strip_accents="unicode",
         lowercase=True,
         analyzer="word",
@@ -97,10 +115,29 @@ def tfidf(texts: list[str], min_df: int = 1):
         max_features=20000,
         norm="l2",
         sublinear_tf=True,
-        max_df=0.1,
+        max_df=max_df,
         min_df=min_df,
     )
-    return vectorizer.fit_transform(texts)
+
+
+def day_tfidf(texts: list[str]):
+    """(vectorizer, matrix) of a set of candidates: the vocabulary and idf of the day itself. A handful of
+    papers keeps every word (the 10 % ceiling would leave none); None when there are no words at all."""
+    small = len(texts) < 50
+    vectorizer = tfidf_vectorizer(min_df=1 if small else 2, max_df=1.0 if small else 0.1)
+    try:
+        return vectorizer, vectorizer.fit_transform(texts)
+    except ValueError:  # an empty vocabulary: nothing for the SVM to learn from
+        return None
+
+
+def svm_text(like_matrix, cand_matrix) -> np.ndarray:
+    """arxiv-sanity-lite's SVM over the candidates' own tf-idf: the likes against every candidate."""
+    from scipy.sparse import vstack
+
+    matrix = vstack([like_matrix, cand_matrix]).tocsr()
+    n = like_matrix.shape[0]
+    return svm_scores(matrix, np.arange(n), np.arange(n, matrix.shape[0]))
 
 
 def svm_scores(matrix, like_rows, cand_rows) -> np.ndarray:
