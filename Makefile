@@ -26,9 +26,11 @@ run: $(STAMP)
 	$(BIN)/paperfeed init --demo --no-index
 	$(BIN)/paperfeed serve --with-scheduler
 
+# The whole suite twice: on SQLite (the embedded default), then on a real PostgreSQL that pgserver starts.
 test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --store postgresql
 
 # Refresh docs/screenshots/ from the demo that `make run` serves (the browser tests write theirs under build/).
 screenshots: $(STAMP) $(CHROMIUM)

@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy.engine import make_url
 
 from paperfeed.config import Settings, get_settings
 from paperfeed.ingest import arxiv_snapshot
@@ -146,6 +148,10 @@ class Postgres:
         self.host = str(root)
         self.count = 0
 
+    def drop(self, name: str) -> None:
+        """A test's database goes when the test ends, with any session it left open."""
+        self.server.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE);')
+
     def url(self, name: str) -> str:
         return f"postgresql+psycopg://postgres:@/{name}?host={self.host}"
 
@@ -166,21 +172,25 @@ def store_kind(request) -> str:
 
 
 @pytest.fixture(scope="session")
-def postgres(store_kind, tmp_path_factory) -> Iterator[Postgres | None]:
+def postgres(store_kind) -> Iterator[Postgres | None]:
     if store_kind != "postgresql":
         yield None
         return
-    pg = Postgres(tmp_path_factory.mktemp("pg"))
+    # Outside pytest's own temporary folders: pytest tidies old ones (chmod, rm) while a later run starts.
+    root = Path(tempfile.mkdtemp(prefix="paperfeed-pg-"))
+    pg = Postgres(root)
     yield pg
     pg.server.cleanup()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
-def settings(tmp_path, monkeypatch, model_cache, postgres) -> Settings:
+def settings(tmp_path, monkeypatch, model_cache, postgres, request) -> Settings:
     monkeypatch.setenv("PAPERFEED_DATA_DIR", str(tmp_path / "data"))
     if postgres is not None:
         url = new_store(postgres, tmp_path / "data")
         monkeypatch.setenv("PAPERFEED_DATABASE_URL", url)
+        request.addfinalizer(lambda: postgres.drop(make_url(url).database))
     monkeypatch.setenv("PAPERFEED_ARXIV_API_DELAY", "0")
     monkeypatch.setenv("PAPERFEED_MODEL_CACHE_DIR", str(model_cache))
     # Importer and CLI tests check the store; the search tests index on purpose.
