@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from paperfeed.search.lexical import query_stems, stem
-from tests.conftest import REPO, served
+from tests.conftest import REPO, new_store, served
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -25,12 +25,13 @@ SHOTS = Path(os.environ.get("PAPERFEED_SCREENSHOTS_DIR") or REPO / "build" / "sc
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, indexed_dir, model_cache):
+def server(tmp_path_factory, indexed_dir, model_cache, postgres):
     """`paperfeed serve` on a copy of the indexed sample, as a separate process."""
     import shutil
 
     data = tmp_path_factory.mktemp("browser") / "data"
     shutil.copytree(indexed_dir, data)
+    new_store(postgres, data, sample=True)
     with served(data, model_cache) as url:
         yield url
 
