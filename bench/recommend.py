@@ -22,7 +22,7 @@ Protocols (issue #11):
 Baselines in the same run: random; zotero-arxiv-daily's recency-weighted mean similarity; Scholar Inbox's
 logistic regression on embeddings with random negatives; arxiv-sanity-lite's tf-idf + linear SVM (their recipes
 as published: see the docstring of rank/recommend.py).
-Not run here yet: the speed measurements the issue asks for.
+The speed measurements the issue asks for are bench/recommend_speed.py's.
 
 `--only` picks protocols (topics, curation, authors; all by default). The recommend section needs both topics
 and curation: with only one of them its table is printed, not written.
@@ -364,8 +364,8 @@ def lists_report(corpus: Corpus, only: list[str], pages: Path, start: float) -> 
         + table(TOPIC_HEADER, topics)
         + "\n\n**Community curation** (featured on HF = liked; per month)\n\n"
         + table(CURATION_HEADER, curation)
-        + "\n\nAuthor continuity: the next section (recommend-authors). Not measured yet: the speed targets\n"
-        "(1,000 users over a day of 2,000 papers; the For you page's p95).\n"
+        + "\n\nAuthor continuity: the next section (recommend-authors). Speed (1,000 users over a day of 2,000\n"
+        "papers; the For you page's p95): the recommend-speed section (bench/recommend_speed.py).\n"
     )
 
 
