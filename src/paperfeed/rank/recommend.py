@@ -36,12 +36,6 @@ SHIPPED = "ours"
 
 
 @dataclass
-class Taste:
-    likes: list[tuple[str, datetime]] = field(default_factory=list)  # paper id, when liked (newest first)
-    dislikes: list[str] = field(default_factory=list)
-
-
-@dataclass
 class Pick:
     id: str
     score: float
