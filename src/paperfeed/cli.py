@@ -296,8 +296,8 @@ def index(
 
 @app.command()
 def backup(dest: Annotated[Path, typer.Argument(help="A new (or empty) folder for the backup.")]) -> None:
-    """A consistent copy of the store while the server runs (and of the search indexes when no indexer is
-    writing), with a manifest of counts and checksums. PostgreSQL: use pg_dump."""
+    """A consistent copy of the store while the server runs (SQLite's backup API, or pg_dump of one snapshot),
+    the search indexes when no indexer is writing, and a manifest of counts and checksums."""
     from paperfeed.search.indexer import copy_indexes
     from paperfeed.store import backup as store_backup
 
@@ -323,7 +323,8 @@ def restore(
 
     settings = get_settings()
     try:
-        manifest = store_backup.restore(src, settings.data_dir, force)
+        # Not _engine(): that creates an empty store first, which the restore would then refuse to replace.
+        manifest = store_backup.restore(src, settings.data_dir, make_engine(settings.db_url), force)
     except (store_backup.BackupError, OSError) as exc:
         err.print(f"error: nothing restored: {exc}", highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(2) from exc
