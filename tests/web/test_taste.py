@@ -256,3 +256,11 @@ def test_only_a_signed_in_user_may_send_a_large_library(client, other, sample_pa
     token = csrf(other, "/login")
     stranger = other.post("/settings/taste/import", data={"csrf_token": token}, files={"file": ("a.bib", big)})
     assert stranger.status_code == 413
+
+
+def test_show_seen_stays_on_through_the_pages(client, sample_papers, settings):
+    register(client, "ada")
+    like_two(client, sample_papers)
+    settings.page_size = 10  # the app reads it per request: several pages of the day
+    page = client.get(f"/papers/date/{DAY}?sort=foryou&seen=1").text
+    assert "seen=1&amp;page=2" in page or "seen=1&page=2" in page
