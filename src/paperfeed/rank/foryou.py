@@ -141,14 +141,19 @@ def load_candidates(engine: Engine, search: SearchService, ids: list[str]) -> Ca
     return found
 
 
+def paper_rows(engine: Engine, ids: list[str]) -> dict:
+    """id -> (id, title, abstract, categories) of the stored ones of `ids` (in chunks: SQLite caps parameters)."""
+    rows = {}
+    query = select(papers.c.id, papers.c.title, papers.c.abstract, papers.c.categories)
+    with engine.connect() as conn:
+        for start in range(0, len(ids), 5000):
+            rows.update({r.id: r for r in conn.execute(query.where(papers.c.id.in_(ids[start : start + 5000])))})
+    return rows
+
+
 def _read_candidates(engine: Engine, search: SearchService, ids: list[str]) -> Candidates:
     found, vectors = search.vectors(ids)
-    meta = {}
-    with engine.connect() as conn:
-        for start in range(0, len(found), 5000):
-            chunk = found[start : start + 5000]
-            query = select(papers.c.id, papers.c.title, papers.c.abstract, papers.c.categories)
-            meta.update({r.id: r for r in conn.execute(query.where(papers.c.id.in_(chunk)))})
+    meta = paper_rows(engine, found)
     keep = [i for i, pid in enumerate(found) if pid in meta]
     kept = [found[i] for i in keep]
     texts = [f"{meta[pid].title}\n{meta[pid].abstract}" for pid in kept]
@@ -264,14 +269,8 @@ def like_matrix(engine: Engine, search: SearchService, profile: Profile, now: da
 
 
 def paper_texts(engine: Engine, ids: list[str]) -> list[str]:
-    found = {}
-    with engine.connect() as conn:
-        for start in range(0, len(ids), 5000):
-            query = select(papers.c.id, papers.c.title, papers.c.abstract).where(
-                papers.c.id.in_(ids[start : start + 5000])
-            )
-            found.update({r.id: f"{r.title}\n{r.abstract}" for r in conn.execute(query)})
-    return [found.get(pid, "") for pid in ids]
+    found = paper_rows(engine, ids)
+    return [f"{found[pid].title}\n{found[pid].abstract}" if pid in found else "" for pid in ids]
 
 
 def search_dim(search: SearchService) -> int:

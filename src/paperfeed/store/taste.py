@@ -104,6 +104,15 @@ def add_rule(engine: Engine, user: User, kind: str, text: str) -> Rule:
     return Rule(found, kind, phrase)
 
 
+def parse_topics(categories: str, keywords: str) -> tuple[list[str], list[str]]:
+    """A form's topics: categories separated by spaces or commas, keywords by commas or lines (checked)."""
+    cats = clean_categories(categories.replace(",", " ").split())
+    words = [clean_phrase(k) for k in keywords.replace("\n", ",").split(",") if k.strip()]
+    if len(words) > MAX_RULES:
+        raise TasteError(f"at most {MAX_RULES} keywords")
+    return cats, words
+
+
 def set_interests(engine: Engine, user: User, values: list[str], keywords: list[str]) -> None:
     """The sign-up topics in one transaction: categories replace the old ones, each keyword becomes a boost
     rule; nothing is kept if any of them is refused."""

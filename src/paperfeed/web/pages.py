@@ -502,7 +502,7 @@ def register_form(
     try:
         if password != password2:
             raise AccountError("the two passwords differ")
-        topics = sign_up_topics(categories, keywords)  # checked before the account exists
+        topics = taste.parse_topics(categories, keywords)  # checked before the account exists
         # The first account of a fresh install administers it (hides spam); later ones are plain users.
         user = accounts.create_user(c.engine, username.strip(), password, email, first_admin=True)
     except (AccountError, taste.TasteError) as exc:
@@ -510,15 +510,6 @@ def register_form(
     c.registrations.add(ip)
     taste.set_interests(c.engine, user, *topics)
     return logged_in(c, user, safe_next(next))
-
-
-def sign_up_topics(categories: str, keywords: str) -> tuple[list[str], list[str]]:
-    """The cold start chosen at sign-up: categories and keywords, checked (TasteError says what is wrong)."""
-    cats = taste.clean_categories(categories.replace(",", " ").split())
-    words = [taste.clean_phrase(k) for k in keywords.replace("\n", ",").split(",") if k.strip()]
-    if len(words) > taste.MAX_RULES:
-        raise taste.TasteError(f"at most {taste.MAX_RULES} keywords")
-    return cats, words
 
 
 @router.post("/logout", include_in_schema=False)

@@ -54,9 +54,8 @@ def save_interests(
     keywords: Annotated[str, Form(max_length=2000)] = "",
 ):
     user = form_user(request, csrf_token)
-    words = [k for k in keywords.replace("\n", ",").split(",") if k.strip()]
     try:
-        taste.set_interests(ctx(request).engine, user, categories.replace(",", " ").split(), words)
+        taste.set_interests(ctx(request).engine, user, *taste.parse_topics(categories, keywords))
     except taste.TasteError as exc:
         return render_taste(request, 422, error=str(exc))
     return render_taste(request, message="Saved: For you uses these until you upvote or save papers.")
