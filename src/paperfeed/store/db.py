@@ -54,9 +54,9 @@ def insert_ignore(conn: Connection, table: Table, rows: dict | list[dict]) -> in
     """INSERT that skips rows whose key is already there, in one statement: two identical writes at
     once (a double click, two processes) both succeed and leave one row. Returns the rows inserted."""
     query = _dialect_insert(conn, table).on_conflict_do_nothing()
-    if isinstance(rows, dict) or conn.dialect.name == "sqlite":
+    if conn.dialect.name == "sqlite":
         return conn.execute(query, rows).rowcount
-    # psycopg reports no rowcount for a batch (-1): count the rows the INSERT returns instead.
+    # psycopg's rowcount is not to be trusted here (-1 for a batch): count the rows the INSERT returns instead.
     return len(conn.execute(query.returning(literal_column("1")), rows).all())
 
 
