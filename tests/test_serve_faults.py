@@ -27,12 +27,14 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 PASSWORD = "correct horse battery"
 
 
-def start(data: Path, model_cache: Path, wrap: list[str] | None = None, **env) -> tuple[subprocess.Popen, str]:
+def start(
+    data: Path, model_cache: Path, wrap: list[str] | None = None, args: tuple[str, ...] = (), **env
+) -> tuple[subprocess.Popen, str]:
     port = free_port()
     full_env = {**os.environ, "PAPERFEED_DATA_DIR": str(data), "PAPERFEED_MODEL_CACHE_DIR": str(model_cache)}
     full_env |= store_env(data)
     full_env.update({f"PAPERFEED_{k.upper()}": str(v) for k, v in env.items()})
-    cmd = [sys.executable, "-m", "paperfeed", "serve", "--port", str(port)]
+    cmd = [sys.executable, "-m", "paperfeed", "serve", "--port", str(port), *args]
     # The log goes to a file: a pipe nobody reads would fill and stall the server's logging.
     log = tempfile.TemporaryFile("w+")  # noqa: SIM115 (closed with the process, in stop)
     proc = subprocess.Popen([*(wrap or []), *cmd], env=full_env, stdout=log, stderr=subprocess.STDOUT, text=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 import sys
@@ -625,51 +624,19 @@ def serve(
             help="Also sync arXiv and Hugging Face on their schedule and run the digest job, in this process.",
         ),
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, max=64, help="Web processes sharing the port (uvicorn's supervisor restarts one that dies)."
+        ),
+    ] = 1,
 ) -> None:
     """Serve the web app."""
-    from paperfeed.search.keeper import IndexKeeper
-    from paperfeed.web.app import create_app
     from paperfeed.web.server import serve as run_server
 
     settings = get_settings()
-    _engine()
-    # Our own access log (one JSON line per request, secrets in paths redacted) replaces uvicorn's.
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    for name in (
-        "paperfeed.access",
-        "paperfeed.digest",
-        "paperfeed.errors",
-        "paperfeed.index",
-        "paperfeed.server",
-        "paperfeed.sync",
-    ):
-        logger = logging.getLogger(name)
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
-    web = create_app(settings)
-    ctx = web.state.ctx
-    ctx.index_keeper = IndexKeeper(
-        ctx.engine, ctx.search, settings.data_dir, settings.index_check_interval, settings.index_in_background
-    )
-    ctx.index_keeper.start()
-    scheduler = None
-    if with_scheduler:
-        from paperfeed.digest.scheduler import Scheduler
-        from paperfeed.sync.scheduler import SyncScheduler
-
-        scheduler = Scheduler(ctx.engine, settings, ctx.search)
-        scheduler.start()
-        syncing = SyncScheduler(ctx.engine, settings)
-        syncing.start()
-    try:
-        run_server(web, host or settings.host, port or settings.port, settings.header_timeout)
-    finally:
-        ctx.index_keeper.stop()
-        if scheduler:
-            scheduler.stop()
-            syncing.stop()
+    _engine()  # the store's migrations, once, before any worker starts
+    run_server(host or settings.host, port or settings.port, workers, with_scheduler)
 
 
 digest_app = typer.Typer(help="Email digests: subscribe users, preview, send what is due.")

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     # process (`paperfeed index`), while it serves: the lists at once, search by keywords until the
     # meanings are embedded.
     index_in_background: bool = True
+    # How often `paperfeed serve` reads the store's change log for papers added or changed by any process or
+    # node (seconds): the lag before another node's import is searchable here.
+    index_follow_interval: float = 2.0
 
     # Web: signs CSRF tokens; empty means a random key kept in data_dir/secret.key (made on first start).
     secret_key: str = ""

@@ -1,6 +1,7 @@
 """Delivery faults against a real SMTP server: retries, drops, refusals, SIGKILL, two senders at once."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -226,3 +227,41 @@ def test_smtp_login_with_a_password_file_that_is_never_logged(
         assert "wrong-pass-word" not in error and "wrong-pass-word" not in logged and secret not in logged
     finally:
         controller.stop()
+
+
+def test_two_nodes_with_schedulers_send_each_digest_once(mail_engine, mail_settings, sink, tmp_path):
+    """Two `serve --with-scheduler` nodes, each with its own data directory, on one store: the "digest" lease
+    lets one run at a time, and each user gets one message for the period."""
+    from tests.conftest import store_url
+    from tests.test_serve_faults import start, stop
+
+    addresses = [f"{n}@example.org" for n in ("ada", "bob", "cyd", "dia", "eddy", "flo")]
+    for a in addresses:
+        subscriber(mail_engine, a.split("@")[0], send_empty=True)
+    other = tmp_path / "other-node"
+    shutil.copytree(mail_settings.data_dir / "index", other / "index")
+    store = store_url(mail_settings.data_dir)
+    nodes = [
+        start(d, mail_settings.model_cache, args=("--with-scheduler",), database_url=store, scheduler_interval=0.3)
+        for d in (mail_settings.data_dir, other)
+    ]
+    try:
+        deadline = time.monotonic() + 90
+        while len(sink.messages) < len(addresses) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(2)  # several more turns of both schedulers: still one message each
+    finally:
+        logs = [stop(proc) for proc, _ in nodes]
+    assert delivered(sink) == Counter(addresses), logs
+    assert statuses(mail_engine) == Counter({"sent": len(addresses)})
+
+
+def test_one_scheduler_at_a_time_takes_the_digest_turn(mail_engine, mail_settings):
+    from paperfeed.digest.scheduler import Scheduler
+    from paperfeed.store import lease
+
+    first, second = Scheduler(mail_engine, mail_settings), Scheduler(mail_engine, mail_settings)
+    assert first.me != second.me  # two schedulers in one process are two holders too
+    assert first.take_turn() and not second.take_turn()
+    lease.release(mail_engine, "digest", first.me)  # what the end of its run does
+    assert second.take_turn() and not first.take_turn()

@@ -2,6 +2,7 @@
 
 import json
 import logging
+import os
 import re
 import xml.etree.ElementTree as ET
 
@@ -63,6 +64,7 @@ def test_private_library_feed_with_revocable_token(client, other, sample_papers,
 
 def test_healthz_reports_database_and_index(client, settings):
     health = client.get("/healthz").json()
+    assert health.pop("worker") == os.getpid()  # the serving process (here the test's own)
     assert health == {
         "status": "ok",
         "problems": [],

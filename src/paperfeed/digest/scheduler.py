@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 
 from sqlalchemy import Engine
 
@@ -22,6 +23,7 @@ class Scheduler(threading.Thread):
         self.engine, self.settings, self.search = engine, settings, search
         self.stopping = threading.Event()
         self.hooks: threading.Thread | None = None
+        self.me = f"{outbox.sender_id()}:{uuid.uuid4().hex[:8]}"  # this scheduler, among any in this process
 
     def run(self) -> None:
         while not self.stopping.is_set():
@@ -29,14 +31,25 @@ class Scheduler(threading.Thread):
                 # A sync is bringing in the day's papers: the digests wait for them (sync, index, then mail).
                 self.stopping.wait(self.settings.scheduler_interval)
                 continue
-            try:
-                report = outbox.run(self.engine, self.settings, self.search)
-                if report.composed or report.sent or report.failed:
-                    log.info("digest run: %s", report)
-            except Exception:  # one bad run must not stop the next ones
-                log.exception("digest run failed; trying again in %.0f s", self.settings.scheduler_interval)
-            self.run_hooks()
+            if self.take_turn():
+                self.run_digests()
+                self.run_hooks()
             self.stopping.wait(self.settings.scheduler_interval)
+
+    def take_turn(self) -> bool:
+        """One scheduler runs the jobs at a time, however many processes and machines run one: the "digest"
+        lease in the store, held through the run (the outbox's claims keep even two runs at once exact)."""
+        return lease.acquire(self.engine, "digest", self.me, self.settings.digest_lease_seconds, utcnow())
+
+    def run_digests(self) -> None:
+        try:
+            report = outbox.run(self.engine, self.settings, self.search)
+            if report.composed or report.sent or report.failed:
+                log.info("digest run: %s", report)
+        except Exception:  # one bad run must not stop the next ones
+            log.exception("digest run failed; trying again in %.0f s", self.settings.scheduler_interval)
+        finally:
+            lease.release(self.engine, "digest", self.me)
 
     def run_hooks(self) -> None:
         """In a thread of their own: a slow receiver must not hold up the digests."""

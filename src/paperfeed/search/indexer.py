@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -24,9 +25,12 @@ from sqlalchemy import Engine, select
 from paperfeed.search.encoder import Encoder, paper_text
 from paperfeed.search.lexical import LexicalIndex, day_number
 from paperfeed.search.vectors import Damaged, NewRow, VectorStore
+from paperfeed.store import changes
 from paperfeed.store.schema import papers
 
 CHUNK = 1000
+FOLLOW_LIMIT = 2000  # changes applied by the server itself; more: `paperfeed index` in its own process
+CURSOR = "changes.json"  # how far this index has read the store's change log
 LEXICAL_CHUNK = 5000  # papers per keyword-index commit
 
 
@@ -97,25 +101,34 @@ def _stamp(value) -> str:
     return value.isoformat() if value is not None else ""
 
 
-def current_stamps(engine: Engine) -> dict[str, str]:
+def current_stamps(engine: Engine, scope: list[str] | None = None) -> dict[str, str]:
+    """paper id -> version stamp, for every paper or those in `scope`."""
+    query = select(papers.c.id, papers.c.modified_at)
     with engine.connect() as conn:
-        return {pid: _stamp(mod) for pid, mod in conn.execute(select(papers.c.id, papers.c.modified_at))}
+        if scope is None:
+            return {pid: _stamp(mod) for pid, mod in conn.execute(query)}
+        found = {}
+        for i in range(0, len(scope), 500):
+            found.update(conn.execute(query.where(papers.c.id.in_(scope[i : i + 500]))).all())
+        return {pid: _stamp(mod) for pid, mod in found.items()}
 
 
-def pending(engine: Engine, store: VectorStore) -> tuple[list[str], list[str], dict[str, tuple[int, str, str]]]:
-    """(ids to (re)embed, ids to remove, the store's live rows)."""
-    live = store.live()
-    current = current_stamps(engine)
+def pending(
+    engine: Engine, store: VectorStore, scope: list[str] | None = None
+) -> tuple[list[str], list[str], dict[str, tuple[int, str, str]]]:
+    """(ids to (re)embed, ids to remove, the store's live rows), over every paper or those in `scope`."""
+    live = store.live(scope)
+    current = current_stamps(engine, scope)
     changed = [pid for pid, mod in current.items() if pid not in live or live[pid][1] != mod]
     removed = [pid for pid in live if pid not in current]
     return sorted(changed), removed, live
 
 
-def _keywords(engine: Engine, store: VectorStore, lexical: LexicalIndex) -> None:
+def _keywords(engine: Engine, store: VectorStore, lexical: LexicalIndex, scope: list[str] | None) -> None:
     """The keyword index for every paper whose version it does not hold yet (its own record of versions,
     so a rerun after a kill re-adds nothing it already has: re-added documents would leave deleted copies
     that skew BM25's statistics until segments merge)."""
-    current, held = current_stamps(engine), store.keyword_stamps()
+    current, held = current_stamps(engine, scope), store.keyword_stamps(scope)
     todo = sorted(pid for pid, mod in current.items() if held.get(pid) != mod)
     gone = [pid for pid in held if pid not in current]
     if gone:
@@ -140,14 +153,51 @@ def sync(
     """Bring both indexes up to date (mending damage first); see the module docstring. `wait`: give up with
     IndexBusy after this many seconds if another writer holds the indexes (None: wait)."""
     with writer_lock(index_dir(data_dir), wait):
-        return _sync(engine, data_dir, encoder, rebuild, on_start, on_progress, chunk)
+        cursor = changes.start(engine)  # before comparing: what commits meanwhile is read again after
+        report = _sync(engine, data_dir, encoder, rebuild, on_start, on_progress, chunk)
+        save_cursor(index_dir(data_dir), cursor)
+        return report
 
 
-def _sync(engine, data_dir, encoder, rebuild, on_start, on_progress, chunk) -> IndexReport:
+def follow(
+    engine: Engine, data_dir: Path, encoder: Encoder, limit: int = FOLLOW_LIMIT, wait: float = 0
+) -> IndexReport | None:
+    """Apply what the store's change log holds since this index last read it (another node's import, a
+    sync, a re-keyed paper). None when the index has never been synced here or more than `limit` papers
+    changed: then a full `sync` (`paperfeed index`) is the way. IndexBusy when another writer holds it."""
+    root = index_dir(data_dir)
+    with writer_lock(root, wait):
+        cursor = load_cursor(root)
+        got = changes.read(engine, cursor, limit) if cursor is not None else None
+        if got is None:
+            return None
+        ids, after = got
+        report = _sync(engine, data_dir, encoder, False, None, None, CHUNK, scope=ids) if ids else IndexReport()
+        save_cursor(root, after)
+        return report
+
+
+def load_cursor(root: Path) -> changes.Cursor | None:
+    try:
+        return changes.Cursor.loads((root / CURSOR).read_text())
+    except (OSError, ValueError, KeyError):
+        return None  # never synced here, or unreadable: a full sync writes a new one
+
+
+def save_cursor(root: Path, cursor: changes.Cursor) -> None:
+    tmp = root / f".{CURSOR}.tmp"
+    tmp.write_text(cursor.dumps())
+    os.replace(tmp, root / CURSOR)
+
+
+def _sync(engine, data_dir, encoder, rebuild, on_start, on_progress, chunk, scope=None) -> IndexReport:
+    """A full comparison with the store (scope None), or of the papers in `scope` only (following the log:
+    damage is left to the full run that `check` triggers, since a deep check reads every vector)."""
     root = index_dir(data_dir)
     old_dir = root / "vectors.old"
     report = IndexReport()
-    rebuild = _mend(root, report) or rebuild
+    if scope is None:
+        rebuild = _mend(root, report) or rebuild
     if rebuild:
         if (root / "vectors").exists():
             shutil.rmtree(old_dir, ignore_errors=True)
@@ -159,7 +209,7 @@ def _sync(engine, data_dir, encoder, rebuild, on_start, on_progress, chunk) -> I
     previous = VectorStore(old_dir) if old_dir.exists() else None  # vectors a rebuild may reuse
     try:
         store.repair()
-        changed, removed, live = pending(engine, store)
+        changed, removed, live = pending(engine, store, scope)
         reuse = previous.live() if previous else {}
         if on_start:
             on_start(len(changed) + len(removed))
@@ -171,7 +221,7 @@ def _sync(engine, data_dir, encoder, rebuild, on_start, on_progress, chunk) -> I
                 on_progress(len(removed))
         # Keywords first, for every paper (fast: no model), so that search finds them all while the
         # vectors are being embedded.
-        _keywords(engine, store, lexical)
+        _keywords(engine, store, lexical, scope)
         for start in range(0, len(changed), chunk):
             ids = changed[start : start + chunk]
             _index_chunk(engine, ids, live, reuse, previous, store, encoder, report)

@@ -1,6 +1,9 @@
-"""`paperfeed serve`'s index keeper: a background thread that notices a damaged index and rebuilds it with
-the same code as `paperfeed index`, and starts `paperfeed index` in a process of its own when the index is
-behind the store (a fresh install, papers imported by another process), while the server keeps answering."""
+"""`paperfeed serve`'s index keeper: a background thread that
+- every `follow` seconds applies the store's change log to this node's indexes (papers imported or changed
+  by any process or node: searchable here within seconds);
+- every `every` seconds notices a damaged index and rebuilds it with the same code as `paperfeed index`, and
+  starts `paperfeed index` in a process of its own when the index is far behind the store (a fresh install,
+  a large import), while the server keeps answering."""
 
 from __future__ import annotations
 
@@ -12,7 +15,8 @@ import time
 
 from sqlalchemy import Engine, func, select
 
-from paperfeed.search.indexer import IndexBusy, sync
+from paperfeed.search.encoder import LazyEncoder
+from paperfeed.search.indexer import IndexBusy, follow, sync
 from paperfeed.search.service import SearchService
 from paperfeed.store.schema import papers as paper_table
 
@@ -20,27 +24,50 @@ log = logging.getLogger("paperfeed.index")
 
 
 class IndexKeeper(threading.Thread):
-    def __init__(self, engine: Engine, service: SearchService, data_dir, every: float = 30.0, catch_up=True):
+    def __init__(self, engine: Engine, service: SearchService, data_dir, every=30.0, catch_up=True, follow=2.0):
         super().__init__(name="index-keeper", daemon=True)
         self.engine, self.service, self.data_dir, self.every = engine, service, data_dir, every
-        self.catch_up = catch_up
+        self.catch_up, self.follow_every = catch_up, follow
         self.indexer: subprocess.Popen | None = None
         self.stopping = threading.Event()
         self.state = "idle"  # idle | repairing | indexing | "failed: …" (shown by /healthz)
 
     def run(self) -> None:
+        checked = float("-inf")
         while not self.stopping.is_set():
             try:
                 self.note_indexer_end()
-                self.service.check()  # records what is damaged
-                if self.service.damage:
-                    self.repair()
-                elif self.catch_up and self.behind():
-                    self.start_indexer()
+                if time.monotonic() - checked >= self.every:
+                    checked = time.monotonic()
+                    self.service.check()  # records what is damaged
+                    if self.service.damage:
+                        self.repair()
+                    elif self.catch_up and self.behind():
+                        self.start_indexer()
+                if not self.service.damage and not self.indexing():
+                    self.follow()
             except Exception as exc:  # the thread must outlive any one round
                 self.state = f"failed: {type(exc).__name__}: {exc}"
                 log.error("index check failed: %s", exc)
-            self.stopping.wait(self.every)
+            self.stopping.wait(min(self.every, self.follow_every))
+
+    def follow(self) -> None:
+        """The change log since this index last read it; a long one goes to `paperfeed index`."""
+        try:
+            # The model is loaded only when a change needs it: an idle look costs one query.
+            report = follow(self.engine, self.data_dir, LazyEncoder(lambda: self.service.encoder))
+        except IndexBusy:
+            return  # another writer (a worker beside us, `paperfeed index`): it brings the index along
+        if report is None:
+            if self.catch_up:
+                self.start_indexer()
+            return
+        if report.added or report.updated or report.removed:
+            self.service.snapshot()
+            log.info("index follows the store: %s", report.summary())
+
+    def indexing(self) -> bool:
+        return self.indexer is not None and self.indexer.poll() is None
 
     def repair(self) -> None:
         damage = dict(self.service.damage)
@@ -76,7 +103,7 @@ class IndexKeeper(threading.Thread):
     def start_indexer(self) -> None:
         """`paperfeed index` in its own process (the embedding must not hold this process's cores), its
         progress lines going to the server's log; one at a time."""
-        if self.indexer is not None and self.indexer.poll() is None:
+        if self.indexing():
             return
         log.warning("the search index is behind the store; indexing in the background")
         self.indexer = subprocess.Popen([sys.executable, "-m", "paperfeed", "index"], stdin=subprocess.DEVNULL)

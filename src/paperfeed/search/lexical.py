@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Callable
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import tantivy
 
 from paperfeed.search.query import ParsedQuery, words
+from paperfeed.search.rowmap import id_key
 
 EPOCH = date(1970, 1, 1)
 NO_DATE = -1
@@ -97,6 +99,9 @@ def build_schema() -> tantivy.Schema:
     b.add_text_field("authors", tokenizer_name="default")
     b.add_text_field("category", tokenizer_name="raw", index_option="basic")
     b.add_integer_field("listed", indexed=True, fast=True)
+    # The id's 64-bit hash as a fast field: a hit's id is then read from a column, not its stored document
+    # (which cost most of a hybrid search's time at a million papers: docs/benchmarks.md).
+    b.add_unsigned_field("key", fast=True)
     return b.build()
 
 
@@ -110,7 +115,14 @@ class LexicalIndex:
         self.path = path
         path.mkdir(parents=True, exist_ok=True)
         self.schema = build_schema()
-        self.index = tantivy.Index(self.schema, path=str(path), reuse=True)
+        # Keys of hits -> ids (the search service's row map); None: read ids from the stored documents.
+        self.names: Callable[[list[int]], list[str | None]] | None = None
+        try:
+            self.index = tantivy.Index(self.schema, path=str(path), reuse=True)
+        except ValueError as exc:
+            if "schema does not match" not in str(exc):
+                raise
+            raise ValueError("it was written by an older paperfeed (another schema) and must be rebuilt") from exc
 
     @classmethod
     def recreate(cls, path: Path) -> LexicalIndex:
@@ -128,6 +140,7 @@ class LexicalIndex:
         for p in upserts:
             doc = tantivy.Document()
             doc.add_text("id", p["id"])
+            doc.add_unsigned("key", id_key(p["id"]))
             doc.add_text("text", f"{p['title']}\n{p['abstract']}")
             for name in p["authors"]:
                 doc.add_text("authors", name)
@@ -196,7 +209,10 @@ class LexicalIndex:
     def _run(self, query: tantivy.Query, limit: int) -> list[tuple[str, float]]:
         searcher = self.index.searcher()
         hits = searcher.search(query, limit, count=False).hits
-        return [(searcher.doc(addr)["id"][0], score) for score, addr in hits]
+        names = self.names(searcher.fast_field_values("key", [a for _, a in hits])) if self.names and hits else []
+        # A paper not in the map (its keywords are in, its vector not yet) is named by its stored document.
+        names = names or [None] * len(hits)
+        return [(name or searcher.doc(addr)["id"][0], score) for (score, addr), name in zip(hits, names, strict=True)]
 
     def correct(self, words: list[str]) -> list[str]:
         """The words with each one that no paper contains replaced by the likeliest word one typo away

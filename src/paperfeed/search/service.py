@@ -15,6 +15,7 @@ from paperfeed.search.encoder import Encoder
 from paperfeed.search.indexer import index_dir
 from paperfeed.search.lexical import WORD, LexicalIndex, day_number, query_stems, stem
 from paperfeed.search.query import ParsedQuery, QueryError, parse
+from paperfeed.search.rowmap import RowMap
 from paperfeed.search.vectors import ROW_BYTES, Damaged, VectorStore
 from paperfeed.store.listing import with_code
 from paperfeed.store.queries import resolve_id, with_links
@@ -67,15 +68,19 @@ class Snapshot:
 
     def __init__(self, store: VectorStore):
         self.generation, n = store.meta()
-        self.paper_of: list[str | None] = [None] * n
         self.listed = np.full(n, -1, dtype=np.int32)
         self.alive = np.zeros(n, dtype=bool)
-        self.row_of: dict[str, int] = {}
-        for row, pid, listed in store.db.execute("SELECT row, paper_id, listed FROM rows WHERE alive = 1"):
-            self.paper_of[row] = pid
-            self.listed[row] = listed
-            self.alive[row] = True
-            self.row_of[pid] = row
+        rows, ids = [], []
+        cursor = store.db.execute("SELECT row, paper_id, listed FROM rows WHERE alive = 1")
+        while chunk := cursor.fetchmany(100_000):
+            part = np.array([(r, d) for r, _, d in chunk], dtype=np.int64).reshape(-1, 2)
+            self.listed[part[:, 0]] = part[:, 1]
+            rows.append(part[:, 0])
+            ids += [pid for _, pid, _ in chunk]
+        live = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+        self.alive[live] = True
+        self.row_of = RowMap(n, live, ids)  # compact arrays: see search/rowmap.py
+        self.paper_of = self.row_of.paper_of
         self._store = store
         self.graph = store.load_graph(self.generation, view=True)
         self.matrix = store.matrix()
@@ -161,6 +166,7 @@ class SearchService:
         try:
             if fresh or self.lexical is None or "lexical" in self.damage:
                 self.lexical = LexicalIndex(self.root / "lexical")
+            self.lexical.names = self._snapshot.row_of.names if self._snapshot else None
             self.lexical.index.reload()
             held = self.lexical.count()
             if expected is not None and held < expected:

@@ -159,14 +159,23 @@ class VectorStore:
         if "graph_crc" in meta and live and (graph.stat().st_size, self._crc(graph)) != recorded:
             raise Damaged(f"the graph file {graph.name} changed since the last commit", mendable=True)
 
-    def live(self) -> dict[str, tuple[int, str, str]]:
-        """paper id -> (row, modified_at, text_hash) for every live row."""
-        cur = self.db.execute("SELECT paper_id, row, modified_at, text_hash FROM rows WHERE alive = 1")
-        return {pid: (row, mod, h) for pid, row, mod, h in cur}
+    def live(self, scope: list[str] | None = None) -> dict[str, tuple[int, str, str]]:
+        """paper id -> (row, modified_at, text_hash) for every live row, or those of the papers in `scope`."""
+        query = "SELECT paper_id, row, modified_at, text_hash FROM rows WHERE alive = 1"
+        return {pid: (row, mod, h) for pid, row, mod, h in self._select(query, "paper_id", scope)}
 
     # The keyword index's versions, kept here beside the vectors' (the keyword index is filled first).
-    def keyword_stamps(self) -> dict[str, str]:
-        return dict(self.db.execute("SELECT paper_id, stamp FROM keywords"))
+    def keyword_stamps(self, scope: list[str] | None = None) -> dict[str, str]:
+        return dict(self._select("SELECT paper_id, stamp FROM keywords WHERE 1", "paper_id", scope))
+
+    def _select(self, query: str, column: str, scope: list[str] | None) -> list[tuple]:
+        if scope is None:
+            return self.db.execute(query).fetchall()
+        got = []
+        for i in range(0, len(scope), 500):
+            part = scope[i : i + 500]
+            got += self.db.execute(f"{query} AND {column} IN ({','.join('?' * len(part))})", part).fetchall()
+        return got
 
     def set_keyword_stamps(self, stamps: dict[str, str], removed: list[str]) -> None:
         with self.db:

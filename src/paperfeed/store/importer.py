@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 
 from paperfeed.models import Paper, Rejected, Signals, normalize_title, title_id
+from paperfeed.store import changes
 from paperfeed.store.schema import (
     external_signals,
     ingest_runs,
@@ -325,6 +326,9 @@ def write_batch(conn: Connection, batch: list[Paper]) -> tuple[int, int, int]:
     if new_sources:
         conn.execute(insert(paper_sources), new_sources)
     _write_signals(conn, signals, old_signals, now)
+    # Every node's search index follows this log (a re-keyed paper: the old id is gone, the new one is new).
+    changed = [r["id"] for r in inserts] + [u["id"] for u in updates] + [*rekey, *rekey.values()]
+    changes.record(conn, changed, now)
     return new, updated, unchanged
 
 

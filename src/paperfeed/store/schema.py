@@ -53,6 +53,18 @@ papers = Table(
 )
 
 # One row per (paper, category), so lists can be filtered by any of a paper's categories.
+# The papers' change log (migration 0007): one row per paper added, changed or removed, in commit order per
+# writer. Each serving node follows it from the last number it applied to keep its own search indexes in
+# step with the shared store (see store/changes.py).
+paper_changes = Table(
+    "paper_changes",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("paper_id", String(64), nullable=False),
+    Column("changed_at", DateTime, nullable=False),
+    sqlite_autoincrement=True,  # numbers never reused, even after the log is pruned to nothing
+)
+
 paper_categories = Table(
     "paper_categories",
     metadata,

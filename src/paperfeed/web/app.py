@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import secrets
 import time
@@ -148,6 +149,7 @@ def healthz(request: Request):
         "index_fresh": search["fresh"],
         "indexes": search["indexes"],
         "index_job": c.index_keeper.state if c.index_keeper else None,
+        "worker": os.getpid(),  # which serving process answered (`serve --workers N`)
         "busy_answers": c.tally["shed"],
         "latest_day": str(latest) if latest else None,
         "sync": sources,

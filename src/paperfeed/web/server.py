@@ -9,6 +9,7 @@ system allows, and the accept loop's "Too many open files" error is logged once 
 from __future__ import annotations
 
 import logging
+import os
 import resource
 import time
 
@@ -90,9 +91,77 @@ def raise_file_limit() -> int:
     return soft
 
 
-def serve(app, host: str, port: int, header_timeout: float) -> None:
-    HeaderTimeoutProtocol.header_timeout = header_timeout
+LOGGERS = (
+    "paperfeed.access",
+    "paperfeed.digest",
+    "paperfeed.errors",
+    "paperfeed.index",
+    "paperfeed.server",
+    "paperfeed.sync",
+)
+SCHEDULER_ENV = "PAPERFEED_SERVE_SCHEDULER"  # how `serve --with-scheduler` reaches its worker processes
+
+
+def serve(host: str, port: int, workers: int = 1, with_scheduler: bool = False) -> None:
+    """Serve the app: in this process, or in `workers` processes sharing the socket (uvicorn's supervisor
+    starts them, and starts a new one when one dies). Each process keeps its own background jobs: the index
+    keeper (one writer at a time: the index lock) and, with the scheduler, sync and digests (one run at a
+    time across processes and machines: the leases in the store)."""
+    from paperfeed.config import get_settings
+
+    settings = get_settings()
     files = raise_file_limit()
+    log_to_stderr()
     logging.getLogger("asyncio").addFilter(OncePerMinute("Too many open files"))
-    log.info("serving on http://%s:%s (open files allowed: %s)", host, port, files)
-    uvicorn.run(app, host=host, port=port, access_log=False, http=HeaderTimeoutProtocol)
+    log.info("serving on http://%s:%s with %d worker(s) (open files allowed: %s)", host, port, workers, files)
+    os.environ[SCHEDULER_ENV] = "1" if with_scheduler else ""
+    HeaderTimeoutProtocol.header_timeout = settings.header_timeout
+    options = {"host": host, "port": port, "access_log": False, "http": HeaderTimeoutProtocol}
+    if workers > 1:
+        uvicorn.run("paperfeed.web.server:worker_app", factory=True, workers=workers, **options)
+    else:
+        uvicorn.run(worker_app(), **options)
+
+
+def worker_app():
+    """One serving process's app, with its background jobs (started here, stopped at shutdown)."""
+    from paperfeed.config import get_settings
+    from paperfeed.search.keeper import IndexKeeper
+    from paperfeed.web.app import create_app
+
+    settings = get_settings()
+    log_to_stderr()
+    HeaderTimeoutProtocol.header_timeout = settings.header_timeout  # a worker process starts afresh
+    web = create_app(settings)
+    ctx = web.state.ctx
+    ctx.index_keeper = IndexKeeper(
+        ctx.engine,
+        ctx.search,
+        settings.data_dir,
+        settings.index_check_interval,
+        settings.index_in_background,
+        settings.index_follow_interval,
+    )
+    jobs = [ctx.index_keeper]
+    if os.environ.get(SCHEDULER_ENV):
+        from paperfeed.digest.scheduler import Scheduler
+        from paperfeed.sync.scheduler import SyncScheduler
+
+        jobs += [Scheduler(ctx.engine, settings, ctx.search), SyncScheduler(ctx.engine, settings)]
+    for job in jobs:
+        job.start()
+    web.router.add_event_handler("shutdown", lambda: [job.stop() for job in jobs])
+    return web
+
+
+def log_to_stderr() -> None:
+    """Our own log lines (the access log: one JSON line per request, secrets in paths redacted, replaces
+    uvicorn's), once per process."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    for name in LOGGERS:
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
