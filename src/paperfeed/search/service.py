@@ -16,7 +16,7 @@ from paperfeed.search.indexer import index_dir
 from paperfeed.search.lexical import WORD, LexicalIndex, day_number, query_stems, stem
 from paperfeed.search.query import ParsedQuery, QueryError, parse
 from paperfeed.search.rowmap import RowMap
-from paperfeed.search.vectors import ROW_BYTES, Damaged, VectorStore
+from paperfeed.search.vectors import ROW_BYTES, Damaged, VectorStore, search_breadth
 from paperfeed.store.listing import with_code
 from paperfeed.store.queries import resolve_id, with_links
 from paperfeed.store.schema import papers
@@ -83,6 +83,7 @@ class Snapshot:
         self.paper_of = self.row_of.paper_of
         self._store = store
         self.graph = store.load_graph(self.generation, view=True)
+        self.graph.expansion_search = search_breadth(len(self.row_of))
         self.matrix = store.matrix()
 
     def rows_in(self, categories: list[str]) -> np.ndarray:
