@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,10 @@ class ChildRun:
 
 
 def run_child(args: list[str], env: dict | None = None, cpu: int | None = None) -> ChildRun:
-    """Run a command, returning its wall time and its own peak resident memory (wait4's rusage)."""
+    """Run a command, returning its wall time and its own peak resident memory: the kernel's high-water mark
+    of the child's memory (VmHWM), read every 20 ms while it runs. Not wait4's ru_maxrss: that starts from the
+    parent's resident size when the child is spawned, so a benchmark holding a large index in memory made its
+    children look as large (the serving figures before issue #12 were inflated that way)."""
     full_env = {**os.environ, **(env or {})}
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         start = time.perf_counter()
@@ -40,15 +44,33 @@ def run_child(args: list[str], env: dict | None = None, cpu: int | None = None) 
             text=True,
             preexec_fn=(lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None,
         )
-        _pid, status, usage = os.wait4(proc.pid, 0)
+        peak = [0]
+        watcher = threading.Thread(target=_watch_peak, args=(proc.pid, peak), daemon=True)
+        watcher.start()
+        _pid, status, _usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - start
+        watcher.join()
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read(), err.read()
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed ({proc.returncode}):\n{stderr[-3000:]}")
-    return ChildRun(seconds, usage.ru_maxrss / 1024, stdout, stderr)
+    return ChildRun(seconds, peak[0] / 1024, stdout, stderr)
+
+
+def _watch_peak(pid: int, peak: list[int]) -> None:
+    """Keep the highest VmHWM (kB) of a running process; ends when the process is gone (a zombie has none)."""
+    status = Path(f"/proc/{pid}/status")
+    while True:
+        try:
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+        except OSError:
+            return
+        if "VmHWM" not in fields:
+            return
+        peak[0] = max(peak[0], int(fields["VmHWM"].split()[0]))
+        time.sleep(0.02)
 
 
 def machine() -> str:

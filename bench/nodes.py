@@ -385,18 +385,12 @@ def main() -> None:
     args = parser.parse_args()
     if "BENCH_FULL" not in os.environ:
         ensure_full()
-    parts = []
-    only = args.only.split(",")
-    if "workers" in only:
-        parts.append(bench_workers(args.seconds))
-    if "lag" in only:
-        parts.append(bench_lag())
-    if "stores" in only:
-        parts.append(bench_stores())
-    write_section(
-        f"nodes-{'-'.join(only)}",
-        f"## Several workers and nodes (bench/nodes.py)\n\n{machine()}.\n\n" + "\n".join(parts),
-    )
+    parts = {"workers": lambda: bench_workers(args.seconds), "lag": bench_lag, "stores": bench_stores}
+    for name in args.only.split(","):
+        body = parts[name]()
+        write_section(
+            f"nodes-{name}", f"## Several workers and nodes: {name} (bench/nodes.py)\n\n{machine()}.\n\n{body}"
+        )
 
 
 if __name__ == "__main__":

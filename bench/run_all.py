@@ -21,6 +21,7 @@ BENCHMARKS = [
     "sync",
     "recommend",
     "recommend_speed",
+    "nodes",
 ]
 
 

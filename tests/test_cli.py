@@ -130,3 +130,34 @@ def test_user_add_admin_and_list(settings, monkeypatch):
     monkeypatch.setenv("PAPERFEED_NEW_PASSWORD", "short")
     weak = invoke("user", "add", "bob")
     assert weak.exit_code == 1 and "at least 8" in weak.output
+
+
+def test_index_with_a_chosen_number_of_embedding_sessions(settings, encoder):
+    from paperfeed.search.encoder import get_encoder
+    from paperfeed.search.indexer import index_dir
+    from paperfeed.search.vectors import VectorStore
+
+    assert invoke("ingest", "arxiv-snapshot", SAMPLE).exit_code == 0
+    done = invoke("index", "--workers", "1")
+    assert done.exit_code == 0, done.output
+    assert "added 466" in done.output and "embedded 466" in done.output
+    assert get_encoder(settings.model_cache, "onnx", 1).workers == 1
+    store = VectorStore(index_dir(settings.data_dir) / "vectors")
+    live = store.live()
+    pid = sorted(live)[0]
+    one = store.read_vectors([live[pid][0]])[0]
+    with_two = encoder.encode([invoke_text(settings, pid)])[0]  # the session count changes no vector
+    store.close()
+    assert float(one @ with_two) > 0.9999
+
+
+def invoke_text(settings, pid: str) -> str:
+    from sqlalchemy import select
+
+    from paperfeed.search.encoder import paper_text
+    from paperfeed.store import make_engine
+    from paperfeed.store.schema import papers
+
+    with make_engine(settings.db_url).connect() as conn:
+        title, abstract = conn.execute(select(papers.c.title, papers.c.abstract).where(papers.c.id == pid)).one()
+    return paper_text(title, abstract)

@@ -202,14 +202,14 @@ def _with_progress(importer: Importer, items, source: str, target: str) -> Count
     return counts
 
 
-def _encoder():
+def _encoder(workers: int | None = None):
     from paperfeed.search.encoder import get_encoder
 
     settings = get_settings()
-    return get_encoder(settings.model_cache, settings.encoder)
+    return get_encoder(settings.model_cache, settings.encoder, workers)
 
 
-def _index(engine, rebuild: bool) -> None:
+def _index(engine, rebuild: bool, workers: int | None = None) -> None:
     from paperfeed.search.encoder import LazyEncoder
     from paperfeed.search.indexer import sync
 
@@ -221,7 +221,7 @@ def _index(engine, rebuild: bool) -> None:
         report = sync(
             engine,
             get_settings().data_dir,
-            LazyEncoder(_encoder),
+            LazyEncoder(lambda: _encoder(workers)),
             rebuild=rebuild,
             on_start=log_lines.start if log_lines else lambda n: progress.update(task, total=n),
             on_progress=log_lines.advance if log_lines else lambda n: progress.advance(task, n),
@@ -287,10 +287,19 @@ def index(
     rebuild: Annotated[
         bool, typer.Option(help="Rebuild both indexes from the store (unchanged texts keep their vectors).")
     ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=256,
+            help="Parallel embedding sessions (default: one per core). Each embeds one text at a time, so a "
+            "vector never depends on the texts beside it.",
+        ),
+    ] = None,
 ) -> None:
     """Bring the search indexes (BM25 and vectors) up to date with the store; only new or changed papers are
     processed. Safe to interrupt: the next run finishes the job."""
-    _index(_engine(), rebuild)
+    _index(_engine(), rebuild, workers)
 
 
 @app.command()

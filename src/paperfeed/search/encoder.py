@@ -233,10 +233,11 @@ _cached: dict[str, Encoder] = {}
 _cached_lock = threading.Lock()
 
 
-def get_encoder(cache_dir: Path, kind: str = "onnx") -> Encoder:
-    """One encoder per process (loading costs a second or two)."""
-    key = f"{kind}:{cache_dir}"
+def get_encoder(cache_dir: Path, kind: str = "onnx", workers: int | None = None) -> Encoder:
+    """One encoder per process (loading costs a second or two); `workers`: ONNX sessions, one per core by
+    default."""
+    key = f"{kind}:{cache_dir}:{workers}"
     with _cached_lock:
         if key not in _cached:
-            _cached[key] = OnnxEncoder(cache_dir) if kind == "onnx" else ReferenceEncoder()
+            _cached[key] = OnnxEncoder(cache_dir, workers) if kind == "onnx" else ReferenceEncoder()
         return _cached[key]

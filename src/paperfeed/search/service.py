@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -28,6 +29,7 @@ EXACT_LIMIT = 20_000  # filtered dense search scores every allowed paper exactly
 # (fetching every match of a common phrase from a million papers would cost seconds).
 PHRASE_LIMIT = 5_000
 RRF_K = 60
+LEGS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="search-leg")  # keyword legs of hybrid searches
 # Hybrid: a convex combination of per-query max-normalised scores, dense weight ALPHA.
 # Chosen by measurement (docs/benchmarks.md) with BM25 on one title+abstract field: 0.5 is best on SciFact
 # (nDCG@10 0.734 vs 0.725 at 0.7) and better in-domain (topic MRR@10 0.884 vs 0.765); RRF is lower on both.
@@ -248,9 +250,12 @@ class SearchService:
         if not q.terms and not q.phrases:
             ranked = self._filters_only(q, snap, depth)
         else:
-            lex = self.lexical.search(q, depth) if mode != "dense" else []
+            # The two legs at once: tantivy and the encoder/graph release the GIL, so on an idle server a
+            # hybrid query takes as long as its slower leg, not both (measured at 1M papers: docs/benchmarks.md).
+            lexical = LEGS.submit(self.lexical.search, q, depth) if mode != "dense" else None
             qvec = self.encoder.encode([q.text])[0] if mode != "lexical" and q.text else None
             dense = self._dense(q, snap, depth, qvec) if qvec is not None else []
+            lex = lexical.result() if lexical else []
             ranked = fuse(lex, dense, fusion, alpha, self._cosines(snap, lex, dense, qvec))
         ranked = self._code_only(q, ranked)
         if sort == "date":
