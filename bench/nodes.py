@@ -307,9 +307,8 @@ The same {STORE_PAPERS:,} papers (a seeded sample of the corpus's last three mon
 `paperfeed ingest` into a fresh store of each kind (PostgreSQL from pgserver, on this machine, over its Unix
 socket); the daily page of the latest day (p50/p95 of 100 requests after 10 to warm up, one client); and
 `paperfeed digest run` for {DIGEST_USERS:,} daily subscribers (trending 5, two categories) to a local sink.
-Times include
-each command's start (about a second). On one machine SQLite, inside the process, answers faster than a
-server over a socket (PostgreSQL is 1.4-2x slower here); PostgreSQL is for many writers and several machines.
+Times include each command's start (about a second). On one machine SQLite, inside the process, answers faster
+than a server over a socket (PostgreSQL is 1.4-2x slower here); PostgreSQL is for many writers and machines.
 
 {table(["store", "import s", "papers/s", "daily page p50 ms", "daily page p95 ms", "digest run s", "messages"], rows)}
 """
