@@ -132,15 +132,20 @@ def test_user_add_admin_and_list(settings, monkeypatch):
     assert weak.exit_code == 1 and "at least 8" in weak.output
 
 
-def test_index_with_a_chosen_number_of_embedding_sessions(settings, encoder):
+def test_index_with_a_chosen_number_of_embedding_sessions(settings, encoder, tmp_path):
+    import gzip
+
     from paperfeed.search.encoder import get_encoder
     from paperfeed.search.indexer import index_dir
     from paperfeed.search.vectors import VectorStore
 
-    assert invoke("ingest", "arxiv-snapshot", SAMPLE).exit_code == 0
+    few = tmp_path / "few.jsonl.gz"
+    with gzip.open(SAMPLE, "rt") as src, gzip.open(few, "wt") as dst:
+        dst.writelines(line for _, line in zip(range(30), src, strict=False))
+    assert invoke("ingest", "arxiv-snapshot", few).exit_code == 0
     done = invoke("index", "--workers", "1")
     assert done.exit_code == 0, done.output
-    assert "added 466" in done.output and "embedded 466" in done.output
+    assert "added 30" in done.output and "embedded 30" in done.output
     assert get_encoder(settings.model_cache, "onnx", 1).workers == 1
     store = VectorStore(index_dir(settings.data_dir) / "vectors")
     live = store.live()
