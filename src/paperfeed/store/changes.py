@@ -82,8 +82,3 @@ def read(
     if len(left) > MAX_GAPS:
         return None
     return list(dict.fromkeys(p for _, p in sorted(rows))), Cursor(top, left)
-
-
-def newest(engine: Engine) -> int:
-    with engine.connect() as conn:
-        return conn.scalar(select(func.max(paper_changes.c.seq))) or 0
