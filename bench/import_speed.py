@@ -24,7 +24,8 @@ PARSE_ONLY = (
 def ingest(data_dir: Path, target: Path):
     return run_child(
         [python(), "-m", "paperfeed", "ingest", "arxiv-snapshot", str(target)],
-        env={"PAPERFEED_DATA_DIR": str(data_dir)},
+        # The import alone: `ingest` would go on to embed every paper (the index is bench/speed.py's to time).
+        env={"PAPERFEED_DATA_DIR": str(data_dir), "PAPERFEED_INDEX_AFTER_INGEST": "false"},
         cpu=0,
     )
 

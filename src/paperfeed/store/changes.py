@@ -8,6 +8,8 @@ PostgreSQL a later number can be seen before an earlier one (two importers at on
 at a time). A gap is therefore read again on every look until GAP_WAIT has passed: by then its transaction
 has committed or rolled back (a rolled-back transaction's numbers never appear). Applying a change twice is
 harmless (the indexer compares versions), so nothing here needs to be exact about what was already read.
+Rows are never deleted (one per paper change: some 300,000 a year at arXiv's pace); a pruning that is added
+one day must keep the newest row, or SQLite would hand its number out again.
 """
 
 from __future__ import annotations

@@ -19,7 +19,6 @@ def upgrade() -> None:
         sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("paper_id", sa.String(64), nullable=False),
         sa.Column("changed_at", sa.DateTime, nullable=False),
-        sqlite_autoincrement=True,
     )
 
 
