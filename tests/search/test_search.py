@@ -200,3 +200,11 @@ def test_a_correction_prefers_the_likelier_typo_and_the_real_word(tmp_path):
     lexical = LexicalIndex(tmp_path / "lexical")
     lexical.apply(docs, [])
     assert lexical.correct(["atention", "vidoe", "modles", "agnet"]) == ["attention", "video", "models", "agent"]
+
+
+def test_the_graph_is_searched_wider_as_it_grows(service):
+    from paperfeed.search.vectors import search_breadth
+
+    assert [search_breadth(n) for n in (466, 67_802, 1_000_000, 10_000_000)] == [64, 256, 983, 1024]
+    snap = service.snapshot()
+    assert snap.graph.expansion_search == search_breadth(len(snap.row_of)) == 64

@@ -68,7 +68,8 @@ def new_hnsw() -> Index:
 
 def search_breadth(papers: int) -> int:
     """HNSW's `expansion_search` for a graph of this many papers. Its top-10 agrees less with the exact
-    top-10 as the graph grows, so the breadth grows with it: 256 at 67,802 papers, 1,024 at a million.
+    top-10 as the graph grows, so the breadth grows with it: 256 at 67,802 papers, 983 at a million
+    (with the square root of the size; at most 1,024).
     Measured (docs/benchmarks.md, agreement with exact / p95 of the graph search): 67,802 papers: 64 90.0 %
     0.8 ms, 256 97.2 % 2.3 ms, 512 99.2 % 4.3 ms; 1,000,000: 64 76.4 % 1.2 ms, 512 96.6 % 5.5 ms, 768 96.9 %
     7.5 ms, 1,024 98.6 % 10.6 ms."""
