@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import CORPUS, WORK, machine, python, run_child, table, write_section  # noqa: E402
 from bench.load import run as load_run  # noqa: E402
 from bench.speed import FULL, ensure_full, env, make_queries  # noqa: E402
+from bench.web import pct, start_server, stop_server  # noqa: E402
 from paperfeed.ingest import arxiv_snapshot  # noqa: E402
 from paperfeed.store import make_engine  # noqa: E402
 from paperfeed.store.importer import Importer  # noqa: E402
@@ -61,33 +62,8 @@ DIGEST_USERS = 1_000
 
 # -- processes --------------------------------------------------------------------------------------
 def serve(data: Path, port: int, workers: int = 1, extra: dict | None = None) -> subprocess.Popen:
-    e = {**os.environ, **env(data), "PAPERFEED_INDEX_CHECK_INTERVAL": "3600", **(extra or {})}
-    proc = subprocess.Popen(
-        [python(), "-m", "paperfeed", "serve", "--port", str(port), "--workers", str(workers)],
-        env=e,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 180
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            raise RuntimeError("paperfeed serve did not start")
-        time.sleep(0.5)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    """Unpinned: the workers are meant to use both cores."""
+    return start_server(port, {"PAPERFEED_INDEX_CHECK_INTERVAL": "3600", **(extra or {})}, data, workers, None, 180)
 
 
 def memory(pid: int) -> dict[str, float]:
@@ -126,7 +102,7 @@ def bench_workers(seconds: float) -> str:
             pids = workers_of(proc, n)
             mems = [memory(p) for p in pids]
         finally:
-            stop(proc)
+            stop_server(proc)
         ok = np.array(tally.ok_ms) if tally.ok_ms else np.array([float("nan")])
         rps = len(tally.ok_ms) / wall
         base = base or rps
@@ -225,7 +201,7 @@ def bench_lag() -> str:
             print(rows[-1], flush=True)
     finally:
         for n in nodes:
-            stop(n)
+            stop_server(n)
         shutil.rmtree(a, ignore_errors=True)
         shutil.rmtree(b, ignore_errors=True)
     return f"""### Index sync lag between two nodes
@@ -256,7 +232,6 @@ def bench_stores() -> str:
     import pgserver
 
     from bench.digest import start_sink, stop_sink
-    from bench.web import pct
 
     work = WORK / "stores"
     shutil.rmtree(work, ignore_errors=True)
@@ -278,7 +253,7 @@ def bench_stores() -> str:
             e = {**env(data), "PAPERFEED_DATABASE_URL": url, "PAPERFEED_INDEX_AFTER_INGEST": "false"}
             run_child([python(), "-m", "paperfeed", "init"], e)
             imported = run_child([python(), "-m", "paperfeed", "ingest", "arxiv-snapshot", str(source)], e)
-            page = daily_page(data, url, pct)
+            page = daily_page(data, url)
             now = add_subscribers(url, DIGEST_USERS)
             sink = start_sink(8879)
             mail = {**e, "PAPERFEED_SMTP_HOST": "127.0.0.1", "PAPERFEED_SMTP_PORT": "8879"}
@@ -314,7 +289,7 @@ than a server over a socket (PostgreSQL is 1.4-2x slower here); PostgreSQL is fo
 """
 
 
-def daily_page(data: Path, url: str, pct) -> tuple[float, float]:
+def daily_page(data: Path, url: str) -> tuple[float, float]:
     extra = {"PAPERFEED_DATABASE_URL": url, "PAPERFEED_INDEX_IN_BACKGROUND": "false"}
     proc = serve(data, 8878, extra=extra)
     try:
@@ -326,7 +301,7 @@ def daily_page(data: Path, url: str, pct) -> tuple[float, float]:
                 if i >= 10:
                     times.append((time.perf_counter() - start) * 1000)
     finally:
-        stop(proc)
+        stop_server(proc)
     return pct(times, 50), pct(times, 95)
 
 

@@ -34,25 +34,43 @@ REQUESTS = int(os.environ.get("BENCH_WEB_REQUESTS", 200))
 WARMUP = 20
 
 
-def start_server(port: int, extra_env: dict | None = None) -> subprocess.Popen:
-    """`paperfeed serve` on the full corpus, pinned to core 0; returns once /healthz answers."""
+def start_server(
+    port: int,
+    extra_env: dict | None = None,
+    data: Path = FULL,
+    workers: int = 1,
+    core: int | None = 0,
+    wait: float = 120,
+) -> subprocess.Popen:
+    """`paperfeed serve` on `data` (the full corpus), pinned to `core` (None: any), with `workers` processes;
+    returns once /healthz answers 200."""
     proc = subprocess.Popen(
-        [python(), "-m", "paperfeed", "serve", "--port", str(port)],
-        env={**os.environ, **env(FULL), **(extra_env or {})},
+        [python(), "-m", "paperfeed", "serve", "--port", str(port), "--workers", str(workers)],
+        env={**os.environ, **env(data), **(extra_env or {})},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        preexec_fn=lambda: os.sched_setaffinity(0, {0}),
+        preexec_fn=(lambda: os.sched_setaffinity(0, {core})) if core is not None else None,
     )
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + wait
     while True:
         try:
-            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
-            return proc
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200:
+                return proc
         except httpx.TransportError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError("paperfeed serve did not start") from None
-            time.sleep(0.5)
+            pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            raise RuntimeError("paperfeed serve did not start")
+        time.sleep(0.5)
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def measure(client: httpx.Client, paths: list[str]) -> tuple[list[float], list[float]]:

@@ -172,19 +172,20 @@ class VectorStore:
     def live(self, scope: list[str] | None = None) -> dict[str, tuple[int, str, str]]:
         """paper id -> (row, modified_at, text_hash) for every live row, or those of the papers in `scope`."""
         query = "SELECT paper_id, row, modified_at, text_hash FROM rows WHERE alive = 1"
-        return {pid: (row, mod, h) for pid, row, mod, h in self._select(query, "paper_id", scope)}
+        return {pid: (row, mod, h) for pid, row, mod, h in self._select(query, scope)}
 
     # The keyword index's versions, kept here beside the vectors' (the keyword index is filled first).
     def keyword_stamps(self, scope: list[str] | None = None) -> dict[str, str]:
-        return dict(self._select("SELECT paper_id, stamp FROM keywords WHERE 1", "paper_id", scope))
+        return dict(self._select("SELECT paper_id, stamp FROM keywords WHERE 1", scope))
 
-    def _select(self, query: str, column: str, scope: list[str] | None) -> list[tuple]:
+    def _select(self, query: str, scope: list[str] | None) -> list[tuple]:
+        """The query's rows, or those of the papers in `scope` (in chunks: SQLite caps bound parameters)."""
         if scope is None:
             return self.db.execute(query).fetchall()
         got = []
         for i in range(0, len(scope), 500):
             part = scope[i : i + 500]
-            got += self.db.execute(f"{query} AND {column} IN ({','.join('?' * len(part))})", part).fetchall()
+            got += self.db.execute(f"{query} AND paper_id IN ({','.join('?' * len(part))})", part).fetchall()
         return got
 
     def set_keyword_stamps(self, stamps: dict[str, str], removed: list[str]) -> None:
