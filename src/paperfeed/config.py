@@ -107,6 +107,15 @@ class Settings(BaseSettings):
     # Seconds between two upstream requests (arXiv asks for at least 3), and the longest Retry-After obeyed.
     sync_delay: float = 3.0
     sync_max_retry_after: float = 600.0
+    # Every upstream answer: read whole within this many seconds (a server dripping bytes is cut off), and at
+    # most this many bytes (a bigger body is not read).
+    sync_answer_seconds: float = 120.0
+    sync_answer_bytes: int = 64 * 2**20
+    # One run of one source may send this many requests, read this many bytes and take this many seconds; a run
+    # that reaches one ends with the reason shown on /admin/sources, and the next run goes on where it stopped.
+    sync_run_requests: int = 1000
+    sync_run_bytes: int = 2**30
+    sync_run_seconds: float = 3000.0
     # The scheduler: arXiv every hour (new listings appear about 00:00 UTC Sunday-Thursday; an hourly check
     # costs one request per archive when nothing is new), Hugging Face every 3 hours.
     sync_interval: float = 3600.0

@@ -265,3 +265,27 @@ def test_one_scheduler_at_a_time_takes_the_digest_turn(mail_engine, mail_setting
     assert first.take_turn() and not second.take_turn()
     lease.release(mail_engine, "digest", first.me)  # what the end of its run does
     assert second.take_turn() and not first.take_turn()
+
+
+def test_digests_go_out_while_a_sync_holds_its_lease(mail_engine, mail_settings, sink):
+    """A sync stuck on a hostile upstream (its lease held for an hour) must not stop anyone's mail: the digest
+    scheduler runs on what is stored."""
+    from datetime import timedelta
+
+    from paperfeed.digest.scheduler import Scheduler
+    from paperfeed.store import lease
+    from paperfeed.store.importer import utcnow
+
+    subscriber(mail_engine, "ada", send_empty=True)
+    assert lease.acquire(mail_engine, "sync", "other-host:1:1:1", 3600, utcnow())
+    job = Scheduler(mail_engine, mail_settings.model_copy(update={"scheduler_interval": 0.2}))
+    job.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not sink.messages and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        job.stop()
+        job.join(timeout=20)
+    assert delivered(sink) == Counter(["ada@example.org"])
+    assert lease.held(mail_engine, "sync", utcnow() + timedelta(minutes=30))  # the sync still holds its lease

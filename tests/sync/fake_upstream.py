@@ -7,10 +7,15 @@ Only days up to the server's `today` are visible, so a test can walk a week with
 Hugging Face: /api/daily_papers?date= answers a recorded real response for the days it has, else [].
 Faults are queued per route and used up one request each: 503/429 with Retry-After, a timeout, a dropped
 connection, a page cut short, an expired resumption token.
+A hostile server is set per route in `always`, for every request: "loop" (the same resumption token for
+ever), "badtoken" (every resumption token refused), "drip" (headers, then one byte every `drip_every` s),
+"huge" (declares 200 MB and sends it), "endless" (a body with no length that never ends), "control" (every C0
+control character in each title, raw and as &#N; in XML, escaped in JSON), "bigabstract" (1 MB abstracts).
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import defaultdict
@@ -70,6 +75,9 @@ class FakeUpstream:
         self.page_size = page_size
         self.today = max(announced) if announced else date.today()
         self.faults: dict[str, list[str]] = defaultdict(list)  # "/oai" or "/api/daily_papers" -> faults
+        self.always: dict[str, str] = {}  # route -> a hostile behaviour for every request
+        self.drip_every = 0.2
+        self.sent = 0  # bytes of the last hostile body sent
         self.log: list[tuple[str, dict, int, int]] = []  # (path, params, status, records served)
         self.served = 0  # records in the last OAI answer
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -129,9 +137,14 @@ class FakeUpstream:
                 parts = urlsplit(self.path)
                 params = {k: v[0] for k, v in parse_qs(parts.query).items()}
                 route = parts.path
-                fault = fake.faults[route].pop(0) if fake.faults[route] else None
+                fault = fake.faults[route].pop(0) if fake.faults[route] else fake.always.get(route)
                 fake.served = 0
                 status, body = fake.oai(params) if route == "/oai" else fake.daily(params)
+                if fault in HOSTILE_BODY:
+                    body = HOSTILE_BODY[fault](body, params)
+                if fault in ("drip", "huge", "endless"):
+                    fake.log.append((route, params, status, 0))
+                    return fake.stream_hostile(self, fault, body)
                 fake.log.append((route, params, 0 if fault else status, 0 if fault else fake.served))
                 if fault in ("503", "429"):
                     self.send_response(int(fault))
@@ -161,3 +174,66 @@ class FakeUpstream:
                     pass
 
         return Handler
+
+    def stream_hostile(self, handler, fault: str, body: bytes) -> None:
+        """Send until the client goes away (or 200 MB): a drip, a huge declared body, or an endless one."""
+        handler.send_response(200)
+        if fault != "endless":
+            handler.send_header("Content-Length", str(200 * 2**20 if fault == "huge" else len(body)))
+        handler.end_headers()
+        self.sent = 0
+        chunk = b" " * 65536
+        try:
+            while self.sent < 200 * 2**20:
+                if fault == "drip":
+                    handler.wfile.write(body[self.sent : self.sent + 1])
+                    handler.wfile.flush()
+                    self.sent += 1
+                    time.sleep(self.drip_every)
+                else:
+                    handler.wfile.write(chunk)
+                    self.sent += len(chunk)
+        except OSError:  # the client stopped reading: what the test wants
+            pass
+
+
+CONTROLS = "".join(chr(c) for c in range(32) if chr(c) not in "\t\n\r")
+
+
+def _control_xml(body: bytes, params: dict) -> bytes:
+    raw = "".join(c for c in CONTROLS if c != "\0").encode()  # a NUL byte ends some servers' strings: one of each kind
+    refs = "".join(f"&#{ord(c)};" for c in CONTROLS).encode()
+    return body.replace(b"<title>", b"<title>" + raw + refs + b"\x00")
+
+
+def _control_json(body: bytes, params: dict) -> bytes:
+    escaped = "".join(f"\\u{ord(c):04x}" for c in CONTROLS).encode()
+    return body.replace(b'"title":"', b'"title":"' + escaped)
+
+
+def _big_abstract(body: bytes, params: dict) -> bytes:
+    return body.replace(b"<abstract>", b"<abstract>" + b"lorem ipsum " * 87_382, 3)  # three 1 MB abstracts
+
+
+def _loop_token(body: bytes, params: dict) -> bytes:
+    # Every later page names itself as the next one: a server bug (or a hostile one) that never ends the list.
+    token = params.get("resumptionToken")
+    if token is None:
+        return body
+    return re.sub(rb"(<resumptionToken[^>]*>)[^<]*(</resumptionToken>)", rb"\g<1>" + token.encode() + rb"\g<2>", body)
+
+
+def _bad_token(body: bytes, params: dict) -> bytes:
+    if "resumptionToken" not in params:
+        return body
+    return ENVELOPE.format(today="2025-01-01", body='<error code="badResumptionToken">unknown</error>').encode()
+
+
+HOSTILE_BODY = {
+    "control": lambda body, params: (
+        _control_xml(body, params) if body.lstrip().startswith(b"<") else _control_json(body, params)
+    ),
+    "bigabstract": _big_abstract,
+    "loop": _loop_token,
+    "badtoken": _bad_token,
+}

@@ -54,8 +54,11 @@ def test_private_library_feed_with_revocable_token(client, other, sample_papers,
     page = post(client, "/settings/tokens", {"kind": "feed", "name": "reader"}, "/settings")
     # The configured address, not the Host the request came with.
     url = re.search(re.escape(settings.base_url) + r"/(feeds/library/[\w-]+\.xml)</code>", page.text).group(1)
-    items = rss_items(other.get("/" + url))  # no session needed: the token is the key
-    assert [i.findtext("link").rsplit("/", 1)[1] for i in items] == [pid]
+    answer = other.get("/" + url)  # no session needed: the token is the key
+    assert [i.findtext("link").rsplit("/", 1)[1] for i in rss_items(answer)] == [pid]
+    mine = other.get("/" + url.replace("/library/", "/foryou/"))  # the same token opens the For-you feed
+    for private in (answer, mine):  # one reader's list: no shared cache keeps it
+        assert private.status_code == 200 and private.headers["cache-control"] == "private, no-store"
     token_id = re.search(r"/settings/tokens/(\d+)/revoke", client.get("/settings").text).group(1)
     post(client, f"/settings/tokens/{token_id}/revoke", page="/settings")
     assert other.get("/" + url).status_code == 404
@@ -89,10 +92,12 @@ def test_access_log_is_one_json_line_per_request_without_secrets(client, caplog)
     with caplog.at_level(logging.INFO, logger="paperfeed.access"):
         client.get("/search", params={"q": "graph"})
         client.get("/feeds/library/pf_feed_secret.xml")
+        client.get("/feeds/foryou/pf_feed_secret.xml")
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "paperfeed.access"]
     assert [(x["method"], x["path"], x["status"]) for x in lines] == [
         ("GET", "/search", 200),
         ("GET", "/feeds/library/…", 404),
+        ("GET", "/feeds/foryou/…", 404),
     ]
     assert all(x["ms"] >= 0 for x in lines)
     assert "pf_feed_secret" not in caplog.text

@@ -182,10 +182,22 @@ def test_addresses_inside_ipv6_and_odd_urls_are_judged_by_what_they_reach(servic
         ("http://localhost:8080/hook", "private or local"),
         ("http://example.org:99999/hook", "port in that URL"),
         ("http://example.org:abc/hook", "port in that URL"),
+        ("http://example.org:0/hook", "port in that URL"),
+        ("http://224.0.0.1/hook", "multicast"),
+        ("http://[ff02::1]/hook", "multicast"),
+        ("http://0.0.0.0:8080/hook", "unspecified"),
         ("http://no-such-host.invalid/hook", "no such host"),
     ):
         with pytest.raises(webhooks.HookError, match=words):
             webhooks.add(service.engine, settings, ada, url, "json", 3)
+
+
+def test_multicast_and_port_0_are_refused_even_where_private_addresses_are_allowed():
+    for url in ("http://224.0.0.1/hook", "http://239.255.255.250:1900/", "http://255.255.255.255/x", "http://[::ffff:224.0.0.1]/"):
+        with pytest.raises(webhooks.HookError, match="multicast, broadcast or unspecified"):
+            webhooks.check_url(url, True)
+    with pytest.raises(webhooks.HookError, match="port in that URL"):
+        webhooks.check_url("http://127.0.0.1:0/hook", True)
 
 
 def test_the_post_goes_to_the_address_that_was_checked(loopback, receiver):

@@ -26,11 +26,9 @@ class Scheduler(threading.Thread):
         self.me = f"{outbox.sender_id()}:{uuid.uuid4().hex[:8]}"  # this scheduler, among any in this process
 
     def run(self) -> None:
+        # Digests and webhooks never wait on a sync: they go out on what is stored (a sync that hangs on a
+        # hostile upstream must not stop everyone's mail), and a paper synced later is in the next day's.
         while not self.stopping.is_set():
-            if lease.held(self.engine, "sync", utcnow()):
-                # A sync is bringing in the day's papers: the digests wait for them (sync, index, then mail).
-                self.stopping.wait(self.settings.scheduler_interval)
-                continue
             if self.take_turn():
                 self.run_digests()
                 self.run_hooks()

@@ -102,10 +102,16 @@ def check_url(url: str, allow_private: bool) -> Target:
     if parts.username or parts.password:
         raise HookError("put no user name or password in the URL; use the secret path the service gives you")
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        port = parts.port if parts.port is not None else (443 if parts.scheme == "https" else 80)
     except ValueError:
-        raise HookError("the port in that URL is not a number from 1 to 65535") from None
+        port = 0
+    if not 1 <= port <= 65535:
+        raise HookError("the port in that URL is not a number from 1 to 65535")
     found = addresses(parts.hostname, port)
+    if not all(unicast(ip) for ip in found):
+        raise HookError(
+            f"{parts.hostname[:100]} is a multicast, broadcast or unspecified address; hooks go to one host"
+        )
     if not allow_private and not all(public(ip) for ip in found):
         raise HookError(f"{parts.hostname[:100]} is a private or local address; hooks go to the internet")
     return Target(url, parts.hostname, port, found[0])
@@ -126,6 +132,16 @@ EMBEDS_V4 = [
     ipaddress.ip_network("64:ff9b::/96"),
     ipaddress.ip_network("64:ff9b:1::/48"),
 ]
+
+
+def unicast(ip) -> bool:
+    """One host's address (even with private addresses allowed): not multicast, the broadcast address or 0.0.0.0."""
+    inner = ip.ipv4_mapped if ip.version == 6 else None
+    return not any(
+        a.is_multicast or a.is_unspecified or a == ipaddress.IPv4Address("255.255.255.255")
+        for a in (ip, inner)
+        if a is not None
+    )
 
 
 def public(ip) -> bool:

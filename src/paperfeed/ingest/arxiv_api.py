@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 
 from paperfeed.ingest.common import decode, has_bad_chars, iter_elements, parse_datetime, read_bytes, text_of
+from paperfeed.ingest.http import Answer, BoundedClient
 from paperfeed.models import Paper, Rejected, SourceError, parse_arxiv_id
 
 SOURCE = "arxiv-api"
@@ -155,12 +156,12 @@ class ArxivApi:
         self.url = url
         self.delay = delay
         self.retries = retries
-        self.client = client or httpx.Client(timeout=60, follow_redirects=True)
+        self.client = BoundedClient(client)
         self.sleep = sleep
         self.clock = clock
         self._last_call: float | None = None
 
-    def _get(self, params: dict) -> httpx.Response:
+    def _get(self, params: dict) -> Answer:
         for attempt in range(self.retries + 1):
             if self._last_call is not None:
                 wait = self.delay - (self.clock() - self._last_call)
@@ -172,9 +173,9 @@ class ArxivApi:
             except httpx.TransportError as exc:
                 error = f"{type(exc).__name__}: {exc}"
             else:
-                if response.status_code not in RETRY_STATUS:
+                if response.status not in RETRY_STATUS:
                     return response
-                error = f"HTTP {response.status_code}"
+                error = f"HTTP {response.status}"
             if attempt < self.retries:
                 self.sleep(self.delay * 2**attempt)
         raise SourceError(f"arXiv API unreachable after {self.retries + 1} tries: {error}")
@@ -199,10 +200,10 @@ class ArxivApi:
             }
             response = self._get(params)
             ref = f"{self.url}?start={start}"
-            page = parse_page(response.content, ref)
+            page = parse_page(response.body, ref)
             errors = [i for i in page.items if isinstance(i, Rejected) and "arXiv API error" in i.reason]
-            if response.status_code >= 400 or errors:
-                detail = errors[0].reason if errors else f"HTTP {response.status_code}"
+            if response.status >= 400 or errors:
+                detail = errors[0].reason if errors else f"HTTP {response.status}"
                 raise SourceError(f"arXiv API refused the query: {detail}")
             yield from page.items
             total = page.total if page.total is not None else 0

@@ -16,6 +16,11 @@ from urllib.parse import urlsplit
 from paperfeed.models import Rejected, SourceError
 
 _UNSAFE_IN_URL = re.compile(r"[\s<>\"'`()\\]")
+# What XML 1.0 forbids and upstream servers still send: raw C0 control bytes and character references to them
+# (&#1;, &#x7;). Either makes a strict parser reject the whole document, so one bad record would cost every
+# record on its page, on every run; they are removed before parsing (the store drops any that remain).
+_XML_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_XML_CONTROL_REFS = re.compile(rb"&#(?:0*(?:[0-8]|1[124-9]|2[0-9]|3[01])|[xX]0*(?:[0-8bBcCeEfF]|1[0-9a-fA-F]));")
 BAD_CHAR = "\ufffd"  # what undecodable bytes become; a record holding it is rejected
 
 
@@ -97,6 +102,11 @@ def decode(data: bytes, ref: str) -> tuple[str, Rejected | None]:
         return data.decode("utf-8", errors="replace"), note
 
 
+def xml_safe(data: bytes) -> bytes:
+    """An XML document without the control characters XML 1.0 forbids (raw or as character references)."""
+    return _XML_CONTROL_REFS.sub(b"", _XML_CONTROL_BYTES.sub(b"", data))
+
+
 def has_bad_chars(*texts: str | None) -> bool:
     return any(t and BAD_CHAR in t for t in texts)
 
@@ -110,7 +120,7 @@ def iter_elements(text: str, local_name: str, ref: str) -> Iterator[ET.Element |
     error = None
     found = 0
     try:
-        parser.feed(text.encode("utf-8"))
+        parser.feed(xml_safe(text.encode("utf-8")))
         parser.close()
     except ET.ParseError as exc:
         error = exc

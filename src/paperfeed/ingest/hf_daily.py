@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 
 from paperfeed.ingest.common import decode, has_bad_chars, is_web_link, parse_datetime, read_bytes
+from paperfeed.ingest.http import BoundedClient
 from paperfeed.models import Paper, Rejected, SourceError, normalize_space, parse_arxiv_id
 
 SOURCE = "hf-daily"
@@ -24,22 +25,22 @@ def read(path: Path) -> Iterator[Paper | Rejected]:
 
 
 def fetch(url: str, day: date, client: httpx.Client | None = None, retries: int = 3) -> Iterator[Paper | Rejected]:
-    client = client or httpx.Client(timeout=60, follow_redirects=True)
+    bounded = BoundedClient(client)
     error = ""
     for _attempt in range(retries + 1):
         try:
-            response = client.get(url, params={"date": day.isoformat()})
+            response = bounded.get(url, params={"date": day.isoformat()})
         except httpx.TransportError as exc:
             error = str(exc)
             continue
-        if response.status_code < 500:
+        if response.status < 500:
             break
-        error = f"HTTP {response.status_code}"
+        error = f"HTTP {response.status}"
     else:
         raise SourceError(f"Hugging Face daily papers unreachable: {error}")
-    if response.status_code != 200:
-        raise SourceError(f"Hugging Face answered HTTP {response.status_code} for {day}")
-    yield from parse(response.content, f"{url}?date={day}")
+    if response.status != 200:
+        raise SourceError(f"Hugging Face answered HTTP {response.status} for {day}")
+    yield from parse(response.body, f"{url}?date={day}")
 
 
 def iter_json_array(text: str, ref: str) -> Iterator[tuple[int, object] | Rejected]:

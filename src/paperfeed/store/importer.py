@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 
-from paperfeed.models import Paper, Rejected, Signals, normalize_title, title_id
+from paperfeed.models import Paper, Rejected, Signals, clean_paper, clean_signal, normalize_title, title_id
 from paperfeed.store import changes
 from paperfeed.store.schema import (
     external_signals,
@@ -250,6 +250,7 @@ def _load(conn: Connection, table, column, keys: list[str]) -> list:
 def write_batch(conn: Connection, batch: list[Paper]) -> tuple[int, int, int]:
     """Apply one batch inside the caller's transaction. Returns (new, updated, unchanged)."""
     now = utcnow()
+    batch = [clean_paper(p) for p in batch]  # every importer and sync writes through here
     _resolve_titles(conn, batch)
 
     # Several records of one paper in a batch are applied in order, as if one at a time.
@@ -347,7 +348,7 @@ def write_signals(conn: Connection, batch: list[Signals]) -> tuple[int, int, int
         if s.paper_id not in stored:
             unmatched += 1
             continue
-        values = {(s.paper_id, s.source, name): v for name, v in s.values.items()}
+        values = {(s.paper_id, s.source, name): clean_signal(v) for name, v in s.values.items()}
         changed = any(current.get(k) != v for k, v in values.items())
         updated, unchanged = updated + changed, unchanged + (not changed)
         current.update(values)

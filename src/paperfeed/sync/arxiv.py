@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from paperfeed.ingest.arxiv_oai import OAI, parse_record
+from paperfeed.ingest.common import xml_safe
 from paperfeed.models import Paper, Rejected, SourceError
 from paperfeed.sync.upstream import Upstream
 
@@ -58,7 +59,7 @@ def list_records(client: Upstream, url: str, set_spec: str, since: date, token: 
 
 def parse_page(body: bytes, url: str) -> Page:
     try:
-        root = ET.fromstring(body)
+        root = ET.fromstring(xml_safe(body))
     except ET.ParseError as exc:
         raise CutShort(f"{url}: the page is cut short or not XML ({exc}); nothing from it was kept") from exc
     error = root.find(f"{OAI}error")

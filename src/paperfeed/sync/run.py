@@ -24,12 +24,13 @@ from sqlalchemy import Engine
 
 from paperfeed.config import Settings
 from paperfeed.ingest import hf_daily
+from paperfeed.ingest.http import GiveUp
 from paperfeed.models import Paper, Rejected, SourceError
 from paperfeed.store import lease
 from paperfeed.store import queries as q
 from paperfeed.store.importer import write_batch
 from paperfeed.sync.arxiv import CutShort, TokenExpired, archive_of, list_records
-from paperfeed.sync.upstream import Unreachable, Upstream
+from paperfeed.sync.upstream import Budget, Upstream
 
 log = logging.getLogger("paperfeed.sync")
 # Renewed with every page or day written; longer than the worst page (3 retries after a 600 s Retry-After).
@@ -108,7 +109,11 @@ class Sync:
     ):
         self.engine, self.settings, self.now = engine, settings, now
         self.client = client or Upstream(
-            settings.contact_email, settings.sync_delay, max_retry_after=settings.sync_max_retry_after
+            settings.contact_email,
+            settings.sync_delay,
+            max_retry_after=settings.sync_max_retry_after,
+            max_bytes=settings.sync_answer_bytes,
+            deadline=settings.sync_answer_seconds,
         )
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{_pid_namespace()}:{id(self)}"
         self.own_client = client is None
@@ -161,6 +166,8 @@ class Sync:
         state = self.state(name)
         state.last_attempt = self._stamp()
         self._save(name, state)
+        s = self.settings
+        self.client.budget = Budget(s.sync_run_requests, s.sync_run_bytes, s.sync_run_seconds)
         try:
             job()
         except LeaseLost:
@@ -189,14 +196,26 @@ class Sync:
             # The day after the newest datestamp of a finished harvest: arXiv announces a day all at once.
             after = _day(state.watermark) + timedelta(days=1) if state.watermark else None
             start, token = since or after or (self.now().date() - timedelta(days=self.settings.sync_first_days)), None
-        seen = 0
+        seen, tokens, restarted = 0, set(), False
         while True:
             try:
                 page = _again_if_cut(lambda t=token: list_records(self.client, url, archive, start, t))
-            except TokenExpired:
+            except TokenExpired as exc:
+                if restarted:  # a server that refuses every token would have us start over for ever
+                    self._drop_token(name)
+                    raise SourceError(
+                        f"{exc}, again after starting over; the harvest stops until the next run"
+                    ) from exc
                 log.info("sync %s: resumption token expired; starting the harvest again from %s", name, start)
-                token = None
+                token, restarted, tokens = None, True, set()
                 continue
+            if page.token and (page.token == token or page.token in tokens):
+                self._drop_token(name)  # the next run starts from the watermark, not from the looping token
+                raise SourceError(
+                    f"{url}: the server sent the resumption token {page.token[:60]!r} again; the harvest would "
+                    "never end, so it stops here (the next run starts again from the last finished harvest)"
+                )
+            tokens.add(page.token)
             wanted = [p for p in page.papers if set(p.categories) & set(categories)]
             seen += len(page.papers) + len(page.rejected)
             self._commit_page(name, wanted, page.rejected, page.newest, page.token, start)
@@ -226,6 +245,12 @@ class Sync:
         for r in rejected[:20]:
             log.info("sync %s: rejected %s", name, r)
 
+    def _drop_token(self, name: str) -> None:
+        with self.engine.begin() as conn:
+            state = self._read(conn, name)
+            state.token, state.since = None, None
+            q.put_state(conn, f"sync:{name}", json.dumps(asdict(state)))
+
     def _renew(self, conn) -> None:
         if not lease.renew(conn, "sync", self.holder, LEASE_SECONDS, self.now()):
             raise LeaseLost("the sync lease was lost to another process (a page took longer than the lease)")
@@ -242,8 +267,8 @@ class Sync:
         while day <= today:
             try:
                 self._hf_day(day)
-            except Unreachable:
-                raise  # the other days would fail the same way
+            except GiveUp:
+                raise  # unreachable, too slow, too large, or the run's budget spent: the other days would fail too
             except SourceError as exc:
                 failed.append(str(exc))
             day += timedelta(days=1)

@@ -37,7 +37,7 @@ access_log = logging.getLogger("paperfeed.access")
 error_log = logging.getLogger("paperfeed.errors")
 JSON_PATHS = ("/api/", "/feeds/", "/healthz")
 # Private feed tokens and email links' tokens travel in the path; the access log must not keep them.
-SECRET_PATH = re.compile(r"^(/feeds/library/|/unsubscribe/|/verify-email/)[^/]+")
+SECRET_PATH = re.compile(r"^(/feeds/library/|/feeds/foryou/|/unsubscribe/|/verify-email/)[^/]+")
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",

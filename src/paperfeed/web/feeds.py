@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 from feedgen.feed import FeedGenerator
 
+from paperfeed.models import clean_text
 from paperfeed.rank import foryou, trending
 from paperfeed.search.query import QueryError
 from paperfeed.store import accounts, taste
@@ -27,7 +28,7 @@ def feed_response(request: Request, title: str, path: str, papers: list[dict], f
     base = ctx(request).settings.base_url.rstrip("/")
     fg = FeedGenerator()
     fg.id(base + path)
-    fg.title(title)
+    fg.title(clean_text(title))
     fg.link(href=base + path, rel="alternate")
     query = f"?{request.url.query}" if request.url.query else ""
     fg.link(href=base + request.url.path + query, rel="self")
@@ -37,13 +38,15 @@ def feed_response(request: Request, title: str, path: str, papers: list[dict], f
         entry = fg.add_entry()
         url = f"{base}/papers/{p['id']}"
         entry.id(url)
-        entry.title(p["title"])
+        # Stored text is cleaned on the way in (models.clean_paper); cleaned again here, as XML cannot carry a
+        # control character and one stored before that cleaning (or by hand) must not break the feed.
+        entry.title(clean_text(p["title"]))
         entry.link(href=url)
-        entry.description(reason_line(p.get("reason")) + p["abstract"])
+        entry.description(clean_text(reason_line(p.get("reason")) + p["abstract"]))
         for name in p["authors"][:20]:
-            entry.author(name=name)
+            entry.author(name=clean_text(name))
         for cat in p["categories"]:
-            entry.category(term=cat)
+            entry.category(term=clean_text(cat))
         when = p.get("published") or (datetime.combine(p["listed_date"], time()) if p.get("listed_date") else None)
         if when:
             entry.published(when.replace(tzinfo=UTC))
