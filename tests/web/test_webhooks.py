@@ -193,7 +193,12 @@ def test_addresses_inside_ipv6_and_odd_urls_are_judged_by_what_they_reach(servic
 
 
 def test_multicast_and_port_0_are_refused_even_where_private_addresses_are_allowed():
-    for url in ("http://224.0.0.1/hook", "http://239.255.255.250:1900/", "http://255.255.255.255/x", "http://[::ffff:224.0.0.1]/"):
+    for url in (
+        "http://224.0.0.1/hook",
+        "http://239.255.255.250:1900/",
+        "http://255.255.255.255/x",
+        "http://[::ffff:224.0.0.1]/",
+    ):
         with pytest.raises(webhooks.HookError, match="multicast, broadcast or unspecified"):
             webhooks.check_url(url, True)
     with pytest.raises(webhooks.HookError, match="port in that URL"):
