@@ -472,7 +472,9 @@ def import_library(
             report = profile.import_author(engine, who.id, author)
         else:
             text = path.read_text(encoding="utf-8", errors="replace")
-            report = profile.import_entries(engine, _service(engine), who.id, "ids" if ids else "bibtex", text)
+            report = profile.import_entries(
+                engine, _service(engine), who.id, "ids" if ids else "bibtex", text, get_settings().import_seconds
+            )
     except (OSError, profile.ProfileError) as exc:
         err.print(f"error: nothing imported: {exc}", highlight=False, markup=False)
         raise typer.Exit(2) from exc

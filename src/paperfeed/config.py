@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     login_window_seconds: int = 900
     # New accounts per client address per hour.
     registrations_per_ip: int = 10
+    # A library file (BibTeX, ids) larger than 64 KB is read in a process of its own, two at a time per serving
+    # process; one that takes longer than this many seconds is refused as too slow to import.
+    import_seconds: float = 60.0
     # Days of listings that /trending ranks.
     trending_days: int = 3
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import bibtexparser
@@ -40,8 +41,12 @@ _DOI = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)?(10\.\d{4,9}/\S+)$"
 _TEX_ESCAPE = re.compile(r"\{?\\([_%&#])\}?")  # Mendeley writes 10.1007/978-3-540-89689-0{\_}23, 80.5{\%}
 _YEAR = re.compile(r"\d{4}")
 
-# Only text with TeX commands in it goes through pylatexenc: it is a full parser (about 0.5 MB/s), and
-# most titles and abstracts are plain or only protect capitals with braces ({Attention} is {All}...).
+# Only text with TeX commands in it goes through pylatexenc: it is a full parser (about 80 KB/s on TeX-dense
+# text), and most titles and abstracts are plain or only protect capitals with braces ({Attention} is {All}...).
+# A file gets TEX_BUDGET characters of it (about 3 s); past that, and for any field longer than FIELD_CHARS,
+# braces are only dropped, so a file of TeX costs time linear in its size with a small constant.
+TEX_BUDGET, FIELD_CHARS = 250_000, 20_000
+_TEX_LEFT: ContextVar[list[int] | None] = ContextVar("tex_left", default=None)
 # "--" and quotes count, so a title reads the same whether or not it also has a command in it.
 _TEX_SYNTAX = re.compile(r"[\\$~]|--|``|''")
 _BRACES = str.maketrans("", "", "{}")
@@ -82,6 +87,8 @@ class Rejected:
 class Parsed:
     entries: list[Entry] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
+    warnings: int = 0  # the parser's own warnings (broken entries), counted by ingest/library_file.py
+    first_warning: str = ""
 
 
 def normalise_title(title: str) -> str:
@@ -96,7 +103,11 @@ def parse_bibtex(text: str) -> Parsed:
     if not any(_looks_like_entry(block) for block in library.blocks):
         raise NotBibtex("this file is not BibTeX: no @article{...} or similar entry found")
     macros = {key.lower(): string.value for key, string in library.strings_dict.items()}
-    return _collect(item for block in library.blocks for item in _read_block(block, library, macros))
+    budget = _TEX_LEFT.set([TEX_BUDGET])
+    try:
+        return _collect(item for block in library.blocks for item in _read_block(block, library, macros))
+    finally:
+        _TEX_LEFT.reset(budget)
 
 
 def parse_id_list(text: str) -> Parsed:
@@ -122,20 +133,18 @@ def _looks_like_entry(block: Block) -> bool:
 
 def _read_block(block: Block, library: Library, macros: dict[str, str]) -> Iterator[Entry | Rejected]:
     if isinstance(block, DuplicateBlockKeyBlock):
-        # Scholar's keys (he2016deep) repeat across different papers: read the second one on its own and
-        # let _collect decide whether it is the same paper.
-        yield from (_entry(entry, macros) for entry in _reparse(block.raw or "", library))
+        # Scholar's keys (he2016deep) repeat across different papers: read the second one too and let _collect
+        # decide whether it is the same paper. The parser kept it unresolved (no macros applied, enclosing
+        # braces and quotes still on): resolved here with the file's macros, in time linear in its size
+        # (parsing it again with the macros copied each time was quadratic: 1,000 macros x 1,000 keys, 38 s).
+        if isinstance(block.ignore_error_block, BibEntry):
+            yield _entry(block.ignore_error_block, macros, raw=True)
     elif isinstance(block, ParsingFailedBlock):
         yield Rejected(_failed_key(block), f"could not be parsed: {_failure(block)}")
     elif isinstance(block, BibEntry) and not _looks_like_entry(block):
         yield Rejected(block.key, f"could not be parsed: no entry type (line {(block.start_line or 0) + 1})")
     elif isinstance(block, BibEntry):
         yield _entry(block, macros)
-
-
-def _reparse(raw: str, library: Library) -> list[BibEntry]:
-    """The entries of one block, parsed alone, with the file's @string macros."""
-    return bibtexparser.parse_string(raw, library=Library(library.strings)).entries
 
 
 def _failed_key(block: ParsingFailedBlock) -> str:
@@ -151,8 +160,9 @@ def _failure(block: ParsingFailedBlock) -> str:
     return f"{' '.join(reason.split())} (line {(block.start_line or 0) + 1})"
 
 
-def _entry(block: BibEntry, macros: dict[str, str]) -> Entry:
-    fields = {f.key.lower(): _value(f, macros) for f in block.fields}  # exports write arxivId, archivePrefix...
+def _entry(block: BibEntry, macros: dict[str, str], raw: bool = False) -> Entry:
+    read = _raw_value if raw else _value
+    fields = {f.key.lower(): read(f, macros) for f in block.fields}  # exports write arxivId, archivePrefix...
     return Entry(
         key=block.key,
         title=_plain_text(fields.get("title", "")),
@@ -171,7 +181,20 @@ def _value(field: Field, macros: dict[str, str]) -> str:
     return str(field.value)
 
 
+def _raw_value(field: Field, macros: dict[str, str]) -> str:
+    """A field as written ({...}, "...", a macro, or parts joined with #), resolved."""
+    value = str(field.value).strip()
+    parts, end = _split_concat(value)
+    if parts and end == len(value):
+        return "".join(_concat_part(part, macros) for part in parts)
+    return value[1:-1] if value[:1] + value[-1:] in ("{}", '""') else value  # braces nested deeper than 3
+
+
 def _concat_parts(value: str) -> list[str]:
+    return _split_concat(value)[0]
+
+
+def _split_concat(value: str) -> tuple[list[str], int]:
     # Part after part from the start, stopping at the first that does not fit: findall would retry from
     # every position of an unparseable value, quadratic in its length (a 40 kB field took 18 s).
     parts, pos = [], 0
@@ -181,7 +204,7 @@ def _concat_parts(value: str) -> list[str]:
             break
         parts.append(found.group(1))
         pos = found.end()
-    return parts
+    return parts, pos
 
 
 def _concat_part(part: str, macros: dict[str, str]) -> str:
@@ -194,6 +217,11 @@ def _plain_text(value: str) -> str:
     if not _TEX_SYNTAX.search(text):
         return " ".join(text.translate(_BRACES).split())
     tex = _BARE_SPECIAL.sub(r"\\\1", value)
+    left = _TEX_LEFT.get()
+    if len(tex) > FIELD_CHARS or (left is not None and len(tex) > left[0]):
+        return " ".join(text.translate(_BRACES).split())
+    if left is not None:
+        left[0] -= len(tex)
     return " ".join((_short_latex_to_text(tex) if len(tex) <= 300 else _latex_to_text(tex)).split())
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sqlalchemy import Engine, String, cast, func, select
 
-from paperfeed.ingest import bibtex
+from paperfeed.ingest import bibtex, library_file
 from paperfeed.models import normalize_title
 from paperfeed.search.service import SearchService
 from paperfeed.store import taste
@@ -45,22 +45,24 @@ class Report:
         )
 
 
-def parse(kind: str, text: str) -> bibtex.Parsed:
+def parse(kind: str, text: str, seconds: float = 60.0) -> bibtex.Parsed:
     if kind not in KINDS[:2]:
         raise ProfileError(f"an import is a BibTeX file or a list of arXiv ids, not {kind[:20]!r}")
     if len(text.encode("utf-8", "replace")) > bibtex.MAX_BYTES:
         raise ProfileError(f"the file is over {bibtex.MAX_BYTES // 2**20} MB; export a smaller collection")
     try:
-        parsed = bibtex.parse_bibtex(text) if kind == "bibtex" else bibtex.parse_id_list(text)
-    except bibtex.NotBibtex as exc:
+        parsed = library_file.read(kind, text, seconds)
+    except (bibtex.NotBibtex, library_file.TooSlow) as exc:
         raise ProfileError(str(exc)) from exc
     if not parsed.entries and kind == "ids":
         raise ProfileError("no arXiv id or URL found (one per line, like 2401.01234 or https://arxiv.org/abs/…)")
     return parsed
 
 
-def import_entries(engine: Engine, search: SearchService, user_id: int, kind: str, text: str) -> Report:
-    parsed = parse(kind, text)
+def import_entries(
+    engine: Engine, search: SearchService, user_id: int, kind: str, text: str, seconds: float = 60.0
+) -> Report:
+    parsed = parse(kind, text, seconds)
     found = match(engine, parsed.entries)
     report = Report(rejected=list(parsed.rejected))
     rows = [row_for(pid, e, kind) for e, pid in zip(parsed.entries, found, strict=True) if pid]

@@ -7,6 +7,7 @@ Both are plain ASGI middleware, so they act before FastAPI reads a body or a rou
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections import Counter, deque
 from http.cookies import CookieError, SimpleCookie
@@ -53,12 +54,21 @@ class BodyLimit:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = dict(scope["headers"])
-        if scope["path"] in self.larger and await self._may_send_large(headers):
+        path = scope["path"]
+        if path in self.larger and await self._may_send_large(headers):
+            if self._fits(headers, self.max_bytes):  # a small file: no large slot needed
+                return await self._limited(scope, receive, send, headers, self.larger[path])
             if self.large_slots.locked():
-                return await send_plain(send, 503, "another large upload is being received; try again", scope["path"])
-            async with self.large_slots:
-                return await self._limited(scope, receive, send, headers, self.larger[scope["path"]])
+                return await send_plain(send, 503, "another large upload is being received; try again", path)
+            # The slot is held while the body arrives, not while the app works on it (an import is bounded by
+            # its own deadline): one slow file never turns the others away.
+            return await self._limited(scope, receive, send, headers, self.larger[path], self.large_slots)
         return await self._limited(scope, receive, send, headers, self.max_bytes)
+
+    @staticmethod
+    def _fits(headers: dict, limit: int) -> bool:
+        declared = headers.get(b"content-length", b"")
+        return declared.isdigit() and int(declared) <= limit
 
     async def _may_send_large(self, headers: dict) -> bool:
         if self.signed_in is None:
@@ -69,7 +79,7 @@ class BodyLimit:
             return False
         return await asyncio.to_thread(self.signed_in, {k: m.value for k, m in cookies.items()})
 
-    async def _limited(self, scope, receive, send, headers: dict, limit: int):
+    async def _limited(self, scope, receive, send, headers: dict, limit: int, slot=None):
         path = scope["path"]
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
@@ -77,7 +87,8 @@ class BodyLimit:
         if declared in (None, b"0") and b"chunked" not in headers.get(b"transfer-encoding", b"").lower():
             return await self.app(scope, receive, send)  # no body to wait for
         try:
-            body = await asyncio.wait_for(self._read(receive, limit), self.timeout)
+            async with slot or contextlib.nullcontext():
+                body = await asyncio.wait_for(self._read(receive, limit), self.timeout)
         except TimeoutError:
             return await send_plain(send, 408, f"the request body did not arrive within {self.timeout:g} s", path)
         if body is None:

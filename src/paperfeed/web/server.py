@@ -95,11 +95,13 @@ LOGGERS = (
     "paperfeed.access",
     "paperfeed.digest",
     "paperfeed.errors",
+    "paperfeed.import",
     "paperfeed.index",
     "paperfeed.server",
     "paperfeed.sync",
 )
-SCHEDULER_ENV = "PAPERFEED_SERVE_SCHEDULER"  # how `serve --with-scheduler` reaches its worker processes
+SCHEDULER_ENV = "PAPERFEED_SERVE_SCHEDULER"
+SHUTDOWN_GRACE = 5  # how `serve --with-scheduler` reaches its worker processes
 
 
 def serve(host: str, port: int, workers: int = 1, with_scheduler: bool = False) -> None:
@@ -116,7 +118,15 @@ def serve(host: str, port: int, workers: int = 1, with_scheduler: bool = False) 
     log.info("serving on http://%s:%s with %d worker(s) (open files allowed: %s)", host, port, workers, files)
     os.environ[SCHEDULER_ENV] = "1" if with_scheduler else ""
     HeaderTimeoutProtocol.header_timeout = settings.header_timeout
-    options = {"host": host, "port": port, "access_log": False, "http": HeaderTimeoutProtocol}
+    # SIGTERM: requests in flight get a few seconds to finish, then are cancelled, so the process stops within
+    # seconds whatever is running (a library file being read is killed by the shutdown handler at once).
+    options = {
+        "host": host,
+        "port": port,
+        "access_log": False,
+        "http": HeaderTimeoutProtocol,
+        "timeout_graceful_shutdown": SHUTDOWN_GRACE,
+    }
     if workers > 1:
         uvicorn.run("paperfeed.web.server:worker_app", factory=True, workers=workers, **options)
     else:
@@ -126,6 +136,7 @@ def serve(host: str, port: int, workers: int = 1, with_scheduler: bool = False) 
 def worker_app():
     """One serving process's app, with its background jobs (started here, stopped at shutdown)."""
     from paperfeed.config import get_settings
+    from paperfeed.ingest import library_file
     from paperfeed.search.keeper import IndexKeeper
     from paperfeed.web.app import create_app
 
@@ -150,7 +161,7 @@ def worker_app():
         jobs += [Scheduler(ctx.engine, settings, ctx.search), SyncScheduler(ctx.engine, settings)]
     for job in jobs:
         job.start()
-    web.router.add_event_handler("shutdown", lambda: [job.stop() for job in jobs])
+    web.router.add_event_handler("shutdown", lambda: [job.stop() for job in [*jobs, library_file]])
     return web
 
 

@@ -100,7 +100,7 @@ def import_library(
             report = profile.import_author(c.engine, user.id, author)
         else:
             body = read_upload(file) or text
-            report = profile.import_entries(c.engine, c.search, user.id, kind, body)
+            report = profile.import_entries(c.engine, c.search, user.id, kind, body, c.settings.import_seconds)
     except profile.ProfileError as exc:
         return render_taste(request, 422, error=f"Nothing imported: {exc}")
     return render_taste(request, message="Imported: " + report.line() + ".", report=report)
