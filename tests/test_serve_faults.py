@@ -192,7 +192,7 @@ def test_slow_clients_are_cut_off_and_do_not_block_others(copy, model_cache):
 
 
 def test_the_server_repairs_a_damaged_index_in_the_background(copy, model_cache):
-    proc, url = start(copy, model_cache, index_check_interval=0.5)
+    proc, url = start(copy, model_cache, index_check_interval=0.5, health_ttl=0)  # every state seen
     try:
         (copy / "index" / "lexical" / "meta.json").unlink()
         deadline = time.monotonic() + 60
@@ -224,7 +224,7 @@ def test_a_full_disk_is_answered_clearly_and_loses_nothing(indexed_dir, model_ca
     data = Path(tempfile.mkdtemp(dir=tmp_path))
     # A real 40 MB file system holding the data, then a file that fills what is left.
     script = f'mount -t tmpfs -o size=40m tmpfs {data} && cp -a {indexed_dir}/. {data}/ && exec "$@"'
-    proc, url = start(data, model_cache, wrap=namespace(script))
+    proc, url = start(data, model_cache, wrap=namespace(script), health_ttl=0)
     filler = Path(f"/proc/{proc.pid}/root") / str(data).lstrip("/") / "filler"
     try:
         alice = register(url, "alice")
@@ -281,3 +281,47 @@ def test_a_read_only_data_directory_is_one_clear_line(indexed_dir, model_cache, 
     assert done.returncode == 1
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "read-only" in lines[0], done.stderr[-2000:]
+
+
+def test_a_healthz_flood_never_fails_nor_holds_up_a_page(copy, model_cache):
+    """200 clients asking /healthz as fast as they can: every answer is a real one (no 503 for want of a
+    database connection, no 500), and a paper page fetched meanwhile comes as quickly as ever."""
+    import asyncio
+
+    proc, url = start(copy, model_cache)
+    pages: list[float] = []
+
+    async def flood() -> Counter:
+        seen: Counter = Counter()
+        stop_at = time.monotonic() + 5
+        limits = httpx.Limits(max_connections=200)
+        async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
+
+            async def one():
+                while time.monotonic() < stop_at:
+                    try:
+                        answer = await client.get("/healthz")
+                    except httpx.RemoteProtocolError:
+                        # A kept-alive connection the server closed as it was reused (its idle timeout): every
+                        # HTTP client asks again on a new one.
+                        seen["asked again"] += 1
+                        answer = await client.get("/healthz")
+                    seen[(answer.status_code, answer.json().get("database"))] += 1
+
+            async def page():
+                await asyncio.sleep(1)
+                async with httpx.AsyncClient(base_url=url, timeout=60) as own:
+                    while time.monotonic() < stop_at:
+                        started = time.monotonic()
+                        assert (await own.get("/papers/2503.11731")).status_code == 200
+                        pages.append(time.monotonic() - started)
+
+            await asyncio.gather(page(), *(one() for _ in range(200)))
+        return seen
+
+    try:
+        seen = asyncio.run(flood())
+    finally:
+        log = stop(proc)
+    assert set(seen) - {"asked again"} == {(200, "ok")} and seen["asked again"] <= 5, (seen, log[-1500:])
+    assert pages and max(pages) < 3, pages

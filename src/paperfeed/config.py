@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     admission_wait: float = 0.5
     admission_queue: int = 100
     # Request limits: body size, the time a body (each part) and a request's headers may take to arrive.
+    # /healthz computes its answer at most once in this many seconds (a flood of checks costs one).
+    health_ttl: float = 1.0
     max_body_bytes: int = 1_048_576
     body_timeout: float = 30.0
     header_timeout: float = 10.0

@@ -11,16 +11,18 @@ from sqlalchemy import Connection, Engine, Table, create_engine, event, literal_
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine; for SQLite a file with WAL, foreign keys and a busy timeout."""
+def make_engine(url: str, pool_size: int | None = None) -> Engine:
+    """An engine; for SQLite a file with WAL, foreign keys and a busy timeout. `pool_size`: that many
+    connections and no more (a pool of its own for one job), else SQLAlchemy's default pool."""
+    pool = {"pool_size": pool_size, "max_overflow": 0} if pool_size else {}
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
         if str(path) != ":memory:":
             path.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, **pool)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **pool)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

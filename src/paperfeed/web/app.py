@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import secrets
 import time
@@ -16,7 +15,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import text
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -25,12 +23,11 @@ from paperfeed.config import Settings, get_settings
 from paperfeed.ingest.bibtex import MAX_BYTES as IMPORT_BYTES
 from paperfeed.search.service import Unavailable
 from paperfeed.store import accounts, make_engine
-from paperfeed.store import queries as q
-from paperfeed.store.errors import explain, storage_problem
-from paperfeed.sync.run import summary as sync_summary
+from paperfeed.store.errors import explain
 from paperfeed.web import admin, api, digest_pages, feeds, pages, taste_pages
 from paperfeed.web.context import SESSION_COOKIE, Context
 from paperfeed.web.guard import Admission, BodyLimit
+from paperfeed.web.health import Health
 
 HERE = Path(__file__).parent
 access_log = logging.getLogger("paperfeed.access")
@@ -48,7 +45,9 @@ SECURITY_HEADERS = {
 
 def create_app(settings: Settings | None = None, arxiv_client: httpx.Client | None = None) -> FastAPI:
     settings = settings or get_settings()
-    engine = make_engine(settings.db_url)
+    # Connections for what may run at once: the admitted requests (two each at most), and the background jobs
+    # (index keeper, sync, digests, webhooks, sign-in checks of uploads); /healthz has a pool of its own.
+    engine = make_engine(settings.db_url, pool_size=2 * settings.max_inflight + 8)
     app = FastAPI(
         title="paperfeed",
         version=__version__,
@@ -58,6 +57,8 @@ def create_app(settings: Settings | None = None, arxiv_client: httpx.Client | No
         redoc_url=None,
     )
     app.state.ctx = Context(settings, engine, arxiv_client)
+    app.state.ctx.health = Health(app.state.ctx, settings.health_ttl)
+    app.router.add_event_handler("shutdown", app.state.ctx.health.close)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_api_route("/docs", api_docs, methods=["GET"], include_in_schema=False)
     app.include_router(api.router)
@@ -112,48 +113,12 @@ def api_docs():
     )
 
 
-def healthz(request: Request):
-    """The truth about what serves: database, storage, both search indexes, overload.
-    "ok" only when all is well; "degraded" when something works in a reduced way (the reasons say what);
-    503 "error" when the database cannot be read."""
-    c = request.app.state.ctx
-    try:
-        with c.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-            papers = q.count_papers(c.engine)
-            latest = q.latest_day(conn)
-    except Exception as exc:  # any database failure is what this endpoint reports
-        reason = storage_problem(exc) or f"{type(exc).__name__}: {exc}"
-        return JSONResponse({"status": "error", "database": reason}, 503)
-    problems = []
-    storage = c.storage.check()
-    if storage != "ok":
-        problems.append(f"storage: {storage}")
-    search = c.search.health(papers)
-    problems += [f"{name} index: {state}" for name, state in search["indexes"].items() if state != "ok"]
-    if not search["fresh"]:
-        problems.append(f"search index behind the store: {search['indexed']} of {papers} papers indexed")
-    sources = sync_summary(c.engine)
-    problems += [
-        f"sync {name}: failing since {s['failing_since']} ({s['last_error']})"
-        for name, s in sources.items()
-        if s["failing_since"]
-    ]
-    return {
-        "status": "degraded" if problems else "ok",
-        "problems": problems,
-        "database": "ok",
-        "storage": storage,
-        "papers": papers,
-        "indexed": search["indexed"],
-        "index_fresh": search["fresh"],
-        "indexes": search["indexes"],
-        "index_job": c.index_keeper.state if c.index_keeper else None,
-        "worker": os.getpid(),  # which serving process answered (`serve --workers N`)
-        "busy_answers": c.tally["shed"],
-        "latest_day": str(latest) if latest else None,
-        "sync": sources,
-    }
+async def healthz(request: Request):
+    """The truth about what serves: database, storage, both search indexes, sync, overload. "ok" only when
+    all is well; "degraded" when something works in a reduced way (the reasons say what); 503 "error" when the
+    database cannot be read. Computed at most once a second, apart from the pages (web/health.py)."""
+    status, body = await request.app.state.ctx.health.get()
+    return JSONResponse(body, status)
 
 
 class LogAndProtect:
