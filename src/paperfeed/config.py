@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     max_inflight: int = 4
     admission_wait: float = 0.5
     admission_queue: int = 100
+    # A request turned away is answered no sooner than this many seconds after it came (the Retry-After it
+    # carries): a client that asks again at once, as browsers and most scripts do, is paced by the server
+    # instead of keeping it busy writing refusals. At most admission_parked such answers wait at once.
+    admission_refuse_after: float = 1.0
+    admission_parked: int = 2000
     # Request limits: body size, the time a body (each part) and a request's headers may take to arrive.
     # /healthz computes its answer at most once in this many seconds (a flood of checks costs one).
     health_ttl: float = 1.0

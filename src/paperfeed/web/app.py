@@ -78,6 +78,8 @@ def create_app(settings: Settings | None = None, arxiv_client: httpx.Client | No
         wait=settings.admission_wait,
         queue=settings.admission_queue,
         tally=app.state.ctx.tally,
+        refuse_after=settings.admission_refuse_after,
+        parked=settings.admission_parked,
     )
     larger = {"/settings/taste/import": max(settings.max_body_bytes, IMPORT_BYTES + 65536)}
     app.add_middleware(

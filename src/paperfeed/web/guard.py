@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
+import time
 from collections import Counter, deque
 from http.cookies import CookieError, SimpleCookie
 
@@ -167,25 +169,53 @@ class Admission:
     """At most `slots` requests in the app at once; a request that cannot get a slot within `wait`
     seconds (or finds `queue` others already waiting) is answered 503 with Retry-After.
 
-    Doing a few requests at a time at full speed keeps throughput; the rest learn at once that they
-    should come back, instead of all of them waiting seconds in a queue nobody can see."""
+    Doing a few requests at a time at full speed keeps throughput; the rest learn that they should come
+    back, instead of all of them waiting seconds in a queue nobody can see. The refusal is given
+    `refuse_after` seconds after the request came (what its Retry-After says), never at once: a client that
+    does not honour Retry-After and asks again at once (a closed loop, as browsers and most scripts are) is
+    paced by the server. Immediate refusals used to come back at once, hundreds a second, and writing them
+    took the time the admitted requests needed. Waiting costs a timer, not a thread; at most `parked`
+    refusals wait at once (beyond that they go at once)."""
 
-    def __init__(self, app, slots: int, wait: float, queue: int, tally: Counter):
+    def __init__(
+        self,
+        app,
+        slots: int,
+        wait: float,
+        queue: int,
+        tally: Counter,
+        refuse_after: float = 0.0,
+        parked: int = 0,
+    ):
         self.app, self.wait, self.queue, self.size, self.tally = app, wait, queue, slots, tally
+        self.refuse_after, self.parked_limit, self.parked = refuse_after, parked, 0
         self._slots: dict[asyncio.AbstractEventLoop, Slots] = {}
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["path"].startswith(ALWAYS_ADMITTED):
             return await self.app(scope, receive, send)
         slots = self.slots()
+        came = time.monotonic()
         if slots.waiting >= self.queue or not await slots.acquire(self.wait):
             self.tally["shed"] += 1  # reported by /healthz
+            await self._pace(came)
             message = "the server is busy; try again in a moment"
-            return await send_plain(send, 503, message, scope["path"], {"Retry-After": 1})
+            retry = max(1, math.ceil(self.refuse_after))
+            return await send_plain(send, 503, message, scope["path"], {"Retry-After": retry})
         try:
             await self.app(scope, receive, send)
         finally:
             slots.release()
+
+    async def _pace(self, came: float) -> None:
+        left = self.refuse_after - (time.monotonic() - came)
+        if left <= 0 or self.parked >= self.parked_limit:
+            return
+        self.parked += 1
+        try:
+            await asyncio.sleep(left)
+        finally:
+            self.parked -= 1
 
     def slots(self) -> Slots:
         # One per event loop: a server has one; tests may drive the same app from several.
