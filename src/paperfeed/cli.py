@@ -403,11 +403,15 @@ def recommend(
     day: Annotated[
         str | None, typer.Option("--date", metavar="DATE", help="The listing day (default the latest).")
     ] = None,
-    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many papers.")] = 20,
+    limit: Annotated[int, typer.Option(min=1, max=5000, help="How many papers (a whole day can hold 2,000).")] = 20,
     seen: Annotated[bool, typer.Option("--seen", help="Include papers the user has already seen.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per paper, in rank order: id, score, title, reason.")
+    ] = False,
 ) -> None:
     """A user's For you ranking of a day's papers, with the liked paper each one is closest to."""
     from paperfeed.rank.foryou import for_you
+    from paperfeed.rank.recommend import reason_text
     from paperfeed.rank.trending import ranked_ids
 
     engine = _engine()
@@ -425,25 +429,22 @@ def recommend(
     ranking = for_you(engine, _service(engine), who.id, ids, show_seen=seen)
     if ranking.needs_signal or ranking.indexing:
         why = "its index is still being built" if ranking.indexing else "nothing to learn from"
-        out.print(f"{user} has not upvoted, saved or imported any indexed paper yet: {why}.")
+        (err if as_json else out).print(f"{user} has not upvoted, saved or imported any indexed paper yet: {why}.")
         return
+    picks = ranking.picks[:limit]
     with engine.connect() as conn:
-        titles = q.titles(
-            conn, {p.id for p in ranking.picks[:limit]} | {p.because for p in ranking.picks[:limit] if p.because}
-        )
-    for p in ranking.picks[:limit]:
+        titles = q.titles(conn, {p.id for p in picks} | {p.because for p in picks if p.because})
+    for rank, p in enumerate(picks, 1):
+        liked = titles.get(p.because, p.because) if p.because else p.because_title
+        reason = reason_text(liked, p.interest, p.mentions)
+        if as_json:
+            record = {"rank": rank, "id": p.id, "score": round(p.score, 6), "title": titles.get(p.id, "")}
+            record["reason"] = {"text": reason, "likedId": p.because, "likedTitle": liked, "interest": p.interest}
+            record["reason"]["mentions"] = p.mentions
+            sys.stdout.write(json.dumps(record) + "\n")
+            continue
         out.print(f"{p.score:6.3f}  {p.id}  {titles.get(p.id, '')}", highlight=False, markup=False, soft_wrap=True)
-        out.print(f"        {why_line(p, titles)}", highlight=False, markup=False, soft_wrap=True)
-
-
-def why_line(p, titles: dict[str, str]) -> str:
-    if p.because:
-        why = f"because you liked: {titles.get(p.because, p.because)}"
-    elif p.because_title:
-        why = f"because of your imported: {p.because_title}"
-    else:
-        why = f"matches your interest: {p.interest}"
-    return why + (f" · mentions {', '.join(p.mentions)}" if p.mentions else "")
+        out.print(f"        {reason}", highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command("import-library")

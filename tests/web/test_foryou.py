@@ -3,6 +3,7 @@ and its undo brings it back, and nobody sees it without logging in."""
 
 from __future__ import annotations
 
+import json
 import re
 
 from tests.web.conftest import post, register
@@ -78,6 +79,17 @@ def test_the_api_and_the_cli_give_the_same_picks(client, settings, sample_papers
         r["paper"]["id"] for r in warm["results"]
     ]
     assert CliRunner().invoke(cli, ["recommend", "--user", "nobody"]).exit_code == 2
+    # Scripts and agents: one JSON object per line, in rank order, the fields the API gives.
+    whole = client.get("/api/recommendations?date=2025-03-25&limit=2000", headers=headers).json()["results"]
+    lines = CliRunner().invoke(cli, ["recommend", "--user", "ada", "--date", "2025-03-25", "--json", "--limit", "2000"])
+    records = [json.loads(line) for line in lines.stdout.splitlines()]
+    assert len(records) == len(whole) > 5 and [r["rank"] for r in records] == list(range(1, len(records) + 1))
+    assert [r["id"] for r in records] == [r["id"] for r in whole] == [r["paper"]["id"] for r in whole]
+    assert [r["score"] for r in records] == sorted((r["score"] for r in records), reverse=True)
+    liked_titles = {p.title for p in liked}
+    for mine, api in zip(records, whole, strict=True):
+        assert mine["reason"]["text"] == api["reason"]["text"] and mine["reason"]["likedTitle"] in liked_titles
+        assert mine["reason"]["text"].startswith("because you liked: ") and abs(mine["score"] - api["score"]) < 1e-3
 
 
 def test_the_undo_notice_takes_only_a_paper_id(client):

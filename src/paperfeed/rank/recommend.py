@@ -45,6 +45,17 @@ class Pick:
     interest: str = ""  # cold start: the sign-up keyword or category it matches
 
 
+def reason_text(liked_title: str, interest: str, mentions: list[str]) -> str:
+    """The one sentence that says why a paper is recommended (CLI, API, feeds)."""
+    if liked_title:
+        why = f"because you liked: {liked_title}"
+    elif interest:
+        why = f"matches your interest: {interest}"
+    else:
+        why = "close to what you liked"
+    return why + (f" · mentions {', '.join(mentions)}" if mentions else "")
+
+
 def decay(ages_days: np.ndarray) -> np.ndarray:
     return 0.5 ** (np.maximum(ages_days, 0.0) / HALF_LIFE_DAYS)
 

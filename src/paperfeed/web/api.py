@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 
 from paperfeed.rank import foryou
+from paperfeed.rank.recommend import reason_text
 from paperfeed.search.query import QueryError
 from paperfeed.store import accounts
 from paperfeed.store import queries as q
@@ -259,13 +260,15 @@ def paper_markdown(request: Request, paper_id: str):
 def recommendations(
     request: Request,
     date_: Annotated[Day | None, Query(alias="date", description="YYYY-MM-DD; default the latest day")] = None,
-    limit: Limit = 20,
+    limit: Annotated[int, Query(ge=1, le=5000, description="how many (a whole day can hold 2,000)")] = 20,
     seen: Annotated[bool, Query(description="include papers you have already seen")] = False,
 ):
-    """`{date, needsLikes, indexing, coldStart, ruledOut, seenOut, results: [{paper, score, because, reason}]}`.
+    """`{date, needsLikes, indexing, coldStart, ruledOut, seenOut, results: [{id, rank, paper, score, because,
+    reason}]}`, in rank order (the fields of `paperfeed recommend --json`).
     `needsLikes`: no signal yet (upvote or save papers, import a library or pick topics): the results are then
-    empty; `indexing`: your likes are not in the search index yet. `reason`: the liked paper (`likedId`,
-    `likedTitle`; an imported entry has only the title), the sign-up `interest`, the boost phrases it `mentions`."""
+    empty; `indexing`: your likes are not in the search index yet. `reason`: the sentence (`text`), the liked
+    paper (`likedId`, `likedTitle`; an imported entry has only the title), the sign-up `interest`, the boost
+    phrases it `mentions`."""
     c = ctx(request)
     user = need_user(c, request)
     with c.engine.connect() as conn:
@@ -276,7 +279,8 @@ def recommendations(
     with c.engine.connect() as conn:
         papers = {p["id"]: p for p in views.with_reasons(conn, chosen, user)}
     base = c.settings.base_url.rstrip("/")
-    results = [recommendation_json(papers[x.id], x, base) for x in chosen if x.id in papers]
+    shown = [x for x in chosen if x.id in papers]
+    results = [{"rank": n, **recommendation_json(papers[x.id], x, base)} for n, x in enumerate(shown, 1)]
     return {
         "date": views.iso(day),
         "needsLikes": ranking.needs_signal,
@@ -290,8 +294,15 @@ def recommendations(
 
 def recommendation_json(paper: dict, pick, base: str) -> dict:
     r = paper["reason"]
-    reason = {"likedId": r["id"], "likedTitle": r["title"], "interest": r["interest"], "mentions": r["mentions"]}
+    reason = {
+        "text": reason_text(r["title"], r["interest"], r["mentions"]),
+        "likedId": r["id"],
+        "likedTitle": r["title"],
+        "interest": r["interest"],
+        "mentions": r["mentions"],
+    }
     return {
+        "id": paper["id"],
         "paper": views.paper_json(paper, base),
         "score": round(pick.score, 4),
         "because": pick.because,
