@@ -151,3 +151,26 @@ def test_a_recommended_section_leads_once_the_user_likes_papers(
     assert set(top) & {titles[p.id][:40] for p in for_you(mail_engine, service, user.id, day).picks} == set()
     assert [t in section for t in top] == [True, True, True]
     assert sorted(top, key=section.index) == top  # in her For you order
+
+
+def test_a_day_a_sync_is_still_adding_to_waits_for_the_next_digest(
+    mail_engine, mail_settings, sink, service, sample_papers
+):
+    """Digests never wait for a sync, and never send part of a day: while a sync holds its lease the newest
+    stored day may still be growing, so the digest covers up to the day before; the next one sends the rest."""
+    from paperfeed.store import lease
+    from paperfeed.store.importer import utcnow
+
+    subscriber(mail_engine, "ada", trending_n=50)
+    assert lease.acquire(mail_engine, "sync", "other-host:1:1:1", 3600, utcnow())
+    outbox.run(mail_engine, mail_settings, service, now=NOW)
+    lease.release(mail_engine, "sync", "other-host:1:1:1")
+    outbox.run(mail_engine, mail_settings, service, now=NOW + timedelta(days=1))
+    with mail_engine.connect() as conn:
+        rows = conn.execute(select(box.c.paper_ids, box.c.covered_until).order_by(box.c.id)).all()
+    listed = {p.id: p.listed_date for p in sample_papers}
+    assert rows[0].covered_until == date(2025, 3, 28) and date(2025, 3, 31) not in {
+        listed[i] for i in rows[0].paper_ids
+    }
+    assert rows[1].covered_until == date(2025, 3, 31) and {listed[i] for i in rows[1].paper_ids} == {date(2025, 3, 31)}
+    assert len(sink.messages) == 1  # nothing of the growing day went out early; the whole day went out next

@@ -205,3 +205,50 @@ def test_one_megabyte_abstracts_are_cut_and_pages_stay_small(engine, sync_settin
         day = client.get("/", params={"date": str(DAY)})
     assert page.status_code == day.status_code == 200
     assert len(page.content) < 200_000 and len(day.content) < 1_500_000
+
+
+def test_what_xml_forbids_costs_one_record_at_most_never_its_page(upstream, sample_papers):
+    """Character references to U+FFFE, surrogates or past U+10FFFF, raw U+FFFF and bytes that are not UTF-8:
+    each used to make the whole page unreadable (and the resumption token stuck on it, run after run)."""
+    from paperfeed.sync.arxiv import parse_page
+
+    upstream.today = DAY
+    status, body = upstream.oai({"set": "cs", "from": str(DAY)})
+    records = body.count(b"<record>")
+    spoiled = body.replace(b"<title>", b"<title>&#xFFFE;&#65535;&#xD800;&#1114112;&#99999999999999;\xef\xbf\xbf", 2)
+    spoiled = spoiled.replace(b"<abstract>", b"<abstract>\xff", 1)  # not UTF-8: that one record is rejected
+    page = parse_page(spoiled, "fake")
+    assert len(page.papers) == records - 1 and len(page.rejected) == 1 and page.token
+    assert "not valid UTF-8" in page.rejected[0].reason
+
+
+def test_the_environment_proxy_is_still_used(monkeypatch):
+    """The bounded client brings its own transport; HTTP_PROXY (and NO_PROXY) must still apply."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    from paperfeed.ingest.http import BoundedClient
+
+    seen = []
+
+    class Proxy(BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Length", "9")
+            self.end_headers()
+            self.wfile.write(b"via proxy")
+
+        def log_message(self, *args):
+            pass
+
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    Thread(target=proxy.serve_forever, daemon=True).start()
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.server_address[1]}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    try:
+        answer = BoundedClient(deadline=5).get("http://arxiv.example/oai?verb=Identify")
+    finally:
+        proxy.shutdown()
+    assert answer.body == b"via proxy" and seen == ["http://arxiv.example/oai?verb=Identify"]

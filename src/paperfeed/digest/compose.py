@@ -14,13 +14,14 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 
 from paperfeed.config import Settings
 from paperfeed.digest.subscriptions import Period, Subscription, make_token, make_unsubscribe_token
 from paperfeed.rank import trending
 from paperfeed.rank.foryou import for_you
 from paperfeed.search.service import SearchService
+from paperfeed.store import queries as q
 from paperfeed.store.accounts import User, hidden_ids
 from paperfeed.store.listing import load_papers
 from paperfeed.store.schema import paper_categories, papers
@@ -70,9 +71,7 @@ class Composer:
         self, sub: Subscription, searches: list[dict], period: Period, after: date | None, previous: set[str]
     ) -> Digest:
         """Papers listed after `after` (or from the period's start) up to the period's day, by section."""
-        with self.engine.connect() as conn:
-            newest = conn.execute(select(func.max(papers.c.listed_date)).where(papers.c.listed_date <= period.day))
-            covered = newest.scalar()
+        covered = q.complete_day(self.engine, period.day)
         start = (after + timedelta(days=1)) if after else period.start + timedelta(days=1)
         end = covered
         seen = set(previous)

@@ -188,8 +188,7 @@ def slack_escape(text: str) -> str:
 def run(engine: Engine, settings: Settings, search: SearchService, now: datetime | None = None) -> Report:
     """Plan the latest listing day for every enabled hook, then send what is due, one claimed row at a time."""
     now = now or utcnow()
-    with engine.connect() as conn:
-        day = q.latest_day(conn)
+    day = q.complete_day(engine)  # never a day a running sync is still adding to
     if day is not None:
         store.plan_day(engine, day, now)
     report, started = Report(), time.monotonic()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from bibtexparser.model import Block, DuplicateBlockKeyBlock, DuplicateFieldKeyB
 from bibtexparser.model import Entry as BibEntry
 from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
 
-from paperfeed.models import normalize_title, parse_arxiv_id
+from paperfeed.models import LIMITS, MAX_AUTHORS, MAX_NAME, clean_text, normalize_title, parse_arxiv_id
 
 MAX_BYTES = 20 * 1024 * 1024  # callers refuse bigger uploads; the parser itself does not check
 
@@ -44,7 +45,8 @@ _YEAR = re.compile(r"\d{4}")
 # Only text with TeX commands in it goes through pylatexenc: it is a full parser (about 80 KB/s on TeX-dense
 # text), and most titles and abstracts are plain or only protect capitals with braces ({Attention} is {All}...).
 # A file gets TEX_BUDGET characters of it (about 3 s); past that, and for any field longer than FIELD_CHARS,
-# braces are only dropped, so a file of TeX costs time linear in its size with a small constant.
+# a quick reading (`_quick_text`: accents, formatting macros, braces) stands in, so a file of TeX costs time
+# linear in its size with a small constant, and titles still match their stored papers.
 TEX_BUDGET, FIELD_CHARS = 250_000, 20_000
 _TEX_LEFT: ContextVar[list[int] | None] = ContextVar("tex_left", default=None)
 # "--" and quotes count, so a title reads the same whether or not it also has a command in it.
@@ -163,11 +165,13 @@ def _failure(block: ParsingFailedBlock) -> str:
 def _entry(block: BibEntry, macros: dict[str, str], raw: bool = False) -> Entry:
     read = _raw_value if raw else _value
     fields = {f.key.lower(): read(f, macros) for f in block.fields}  # exports write arxivId, archivePrefix...
+    # Cleaned as papers from upstream are (control characters out, lengths capped): what a user's file holds
+    # is stored in their profile and shown on their pages.
     return Entry(
-        key=block.key,
-        title=_plain_text(fields.get("title", "")),
-        abstract=_plain_text(fields.get("abstract", "")),
-        authors=_authors(fields.get("author", "")),
+        key=clean_text(block.key, 200),
+        title=clean_text(_plain_text(fields.get("title", "")), LIMITS["title"]),
+        abstract=clean_text(_plain_text(fields.get("abstract", "")), LIMITS["abstract"]),
+        authors=[clean_text(a, MAX_NAME) for a in _authors(fields.get("author", ""))[:MAX_AUTHORS]],
         year=_year(fields),
         doi=_doi(fields),
         arxiv_id=_arxiv_id(fields),
@@ -219,10 +223,57 @@ def _plain_text(value: str) -> str:
     tex = _BARE_SPECIAL.sub(r"\\\1", value)
     left = _TEX_LEFT.get()
     if len(tex) > FIELD_CHARS or (left is not None and len(tex) > left[0]):
-        return " ".join(text.translate(_BRACES).split())
+        return " ".join(_quick_text(text).split())
     if left is not None:
         left[0] -= len(tex)
     return " ".join((_short_latex_to_text(tex) if len(tex) <= 300 else _latex_to_text(tex)).split())
+
+
+# \"o, {\"o}, \'{e}, \c c ...: the letter and its combining mark; \ss, \o ...: the letter itself.
+_ACCENT = re.compile(r"\\([\"'`^~=.uvHckrd])\s*\{?\s*([A-Za-z]|\\i|\\j)(?:\s*\})?")
+_MARKS = {
+    '"': "\u0308",
+    "'": "\u0301",
+    "`": "\u0300",
+    "^": "\u0302",
+    "~": "\u0303",
+    "=": "\u0304",
+    ".": "\u0307",
+    "u": "\u0306",
+    "v": "\u030c",
+    "H": "\u030b",
+    "c": "\u0327",
+    "k": "\u0328",
+    "r": "\u030a",
+    "d": "\u0323",
+}
+_LETTERS = {
+    "ss": "ß",
+    "o": "ø",
+    "O": "Ø",
+    "ae": "æ",
+    "AE": "Æ",
+    "oe": "œ",
+    "OE": "Œ",
+    "aa": "å",
+    "AA": "Å",
+    "l": "ł",
+    "L": "Ł",
+    "i": "ı",
+    "j": "ȷ",
+}
+_LETTER = re.compile(r"\\(ss|o|O|ae|AE|oe|OE|aa|AA|l|L|i|j)(?![A-Za-z])\s*")
+_FORMAT = re.compile(
+    r"\\(?:textbf|textit|emph|texttt|textsc|textrm|textsf|mathrm|mathbf|mathit|url|mbox|text)\s*(?=\{)"
+)
+
+
+def _quick_text(value: str) -> str:
+    """TeX read roughly, in one pass of a few regular expressions: what pylatexenc would give for accents and
+    formatting macros (math and other commands kept as written, as pylatexenc keeps math)."""
+    text = _ACCENT.sub(lambda m: _LETTERS.get(m.group(2)[1:], m.group(2)) + _MARKS[m.group(1)], value)
+    text = _LETTER.sub(lambda m: _LETTERS[m.group(1)], _FORMAT.sub("", text))
+    return unicodedata.normalize("NFC", text.translate(_BRACES))
 
 
 @functools.lru_cache(maxsize=4096)  # author names and venues repeat across a library; abstracts do not

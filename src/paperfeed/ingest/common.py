@@ -19,8 +19,8 @@ _UNSAFE_IN_URL = re.compile(r"[\s<>\"'`()\\]")
 # What XML 1.0 forbids and upstream servers still send: raw C0 control bytes and character references to them
 # (&#1;, &#x7;). Either makes a strict parser reject the whole document, so one bad record would cost every
 # record on its page, on every run; they are removed before parsing (the store drops any that remain).
-_XML_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-_XML_CONTROL_REFS = re.compile(rb"&#(?:0*(?:[0-8]|1[124-9]|2[0-9]|3[01])|[xX]0*(?:[0-8bBcCeEfF]|1[0-9a-fA-F]));")
+_XML_CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_XML_CHAR_REF = re.compile(r"&#([xX][0-9a-fA-F]+|[0-9]+);")
 BAD_CHAR = "\ufffd"  # what undecodable bytes become; a record holding it is rejected
 
 
@@ -103,8 +103,22 @@ def decode(data: bytes, ref: str) -> tuple[str, Rejected | None]:
 
 
 def xml_safe(data: bytes) -> bytes:
-    """An XML document without the control characters XML 1.0 forbids (raw or as character references)."""
-    return _XML_CONTROL_REFS.sub(b"", _XML_CONTROL_BYTES.sub(b"", data))
+    """A UTF-8 XML document without what XML 1.0 forbids: control characters and U+FFFE/U+FFFF (raw or as
+    character references), references to surrogates or past U+10FFFF; bytes that are not UTF-8 become U+FFFD
+    (a record holding one is rejected alone, not its whole page)."""
+    text = _XML_CONTROL_CHARS.sub("", data.decode("utf-8", "replace"))
+    return _XML_CHAR_REF.sub(_allowed_ref, text).encode("utf-8")
+
+
+def _allowed_ref(found: re.Match) -> str:
+    ref = found.group(1)
+    if len(ref) > 9:  # past U+10FFFF whatever its digits (and int() refuses thousands of them)
+        return ""
+    code = int(ref[1:], 16) if ref[:1] in "xX" else int(ref)
+    allowed = (
+        code in (0x9, 0xA, 0xD) or 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD or 0x10000 <= code <= 0x10FFFF
+    )
+    return found.group(0) if allowed else ""
 
 
 def has_bad_chars(*texts: str | None) -> bool:

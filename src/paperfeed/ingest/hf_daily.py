@@ -26,17 +26,21 @@ def read(path: Path) -> Iterator[Paper | Rejected]:
 
 def fetch(url: str, day: date, client: httpx.Client | None = None, retries: int = 3) -> Iterator[Paper | Rejected]:
     bounded = BoundedClient(client)
-    error = ""
-    for _attempt in range(retries + 1):
-        try:
-            response = bounded.get(url, params={"date": day.isoformat()})
-        except httpx.TransportError as exc:
-            error = str(exc)
-            continue
-        if response.status < 500:
-            break
-        error = f"HTTP {response.status}"
-    else:
+    response, error = None, ""
+    try:
+        for _attempt in range(retries + 1):
+            try:
+                response = bounded.get(url, params={"date": day.isoformat()})
+            except httpx.TransportError as exc:
+                response, error = None, str(exc)
+                continue
+            if response.status < 500:
+                break
+            response, error = None, f"HTTP {response.status}"
+    finally:
+        if client is None:
+            bounded.close()
+    if response is None:
         raise SourceError(f"Hugging Face daily papers unreachable: {error}")
     if response.status != 200:
         raise SourceError(f"Hugging Face answered HTTP {response.status} for {day}")

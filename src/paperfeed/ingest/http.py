@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import httpcore
 import httpx
+from httpx._utils import get_environment_proxies
 
 from paperfeed.models import SourceError
 
@@ -107,11 +108,23 @@ class BoundedClient:
         self.max_bytes, self.deadline = max_bytes, deadline
         self._at = _Deadline()
         if client is None:
-            transport = httpx.HTTPTransport()
-            # httpx 0.28 takes no network backend argument; its pool reads this attribute at every connect.
-            transport._pool._network_backend = _Backend(self._at)
-            client = httpx.Client(timeout=timeout, follow_redirects=True, headers=headers, transport=transport)
+            # A transport of our own means httpx reads no proxy settings: the environment's (HTTPS_PROXY,
+            # NO_PROXY ...) are mounted here, each on a bounded transport too.
+            mounts = {pattern: self._transport(proxy) for pattern, proxy in get_environment_proxies().items()}
+            client = httpx.Client(
+                timeout=timeout,
+                follow_redirects=True,
+                headers=headers,
+                transport=self._transport(None),
+                mounts=mounts,
+            )
         self.http = client
+
+    def _transport(self, proxy: str | None) -> httpx.HTTPTransport:
+        transport = httpx.HTTPTransport(proxy=proxy)
+        # httpx 0.28 takes no network backend argument; its pool reads this attribute at every connect.
+        transport._pool._network_backend = _Backend(self._at)
+        return transport
 
     def get(self, url: str, params: dict | None = None, deadline: float | None = None) -> Answer:
         """The answer, read whole within `deadline` seconds (the client's own by default); TooLarge, TooSlow,

@@ -82,8 +82,9 @@ def _read_here(kind: str, text: str) -> bibtex.Parsed:
 
 def _read_apart(kind: str, text: str, seconds: float) -> bibtex.Parsed:
     deadline = time.monotonic() + seconds
-    if not _turns.acquire(timeout=seconds):
-        raise TooSlow(f"too slow to import: other large files were being read for {seconds:g} s; try again")
+    # Refused at once, not queued: a waiting import would hold one of the server's few request slots.
+    if not _turns.acquire(blocking=False):
+        raise TooSlow(f"{WORKERS} large files are being read already; try again in a minute (small files go at once)")
     try:
         return _in_process(kind, text, deadline)
     finally:

@@ -17,7 +17,9 @@ def make_engine(url: str, pool_size: int | None = None) -> Engine:
     pool = {"pool_size": pool_size, "max_overflow": 0} if pool_size else {}
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
-        if str(path) != ":memory:":
+        if str(path) == ":memory:":
+            pool = {}  # one connection per thread (SQLAlchemy's pool for it): nothing to size
+        else:
             path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30}, **pool)
         event.listen(engine, "connect", _sqlite_pragmas)

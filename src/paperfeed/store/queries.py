@@ -8,6 +8,7 @@ from datetime import date
 from sqlalchemy import Connection, Engine, func, select
 
 from paperfeed.models import arxiv_links, parse_arxiv_id
+from paperfeed.store import lease
 from paperfeed.store.importer import utcnow
 from paperfeed.store.schema import (
     external_signals,
@@ -26,6 +27,19 @@ def count_papers(engine: Engine) -> int:
 
 def latest_day(conn: Connection) -> date | None:
     return conn.execute(select(func.max(papers.c.listed_date))).scalar_one_or_none()
+
+
+def complete_day(engine: Engine, upto: date | None = None) -> date | None:
+    """The newest listing day (up to `upto`) that is whole: while a sync runs (its lease is held) the newest
+    stored day may still be growing, so the day before it is the newest complete one. Digests and webhooks
+    cover up to this day and never wait for a sync; the rest of a growing day goes out in the next run."""
+    newest = select(func.max(papers.c.listed_date))
+    with engine.connect() as conn:
+        latest = conn.execute(newest).scalar()
+        day = conn.execute(newest.where(papers.c.listed_date <= upto)).scalar() if upto else latest
+        if day is None or day < latest or not lease.held(engine, "sync", utcnow()):
+            return day
+        return conn.execute(newest.where(papers.c.listed_date < day)).scalar()
 
 
 def neighbour_days(conn: Connection, day: date) -> tuple[date | None, date | None]:

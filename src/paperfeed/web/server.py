@@ -100,8 +100,8 @@ LOGGERS = (
     "paperfeed.server",
     "paperfeed.sync",
 )
-SCHEDULER_ENV = "PAPERFEED_SERVE_SCHEDULER"
-SHUTDOWN_GRACE = 5  # how `serve --with-scheduler` reaches its worker processes
+SCHEDULER_ENV = "PAPERFEED_SERVE_SCHEDULER"  # how `serve --with-scheduler` reaches its worker processes
+SHUTDOWN_GRACE = 5  # seconds requests in flight get after SIGTERM
 
 
 def serve(host: str, port: int, workers: int = 1, with_scheduler: bool = False) -> None:
