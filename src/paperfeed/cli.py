@@ -350,10 +350,11 @@ def _service(engine):
     return SearchService(engine, get_settings().data_dir, encoder_factory=_encoder)
 
 
-def _print_hits(hits, as_json: bool) -> None:
+def _print_hits(hits, as_json: bool, match: str = "good") -> None:
     if as_json:
         for h in hits:
-            record = {"id": h.id, "score": round(h.score, 6), "lexical": h.lexical, "dense": h.dense}
+            # score: fused and relative to this query's results; lexical (BM25) and dense (cosine) are absolute.
+            record = {"id": h.id, "score": round(h.score, 6), "lexical": h.lexical, "dense": h.dense, "match": match}
             record.update(title=h.paper.get("title"), listed_date=str(h.paper.get("listed_date")))
             sys.stdout.write(json.dumps(record) + "\n")
         return
@@ -392,9 +393,9 @@ def search(
         raise typer.Exit(2) from exc
     for note in results.notes:
         err.print(f"note: {note}", highlight=False)
-    if not results.hits and not as_json:
-        err.print("no results")
-    _print_hits(results.hits, as_json)
+    if results.match != "good":
+        err.print(results.match_note, highlight=False, markup=False)
+    _print_hits(results.hits, as_json, results.match)
 
 
 @app.command()

@@ -65,3 +65,32 @@ def to_bibtex(paper: dict) -> str:
         fields.append(("note", _bib_escape(paper["journal_ref"])))
     body = ",\n".join(f"  {k} = {{{v}}}" for k, v in fields if v)
     return f"@misc{{{bibtex_key(paper)},\n{body}\n}}\n"
+
+
+def citation_meta(paper: dict, base_url: str) -> list[tuple[str, str]]:
+    """Google Scholar's Highwire Press `citation_*` tags (what Zotero Connector, Mendeley and Paperpile read to
+    save a paper page as an article with its PDF), plus Dublin Core for the abstract and identifiers.
+    (name, content) pairs, in the order Google Scholar's inclusion guidelines list them."""
+    pid = paper["id"]
+    arxiv = not pid.startswith("t-")
+    day = paper.get("published") or paper.get("listed_date")
+    tags = [("citation_title", paper["title"])]
+    tags += [("citation_author", name) for name in paper.get("authors") or []]
+    if day:
+        tags += [("citation_date", f"{day:%Y/%m/%d}"), ("citation_online_date", f"{day:%Y/%m/%d}")]
+    if arxiv:
+        tags += [("citation_arxiv_id", pid), ("citation_publisher", "arXiv")]
+        tags += [("citation_pdf_url", f"https://arxiv.org/pdf/{pid}")]
+    if paper.get("journal_ref"):
+        tags.append(("citation_journal_title", paper["journal_ref"]))
+    if paper.get("doi"):
+        tags.append(("citation_doi", paper["doi"]))
+    tags.append(("citation_abstract_html_url", f"{base_url.rstrip('/')}/papers/{pid}"))
+    tags += [("DC.title", paper["title"]), *(("DC.creator", name) for name in paper.get("authors") or [])]
+    if day:
+        tags.append(("DC.date", f"{day:%Y-%m-%d}"))
+    if paper.get("abstract"):
+        tags.append(("DC.description", paper["abstract"]))
+    identifiers = ([f"arXiv:{pid}"] if arxiv else []) + ([f"doi:{paper['doi']}"] if paper.get("doi") else [])
+    tags += [("DC.identifier", i) for i in identifiers]
+    return tags

@@ -1,5 +1,6 @@
 """The JSON API through HTTP: shapes, errors with the field named, tokens, upvotes, libraries."""
 
+import json
 import re
 
 import pytest
@@ -192,3 +193,26 @@ def test_daily_papers_pages_only_so_deep(client):
     deep = client.get("/api/daily_papers?month=2025-03&limit=100&p=200")
     assert deep.status_code == 422 and "at most the first 10,000 papers" in deep.text
     assert client.get("/api/daily_papers?month=2025-03&limit=100&p=1").status_code == 200
+
+
+def test_search_says_whether_anything_matches_as_the_page_does(client, sample_papers):
+    """A script or an agent reading the JSON learns what a person reading the page does: gibberish gets
+    results, but "weak" with the page's sentence, never a bare top score of 1.0 that reads as perfect."""
+    from typer.testing import CliRunner
+
+    from paperfeed.cli import app as cli
+
+    cases = {sample_papers[3].title: "good", "qwertyuiop asdfgh zxcvbnm": "weak"}
+    for query, want in cases.items():
+        answer = client.get("/api/search", params={"q": query, "limit": 5}).json()
+        assert answer["match"] == want and answer["goodMatch"] == (want == "good")
+        assert ("No good match" in answer["matchNote"]) == (want == "weak") and answer["results"]
+        page = client.get("/search", params={"q": query}).text
+        assert ("No good match" in page) == (want == "weak")
+        printed = CliRunner().invoke(cli, ["search", query, "--json", "--limit", "5"])
+        records = [json.loads(line) for line in printed.stdout.splitlines()]
+        assert records and {r["match"] for r in records} == {want}
+        assert [r["id"] for r in records] == [r["paper"]["id"] for r in answer["results"]]
+        assert all(r["dense"] is None or -1 <= r["dense"] <= 1 for r in records)  # the leg's own cosine
+    none = client.get("/api/search", params={"q": "robot", "since": "2199-01-01"}).json()
+    assert none["match"] == "none" and none["results"] == []

@@ -57,6 +57,26 @@ class Results:
     # of "About 100 results" for gibberish, whose best hit always scores 1.0 after normalisation.
     good_match: bool = True
 
+    @property
+    def match(self) -> str:
+        """What the search page says, for scripts and agents: "good" (the best results are about the query),
+        "weak" (results, but none really about it: the page's "No good match"), "none" (no result)."""
+        if not self.hits:
+            return "none"
+        return "good" if self.good_match else "weak"
+
+    @property
+    def match_note(self) -> str:
+        return MATCH_NOTES[self.match]
+
+
+MATCH_NOTES = {
+    "good": "",
+    "weak": "No good match: no paper here is close in meaning, and none has most of its words; these are only the "
+    "closest. Scores are relative to this query's results (the best is 1.0 whatever it is worth).",
+    "none": "No results.",
+}
+
 
 # "No good match", by absolute evidence rather than per-query normalised scores (measured on the full
 # corpus: clean topical queries have a best cosine of 0.52-0.72, gibberish and off-topic ones 0.18-0.42).

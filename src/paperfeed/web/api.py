@@ -129,6 +129,10 @@ async def search(
     limit: Limit = 20,
     offset: Offset = 0,
 ):
+    """`{query, total, goodMatch, match, matchNote, notes, results: [{paper, score, lexical, dense}]}`. `match` is
+    what the search page says: "good", "weak" (results, but none really about the query: the page's "No good
+    match", with `matchNote`) or "none". `score` is fused and relative to this query's results (the best is
+    1.0 whatever it is worth); `lexical` (BM25) and `dense` (cosine) are each leg's own, absolute scores."""
     c = ctx(request)
     user = c.api_user(request)
 
@@ -161,6 +165,8 @@ async def search(
             "query": q_,
             "total": results.total,
             "goodMatch": results.good_match,  # false: no result is really about the query
+            "match": results.match,  # "good", "weak" (the page's "No good match") or "none"
+            "matchNote": results.match_note,
             "notes": results.notes,
             "results": found,
         }

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse
 from pydantic import AfterValidator, BeforeValidator
 
-from paperfeed.formats import to_bibtex
+from paperfeed.formats import citation_meta, to_bibtex
 from paperfeed.ingest import arxiv_api
 from paperfeed.models import Paper, SourceError, check_day, parse_arxiv_id
 from paperfeed.rank import foryou, trending
@@ -288,7 +288,8 @@ def paper_page(request: Request, paper_id: str):
     similar = c.search.similar(paper["id"], 10) or []
     with c.engine.connect() as conn:
         near = views.load_visible(conn, [h.id for h in similar], user)
-    return c.render(request, "paper.html", paper=paper, similar=near, bibtex=to_bibtex(paper))
+    citation = citation_meta(paper, c.settings.base_url)
+    return c.render(request, "paper.html", paper=paper, similar=near, bibtex=to_bibtex(paper), citation=citation)
 
 
 def form_paper(request: Request, paper_id: str, csrf_token: str) -> tuple[Context, User | None, dict]:
