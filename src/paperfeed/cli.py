@@ -33,6 +33,7 @@ from paperfeed.models import Rejected, SourceError
 from paperfeed.store import accounts, init_db, make_engine
 from paperfeed.store import queries as q
 from paperfeed.store.importer import Counts, Importer
+from paperfeed.store.listing import load_papers
 
 DEMO_CORPUS = Path(__file__).parent / "demo" / "arxiv-demo.jsonl.gz"
 DEMO_SIGNALS = Path(__file__).parent / "demo" / "hf-daily-demo.jsonl.gz"  # HF's upvotes etc. for those papers
@@ -572,14 +573,26 @@ def _known(*pairs) -> str:
 @app.command()
 def show(
     paper_id: Annotated[str, typer.Argument(help="An arXiv id (any version or URL form) or a paperfeed id.")],
+    format: Annotated[
+        str, typer.Option("--format", "-f", help="text, or md: the Markdown /papers/ID.md serves")
+    ] = "text",
 ) -> None:
     """Show one paper with its sources and external signals."""
+    if format not in ("text", "md"):
+        err.print("error: --format must be text or md", highlight=False, markup=False)
+        raise typer.Exit(2)
     engine = _engine()
     with engine.connect() as conn:
         paper = q.get_paper(conn, paper_id)
+        listed = load_papers(conn, [paper["id"]], None) if paper is not None and format == "md" else []
     if paper is None:
         err.print(f"[red]no paper {paper_id!r}[/]")
         raise typer.Exit(1)
+    if format == "md":
+        from paperfeed.web.views import paper_markdown
+
+        sys.stdout.write(paper_markdown(listed[0]))
+        return
     out.print(f"[bold]{paper['title']}[/]", highlight=False)
     out.print(", ".join(paper["authors"]), highlight=False)
     out.print(_known("id", paper["id"], "version", paper["version"] and f"v{paper['version']}"), highlight=False)

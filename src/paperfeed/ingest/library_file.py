@@ -24,7 +24,7 @@ log = logging.getLogger("paperfeed.import")
 
 
 class TooSlow(ValueError):
-    """The file could not be read within its deadline (or no reader was free within it)."""
+    """The file could not be read within its deadline, or both readers were busy."""
 
 
 class _Warnings(logging.Handler):

@@ -254,12 +254,55 @@ def unsave(request: Request, paper_id: str):
 
 
 @pages.get("/papers/{paper_id:path}.md", summary="One paper as Markdown (Hugging Face's read_paper)")
-def paper_markdown(request: Request, paper_id: str):
+def paper_markdown(request: Request, paper_id: str, limit: Annotated[int, Query(ge=1, le=5000)] = 500):
     """Title, authors, dates, links and the abstract as Markdown: what `HfApi.read_paper` and
-    `hf papers read` return."""
+    `hf papers read` return. `/papers/date/D.md`, `/papers/week/2026-W22.md`, `/papers/month/2026-05.md`: that
+    list (ranked as its page ranks it, `limit` papers) as one Markdown document."""
     c = ctx(request)
+    kind, _, key = paper_id.partition("/")
+    if kind in ("date", "week", "month") and key:
+        return period_markdown(c, request, kind, key, limit)
     p = visible(c, request, paper_id, c.api_user(request))
-    return PlainTextResponse(views.paper_markdown(p), media_type="text/markdown; charset=utf-8")
+    return markdown(views.paper_markdown(p))
+
+
+def period_markdown(c, request: Request, kind: str, key: str, limit: int) -> PlainTextResponse:
+    try:
+        period = views.parse_period(kind, key)
+    except ValueError as exc:
+        raise HTTPException(422, f"{kind}: {exc}") from exc
+    with c.engine.connect() as conn:
+        papers, total = views.ranked_page(conn, period, "trending", None, 1, limit, c.api_user(request))
+    title = {"date": "Daily", "week": "Weekly", "month": "Monthly"}[kind] + f" papers: {period.key}"
+    note = f"{total} papers, ranked by upvotes here and on Hugging Face"
+    note += f"; the first {limit} of them" if total > limit else ""
+    return markdown(views.list_markdown(title, papers, note))
+
+
+@pages.get("/search.md", summary="Search results as Markdown (the page's ranking and its match note)")
+async def search_markdown(
+    request: Request,
+    q_: Annotated[str, Query(alias="q", min_length=1, max_length=2000)],
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+):
+    c = ctx(request)
+    user = c.api_user(request)
+
+    def answer():
+        try:
+            results = c.search.search(q_, limit=limit)
+        except QueryError as exc:
+            raise HTTPException(422, f"q: {exc}") from exc
+        with c.engine.connect() as conn:
+            papers = views.load_visible(conn, [h.id for h in results.hits], user)
+        note = results.match_note or f"{results.total} results; match: {results.match}"
+        return markdown(views.list_markdown(f"Search: {q_[:200]}", papers, note))
+
+    return await c.run_limited(answer)
+
+
+def markdown(text: str) -> PlainTextResponse:
+    return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
 
 
 @router.get("/recommendations", summary="Your For you ranking of a day's papers, with the reason for each")

@@ -292,6 +292,27 @@ def paper_markdown(p: dict) -> str:
     return "\n".join(lines)
 
 
+def list_markdown(title: str, papers: list[dict], note: str = "", abstracts: bool = True) -> str:
+    """A list of papers (a day, a week, a month, a search) as one Markdown document: what an agent reads in
+    one request. Each paper: its rank and title, authors, id, date, categories, votes, links, and the abstract."""
+    lines = [f"# {title}", ""] + ([note, ""] if note else [])
+    if not papers:
+        lines += ["No papers.", ""]
+    for n, p in enumerate(papers, 1):
+        lines += [f"## {n}. {p['title']}", "", ", ".join(p["authors"]), ""]
+        facts = [f"arXiv {p['id']}" if not p["id"].startswith("t-") else p["id"]]
+        facts += [f"listed {p['listed_date']}"] if p.get("listed_date") else []
+        facts += [", ".join(p["categories"])] if p.get("categories") else []
+        facts += [f"{p.get('votes', 0)} upvotes here"]
+        facts += [f"{p['external']} upvotes on Hugging Face"] if p.get("external") else []
+        lines += [" · ".join(facts), ""]
+        links = [f"[arXiv](<{p['links']['abs']}>)", f"[PDF](<{p['links']['pdf']}>)"] if p["links"].get("abs") else []
+        links += [f"[Code](<{p['code']}>)"] if p.get("code") else []
+        lines += [" · ".join(links), ""] if links else []
+        lines += [p["abstract"], ""] if abstracts else []
+    return "\n".join(lines)
+
+
 def code_json(p: dict) -> dict:
     """Code, project page and Hugging Face's AI keywords under HF's field names (githubRepo, …); absent where
     unknown, as HF leaves them out."""
