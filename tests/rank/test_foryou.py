@@ -39,6 +39,25 @@ def test_a_day_is_ranked_once_per_taste(service, sample_papers, monkeypatch):
     assert len(calls) == 3
 
 
+def test_a_ranking_computed_again_the_same_day_is_the_same(service, sample_papers):
+    """Recomputed later the same day (the cache emptied, another process, a rule added and removed), a ranking
+    gives the same scores: ages count from the start of the day, as the cache key does."""
+    from datetime import datetime, timedelta
+
+    from paperfeed.store.importer import utcnow
+
+    engine = service.engine
+    user = accounts.create_user(engine, "ada", "correct horse battery")
+    for p in [p for p in sample_papers if "cs.CV" in p.categories and p.listed_date != DAY][:3]:
+        accounts.set_upvote(engine, user, p.id, True)
+    ids = day_ids(engine)
+    tomorrow = datetime.combine(utcnow().date() + timedelta(days=1), datetime.min.time())  # the likes a day old
+    morning = foryou.for_you(engine, service, user.id, ids, now=tomorrow + timedelta(hours=8))
+    foryou.RANKINGS.clear()
+    evening = foryou.for_you(engine, service, user.id, ids, now=tomorrow + timedelta(hours=20, minutes=17))
+    assert [(p.id, p.score) for p in morning.picks] == [(p.id, p.score) for p in evening.picks]
+
+
 def test_unmatched_imports_count_by_their_text(service, sample_papers):
     engine = service.engine
     user = accounts.create_user(engine, "ada", "correct horse battery")

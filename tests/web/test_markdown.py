@@ -46,5 +46,7 @@ def test_a_search_as_markdown_says_how_well_it_matched(client, sample_papers):
 def test_show_format_md_is_what_the_web_serves(client, sample_papers):
     pid = sample_papers[3].id
     printed = CliRunner().invoke(cli, ["show", pid, "--format", "md"])
-    assert printed.exit_code == 0 and printed.stdout == client.get(f"/papers/{pid}.md").text
+    served = client.get(f"/papers/{pid}.md").text
+    assert printed.exit_code == 0 and printed.stdout == served
+    assert "0 upvotes here" in served and "```bibtex\n@misc{" in served and f"eprint = {{{pid}}}" in served
     assert CliRunner().invoke(cli, ["show", pid, "--format", "pdf"]).exit_code == 2

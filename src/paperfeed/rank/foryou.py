@@ -186,7 +186,9 @@ def cached_rank(
     key = (user_id, profile.fingerprint(), digest, snap.generation if snap else None, now.date())
     found = RANKINGS.get(key)
     if found is None:
-        found = rank(engine, search, user_id, profile, cands, now)
+        # Ages from the start of the day, as the key: a ranking recomputed later the same day (a rule added,
+        # another process) gives the same order, not one whose near ties moved with the seconds between.
+        found = rank(engine, search, user_id, profile, cands, datetime.combine(now.date(), time()))
         RANKINGS.put(key, found)
     return found
 

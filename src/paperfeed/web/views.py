@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from markupsafe import Markup, escape
 from sqlalchemy import Connection, func, select
 
+from paperfeed.formats import to_bibtex
 from paperfeed.models import check_day
 from paperfeed.rank import trending
 from paperfeed.search.lexical import WORD, query_stems, stem
@@ -288,7 +289,12 @@ def paper_markdown(p: dict) -> str:
     lines += [" · ".join(f for f in facts if f), ""]
     if links:
         lines += [" · ".join(links), ""]
+    signals = [f"{p.get('votes', 0)} upvotes here"]
+    signals += [f"{p['external']} upvotes on Hugging Face"] if p.get("external") else []
+    signals += [f"{int(p['hf']['comments'])} comments on Hugging Face"] if (p.get("hf") or {}).get("comments") else []
+    lines += [" · ".join(signals), ""]
     lines += ["## Abstract", "", p["abstract"], ""]
+    lines += ["## BibTeX", "", "```bibtex", to_bibtex(p).strip(), "```", ""]
     return "\n".join(lines)
 
 
