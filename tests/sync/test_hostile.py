@@ -173,15 +173,17 @@ def test_a_feed_answers_whatever_control_character_is_already_stored(engine, syn
 
     from paperfeed.store.importer import Importer
 
+    # PostgreSQL refuses NUL in any text (so it cannot be stored there at all); SQLite keeps it.
+    codes = range(1 if engine.dialect.name == "postgresql" else 0, 32)
     rows = [
         Paper(id=f"2503.{9000 + c:05d}", title=f"Paper {c}", abstract="An abstract.", source="t", source_ref="t")
-        for c in range(32)
+        for c in codes
     ]
     for p in rows:
         p.listed_date, p.authors = date(2025, 3, 31), ["Ada Lovelace"]
     Importer(engine).run(rows, "t", "t")
     with engine.begin() as conn:
-        for c in range(32):
+        for c in codes:
             dirty = f"Paper {chr(c)} {c}"
             conn.execute(
                 update(papers).where(papers.c.id == f"2503.{9000 + c:05d}").values(title=dirty, abstract=dirty)
@@ -190,7 +192,8 @@ def test_a_feed_answers_whatever_control_character_is_already_stored(engine, syn
         for fmt in ("rss", "atom"):
             answer = client.get("/feeds/daily.xml", params={"date": "2025-03-31", "format": fmt})
             assert answer.status_code == 200, answer.text[:300]
-            assert len(ET.fromstring(answer.content).findall(".//item" if fmt == "rss" else ".//{*}entry")) == 32
+            found = ET.fromstring(answer.content).findall(".//item" if fmt == "rss" else ".//{*}entry")
+            assert len(found) == len(codes)
 
 
 def test_one_megabyte_abstracts_are_cut_and_pages_stay_small(engine, sync_settings, upstream):
