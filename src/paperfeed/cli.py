@@ -228,6 +228,12 @@ def _index(engine, rebuild: bool, workers: int | None = None) -> None:
             on_progress=log_lines.advance if log_lines else lambda n: progress.advance(task, n),
             chunk=get_settings().index_chunk,
         )
+    # For you's vocabulary and negatives, refitted here when the store has drifted (rank/terms.py), so the
+    # first For-you view after a large import does not pay for it.
+    from paperfeed.rank import terms
+    from paperfeed.search.indexer import index_dir
+
+    terms.corpus_terms(engine, index_dir(get_settings().data_dir))
     out.print(f"index: {report.summary()}")
 
 
@@ -410,6 +416,9 @@ def recommend(
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON object per paper, in rank order: id, score, title, reason.")
     ] = False,
+    interest: Annotated[
+        str, typer.Option(metavar="TAG", help="Rank by the papers saved under this library tag only.")
+    ] = "",
 ) -> None:
     """A user's For you ranking of a day's papers, with the liked paper each one is closest to."""
     from paperfeed.rank.foryou import for_you
@@ -428,7 +437,7 @@ def recommend(
             err.print(f"error: --date takes YYYY-MM-DD, not {day!r}", highlight=False, markup=False)
             raise typer.Exit(2) from None
         ids = ranked_ids(conn, when, when) if when else []
-    ranking = for_you(engine, _service(engine), who.id, ids, show_seen=seen)
+    ranking = for_you(engine, _service(engine), who.id, ids, show_seen=seen, interest=interest.lower())
     if ranking.needs_signal or ranking.indexing:
         why = "its index is still being built" if ranking.indexing else "nothing to learn from"
         (err if as_json else out).print(f"{user} has not upvoted, saved or imported any indexed paper yet: {why}.")
@@ -438,11 +447,11 @@ def recommend(
         titles = q.titles(conn, {p.id for p in picks} | {p.because for p in picks if p.because})
     for rank, p in enumerate(picks, 1):
         liked = titles.get(p.because, p.because) if p.because else p.because_title
-        reason = reason_text(liked, p.interest, p.mentions)
+        reason = reason_text(liked, p.interest, p.mentions, p.words, p.author)
         if as_json:
             record = {"rank": rank, "id": p.id, "score": round(p.score, 6), "title": titles.get(p.id, "")}
             record["reason"] = {"text": reason, "likedId": p.because, "likedTitle": liked, "interest": p.interest}
-            record["reason"]["mentions"] = p.mentions
+            record["reason"] |= {"mentions": p.mentions, "words": p.words, "likedAuthor": p.author}
             sys.stdout.write(json.dumps(record) + "\n")
             continue
         out.print(f"{p.score:6.3f}  {p.id}  {titles.get(p.id, '')}", highlight=False, markup=False, soft_wrap=True)

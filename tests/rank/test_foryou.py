@@ -99,3 +99,66 @@ def test_an_import_that_fails_part_way_imports_nothing(service, sample_papers, m
         profile.import_entries(engine, service, user.id, "bibtex", matched + "\n" + unmatched)
     with engine.connect() as conn:
         assert taste.imported_count(conn, user.id) == (0, 0)  # the three matched entries did not land alone
+
+
+def test_the_model_is_fitted_once_per_taste_and_stored(service, sample_papers, monkeypatch):
+    """A new like refits the model once; a second view (even after the rankings cache is emptied, as in
+    another process or on the next day) reads the stored one instead of fitting again."""
+    from paperfeed.rank import model
+
+    engine = service.engine
+    user = accounts.create_user(engine, "ada", "correct horse battery")
+    vision = [p.id for p in sample_papers if "cs.CV" in p.categories and p.listed_date != DAY]
+    accounts.set_upvote(engine, user, vision[0], True)
+    fits = []
+    real = model.fit
+    monkeypatch.setattr(model, "fit", lambda *a, **k: fits.append(1) or real(*a, **k))
+    ids = day_ids(engine)
+    first = foryou.for_you(engine, service, user.id, ids)
+    foryou.RANKINGS.clear()
+    again = foryou.for_you(engine, service, user.id, ids)
+    assert len(fits) == 1 and [p.id for p in first.picks] == [p.id for p in again.picks]
+    accounts.set_upvote(engine, user, vision[1], True)
+    foryou.for_you(engine, service, user.id, ids)
+    foryou.RANKINGS.clear()
+    foryou.for_you(engine, service, user.id, ids)
+    assert len(fits) == 2
+
+
+def test_neither_the_days_papers_nor_the_likes_are_ever_negatives(service, sample_papers, monkeypatch):
+    from paperfeed.rank import model
+
+    engine = service.engine
+    user = accounts.create_user(engine, "ada", "correct horse battery")
+    ids = day_ids(engine)
+    liked = [p.id for p in sample_papers if p.listed_date != DAY][:5]
+    for pid in liked:
+        accounts.set_upvote(engine, user, pid, True)
+    seen = {}
+    real = model.fit
+
+    def spy(likes, like_words, negatives, *rest):
+        seen["negatives"] = {f.text for f in negatives}
+        seen["likes"] = {f.text for f in (e.fields for e in likes)}
+        return real(likes, like_words, negatives, *rest)
+
+    monkeypatch.setattr(model, "fit", spy)
+    foryou.for_you(engine, service, user.id, ids)
+    text = {p.id: f"{p.title}\n{p.abstract}" for p in sample_papers}
+    assert seen["negatives"] and len(seen["likes"]) == 5
+    assert not seen["negatives"] & {text[i] for i in ids}  # the day's candidates
+    assert not seen["negatives"] & {text[i] for i in liked}  # the likes
+
+
+def test_an_imported_paper_counts_from_its_listing_date_not_the_import(service, sample_papers):
+    engine = service.engine
+    user = accounts.create_user(engine, "ada", "correct horse battery")
+    paper = next(p for p in sample_papers if p.listed_date != DAY)
+    report = profile.import_entries(engine, service, user.id, "ids", paper.id)
+    assert report.matched == 1
+    accounts.set_upvote(engine, user, sample_papers[-1].id, True)
+    prof = foryou.load_profile(engine, user.id)
+    likes = foryou.like_matrix(engine, service, prof, foryou.utcnow())
+    came = dict(zip([k for k, _ in likes.keys], likes.came, strict=True))
+    assert came[paper.id] is None  # the model reads the paper's listing date for it
+    assert came[sample_papers[-1].id] is not None  # an upvote counts from when it was made

@@ -360,3 +360,40 @@ def test_taste_page_in_the_browser(browser, server, sample_papers, tmp_path):
     expect(page.locator("p.because").first).to_contain_text("Because you liked")
     shot(page, "foryou-rules.png")
     context.close()
+
+
+def test_for_you_interests_and_is_this_relevant_in_the_browser(browser, server, sample_papers):
+    """Save papers under two tags: the For-you tab offers both interests as chips and each ranks by its own
+    papers; the "Is this relevant to you?" card answers with one click and the list is ranked again. Desktop
+    and phone screenshots."""
+    away = [p for p in sample_papers if str(p.listed_date) != "2025-03-25"]
+    groups = {
+        "robots": [p for p in away if p.categories[0] == "cs.RO"][:3],
+        "language": [p for p in away if p.categories[0] == "cs.CL"][:3],
+    }
+    for width, height, suffix in ((1280, 900, "desktop"), (375, 740, "phone")):
+        context = browser.new_context(viewport={"width": width, "height": height})
+        page = context.new_page()
+        register_in_browser(page, server, f"interests-{suffix}")
+        for tag, papers in groups.items():
+            for p in papers:
+                page.goto(server + f"/papers/{p.id}")
+                page.fill("form.save input[name=tags]", tag)
+                page.locator("form.save button").click()
+        page.goto(server + "/papers/date/2025-03-25?sort=foryou")
+        chips = page.get_by_role("navigation", name="Your interests")
+        expect(chips).to_contain_text("robots (3)")
+        expect(chips).to_contain_text("language (3)")
+        card = page.locator("section.ask")
+        expect(card.get_by_role("heading", name="Is this relevant to you?")).to_be_visible()
+        asked = card.locator("li a").first.inner_text()
+        before = page.locator("li.paper h2").all_inner_texts()
+        shot(page, f"foryou-ask-{suffix}.png")
+        card.get_by_role("button", name=re.compile("^Yes")).first.click()
+        expect(page.locator("li.paper h2", has_text=asked)).to_have_count(0)
+        assert page.locator("li.paper h2").all_inner_texts() != [t for t in before if t != asked]
+        chips.get_by_role("link", name=re.compile("^robots")).click()
+        expect(page.locator("p.foryou-note")).to_contain_text("saved under robots")
+        expect(chips.get_by_role("link", name=re.compile("^robots"))).to_have_attribute("aria-current", "true")
+        shot(page, f"foryou-interest-{suffix}.png")
+        context.close()

@@ -106,3 +106,54 @@ def test_for_you_is_the_default_tab_once_the_user_has_liked_enough(client, sampl
         post(client, f"/papers/{p.id}/upvote", {"next": "/"})
     assert 'aria-current="true">For you' in client.get(f"/papers/date/{DAY}").text
     assert 'aria-current="true">Trending' in client.get(f"/papers/date/{DAY}?sort=trending").text
+
+
+def test_an_interest_ranks_the_day_by_the_papers_saved_under_its_tag(client, sample_papers):
+    """Two interests saved under two tags: each view of the For-you tab ranks by its own papers, the chips
+    name both, and an unknown tag says so instead of guessing."""
+    register(client, "ada")
+    away = [p for p in sample_papers if str(p.listed_date) != DAY]
+    robots = [p for p in away if p.categories[0] == "cs.RO"][:4]
+    words = [p for p in away if p.categories[0] == "cs.CL"][:4]
+    for tag, group in (("robots", robots), ("language", words)):
+        for p in group:
+            assert post(client, f"/papers/{p.id}/save", {"tags": tag, "next": "/"}).status_code == 303
+    on_day = {p.id: p for p in sample_papers if str(p.listed_date) == DAY}
+    tops = {}
+    for tag in ("robots", "language"):
+        page = client.get(f"/papers/date/{DAY}?sort=foryou&interest={tag}")
+        assert page.status_code == 200 and f"papers you saved under <strong>{tag}</strong>" in page.text
+        assert 'aria-label="Your interests"' in page.text and "robots (4)" in page.text and "language (4)" in page.text
+        tops[tag] = ENTRY.findall(page.text)[:5]
+    robot_share = sum("cs.RO" in on_day[i].categories for i in tops["robots"])
+    language_share = sum("cs.CL" in on_day[i].categories for i in tops["language"])
+    assert robot_share >= 3 and language_share >= 3 and tops["robots"] != tops["language"]
+    unknown = client.get(f"/papers/date/{DAY}?sort=foryou&interest=knitting")
+    assert unknown.status_code == 200 and "no indexed papers saved under <strong>knitting</strong>" in unknown.text
+    assert client.get(f"/papers/date/{DAY}?sort=foryou&interest=a%20b").status_code == 422
+    api = client.get(f"/api/recommendations?date={DAY}&interest=robots&limit=5").json()
+    assert [r["id"] for r in api["results"]] == tops["robots"]
+
+
+def test_answering_is_this_relevant_changes_the_ranking(client, sample_papers):
+    register(client, "ada")
+    liked = [p for p in sample_papers if "cs.RO" in p.categories and str(p.listed_date) != DAY][:3]
+    for p in liked:
+        post(client, f"/papers/{p.id}/upvote", {"next": "/"})
+    page = client.get(f"/papers/date/{DAY}?sort=foryou")
+    asked = re.findall(r'<form method="post" action="/papers/([^"]+)/relevant"', page.text)
+    assert "Is this relevant to you?" in page.text and len(asked) == 3
+    before = ENTRY.findall(page.text)
+    answer = post(client, f"/papers/{asked[0]}/relevant", {"answer": "yes", "next": f"/papers/date/{DAY}?sort=foryou"})
+    assert answer.status_code == 303 and answer.headers["location"] == f"/papers/date/{DAY}?sort=foryou#ask"
+    after = client.get(f"/papers/date/{DAY}?sort=foryou")
+    assert asked[0] not in ENTRY.findall(after.text)  # a yes is a like: it leaves the list as upvoted papers do
+    assert ENTRY.findall(after.text) != [i for i in before if i != asked[0]]  # and the rest is ranked again
+    no = post(client, f"/papers/{asked[1]}/relevant", {"answer": "no", "next": "/settings/taste"})
+    assert no.headers["location"] == "/settings/taste#ask"
+    assert asked[1] not in ENTRY.findall(client.get(f"/papers/date/{DAY}?sort=foryou").text)
+    assert asked[1] in ENTRY.findall(client.get(f"/papers/date/{DAY}?sort=new").text)  # not hidden elsewhere
+    taste_page = client.get("/settings/taste")
+    assert "Is this relevant to you?" in taste_page.text
+    bad = post(client, f"/papers/{asked[2]}/relevant", {"answer": "maybe", "next": "/"})
+    assert bad.status_code == 422

@@ -303,5 +303,11 @@ def top_papers(engine, search, hook: store.Hook, day: date) -> list[dict]:
         loaded = {p["id"]: p for p in load_papers(conn, [p.id for p in picks], None)}
     for p in picks:
         title = titles.get(p.because, "") if p.because else p.because_title
-        loaded[p.id]["reason"] = {"title": title, "interest": p.interest, "mentions": p.mentions}
+        loaded[p.id]["reason"] = {
+            "title": title,
+            "interest": p.interest,
+            "mentions": p.mentions,
+            "words": p.words,
+            "author": p.author,
+        }
     return [loaded[p.id] for p in picks if p.id in loaded]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+import zipfile
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time
@@ -24,6 +25,7 @@ from datetime import datetime, time
 import numpy as np
 from sqlalchemy import Engine, select
 
+from paperfeed.rank import model, terms
 from paperfeed.rank import recommend as rec
 from paperfeed.search.service import SearchService
 from paperfeed.store import taste as store_taste
@@ -36,6 +38,8 @@ BOOST = 1.0  # scores are z-scores over the day: a boost phrase lifts a paper by
 CATEGORY_BONUS = 0.2  # cold start: a paper in a chosen category, on top of its closeness to the keywords
 CACHE_SIZE = 2048  # rankings kept, and at most CACHE_PICKS papers in them all (a pick is ~0.3 kB: ~100 MB)
 CACHE_PICKS = 300_000
+ASK = 3  # papers in the "Is this relevant to you?" card
+EXPLAINED = 200  # picks whose words and author are named (a day's first pages)
 
 
 @dataclass
@@ -46,9 +50,10 @@ class Profile:
     imported: store_taste.Imported
     rules: list[store_taste.Rule]
     categories: list[str]
+    interest: str = ""  # a library tag: the likes are the papers saved under it (a per-interest view)
 
     def fingerprint(self) -> str:
-        parts = (self.likes, self.opened, self.dislikes, self.imported.matched, self.imported.titles)
+        parts = (self.likes, self.opened, self.dislikes, self.imported.matched, self.imported.titles, self.interest)
         return hashlib.sha256(repr((parts, self.rules, self.categories)).encode()).hexdigest()
 
     def phrases(self, kind: str) -> list[str]:
@@ -63,6 +68,7 @@ class Ranking:
     cold: bool = False  # ranked by the sign-up keywords and categories only
     ruled_out: int = 0  # left out by the user's "must" and "never" rules
     seen_out: int = 0  # left out because already seen
+    unsure: list[str] = field(default_factory=list)  # the papers the model is least sure about: ask the user
 
 
 @dataclass
@@ -71,16 +77,25 @@ class Candidates:
     vectors: np.ndarray
     texts: list[str]
     categories: list[list[str]]
-    _tfidf: tuple | None = None
+    fields: list[store_taste.Fields] = field(default_factory=list)
+    _words: tuple | None = None
+    _keys: list[set[str]] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def tfidf(self):
-        """(vectorizer, matrix) of these papers' own tf-idf, made once on first use (about 1 s for 2,000
-        papers) and shared by every user ranking them; None without words."""
+    def author_keys(self) -> list[set[str]]:
+        """Each paper's authors as the model compares them, normalised once for every user."""
         with self._lock:
-            if self._tfidf is None:
-                self._tfidf = (rec.day_tfidf(self.texts),)
-            return self._tfidf[0]
+            if self._keys is None:
+                self._keys = [{model.author_key(a) for a in f.authors} for f in self.fields]
+            return self._keys
+
+    def words(self, vocabulary: terms.Terms):
+        """These papers' tf-idf on the corpus vocabulary, made once per vocabulary (about 0.5 s for 2,000
+        papers) and shared by every user ranking them."""
+        with self._lock:
+            if self._words is None or self._words[0] != vocabulary.key:
+                self._words = (vocabulary.key, vocabulary.transform(self.texts))
+            return self._words[1]
 
 
 class _Cache:
@@ -117,12 +132,26 @@ PHRASE_VECTORS = _Cache(4096)
 
 
 # -- loading -----------------------------------------------------------------------------------------
-def load_profile(engine: Engine, user_id: int) -> Profile:
+def load_profile(engine: Engine, user_id: int, interest: str = "") -> Profile:
+    """The user's taste; with `interest` (a library tag) only the papers saved under it are its likes, as
+    arxiv-sanity-lite fits one model per tag (their rules and "not interested" marks still apply)."""
     with engine.connect() as conn:
+        if interest:
+            return Profile(
+                store_taste.tagged(conn, user_id, interest),
+                [],
+                store_taste.dislikes(conn, user_id),
+                store_taste.Imported([], [], []),
+                store_taste.rules(conn, user_id),
+                [],
+                interest,
+            )
+        answered = store_taste.answers(conn, user_id)
+        liked = {pid: when for pid, yes, when in answered if yes} | dict(store_taste.likes(conn, user_id))
         return Profile(
-            store_taste.likes(conn, user_id),
+            sorted(liked.items(), key=lambda kv: (kv[1], kv[0]), reverse=True),
             store_taste.opened(conn, user_id),
-            store_taste.dislikes(conn, user_id),
+            store_taste.dislikes(conn, user_id) + [pid for pid, yes, _ in answered if not yes],
             store_taste.imported(conn, user_id),
             store_taste.rules(conn, user_id),
             store_taste.categories(conn, user_id),
@@ -153,11 +182,11 @@ def paper_rows(engine: Engine, ids: list[str]) -> dict:
 
 def _read_candidates(engine: Engine, search: SearchService, ids: list[str]) -> Candidates:
     found, vectors = search.vectors(ids)
-    meta = paper_rows(engine, found)
+    meta = store_taste.paper_fields(engine, found)
     keep = [i for i, pid in enumerate(found) if pid in meta]
     kept = [found[i] for i in keep]
-    texts = [f"{meta[pid].title}\n{meta[pid].abstract}" for pid in kept]
-    return Candidates(kept, vectors[keep], texts, [list(meta[pid].categories or []) for pid in kept])
+    fields = [meta[pid] for pid in kept]
+    return Candidates(kept, vectors[keep], [f.text for f in fields], [f.categories for f in fields], fields)
 
 
 # -- ranking -----------------------------------------------------------------------------------------
@@ -168,11 +197,12 @@ def for_you(
     candidates: list[str],
     now: datetime | None = None,
     show_seen: bool = False,
+    interest: str = "",
 ) -> Ranking:
     """The candidates best first, without those the user liked or marked, filtered by their rules and (unless
-    `show_seen`) by what they have seen."""
+    `show_seen`) by what they have seen; with `interest`, ranked by the papers saved under that tag only."""
     now = now or utcnow()
-    profile = load_profile(engine, user_id)
+    profile = load_profile(engine, user_id, interest)
     cands = load_candidates(engine, search, candidates)
     ranking = cached_rank(engine, search, user_id, profile, cands, now)
     return ranking if show_seen else without_seen(engine, user_id, ranking, now)
@@ -206,9 +236,9 @@ def rank(
     rows, ruled_out = allowed_rows(profile, cands)
     likes = like_matrix(engine, search, profile, now)
     if likes is not None:
-        picks = by_likes(search, user_id, profile, likes, cands, rows)
-        return Ranking(boosted(profile, cands, picks), ruled_out=ruled_out)
-    if profile.categories or profile.phrases("boost"):
+        picks = by_likes(engine, search, user_id, profile, likes, cands, rows, now)
+        return Ranking(boosted(profile, cands, picks), ruled_out=ruled_out, unsure=least_sure(picks))
+    if not profile.interest and (profile.categories or profile.phrases("boost")):
         picks = cold_start(search, profile, cands, rows)
         return Ranking(boosted(profile, cands, picks), cold=True, ruled_out=ruled_out)
     building = bool(profile.likes or profile.imported.matched) and search.indexed_count() < stored_papers(engine)
@@ -246,6 +276,7 @@ class Likes:
     ages: np.ndarray
     strength: np.ndarray
     texts: list[str] = field(default_factory=list)  # title and abstract (an imported entry: its title)
+    came: list[datetime | None] = field(default_factory=list)  # when the user came to it (None: its listing)
 
 
 def like_matrix(engine: Engine, search: SearchService, profile: Profile, now: datetime) -> Likes | None:
@@ -267,7 +298,11 @@ def like_matrix(engine: Engine, search: SearchService, profile: Profile, now: da
     times = [when.get(pid) or opened_at[pid] for pid in ids] + [at for _, _, at in imported]
     weights = [strength[pid] for pid in ids] + [1.0] * len(imported)
     texts = paper_texts(engine, ids) + [title for title, _, _ in imported]
-    return Likes(keys, vectors.astype(np.float32), rec.age_days(times, now), np.array(weights), texts)
+    # An imported paper came to the user when it was listed, not when the file was imported (None: the
+    # model reads its listing date); an upvote, save or opening when it was made.
+    liked_at = dict(profile.likes)
+    came = [liked_at.get(pid) or (None if pid in when else opened_at[pid]) for pid in ids] + [None] * len(imported)
+    return Likes(keys, vectors.astype(np.float32), rec.age_days(times, now), np.array(weights), texts, came)
 
 
 def paper_texts(engine: Engine, ids: list[str]) -> list[str]:
@@ -281,31 +316,134 @@ def search_dim(search: SearchService) -> int:
 
 
 def by_likes(
-    search: SearchService, user_id: int, profile: Profile, likes: Likes, cands: Candidates, rows: list[int]
+    engine: Engine,
+    search: SearchService,
+    user_id: int,
+    profile: Profile,
+    likes: Likes,
+    cands: Candidates,
+    rows: list[int],
+    now: datetime,
 ) -> list[rec.Pick]:
     if not rows:
         return []
     vecs = cands.vectors[rows]
-    _, dislikes = search.vectors(profile.dislikes)
-    dislikes = dislikes if len(dislikes) else np.zeros((0, vecs.shape[1]), dtype=np.float32)
-    randoms = search.random_vectors(RANDOM_NEGATIVES, seed=user_id)
-    scores = rec.ours(
-        likes.vectors, likes.ages, dislikes, randoms, vecs, likes.strength, text_scores(likes, cands, rows)
-    )
+    vocabulary = terms.corpus_terms(engine, search.root)
+    fitted = taste_model(engine, search, user_id, profile, likes, cands, vocabulary, now) if vocabulary else None
+    if fitted is None:  # no words anywhere: the embeddings alone
+        scores = embedding_scores(search, user_id, profile, likes, vecs)
+    else:
+        words = cands.words(vocabulary)[rows]
+        keys = cands.author_keys()
+        raw = fitted.scores(words, [cands.fields[r] for r in rows], [keys[r] for r in rows])
+        scores = rec.zscore(raw)
+        weight = rec.embed_weight(len(likes.keys))
+        if weight:
+            scores = scores + weight * rec.zscore(embedding_scores(search, user_id, profile, likes, vecs))
     because = rec.reasons(likes.vectors, likes.keys, vecs)
-    return [
+    picks = [
         rec.Pick(cands.ids[r], float(s), because=b[0], because_title=b[1])
         for r, s, b in zip(rows, scores, because, strict=True)
     ]
+    if fitted is not None:
+        for pick, margin in zip(picks, raw, strict=True):
+            pick.margin = float(margin)
+        explain(fitted, vocabulary, cands, rows, picks)
+    return picks
 
 
-def text_scores(likes: Likes, cands: Candidates, rows: list[int]) -> np.ndarray | None:
-    """arxiv-sanity-lite's SVM on the day's own tf-idf: the likes against the papers being ranked."""
-    day = cands.tfidf()
-    if day is None:
-        return None
-    vectorizer, matrix = day
-    return rec.svm_text(vectorizer.transform(likes.texts), matrix[rows])
+def least_sure(picks: list[rec.Pick], n: int = ASK) -> list[str]:
+    """The papers whose score is nearest the model's boundary: an answer about them teaches it the most
+    (uncertainty sampling, as Scholar Inbox asks its users)."""
+    scored = [p for p in picks if p.margin is not None]
+    return [p.id for p in sorted(scored, key=lambda p: (abs(p.margin), p.id))[:n]]
+
+
+def explain(fitted: model.Model, vocabulary: terms.Terms, cands: Candidates, rows: list[int], picks) -> None:
+    """The words and the author that lifted each of the best picks (the rest are seldom read: not computed)."""
+    words = cands.words(vocabulary)
+    order = np.argsort([-p.score for p in picks])[:EXPLAINED]
+    for i in order:
+        picks[i].words = fitted.words_for(words[rows[i]], vocabulary.words)
+        picks[i].author = fitted.author_for(cands.fields[rows[i]])
+
+
+def embedding_scores(search: SearchService, user_id: int, profile: Profile, likes: Likes, vecs) -> np.ndarray:
+    """Scholar Inbox's logistic regression on the embeddings: the likes (decayed) against random papers and
+    the "not interested" marks."""
+    _, dislikes = search.vectors(profile.dislikes)
+    dislikes = dislikes if len(dislikes) else np.zeros((0, vecs.shape[1]), dtype=np.float32)
+    randoms = search.random_vectors(RANDOM_NEGATIVES, seed=user_id)
+    return rec.ours(likes.vectors, likes.ages, dislikes, randoms, vecs, likes.strength)
+
+
+def taste_model(
+    engine: Engine,
+    search: SearchService,
+    user_id: int,
+    profile: Profile,
+    likes: Likes,
+    cands: Candidates,
+    vocabulary: terms.Terms,
+    now: datetime,
+) -> model.Model:
+    """The user's model for this taste and vocabulary: the stored one, or fitted now and stored (once per
+    change of taste, not per day or per view)."""
+    ids = negative_ids(engine, vocabulary, cands)
+    pool_key = model.pool_key(vocabulary.key, ids)
+    key = hashlib.sha256(f"{profile.fingerprint()} {pool_key}".encode()).hexdigest()[:32]
+    blob = store_taste.load_model(engine, user_id, profile.interest, key)
+    if blob is not None:
+        try:
+            return model.Model.from_bytes(blob)
+        except (ValueError, KeyError, OSError, zipfile.BadZipFile):
+            pass  # damaged or from an older layout: fitted again below
+    pool = model.cached_pool(pool_key, lambda: read_pool(engine, vocabulary, ids, pool_key))
+    fitted = fit_model(engine, profile, likes, pool, vocabulary, now)
+    store_taste.save_model(engine, user_id, profile.interest, key, fitted.to_bytes())
+    return fitted
+
+
+def fit_model(
+    engine: Engine, profile: Profile, likes: Likes, pool: model.Pool, vocabulary: terms.Terms, now: datetime
+) -> model.Model:
+    liked_ids = [pid for pid, _ in likes.keys if pid]
+    fields = store_taste.paper_fields(engine, liked_ids + profile.dislikes)
+    examples, texts = [], []
+    for (pid, title), strength, came, text in zip(likes.keys, likes.strength, likes.came, likes.texts, strict=True):
+        f = fields.get(pid) if pid else store_taste.Fields(title, [], [], None)
+        if f is None:
+            continue
+        examples.append(model.Example(f, model.like_weight(float(strength), came or f.listed, now.date())))
+        texts.append(text or f.text)
+    skip = set(liked_ids) | set(profile.dislikes)
+    keep = [i for i, pid in enumerate(pool.ids) if pid not in skip]
+    disliked = [fields[pid] for pid in profile.dislikes if pid in fields]
+    return model.fit(
+        examples,
+        vocabulary.transform(texts),
+        [pool.fields[i] for i in keep],
+        pool.words[keep],
+        disliked,
+        vocabulary.transform([f.text for f in disliked]),
+    )
+
+
+def negative_ids(engine: Engine, vocabulary: terms.Terms, cands: Candidates) -> list[str]:
+    """The random older papers drawn with the vocabulary (never the newest days, which are the ones ranked;
+    the same for every user and every day until the vocabulary is fitted again). A small store, with fewer
+    such papers than model.MIN_POOL, draws from all its papers but the ones being ranked, per ranking."""
+    if len(vocabulary.negatives) >= model.MIN_POOL:
+        return vocabulary.negatives
+    ranked = set(cands.ids)
+    return [pid for pid in store_taste.sample_paper_ids(engine, model.NEGATIVES, model.SEED) if pid not in ranked]
+
+
+def read_pool(engine: Engine, vocabulary: terms.Terms, ids: list[str], key: str) -> model.Pool:
+    found = store_taste.paper_fields(engine, ids)
+    kept = [pid for pid in ids if pid in found]
+    fields = [found[pid] for pid in kept]
+    return model.Pool(kept, fields, vocabulary.transform([f.text for f in fields]), key)
 
 
 def cold_start(search: SearchService, profile: Profile, cands: Candidates, rows: list[int]) -> list[rec.Pick]:

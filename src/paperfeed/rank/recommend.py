@@ -31,6 +31,17 @@ import numpy as np
 HALF_LIFE_DAYS = 180.0  # a like loses half its weight in this time (ours)
 DISLIKE_WEIGHT = 3.0  # a "not interested" counts as much as this many random negatives (ours)
 NEAREST_WEIGHT = 0.0  # the closest liked paper measured worse as a score term (bench/recommend.py); kept for reasons
+# The embedding model's z-score is added to the per-user model's with weight EMBED_LIKES / (number of likes):
+# with 5 likes the words and fields say little and the embeddings lead (topic lists), with thousands the
+# per-user model does (community curation, where any fixed weight above 0 measured worse). Chosen on the
+# topic lists among 0, 10, 20 and 40 (bench/recommend.py); author continuity checks it.
+EMBED_LIKES = 20.0
+
+
+def embed_weight(n_likes: int) -> float:
+    return EMBED_LIKES / max(n_likes, 1)
+
+
 TEXT_WEIGHT = 0.5  # the tf-idf SVM's z-score beside the embedding model's: 0.3, 0.5 and 1 measured, 0.5 the most even
 SHIPPED = "ours"
 
@@ -43,9 +54,14 @@ class Pick:
     because_title: str = ""  # its title
     mentions: list[str] = field(default_factory=list)  # the user's boost phrases it mentions
     interest: str = ""  # cold start: the sign-up keyword or category it matches
+    words: list[str] = field(default_factory=list)  # the words of it that the user's model weighs most
+    author: str = ""  # its author the user liked most, when that lifted it
+    margin: float | None = None  # the user's model's own score: near 0 it cannot tell (active learning asks)
 
 
-def reason_text(liked_title: str, interest: str, mentions: list[str]) -> str:
+def reason_text(
+    liked_title: str, interest: str, mentions: list[str], words: list[str] | None = None, author: str = ""
+) -> str:
     """The one sentence that says why a paper is recommended (CLI, API, feeds)."""
     if liked_title:
         why = f"because you liked: {liked_title}"
@@ -53,6 +69,10 @@ def reason_text(liked_title: str, interest: str, mentions: list[str]) -> str:
         why = f"matches your interest: {interest}"
     else:
         why = "close to what you liked"
+    if author:
+        why += f" · by {author}, whose papers you liked"
+    if words:
+        why += f" · words you read about: {', '.join(words)}"
     return why + (f" · mentions {', '.join(mentions)}" if mentions else "")
 
 

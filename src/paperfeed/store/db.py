@@ -77,6 +77,12 @@ def insert_under_cap(conn: Connection, table: Table, row: dict, mine, cap: int) 
     return len(conn.execute(query.on_conflict_do_nothing().returning(literal_column("1"))).all()) == 1
 
 
+def upsert(conn: Connection, table: Table, row: dict, key: list[str]) -> None:
+    """INSERT row, or UPDATE the one with the same `key` columns, in one statement (no check-then-write)."""
+    query = _dialect_insert(conn, table).values(row)
+    conn.execute(query.on_conflict_do_update(index_elements=key, set_={k: v for k, v in row.items() if k not in key}))
+
+
 def _dialect_insert(conn: Connection, table: Table):
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert

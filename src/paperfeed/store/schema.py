@@ -347,3 +347,26 @@ outbox = Table(
     UniqueConstraint("user_id", "period", name="uq_outbox_user_period"),
     Index("ix_outbox_status_next", "status", "next_attempt_at"),
 )
+
+# Each user's fitted For-you model per view ("" for the whole taste, else a library tag), valid while `key`
+# (a hash of their taste and the corpus vocabulary) is current (migration 0008).
+taste_models = Table(
+    "taste_models",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("view", String(64), primary_key=True),
+    Column("key", String(64), nullable=False),
+    Column("model", LargeBinary, nullable=False),
+    Column("fitted_at", DateTime, nullable=False),
+)
+
+# Answers to "Is this relevant to you?" (active learning): a yes counts as a like, a no as "not interested"
+# for the model, without hiding the paper (migration 0008).
+taste_answers = Table(
+    "taste_answers",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("relevant", Boolean, nullable=False),
+    Column("answered_at", DateTime, nullable=False),
+)

@@ -5,19 +5,23 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import Connection, Engine, delete, func, select
 
 from paperfeed.store.accounts import User
-from paperfeed.store.db import insert_ignore, insert_under_cap
+from paperfeed.store.db import insert_ignore, insert_under_cap, upsert
 from paperfeed.store.importer import utcnow
 from paperfeed.store.schema import (
     imported_papers,
     library,
+    library_tags,
     not_interested,
+    papers,
     seen_papers,
+    taste_answers,
     taste_categories,
+    taste_models,
     taste_rules,
     upvotes,
 )
@@ -67,6 +71,33 @@ def likes(conn: Connection, user_id: int) -> list[tuple[str, object]]:
     for pid, when in rows:
         latest[pid] = max(latest.get(pid, when), when)
     return sorted(latest.items(), key=lambda kv: (kv[1], kv[0]), reverse=True)
+
+
+def tagged(conn: Connection, user_id: int, tag: str) -> list[tuple[str, object]]:
+    """(paper id, when saved) of the library papers under one tag, newest first: an interest's likes."""
+    query = (
+        select(library.c.paper_id, library.c.saved_at)
+        .join(
+            library_tags,
+            (library_tags.c.user_id == library.c.user_id) & (library_tags.c.paper_id == library.c.paper_id),
+        )
+        .where(library.c.user_id == user_id, library_tags.c.tag == tag)
+    )
+    return sorted(conn.execute(query).all(), key=lambda r: (r[1], r[0]), reverse=True)
+
+
+def answer(engine: Engine, user_id: int, paper_id: str, relevant: bool) -> None:
+    """Record (or change) the answer to "Is this relevant to you?" in one statement."""
+    row = {"user_id": user_id, "paper_id": paper_id, "relevant": relevant, "answered_at": utcnow()}
+    with engine.begin() as conn:
+        upsert(conn, taste_answers, row, ["user_id", "paper_id"])
+
+
+def answers(conn: Connection, user_id: int) -> list[tuple[str, bool, object]]:
+    """(paper id, relevant, when), newest first."""
+    cols = taste_answers.c
+    query = select(cols.paper_id, cols.relevant, cols.answered_at).where(cols.user_id == user_id)
+    return sorted(conn.execute(query).all(), key=lambda r: (r[2], r[0]), reverse=True)
 
 
 def signal_count(conn: Connection, user_id: int) -> int:
@@ -231,3 +262,57 @@ def seen(conn: Connection, user_id: int, before: datetime) -> set[str]:
 def opened(conn: Connection, user_id: int) -> list[str]:
     cols = seen_papers.c
     return list(conn.scalars(select(cols.paper_id).where(cols.user_id == user_id, cols.how == "opened")))
+
+
+# -- the fitted models and what they read ------------------------------------------------------------
+@dataclass
+class Fields:
+    """What a For-you model reads of a paper: its words, its authors, its categories, when it was listed."""
+
+    text: str
+    authors: list[str]
+    categories: list[str]
+    listed: date | None
+
+
+def paper_fields(engine: Engine, ids: list[str]) -> dict[str, Fields]:
+    """id -> Fields of the stored ones of `ids` (read in chunks: SQLite caps a statement's parameters)."""
+    cols = papers.c
+    query = select(cols.id, cols.title, cols.abstract, cols.authors, cols.categories, cols.listed_date)
+    out = {}
+    with engine.connect() as conn:
+        for start in range(0, len(ids), 5000):
+            for r in conn.execute(query.where(cols.id.in_(ids[start : start + 5000]))):
+                out[r.id] = Fields(
+                    f"{r.title}\n{r.abstract}", list(r.authors or []), list(r.categories or []), r.listed_date
+                )
+    return out
+
+
+def sample_paper_ids(engine: Engine, n: int, seed: int, before: date | None = None) -> list[str]:
+    """n stored paper ids (listed before `before`, if given) drawn at random: the same draw for the same
+    store and seed; sorted."""
+    import random
+
+    query = select(papers.c.id)
+    if before is not None:
+        query = query.where(papers.c.listed_date < before)
+    with engine.connect() as conn:
+        ids = sorted(conn.scalars(query))
+    return sorted(random.Random(seed).sample(ids, min(n, len(ids))))
+
+
+def load_model(engine: Engine, user_id: int, view: str, key: str) -> bytes | None:
+    """The stored model of this user and view if it was fitted for `key`, else None."""
+    cols = taste_models.c
+    query = select(cols.model).where(cols.user_id == user_id, cols.view == view, cols.key == key)
+    with engine.connect() as conn:
+        return conn.execute(query).scalar()
+
+
+def save_model(engine: Engine, user_id: int, view: str, key: str, model: bytes) -> None:
+    """Keep a fitted model, replacing the view's older one in one statement (two processes fitting the same
+    taste at once both succeed; the last write stays)."""
+    row = {"user_id": user_id, "view": view, "key": key, "model": model, "fitted_at": utcnow()}
+    with engine.begin() as conn:
+        upsert(conn, taste_models, row, ["user_id", "view"])

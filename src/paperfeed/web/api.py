@@ -311,19 +311,24 @@ def recommendations(
     date_: Annotated[Day | None, Query(alias="date", description="YYYY-MM-DD; default the latest day")] = None,
     limit: Annotated[int, Query(ge=1, le=5000, description="how many (a whole day can hold 2,000)")] = 20,
     seen: Annotated[bool, Query(description="include papers you have already seen")] = False,
+    interest: Annotated[
+        str | None, Query(max_length=64, description="one of your library tags: ranked by the papers saved under it")
+    ] = None,
 ):
     """`{date, needsLikes, indexing, coldStart, ruledOut, seenOut, results: [{id, rank, paper, score, because,
     reason}]}`, in rank order (the fields of `paperfeed recommend --json`).
     `needsLikes`: no signal yet (upvote or save papers, import a library or pick topics): the results are then
     empty; `indexing`: your likes are not in the search index yet. `reason`: the sentence (`text`), the liked
     paper (`likedId`, `likedTitle`; an imported entry has only the title), the sign-up `interest`, the boost
-    phrases it `mentions`."""
+    phrases it `mentions`, the `words` of the paper your model weighs most, the `likedAuthor` whose papers you
+    liked. `interest`: a per-interest view, ranked by the papers saved under that library tag only."""
     c = ctx(request)
     user = need_user(c, request)
     with c.engine.connect() as conn:
         day = date_ or q.latest_day(conn)
         ids = views.ranked_ids(conn, views.period_of("date", day), "trending", None) if day else []
-    ranking = foryou.for_you(c.engine, c.search, user.id, ids, show_seen=seen)
+    tag = clean_interest(interest)
+    ranking = foryou.for_you(c.engine, c.search, user.id, ids, show_seen=seen, interest=tag)
     chosen = ranking.picks[:limit]
     with c.engine.connect() as conn:
         papers = {p["id"]: p for p in views.with_reasons(conn, chosen, user)}
@@ -341,14 +346,24 @@ def recommendations(
     }
 
 
+def clean_interest(value: str | None) -> str:
+    try:
+        found = accounts.clean_tags([value]) if value else []
+    except accounts.AccountError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return found[0] if found else ""
+
+
 def recommendation_json(paper: dict, pick, base: str) -> dict:
     r = paper["reason"]
     reason = {
-        "text": reason_text(r["title"], r["interest"], r["mentions"]),
+        "text": reason_text(r["title"], r["interest"], r["mentions"], r["words"], r["author"]),
         "likedId": r["id"],
         "likedTitle": r["title"],
         "interest": r["interest"],
         "mentions": r["mentions"],
+        "words": r["words"],
+        "likedAuthor": r["author"],
     }
     return {
         "id": paper["id"],

@@ -91,6 +91,7 @@ def render_list(
     sort = sort or default_sort(c, user)
     if sort == "foryou" and user is None:
         return login_first(request)
+    interest = interest_of(request)
     size = c.settings.page_size
     with c.engine.connect() as conn:
         if period is None:
@@ -99,11 +100,13 @@ def render_list(
         papers, total, prev, nxt, chips, ranking = [], 0, None, None, [], None
         if period:
             if sort == "foryou":
-                papers, total, ranking = for_you_page(c, conn, user, period, category, code, page, size, seen)
+                papers, total, ranking = for_you_page(c, conn, user, period, category, code, page, size, seen, interest)
             else:
                 papers, total = views.ranked_page(conn, period, sort, category, page, size, user, code)
             prev, nxt = views.neighbours(conn, period)
             chips = views.top_categories(conn, period.start, period.end)
+        interests = accounts.all_tags(conn, user) if sort == "foryou" else []
+        ask = views.load_papers(conn, ranking.unsure, user) if ranking and page == 1 and not interest else []
     return c.render(
         request,
         "list.html",
@@ -120,6 +123,9 @@ def render_list(
         code=code,
         ranking=ranking,
         show_seen=seen,
+        interest=interest,
+        interests=interests,
+        ask=ask,
         marked=marked_paper(request.query_params.get("marked", "")),
     )
 
@@ -141,11 +147,23 @@ def marked_paper(value: str) -> str:
     return value if T_ID.match(value) else ""
 
 
-def for_you_page(c: Context, conn, user: User, period, category, code: bool, page: int, size: int, show_seen: bool):
-    """The period's papers ranked by the user's taste, each with its reason; the trending order while the
-    user has given no signal yet (the Ranking says why)."""
+def interest_of(request: Request) -> str:
+    """The For-you view's interest (a library tag) from ?interest=, checked as tags are."""
+    value = request.query_params.get("interest", "")
+    try:
+        found = accounts.clean_tags([value]) if value else []
+    except accounts.AccountError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return found[0] if found else ""
+
+
+def for_you_page(
+    c: Context, conn, user: User, period, category, code: bool, page: int, size: int, show_seen: bool, interest=""
+):
+    """The period's papers ranked by the user's taste (or one interest of it), each with its reason; the
+    trending order while the user has given no signal yet (the Ranking says why)."""
     ids = views.ranked_ids(conn, period, "trending", category, code)
-    ranking = foryou.for_you(c.engine, c.search, user.id, ids, show_seen=show_seen)
+    ranking = foryou.for_you(c.engine, c.search, user.id, ids, show_seen=show_seen, interest=interest)
     if ranking.needs_signal or ranking.indexing:
         return views.load_papers(conn, ids[(page - 1) * size : page * size], user), len(ids), ranking
     chosen = ranking.picks[(page - 1) * size : page * size]
@@ -334,6 +352,23 @@ def not_interested_form(
     if marking:
         back += ("&" if "?" in back else "?") + f"marked={quote(paper['id'])}"
     return to(back)
+
+
+@router.post("/papers/{paper_id:path}/relevant", include_in_schema=False)
+def relevant_form(
+    request: Request,
+    paper_id: str,
+    csrf_token: Annotated[str, Form()] = "",
+    answer: Annotated[str, Form(pattern="^(yes|no)$")] = "yes",
+    next: Annotated[str, Form()] = "",
+):
+    """An answer to "Is this relevant to you?": yes counts as a like, no as a "not interested" for the model
+    (the paper stays visible elsewhere). For you is ranked again with it."""
+    c, user, paper = form_paper(request, paper_id, csrf_token)
+    if user is None:
+        return to(f"/login?next={quote(safe_next(next, '/papers/' + paper['id']))}")
+    taste.answer(c.engine, user.id, paper["id"], answer == "yes")
+    return to(safe_next(next, "/?sort=foryou").split("#")[0] + "#ask")
 
 
 @router.post("/papers/{paper_id:path}/save", include_in_schema=False)

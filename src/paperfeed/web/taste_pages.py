@@ -8,10 +8,12 @@ from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 
 from paperfeed.digest import webhooks
 from paperfeed.ingest import bibtex
-from paperfeed.rank import profile
+from paperfeed.rank import foryou, profile
 from paperfeed.store import hooks as store_hooks
+from paperfeed.store import queries as q
 from paperfeed.store import taste
 from paperfeed.store.accounts import User
+from paperfeed.web import views
 from paperfeed.web.pages import ctx, login_first
 
 router = APIRouter(include_in_schema=False)
@@ -33,17 +35,29 @@ def render_taste(request: Request, status: int = 200, **values):
             categories=taste.categories(conn, user.id),
             imported=taste.imported_count(conn, user.id),
         )
+    values.setdefault("ask", [])
     values.setdefault("message", None)
     values.setdefault("error", None)
     values.setdefault("report", None)
     return c.render(request, "taste.html", status=status, hooks=store_hooks.hooks_of(c.engine, user.id), **values)
 
 
+def to_ask(c, user: User, n: int = 5) -> list[dict]:
+    """The latest day's papers the user's model is least sure about (none before the first like)."""
+    with c.engine.connect() as conn:
+        day = q.latest_day(conn)
+        ids = views.ranked_ids(conn, views.period_of("date", day), "trending", None) if day else []
+    unsure = foryou.least_sure(foryou.for_you(c.engine, c.search, user.id, ids).picks, n)
+    with c.engine.connect() as conn:
+        return views.load_papers(conn, unsure, user)
+
+
 @router.get("/settings/taste")
 def taste_page(request: Request):
     if ctx(request).user(request) is None:
         return login_first(request)
-    return render_taste(request)
+    c = ctx(request)
+    return render_taste(request, ask=to_ask(c, c.user(request)))
 
 
 @router.post("/settings/taste/interests")

@@ -146,7 +146,14 @@ def with_reasons(conn: Connection, picks: list, user: User | None) -> list[dict]
     for paper in loaded:
         pick = by_id[paper["id"]]
         title = titles.get(pick.because, "") if pick.because else pick.because_title
-        paper["reason"] = {"id": pick.because, "title": title, "interest": pick.interest, "mentions": pick.mentions}
+        paper["reason"] = {
+            "id": pick.because,
+            "title": title,
+            "interest": pick.interest,
+            "mentions": pick.mentions,
+            "words": pick.words,
+            "author": pick.author,
+        }
     return loaded
 
 

@@ -1,0 +1,114 @@
+"""The per-user For-you model on hand-made papers: words, authors, categories; likes weighed by when the user
+came to them; stored and read back whole."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+
+import numpy as np
+
+from paperfeed.rank import model
+from paperfeed.rank import recommend as rec
+from paperfeed.store.taste import Fields
+
+SPEECH = "speech recognition acoustic encoder word error rate audio transcription"
+ROBOTS = "robot grasping manipulation policy gripper arm tactile control"
+OTHER = [
+    "galaxy cluster redshift survey dark matter halo",
+    "protein folding structure prediction residue contact",
+    "graph coloring approximation algorithm vertex bound",
+    "option pricing volatility stochastic market model",
+    "quantum error correction surface code qubit logical",
+    "soil moisture satellite remote sensing drought",
+]
+
+
+def paper(text: str, authors=("A. Nobody",), cats=("cs.XX",), listed=date(2025, 1, 1)) -> Fields:
+    return Fields(text, list(authors), list(cats), listed)
+
+
+def vocabulary(texts: list[str]):
+    vec = rec.tfidf_vectorizer(min_df=1, max_df=1.0)
+    vec.fit(texts)
+    return vec
+
+
+def fit(likes: list[Fields], negatives: list[Fields], weights=None):
+    vec = vocabulary([f.text for f in likes + negatives] + [SPEECH, ROBOTS])
+    examples = [model.Example(f, w) for f, w in zip(likes, weights or [1.0] * len(likes), strict=True)]
+    words = lambda fs: vec.transform([f.text for f in fs])  # noqa: E731
+    fitted = model.fit(examples, words(likes), negatives, words(negatives), [], vec.transform([""])[:0])
+    fitted.names = vec.get_feature_names_out()
+    return fitted, words
+
+
+def many_negatives(n: int = 120) -> list[Fields]:
+    return [paper(f"{OTHER[i % len(OTHER)]} variant{i}", authors=(f"Person {i}",)) for i in range(n)]
+
+
+def test_a_liked_topic_ranks_above_an_unrelated_one():
+    likes = [paper(f"{SPEECH} study{i}") for i in range(4)]
+    fitted, words = fit(likes, many_negatives())
+    cands = [paper(OTHER[0]), paper(SPEECH + " new"), paper(OTHER[3])]
+    scores = fitted.scores(words(cands), cands)
+    assert int(np.argmax(scores)) == 1
+    named = fitted.words_for(words(cands)[1], fitted.names)
+    assert named and all(set(w.split()) <= set(SPEECH.split()) for w in named)
+    assert len({t for w in named for t in w.split()}) == sum(len(w.split()) for w in named)  # no word twice
+    assert fitted.words_for(words(cands)[0], fitted.names) == []
+
+
+def test_a_paper_by_an_author_the_user_keeps_liking_ranks_higher_on_the_same_words():
+    fav = "Éric Dupont"
+    likes = [paper(f"{OTHER[i % 6]} liked{i}", authors=(fav, f"Co {i}")) for i in range(6)]
+    fitted, words = fit(likes, many_negatives())
+    same = OTHER[2] + " fresh"
+    by_fav, by_other = paper(same, authors=("eric  DUPONT", "X")), paper(same, authors=("Someone Else", "Y"))
+    scores = fitted.scores(words([by_fav, by_other]), [by_fav, by_other])
+    assert scores[0] > scores[1]
+    assert fitted.author_for(by_fav) == "eric  DUPONT" and fitted.author_for(by_other) == ""
+
+
+def test_a_liked_papers_own_like_is_left_out_of_its_author_evidence():
+    liked = Counter({"ada lovelace": 1})
+    assert model.author_evidence(["Ada Lovelace"], liked, own=True) == (0.0, 0.0, 0.0, 0.0)
+    assert model.author_evidence(["Ada Lovelace"], liked, own=False)[3] == 1.0
+
+
+def test_names_are_compared_without_accents_case_or_punctuation():
+    assert model.author_key("Éric  Dupont") == model.author_key("eric dupont") == "eric dupont"
+    assert model.author_key("J. Smith") != model.author_key("John Smith")  # initials are not guessed
+
+
+def test_the_weight_of_a_like_halves_each_half_life_from_when_the_user_came_to_it():
+    today = date(2026, 1, 1)
+    assert model.like_weight(1.0, today, today) == 1.0
+    old = date.fromordinal(today.toordinal() - int(model.HALF_LIFE_DAYS))
+    assert abs(model.like_weight(1.0, old, today) - 0.5) < 1e-9
+    assert model.like_weight(0.3, None, today) == 0.3  # unknown: no decay
+
+
+def test_two_interests_are_both_served():
+    likes = [paper(f"{SPEECH} s{i}") for i in range(4)] + [paper(f"{ROBOTS} r{i}") for i in range(4)]
+    fitted, words = fit(likes, many_negatives())
+    cands = [paper(o) for o in OTHER] + [paper(SPEECH + " x"), paper(ROBOTS + " y")]
+    top2 = set(np.argsort(-fitted.scores(words(cands), cands))[:2])
+    assert top2 == {len(OTHER), len(OTHER) + 1}
+
+
+def test_scores_field_by_field_equal_the_feature_matrix_product():
+    likes = [paper(f"{SPEECH} {i}", authors=("Ada L", f"B {i}"), cats=("eess.AS", "cs.CL")) for i in range(5)]
+    fitted, words = fit(likes, many_negatives())
+    cands = [paper(SPEECH, authors=("Ada L",), cats=("cs.CL",)), paper(OTHER[1], cats=("q-bio.BM",)), paper(ROBOTS)]
+    direct = np.asarray(fitted.features(words(cands), cands) @ fitted.coef).ravel() + fitted.intercept
+    assert np.allclose(fitted.scores(words(cands), cands), direct, atol=1e-5)
+
+
+def test_a_model_is_stored_and_read_back_whole():
+    likes = [paper(f"{SPEECH} {i}", authors=("Ada L",), cats=("cs.CL",)) for i in range(3)]
+    fitted, words = fit(likes, many_negatives(30))
+    back = model.Model.from_bytes(fitted.to_bytes())
+    cands = [paper(SPEECH, authors=("Ada L",)), paper(OTHER[0])]
+    assert np.allclose(back.scores(words(cands), cands), fitted.scores(words(cands), cands))
+    assert back.liked_authors == fitted.liked_authors and back.categories == fitted.categories
