@@ -200,10 +200,22 @@ def baselines(c: Corpus, train: list[int], pos: list[int], test: list[int]) -> d
     neg = [neg_all[j] for j in sorted(rng.choice(len(neg_all), min(N_NEG, len(neg_all)), replace=False))]
     tr = pos + neg
     y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
-    vec = rec.tfidf_vectorizer(min_df=5)
+    # The reference's own tf-idf settings (its make_vectorizer), fitted on the training papers only.
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vec = TfidfVectorizer(
+        ngram_range=(1, 2),
+        max_features=20000,
+        min_df=5,
+        max_df=0.1,
+        sublinear_tf=True,
+        stop_words="english",
+        strip_accents="unicode",
+        dtype=np.float32,
+    )
     xtr = vec.fit_transform([c.fields[i].text for i in tr])
     xte = vec.transform([c.fields[i].text for i in test])
-    svm = LinearSVC(class_weight="balanced", C=0.01, max_iter=10000, tol=1e-6, random_state=0).fit(xtr, y)
+    svm = LinearSVC(class_weight="balanced", C=0.01, max_iter=10000, tol=1e-6).fit(xtr, y)
     lr = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000).fit(xtr, y)
     newest = sorted(range(len(pos)), key=lambda k: (c.fields[pos[k]].listed, c.ids[pos[k]]), reverse=True)
     profile = np.asarray(xtr[newest].T @ (lambda w: w / w.sum())(1 / (1 + np.log10(np.arange(len(pos)) + 1)))).ravel()
@@ -270,7 +282,10 @@ def active_learning(c: Corpus, month: str, first: dict, grade: dict, vocabulary:
     train = [i for i, f in enumerate(c.fields) if f.listed and f.listed < start]
     pos = [i for i in train if is_pos(i)]
     asked_from = [i for i in train if c.fields[i].listed >= start - timedelta(days=30)]
-    older = sorted(set(train) - set(asked_from) - set(pos))
+    seed_pool = [i for i in pos if c.fields[i].listed < start - timedelta(days=30)]
+    seed_likes = [int(i) for i in np.random.default_rng(5).choice(seed_pool, AL_START, replace=False)]
+    # The negatives as For you draws them: random older papers, whatever the user would have thought of them.
+    older = sorted(set(train) - set(asked_from) - set(seed_likes))
     pick = np.random.default_rng(model.SEED).choice(len(older), min(model.NEGATIVES, len(older)), replace=False)
     negs = [older[k] for k in sorted(pick)]
     test = sorted(
@@ -282,11 +297,6 @@ def active_learning(c: Corpus, month: str, first: dict, grade: dict, vocabulary:
     for j, i in enumerate(test):
         by_day[c.fields[i].listed].append(j)
     days = [np.array(js) for _d, js in sorted(by_day.items()) if np.any(grades[js] > 0)]
-    seed_likes = list(
-        np.random.default_rng(5).choice(
-            [i for i in pos if c.fields[i].listed < start - timedelta(days=30)], AL_START, replace=False
-        )
-    )
     out = {}
     for strategy in ("least sure", "random"):
         yes, no, asked = list(seed_likes), [], set()
@@ -486,6 +496,17 @@ def report(months_out: list[dict], ref: dict | None, cli: dict | None, shipped: 
     ) + f" This run: {seconds:.0f} s.\n\n"
     text += "**Mean of the 6 months** (nDCG@20 with its interval; P@10; MRR; the reference script's nDCG@20)\n\n"
     text += table(["ranker", "nDCG@20", "95 % interval", "P@10", "MRR", "reference"], rows)
+    if ref_by:
+        gaps = {
+            b: max(abs(m["results"][b][:, 0].mean() - ref_by[m["month"]][REF_NAMES[b]]["ndcg@20"]) for m in months_out)
+            for b in BASELINES
+        }
+        agree = all(g <= 0.02 for g in gaps.values())
+        text += (
+            "\n\nOur baselines against the reference script, largest gap in any month: "
+            + ", ".join(f"{b} {g:.3f}" for b, g in gaps.items())
+            + f" ({'all within' if agree else 'NOT all within'} +-0.02)."
+        )
     text += "\n\n**Ours against the best baseline, month by month** (paired over the same days)\n\n"
     text += table(["month", "best baseline", "nDCG@20 difference", "95 % interval", "relative", "verdict"], versus)
     text += "\n\n**Per month** (nDCG@20 [95 % interval]; reference figure and our difference from it)\n\n"

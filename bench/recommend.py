@@ -120,6 +120,7 @@ class Space:
     words: object
     fields: list
     pool: list[int]
+    n_corpus: int  # rows past this are a topic page's papers: never drawn as random negatives
 
 
 def all_scores(
@@ -131,16 +132,17 @@ def all_scores(
     ages=None,
     text_only: bool = False,
     skip_svm: bool = False,
+    ranks_days: bool = False,
 ) -> dict:
     """Every ranker's scores of `cand`; `ours` as (model scores, embedding scores) to be z-scored and added
     over each ranked day, as For you does."""
     rng = np.random.default_rng(seed)
     ages = np.zeros(len(likes)) if ages is None else ages
     d = space.vecs[dislikes] if dislikes else np.zeros((0, space.vecs.shape[1]), np.float32)
-    randoms = space.vecs[rng.choice(len(space.pool), N_RANDOM, replace=False)]
+    randoms = space.vecs[np.array(space.pool)[rng.choice(len(space.pool), N_RANDOM, replace=False)]]
     out = {"random": rng.random(len(cand)), "zotero": rec.zotero(space.vecs[likes], space.vecs[cand])}
     out["logreg MiniLM"] = rec.logreg(space.vecs[likes], np.vstack([d, randoms]), space.vecs[cand])
-    out["logreg tf-idf"] = logreg_tfidf(space.x, likes, dislikes, cand, rng)
+    out["logreg tf-idf"] = logreg_tfidf(space.x, space.n_corpus, likes, dislikes, cand, rng)
     if not skip_svm:
         out["svm"] = rec.svm_scores(space.x, likes, cand)
     fields = (
@@ -148,7 +150,8 @@ def all_scores(
         if text_only
         else (lambda rows: [space.fields[i] for i in rows])
     )
-    skip = set(likes) | set(dislikes)
+    # As For you draws them: never the likes, the marks, or (when days are ranked) the papers being ranked.
+    skip = set(likes) | set(dislikes) | (set(cand.tolist()) if ranks_days else set())
     negs = [i for i in space.pool if i not in skip]
     examples = [model.Example(f, 0.5 ** (a / model.HALF_LIFE_DAYS)) for f, a in zip(fields(likes), ages, strict=True)]
     fitted = model.fit(
@@ -166,16 +169,16 @@ def all_scores(
     return out
 
 
-def logreg_tfidf(x, likes: list[int], dislikes: list[int], cand: np.ndarray, rng) -> np.ndarray:
+def logreg_tfidf(x, n_corpus: int, likes: list[int], dislikes: list[int], cand: np.ndarray, rng) -> np.ndarray:
     """Scholar Inbox's model family as the reference runs it: tf-idf, the likes against 20,000 random other
     papers (and the "not interested" marks), C = 1, balanced."""
     from scipy.sparse import vstack
     from sklearn.linear_model import LogisticRegression
 
     skip = set(likes) | set(dislikes)
-    others = [
-        i for i in rng.choice(x.shape[0], min(N_LOGREG_NEG + len(skip), x.shape[0]), replace=False) if i not in skip
-    ][:N_LOGREG_NEG]
+    others = [i for i in rng.choice(n_corpus, min(N_LOGREG_NEG + len(skip), n_corpus), replace=False) if i not in skip][
+        :N_LOGREG_NEG
+    ]
     m = vstack([x[likes], x[list(dislikes) + others]]).tocsr()
     y = np.r_[np.ones(len(likes)), np.zeros(len(dislikes) + len(others))]
     return LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000).fit(m, y).decision_function(x[cand])
@@ -211,6 +214,7 @@ def topic_lists(corpus: Corpus, pages_dir: Path, encoder) -> list[list]:
         vstack([corpus.words, corpus.vocabulary.transform(page_texts)]).tocsr(),
         corpus.fields + [Fields(t, [], [], None) for t in page_texts],
         corpus.pool,
+        len(corpus.ids),
     )
     n0 = len(corpus.ids)
     results = {(v, r): [] for v in ("likes", "likes + not interested") for r in RANKERS}
@@ -294,7 +298,7 @@ def one_author(
     ages = np.array([(cutoff - corpus.listed[i]).days for i in likes], dtype=float)
     bounds = np.cumsum([0] + [len(t) for t in tests])
     out = {}
-    for ranker, s in all_scores(space, likes, [], cand_rows, seed, ages, text_only=True).items():
+    for ranker, s in all_scores(space, likes, [], cand_rows, seed, ages, text_only=True, ranks_days=True).items():
         out[ranker] = [
             day_metrics(t, {i: 1.0 for i in t if i in mine}, day_part(s, np.arange(bounds[k], bounds[k + 1])))
             for k, t in enumerate(tests)
@@ -306,7 +310,7 @@ def continuity(corpus: Corpus, n: int) -> tuple[list[list], dict]:
     """Per ranker: author-days, mean nDCG@20, mean MRR; and what was drawn (authors, skipped, median likes)."""
     drawn, skipped = draw_authors(corpus, n)
     days = by_day(corpus)
-    space = Space(corpus.vecs, corpus.matrix, corpus.words, corpus.fields, corpus.pool)
+    space = Space(corpus.vecs, corpus.matrix, corpus.words, corpus.fields, corpus.pool, len(corpus.ids))
     per = {r: [] for r in RANKERS}
     for k, split in enumerate(drawn):
         for ranker, ms in one_author(corpus, space, days, k, *split).items():

@@ -112,3 +112,45 @@ def test_a_model_is_stored_and_read_back_whole():
     cands = [paper(SPEECH, authors=("Ada L",)), paper(OTHER[0])]
     assert np.allclose(back.scores(words(cands), cands), fitted.scores(words(cands), cands))
     assert back.liked_authors == fitted.liked_authors and back.categories == fitted.categories
+
+
+def test_not_interested_pushes_papers_like_it_down():
+    likes = [paper(f"{SPEECH} {ROBOTS} {i}") for i in range(4)]
+    vec = vocabulary([f.text for f in likes] + [SPEECH, ROBOTS] + [f.text for f in many_negatives()])
+    words = lambda fs: vec.transform([f.text for f in fs])  # noqa: E731
+    examples = [model.Example(f, 1.0) for f in likes]
+    negs = many_negatives()
+    plain = model.fit(examples, words(likes), negs, words(negs), [], words([paper("x")])[:0])
+    marked = [paper(SPEECH + " marked")]
+    with_mark = model.fit(examples, words(likes), negs, words(negs), marked, words(marked))
+    cands = [paper(SPEECH + " new"), paper(ROBOTS + " new")]
+    before, after = plain.scores(words(cands), cands), with_mark.scores(words(cands), cands)
+    assert after[0] - after[1] < before[0] - before[1]  # speech fell against robots
+
+
+def test_nothing_to_learn_against_gives_no_model_rather_than_a_crash():
+    likes = [model.Example(paper(SPEECH), 1.0)]
+    vec = vocabulary([SPEECH, ROBOTS])
+    none = vec.transform([""])[:0]
+    assert model.fit(likes, vec.transform([SPEECH]), [], none, [], none) is None
+    assert model.fit([], none, [paper(ROBOTS)], vec.transform([ROBOTS]), [], none) is None
+
+
+def test_a_user_refits_at_most_a_few_times_a_minute():
+    from paperfeed.rank.foryou import FITS_PER_MINUTE, FitBudget
+
+    budget = FitBudget(FITS_PER_MINUTE)
+    assert all(budget.take(("db", 1)) for _ in range(FITS_PER_MINUTE))
+    assert not budget.take(("db", 1)) and budget.take(("db", 2)) and budget.take(("other db", 1))
+
+
+def test_a_stored_model_of_another_layout_is_refused():
+    likes = [paper(f"{SPEECH} {i}") for i in range(3)]
+    fitted, _ = fit(likes, many_negatives(30))
+    fitted.coef = fitted.coef[:-1]
+    try:
+        model.Model.from_bytes(fitted.to_bytes())
+    except ValueError as exc:
+        assert "weights" in str(exc)
+    else:
+        raise AssertionError("a model with a weight missing was read back")

@@ -21,6 +21,7 @@ import zipfile
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time
+from time import monotonic
 
 import numpy as np
 from sqlalchemy import Engine, select
@@ -38,6 +39,7 @@ BOOST = 1.0  # scores are z-scores over the day: a boost phrase lifts a paper by
 CATEGORY_BONUS = 0.2  # cold start: a paper in a chosen category, on top of its closeness to the keywords
 CACHE_SIZE = 2048  # rankings kept, and at most CACHE_PICKS papers in them all (a pick is ~0.3 kB: ~100 MB)
 CACHE_PICKS = 300_000
+FITS_PER_MINUTE = 6  # model fits a user may cause a minute (each 2-3 s of a core on a large store)
 ASK = 3  # papers in the "Is this relevant to you?" card
 EXPLAINED = 200  # picks whose words and author are named (a day's first pages)
 
@@ -81,6 +83,9 @@ class Candidates:
     _words: tuple | None = None
     _keys: list[set[str]] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def idset(self) -> frozenset[str]:
+        return frozenset(self.ids)
 
     def author_keys(self) -> list[set[str]]:
         """Each paper's authors as the model compares them, normalised once for every user."""
@@ -227,7 +232,8 @@ def without_seen(engine: Engine, user_id: int, ranking: Ranking, now: datetime) 
     with engine.connect() as conn:
         seen = store_taste.seen(conn, user_id, before=datetime.combine(now.date(), time()))
     picks = [p for p in ranking.picks if p.id not in seen]
-    return replace(ranking, picks=picks, seen_out=len(ranking.picks) - len(picks))
+    unsure = [pid for pid in ranking.unsure if pid not in seen]
+    return replace(ranking, picks=picks, seen_out=len(ranking.picks) - len(picks), unsure=unsure)
 
 
 def rank(
@@ -330,7 +336,7 @@ def by_likes(
     vecs = cands.vectors[rows]
     vocabulary = terms.corpus_terms(engine, search.root)
     fitted = taste_model(engine, search, user_id, profile, likes, cands, vocabulary, now) if vocabulary else None
-    if fitted is None:  # no words anywhere: the embeddings alone
+    if fitted is None:  # no words anywhere, or nothing to learn against: the embeddings alone
         scores = embedding_scores(search, user_id, profile, likes, vecs)
     else:
         words = cands.words(vocabulary)[rows]
@@ -386,37 +392,82 @@ def taste_model(
     cands: Candidates,
     vocabulary: terms.Terms,
     now: datetime,
-) -> model.Model:
+) -> model.Model | None:
     """The user's model for this taste and vocabulary: the stored one, or fitted now and stored (once per
-    change of taste, not per day or per view)."""
+    change of what the model reads, not per day or per view). A user changing their taste faster than
+    FITS_PER_MINUTE times a minute gets their last stored model until the minute is over; one fit runs at a
+    time in a process, so no user can keep both cores busy for everyone."""
     ids = negative_ids(engine, vocabulary, cands)
     pool_key = model.pool_key(vocabulary.key, ids)
-    key = hashlib.sha256(f"{profile.fingerprint()} {pool_key}".encode()).hexdigest()[:32]
-    blob = store_taste.load_model(engine, user_id, profile.interest, key)
-    if blob is not None:
-        try:
-            return model.Model.from_bytes(blob)
-        except (ValueError, KeyError, OSError, zipfile.BadZipFile):
-            pass  # damaged or from an older layout: fitted again below
-    pool = model.cached_pool(pool_key, lambda: read_pool(engine, vocabulary, ids, pool_key))
-    fitted = fit_model(engine, profile, likes, pool, vocabulary, now)
-    store_taste.save_model(engine, user_id, profile.interest, key, fitted.to_bytes())
+    key = hashlib.sha256(f"{model_input(profile)} {pool_key} {model.VERSION}".encode()).hexdigest()[:32]
+    found = stored_model(engine, user_id, profile.interest, key)
+    if found is not None:
+        return found
+    if not _fit_budget.take((engine.url.render_as_string(), user_id)):
+        stale = stored_model(engine, user_id, profile.interest, None)  # an older taste's, but no fit for now
+        return stale if stale is not None and stale.n_words == len(vocabulary.words) else None
+    with _one_fit:
+        pool = model.cached_pool(pool_key, lambda: read_pool(engine, vocabulary, ids, pool_key))
+        fitted = fit_model(engine, profile, likes, pool, vocabulary, now)
+    if fitted is not None:
+        store_taste.save_model(engine, user_id, profile.interest, key, fitted.to_bytes())
     return fitted
+
+
+def model_input(profile: Profile) -> str:
+    """What the fitted model reads of a taste (not the papers opened, the rules or the sign-up topics, which
+    act after it or through the cheap embedding term): its key, so reading a paper does not refit it."""
+    parts = (profile.likes, [p for p, _ in profile.imported.matched], profile.imported.titles, profile.dislikes)
+    return hashlib.sha256(repr((parts, profile.interest)).encode()).hexdigest()
+
+
+def stored_model(engine: Engine, user_id: int, view: str, key: str | None) -> model.Model | None:
+    blob = store_taste.load_model(engine, user_id, view, key)
+    if blob is None:
+        return None
+    try:
+        return model.Model.from_bytes(blob)
+    except (ValueError, KeyError, OSError, zipfile.BadZipFile):
+        return None  # damaged or from an older layout: fitted again
+
+
+class FitBudget:
+    """At most `n` fits per user a minute, in this process."""
+
+    def __init__(self, n: int):
+        self.n, self.lock, self.times = n, threading.Lock(), {}
+
+    def take(self, user: tuple) -> bool:
+        now = monotonic()
+        with self.lock:
+            recent = [t for t in self.times.get(user, []) if now - t < 60]
+            if len(recent) >= self.n:
+                return False
+            self.times[user] = [*recent, now]
+            if len(self.times) > 10_000:
+                self.times = {u: ts for u, ts in self.times.items() if now - ts[-1] < 60}
+            return True
+
+
+_fit_budget = FitBudget(FITS_PER_MINUTE)
+_one_fit = threading.Lock()
 
 
 def fit_model(
     engine: Engine, profile: Profile, likes: Likes, pool: model.Pool, vocabulary: terms.Terms, now: datetime
-) -> model.Model:
-    liked_ids = [pid for pid, _ in likes.keys if pid]
-    fields = store_taste.paper_fields(engine, liked_ids + profile.dislikes)
+) -> model.Model | None:
+    """The likes (upvotes, saves, answers, imports; papers only opened are left to the embedding term) against
+    the pool and the "not interested" marks."""
+    chosen = {pid for pid, _ in profile.likes} | {pid for pid, _ in profile.imported.matched}
+    fields = store_taste.paper_fields(engine, list(chosen) + profile.dislikes)
     examples, texts = [], []
     for (pid, title), strength, came, text in zip(likes.keys, likes.strength, likes.came, likes.texts, strict=True):
         f = fields.get(pid) if pid else store_taste.Fields(title, [], [], None)
-        if f is None:
+        if f is None or (pid and pid not in chosen):
             continue
         examples.append(model.Example(f, model.like_weight(float(strength), came or f.listed, now.date())))
         texts.append(text or f.text)
-    skip = set(liked_ids) | set(profile.dislikes)
+    skip = chosen | set(profile.dislikes)
     keep = [i for i, pid in enumerate(pool.ids) if pid not in skip]
     disliked = [fields[pid] for pid in profile.dislikes if pid in fields]
     return model.fit(
@@ -430,12 +481,12 @@ def fit_model(
 
 
 def negative_ids(engine: Engine, vocabulary: terms.Terms, cands: Candidates) -> list[str]:
-    """The random older papers drawn with the vocabulary (never the newest days, which are the ones ranked;
-    the same for every user and every day until the vocabulary is fitted again). A small store, with fewer
+    """The random older papers drawn with the vocabulary, less any being ranked: the newest days are never
+    among them, and an older day ranked gets a model fitted without its own papers. A small store, with fewer
     such papers than model.MIN_POOL, draws from all its papers but the ones being ranked, per ranking."""
+    ranked = cands.idset()
     if len(vocabulary.negatives) >= model.MIN_POOL:
-        return vocabulary.negatives
-    ranked = set(cands.ids)
+        return [pid for pid in vocabulary.negatives if pid not in ranked]
     return [pid for pid in store_taste.sample_paper_ids(engine, model.NEGATIVES, model.SEED) if pid not in ranked]
 
 

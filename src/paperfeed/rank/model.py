@@ -35,6 +35,7 @@ import scipy.sparse as sp
 
 from paperfeed.store.taste import Fields
 
+VERSION = 1  # the feature layout and fitting: part of every stored model's key, so a change refits them all
 NEGATIVES = 20_000  # 10,000 measured 1.7 % lower on the validation months (fit 1.4 s against 2.6 s)
 SEED = 0  # the draw of negatives: the same for every user, so it is read and transformed once
 RECENT_DAYS = 30
@@ -91,7 +92,8 @@ class Model:
                 out[r] += cat_w[cats].sum() / math.sqrt(len(cats))
             if f.categories and f.categories[0] in col:
                 out[r] += primary_w[col[f.categories[0]]]
-            out[r] += size_w[size_bin(len(f.authors))]
+            if f.authors:
+                out[r] += size_w[size_bin(len(f.authors))]
             evidence = author_evidence(f.authors, self.liked_authors, False, keys[r] if keys else None)
             if evidence[3]:
                 out[r] += float(np.dot(author_w, evidence))
@@ -138,9 +140,14 @@ class Model:
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> Model:
+        """A stored model; ValueError when its layout is not this version's."""
         with np.load(io.BytesIO(blob), allow_pickle=False) as d:
             authors = Counter(dict(zip(d["authors"].tolist(), d["counts"].tolist(), strict=True)))
-            return cls(d["coef"], float(d["intercept"]), d["categories"].tolist(), authors, int(d["n_words"]))
+            found = cls(d["coef"], float(d["intercept"]), d["categories"].tolist(), authors, int(d["n_words"]))
+        expected = found.n_words + 2 * len(found.categories) + len(SIZE_BINS) + 1 + len(AUTHOR_FEATURES)
+        if found.coef.shape != (expected,):
+            raise ValueError(f"a stored model of {found.coef.shape} weights, not {expected}")
+        return found
 
 
 def size_bin(n: int) -> int:
@@ -158,7 +165,8 @@ def meta_matrix(fields: list[Fields], categories: list[str], liked: Counter, own
             rows.append(r), cols.append(col[c]), vals.append(1 / math.sqrt(len(cats)))
         if f.categories and f.categories[0] in col:
             rows.append(r), cols.append(nc + col[f.categories[0]]), vals.append(1.0)
-        rows.append(r), cols.append(size_at + size_bin(len(f.authors))), vals.append(1.0)
+        if f.authors:  # none known (an imported entry kept by its title): its words alone, not "no authors"
+            rows.append(r), cols.append(size_at + size_bin(len(f.authors))), vals.append(1.0)
         for k, v in enumerate(author_evidence(f.authors, liked, own[r] if own else False)):
             if v:
                 rows.append(r), cols.append(author_at + k), vals.append(v)
@@ -186,10 +194,13 @@ def like_weight(strength: float, came: date | datetime | None, today: date) -> f
 
 def fit(
     likes: list[Example], like_words, negatives: list[Fields], negative_words, dislikes: list[Fields], dislike_words
-) -> Model:
-    """The user's model: `likes` (with their tf-idf rows) against the random `negatives` and the `dislikes`."""
+) -> Model | None:
+    """The user's model: `likes` (with their tf-idf rows) against the random `negatives` and the `dislikes`;
+    None without both (a tiny store can leave no negatives)."""
     from sklearn.linear_model import LogisticRegression
 
+    if not likes or not (negatives or dislikes):
+        return None
     liked = Counter(k for e in likes for k in {author_key(a) for a in e.fields.authors})
     categories = sorted({c for e in likes for c in e.fields.categories} | {c for f in negatives for c in f.categories})
     model = Model(np.zeros(0, np.float32), 0.0, categories, liked, like_words.shape[1])

@@ -52,6 +52,7 @@ class Terms:
 
 _lock = threading.Lock()
 _loaded: dict[Path, tuple[float, Terms]] = {}
+_wordless: dict[Path, int] = {}  # stores found without words, by their size then: not fitted again until it moves
 
 
 def corpus_terms(engine: Engine, index_root: Path) -> Terms | None:
@@ -61,8 +62,11 @@ def corpus_terms(engine: Engine, index_root: Path) -> Terms | None:
     with _lock:
         terms = _read(path)
         if terms is None or _drifted(terms.fitted_on, stored):
+            if _wordless.get(path) == stored:
+                return None
             terms = fit(engine, stored)
             if terms is None:
+                _wordless[path] = stored
                 return None
             save(terms, path)
             _loaded[path] = (path.stat().st_mtime, terms)

@@ -302,10 +302,12 @@ def sample_paper_ids(engine: Engine, n: int, seed: int, before: date | None = No
     return sorted(random.Random(seed).sample(ids, min(n, len(ids))))
 
 
-def load_model(engine: Engine, user_id: int, view: str, key: str) -> bytes | None:
-    """The stored model of this user and view if it was fitted for `key`, else None."""
+def load_model(engine: Engine, user_id: int, view: str, key: str | None) -> bytes | None:
+    """The stored model of this user and view if it was fitted for `key` (None: whatever it was fitted for)."""
     cols = taste_models.c
-    query = select(cols.model).where(cols.user_id == user_id, cols.view == view, cols.key == key)
+    query = select(cols.model).where(cols.user_id == user_id, cols.view == view)
+    if key is not None:
+        query = query.where(cols.key == key)
     with engine.connect() as conn:
         return conn.execute(query).scalar()
 
