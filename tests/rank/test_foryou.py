@@ -162,3 +162,32 @@ def test_an_imported_paper_counts_from_its_listing_date_not_the_import(service, 
     came = dict(zip([k for k, _ in likes.keys], likes.came, strict=True))
     assert came[paper.id] is None  # the model reads the paper's listing date for it
     assert came[sample_papers[-1].id] is not None  # an upvote counts from when it was made
+
+
+def test_an_imported_paper_counts_from_the_day_its_file_says_it_joined_the_library(service, sample_papers):
+    from datetime import datetime
+
+    engine = service.engine
+    user = accounts.create_user(engine, "ada", "correct horse battery")
+    paper = next(p for p in sample_papers if p.listed_date != DAY)
+    bib = f"""@article{{a, title = {{{paper.title}}}, eprint = {{{paper.id}}}, archivePrefix = {{arXiv}},
+      timestamp = {{2024.02.03}}}}
+    @article{{b, title = {{A paper nobody stored about tensor sketches}}, date-added = {{2099-01-01 10:00:00 +0000}}}}"""
+    report = profile.import_entries(engine, service, user.id, "bibtex", bib)
+    assert report.matched == 1
+    prof = foryou.load_profile(engine, user.id)
+    likes = foryou.like_matrix(engine, service, prof, foryou.utcnow())
+    came = dict(zip([k for k, _ in likes.keys], likes.came, strict=True))
+    assert came[paper.id] == datetime(2024, 2, 3)  # JabRef's timestamp, not the import time
+    assert came[None] is None  # a date ahead is ignored
+
+
+def test_only_the_newest_few_models_of_a_view_are_kept(service):
+    engine = service.engine
+    user = accounts.create_user(engine, "ada", "correct horse battery")
+    for n in range(taste.MODELS_KEPT + 2):
+        taste.save_model(engine, user.id, "", f"key{n}", f"model{n}".encode())
+    assert taste.load_model(engine, user.id, "", None) == f"model{taste.MODELS_KEPT + 1}".encode()
+    assert taste.load_model(engine, user.id, "", "key0") is None and taste.load_model(engine, user.id, "", "key2")
+    taste.save_model(engine, user.id, "", "key2", b"again")  # the same key again: replaced, not doubled
+    assert taste.load_model(engine, user.id, "", "key2") == b"again"

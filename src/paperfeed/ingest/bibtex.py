@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import date
 
 import bibtexparser
 from bibtexparser.exceptions import BlockAbortedException
@@ -77,6 +78,7 @@ class Entry:
     year: int | None = None
     doi: str | None = None  # lowercase, no https://doi.org/
     arxiv_id: str | None = None  # canonical, without version
+    added: date | None = None  # when it joined the user's library (JabRef timestamp, BibDesk date-added, ...)
 
 
 @dataclass
@@ -175,6 +177,7 @@ def _entry(block: BibEntry, macros: dict[str, str], raw: bool = False) -> Entry:
         year=_year(fields),
         doi=_doi(fields),
         arxiv_id=_arxiv_id(fields),
+        added=_added(fields),
     )
 
 
@@ -308,6 +311,25 @@ def _authors(value: str) -> list[str]:
 def _year(fields: dict[str, str]) -> int | None:
     found = _YEAR.search(fields.get("year") or fields.get("date", ""))  # biblatex exports date = {2017-12-06}
     return int(found.group()) if found else None
+
+
+_ADDED_FIELDS = ("timestamp", "date-added", "dateadded", "date_added", "added-at", "creationdate")
+_ADDED = re.compile(r"(\d{4})[-./](\d{1,2})[-./](\d{1,2})")
+
+
+def _added(fields: dict[str, str]) -> date | None:
+    """The day the entry joined the library, as exports write it (JabRef `timestamp = {2023-01-05}` or
+    `{2023.01.05}`, BibDesk `date-added = {2020-01-01 12:00:00 +0000}`, Better BibTeX `dateadded`); a date
+    that does not exist or lies ahead is ignored."""
+    for name in _ADDED_FIELDS:
+        found = _ADDED.search(fields.get(name, ""))
+        if found:
+            try:
+                day = date(*map(int, found.groups()))
+            except ValueError:
+                continue
+            return day if day <= date.today() else None
+    return None
 
 
 def _doi(fields: dict[str, str]) -> str | None:

@@ -307,7 +307,9 @@ def like_matrix(engine: Engine, search: SearchService, profile: Profile, now: da
     # An imported paper came to the user when it was listed, not when the file was imported (None: the
     # model reads its listing date); an upvote, save or opening when it was made.
     liked_at = dict(profile.likes)
-    came = [liked_at.get(pid) or (None if pid in when else opened_at[pid]) for pid in ids] + [None] * len(imported)
+    added = profile.imported.added
+    came = [liked_at.get(pid) or added.get(pid) or (None if pid in when else opened_at[pid]) for pid in ids]
+    came += [None] * len(imported)
     return Likes(keys, vectors.astype(np.float32), rec.age_days(times, now), np.array(weights), texts, came)
 
 

@@ -11,6 +11,7 @@ that cannot be read imports nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
 from sqlalchemy import Engine, String, cast, func, select
@@ -94,7 +95,9 @@ def import_author(engine: Engine, user_id: int, name: str) -> Report:
         raise ProfileError(f"no paper here lists {name[:80]!r} as an author")
     if len(ids) > AUTHOR_LIMIT:
         raise ProfileError(f"{len(ids)} papers list {name[:80]!r}: too many to be one person; import a BibTeX file")
-    rows = [{"key": pid, "paper_id": pid, "title": "", "vector": None, "source": "author"} for pid in ids]
+    rows = [
+        {"key": pid, "paper_id": pid, "title": "", "vector": None, "source": "author", "added_at": None} for pid in ids
+    ]
     check_room(engine, user_id, len(rows))
     return Report(matched=len(ids), added=taste.save_imported(engine, user_id, rows))
 
@@ -137,7 +140,11 @@ def _one(e: bibtex.Entry, by_id: set[str], by_doi: dict, by_title: dict) -> str 
 
 
 def row_for(pid: str, e: bibtex.Entry, kind: str) -> dict:
-    return {"key": pid, "paper_id": pid, "title": e.title, "vector": None, "source": kind}
+    return {"key": pid, "paper_id": pid, "title": e.title, "vector": None, "source": kind, "added_at": added(e)}
+
+
+def added(e: bibtex.Entry) -> datetime | None:
+    return datetime.combine(e.added, datetime.min.time()) if e.added else None
 
 
 def unmatched_rows(search: SearchService, entries: list[bibtex.Entry], kind: str, report: Report) -> list[dict]:
@@ -158,4 +165,4 @@ def unmatched_rows(search: SearchService, entries: list[bibtex.Entry], kind: str
 def unmatched_row(e: bibtex.Entry, vector, kind: str) -> dict:
     key = "t:" + normalize_title(e.title)[:290]
     vec = np.asarray(vector, dtype=np.float32).tobytes()
-    return {"key": key, "paper_id": None, "title": e.title, "vector": vec, "source": kind}
+    return {"key": key, "paper_id": None, "title": e.title, "vector": vec, "source": kind, "added_at": added(e)}

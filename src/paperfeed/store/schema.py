@@ -234,6 +234,7 @@ imported_papers = Table(
     Column("vector", LargeBinary),
     Column("source", String(8), nullable=False),  # bibtex | ids | author
     Column("created_at", DateTime, nullable=False),
+    Column("added_at", DateTime),  # when it joined the user's library, if the file says (migration 0008)
     UniqueConstraint("user_id", "key", name="uq_imported_papers_user_key"),
 )
 
@@ -348,14 +349,15 @@ outbox = Table(
     Index("ix_outbox_status_next", "status", "next_attempt_at"),
 )
 
-# Each user's fitted For-you model per view ("" for the whole taste, else a library tag), valid while `key`
-# (a hash of their taste and the corpus vocabulary) is current (migration 0008).
+# Each user's fitted For-you models per view ("" for the whole taste, else a library tag), each for one `key`
+# (a hash of what the model read: their taste, the vocabulary, the negatives); the newest few are kept, so the
+# latest day and an older one ranked in turn do not refit each other's (migration 0008).
 taste_models = Table(
     "taste_models",
     metadata,
     Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     Column("view", String(64), primary_key=True),
-    Column("key", String(64), nullable=False),
+    Column("key", String(64), primary_key=True),
     Column("model", LargeBinary, nullable=False),
     Column("fitted_at", DateTime, nullable=False),
 )

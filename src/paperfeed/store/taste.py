@@ -51,6 +51,7 @@ class Imported:
     titles: list[str]  # unmatched entries with an embedding, oldest first
     vectors: list[bytes]
     times: list[datetime] = field(default_factory=list)  # when each unmatched entry was imported
+    added: dict[str, datetime] = field(default_factory=dict)  # matched paper -> when it joined the library
 
 
 def set_not_interested(engine: Engine, user: User, paper_id: str, on: bool) -> None:
@@ -208,11 +209,13 @@ def save_imported(engine: Engine, user_id: int, rows: list[dict]) -> int:
 
 def imported(conn: Connection, user_id: int) -> Imported:
     cols = imported_papers.c
-    query = select(cols.paper_id, cols.title, cols.vector, cols.created_at).where(cols.user_id == user_id)
+    query = select(cols.paper_id, cols.title, cols.vector, cols.created_at, cols.added_at)
     out = Imported([], [], [])
-    for pid, title, vector, when in conn.execute(query.order_by(cols.id)):
+    for pid, title, vector, when, added in conn.execute(query.where(cols.user_id == user_id).order_by(cols.id)):
         if pid:
             out.matched.append((pid, when))
+            if added:
+                out.added[pid] = added
         elif vector:
             out.titles.append(title)
             out.vectors.append(vector)
@@ -302,19 +305,25 @@ def sample_paper_ids(engine: Engine, n: int, seed: int, before: date | None = No
     return sorted(random.Random(seed).sample(ids, min(n, len(ids))))
 
 
+MODELS_KEPT = 3  # per user and view
+
+
 def load_model(engine: Engine, user_id: int, view: str, key: str | None) -> bytes | None:
-    """The stored model of this user and view if it was fitted for `key` (None: whatever it was fitted for)."""
+    """The stored model of this user and view fitted for `key` (None: the newest, whatever it was for)."""
     cols = taste_models.c
     query = select(cols.model).where(cols.user_id == user_id, cols.view == view)
-    if key is not None:
-        query = query.where(cols.key == key)
+    query = query.where(cols.key == key) if key is not None else query.order_by(cols.fitted_at.desc()).limit(1)
     with engine.connect() as conn:
         return conn.execute(query).scalar()
 
 
 def save_model(engine: Engine, user_id: int, view: str, key: str, model: bytes) -> None:
-    """Keep a fitted model, replacing the view's older one in one statement (two processes fitting the same
-    taste at once both succeed; the last write stays)."""
+    """Keep a fitted model (two processes fitting the same one at once both succeed; the last write stays),
+    and only the view's MODELS_KEPT newest."""
     row = {"user_id": user_id, "view": view, "key": key, "model": model, "fitted_at": utcnow()}
+    cols = taste_models.c
+    mine = (cols.user_id == user_id) & (cols.view == view)
     with engine.begin() as conn:
-        upsert(conn, taste_models, row, ["user_id", "view"])
+        upsert(conn, taste_models, row, ["user_id", "view", "key"])
+        keep = select(cols.key).where(mine).order_by(cols.fitted_at.desc(), cols.key).limit(MODELS_KEPT)
+        conn.execute(delete(taste_models).where(mine, cols.key.not_in(keep)))
