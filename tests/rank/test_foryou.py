@@ -172,7 +172,8 @@ def test_an_imported_paper_counts_from_the_day_its_file_says_it_joined_the_libra
     paper = next(p for p in sample_papers if p.listed_date != DAY)
     bib = f"""@article{{a, title = {{{paper.title}}}, eprint = {{{paper.id}}}, archivePrefix = {{arXiv}},
       timestamp = {{2024.02.03}}}}
-    @article{{b, title = {{A paper nobody stored about tensor sketches}}, date-added = {{2099-01-01 10:00:00 +0000}}}}"""
+    @article{{b, title = {{A paper nobody stored about tensor sketches}},
+      date-added = {{2099-01-01 10:00:00 +0000}}}}"""
     report = profile.import_entries(engine, service, user.id, "bibtex", bib)
     assert report.matched == 1
     prof = foryou.load_profile(engine, user.id)
