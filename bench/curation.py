@@ -341,8 +341,8 @@ def through_cli(month: str, first: dict, grade: dict) -> dict:
         }
         cli = [python(), "-m", "paperfeed"]
         subprocess.run(
-            [*cli, "users", "add", "curator", "--password", "curation-bench-pw"],
-            env=env,
+            [*cli, "user", "add", "curator"],
+            env={**env, "PAPERFEED_NEW_PASSWORD": "curation-bench-pw"},
             check=True,
             capture_output=True,
         )
@@ -540,6 +540,9 @@ def main() -> None:
     out = [run_month(c, m, first, grade, vocabulary) for m in months]
     ref = None if args.no_reference else reference(months)
     al = {} if args.no_active else {m: active_learning(c, m, first, grade, vocabulary) for m in months[-3:]}
+    shipped = f"ours, embedding weight {rec.EMBED_LIKES:g}/likes"
+    partial = report(out, ref, None, shipped, time.perf_counter() - t0) + (al_report(al, out) if al else "")
+    write_section("recommend-curation", partial + "\n\n(The end-to-end check through the CLI is running.)")
     cli = None if args.no_cli else through_cli(months[-1], first, grade)
     body = report(out, ref, cli, f"ours, embedding weight {rec.EMBED_LIKES:g}/likes", time.perf_counter() - t0)
     body += al_report(al, out) if al else ""
