@@ -19,6 +19,7 @@ BENCHMARKS = [
     "load",
     "digest",
     "sync",
+    "curation",
     "recommend",
     "recommend_speed",
     "nodes",
