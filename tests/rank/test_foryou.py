@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import pytest
 
 from paperfeed.rank import foryou, profile
@@ -73,14 +74,22 @@ def test_unmatched_imports_count_by_their_text(service, sample_papers):
     assert sum("speech" in text[p.id] for p in ranking.picks[:3]) >= 2
 
 
-def test_likes_not_yet_indexed_say_the_index_is_building(service, sample_papers, monkeypatch):
+def test_likes_and_papers_not_indexed_yet_are_ranked_by_their_words(service, sample_papers, monkeypatch):
+    """While the search index is still being built (no embeddings at all here), For you ranks by the words
+    and fields of the stored papers instead of leaving them out; no card claims a closest liked paper."""
     engine = service.engine
     user = accounts.create_user(engine, "ada", "correct horse battery")
-    accounts.set_upvote(engine, user, sample_papers[0].id, True)
-    monkeypatch.setattr(service, "vectors", lambda ids: ([], service.random_vectors(0, 0)))
-    monkeypatch.setattr(service, "indexed_count", lambda: 10)  # of 466 stored
-    ranking = foryou.for_you(engine, service, user.id, day_ids(engine))
-    assert ranking.indexing and not ranking.needs_signal and ranking.picks == []
+    robots = [p for p in sample_papers if p.categories[0] == "cs.RO" and p.listed_date != DAY][:4]
+    for p in robots:
+        accounts.set_upvote(engine, user, p.id, True)
+    monkeypatch.setattr(service, "vectors", lambda ids: ([], np.zeros((0, 0), dtype=np.float32)))
+    monkeypatch.setattr(service, "snapshot", lambda: None)
+    ids = day_ids(engine)
+    ranking = foryou.for_you(engine, service, user.id, ids)
+    assert not ranking.indexing and not ranking.needs_signal and len(ranking.picks) == len(ids)
+    cats = {p.id: p.categories for p in sample_papers}
+    assert sum("cs.RO" in cats[p.id] for p in ranking.picks[:5]) >= 3
+    assert all(p.because is None for p in ranking.picks)
 
 
 def test_an_import_that_fails_part_way_imports_nothing(service, sample_papers, monkeypatch):

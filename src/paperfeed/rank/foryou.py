@@ -186,12 +186,15 @@ def paper_rows(engine: Engine, ids: list[str]) -> dict:
 
 
 def _read_candidates(engine: Engine, search: SearchService, ids: list[str]) -> Candidates:
+    """The stored ones of `ids`, in order; those not in the search index yet are ranked by their words and
+    fields (zero embeddings), not left out."""
     found, vectors = search.vectors(ids)
-    meta = store_taste.paper_fields(engine, found)
-    keep = [i for i, pid in enumerate(found) if pid in meta]
-    kept = [found[i] for i in keep]
+    meta = store_taste.paper_fields(engine, ids)
+    kept = [pid for pid in ids if pid in meta]
+    dim = vectors.shape[1] if found else search_dim(search)
     fields = [meta[pid] for pid in kept]
-    return Candidates(kept, vectors[keep], [f.text for f in fields], [f.categories for f in fields], fields)
+    vecs = with_zeros(kept, found, vectors, dim)
+    return Candidates(kept, vecs, [f.text for f in fields], [f.categories for f in fields], fields)
 
 
 # -- ranking -----------------------------------------------------------------------------------------
@@ -286,12 +289,17 @@ class Likes:
 
 
 def like_matrix(engine: Engine, search: SearchService, profile: Profile, now: datetime) -> Likes | None:
-    """Every positive signal with an embedding: likes, matched and unmatched imports, opened papers."""
+    """Every positive signal: likes, matched and unmatched imports, opened papers. A stored paper not in the
+    search index yet counts by its words and fields (its embedding is zeros, which the embedding term and the
+    reasons pass over): For you does not wait for the vectors."""
     when = dict(profile.imported.matched) | dict(profile.likes)  # a like is newer news than an import
     strength = dict.fromkeys(profile.opened, OPENED_STRENGTH) | dict.fromkeys(when, 1.0)
     opened_at = dict.fromkeys(profile.opened, now)
-    ids, vecs = search.vectors(list(strength))
-    dim = vecs.shape[1] if ids else search_dim(search)
+    found, found_vecs = search.vectors(list(strength))
+    dim = found_vecs.shape[1] if found else search_dim(search)
+    stored = paper_rows(engine, list(strength))
+    ids = [pid for pid in strength if pid in stored]
+    vecs = with_zeros(ids, found, found_vecs, dim)
     imported = [
         (title, np.frombuffer(v, dtype=np.float32), at)
         for title, v, at in zip(profile.imported.titles, profile.imported.vectors, profile.imported.times, strict=True)
@@ -311,6 +319,16 @@ def like_matrix(engine: Engine, search: SearchService, profile: Profile, now: da
     came = [liked_at.get(pid) or added.get(pid) or (None if pid in when else opened_at[pid]) for pid in ids]
     came += [None] * len(imported)
     return Likes(keys, vectors.astype(np.float32), rec.age_days(times, now), np.array(weights), texts, came)
+
+
+def with_zeros(ids: list[str], found: list[str], vecs: np.ndarray, dim: int) -> np.ndarray:
+    """The embeddings of `ids` in order, zeros for those not in the index."""
+    out = np.zeros((len(ids), dim), dtype=np.float32)
+    at = {pid: i for i, pid in enumerate(found)}
+    for i, pid in enumerate(ids):
+        if pid in at:
+            out[i] = vecs[at[pid]]
+    return out
 
 
 def paper_texts(engine: Engine, ids: list[str]) -> list[str]:
@@ -338,15 +356,16 @@ def by_likes(
     vecs = cands.vectors[rows]
     vocabulary = terms.corpus_terms(engine, search.root)
     fitted = taste_model(engine, search, user_id, profile, likes, cands, vocabulary, now) if vocabulary else None
+    embedded = vecs.shape[1] > 0 and bool(likes.vectors.any())
     if fitted is None:  # no words anywhere, or nothing to learn against: the embeddings alone
-        scores = embedding_scores(search, user_id, profile, likes, vecs)
+        scores = embedding_scores(search, user_id, profile, likes, vecs) if embedded else np.zeros(len(rows))
     else:
         words = cands.words(vocabulary)[rows]
         keys = cands.author_keys()
         raw = fitted.scores(words, [cands.fields[r] for r in rows], [keys[r] for r in rows])
         scores = rec.zscore(raw)
         weight = rec.embed_weight(len(likes.keys))
-        if weight:
+        if weight and embedded:
             scores = scores + weight * rec.zscore(embedding_scores(search, user_id, profile, likes, vecs))
     because = rec.reasons(likes.vectors, likes.keys, vecs)
     picks = [
@@ -506,7 +525,7 @@ def cold_start(search: SearchService, profile: Profile, cands: Candidates, rows:
     near = phrase_vectors(search, phrases)
     picks = []
     for r in rows:
-        sims = cands.vectors[r] @ near.T if len(phrases) else np.zeros(0)
+        sims = cands.vectors[r] @ near.T if len(phrases) and cands.vectors.shape[1] == near.shape[1] else np.zeros(0)
         in_cat = next((c for c in cands.categories[r] if c in chosen), "")
         score = (float(sims.max()) if len(sims) else 0.0) + (CATEGORY_BONUS if in_cat else 0.0)
         interest = phrases[int(sims.argmax())] if len(sims) else in_cat

@@ -186,8 +186,13 @@ def svm_tfidf(like_texts: list[str], other_texts: list[str], cand_texts: list[st
 
 
 def reasons(likes: np.ndarray, like_ids: list, cands: np.ndarray) -> list:
-    """For each candidate, the liked paper it is closest to."""
-    return [like_ids[i] for i in (cands @ likes.T).argmax(axis=1)]
+    """For each candidate, the liked paper it is closest to ((None, "") where nothing is close: a paper or
+    likes not embedded yet)."""
+    if not likes.shape[1] or not len(likes):
+        return [(None, "")] * len(cands)
+    sims = cands @ likes.T
+    best = sims.argmax(axis=1)
+    return [like_ids[i] if sims[r, i] > 0 else (None, "") for r, i in enumerate(best)]
 
 
 def age_days(when: list[datetime], now: datetime) -> np.ndarray:
