@@ -429,6 +429,20 @@ def al_report(al: dict, months_out: list[dict]) -> str:
     )
 
 
+def cli_paragraph(cli: dict, month: str, rng) -> str:
+    d = cli["days"]
+    text = ""
+    text += (
+        f"\n\n**Through the product** ({month}): {cli['likes']} likes imported with "
+        f"`paperfeed import-library --ids` into a copy of the bench store, each of {len(cli['seconds'])} "
+        f"days ranked by `paperfeed recommend --json --limit 5000` in a new process: nDCG@20 "
+        f"{fmt_ci(d[:, 0], rng)}, P@10 {d[:, 1].mean():.3f}, MRR {d[:, 2].mean():.3f}; the first call "
+        f"(fits and stores the model) {cli['seconds'][0]:.1f} s, later ones median "
+        f"{float(np.median(cli['seconds'][1:])):.1f} s.\n"
+    )
+    return text
+
+
 def report(months_out: list[dict], ref: dict | None, cli: dict | None, shipped: str, seconds: float) -> str:
     rng = np.random.default_rng(7)
     names = list(months_out[0]["results"])
@@ -512,16 +526,29 @@ def report(months_out: list[dict], ref: dict | None, cli: dict | None, shipped: 
     text += "\n\n**Per month** (nDCG@20 [95 % interval]; reference figure and our difference from it)\n\n"
     text += table(["month", "ranker", "days", "nDCG@20", "P@10", "MRR", "reference (ours - ref)"], monthly)
     if cli:
-        d = cli["days"]
-        text += (
-            f"\n\n**Through the product** ({months_out[-1]['month']}): {cli['likes']} likes imported with "
-            f"`paperfeed import-library --ids` into a copy of the bench store, each of {len(cli['seconds'])} "
-            f"days ranked by `paperfeed recommend --json --limit 5000` in a new process: nDCG@20 "
-            f"{fmt_ci(d[:, 0], rng)}, P@10 {d[:, 1].mean():.3f}, MRR {d[:, 2].mean():.3f}; the first call "
-            f"(fits and stores the model) {cli['seconds'][0]:.1f} s, later ones median "
-            f"{float(np.median(cli['seconds'][1:])):.1f} s.\n"
-        )
+        text += cli_paragraph(cli, months_out[-1]["month"], rng)
     return text
+
+
+def cli_only(n_months: int) -> None:
+    """The end-to-end check alone, its paragraph put in place of the note the full run leaves."""
+    from sqlalchemy import select
+
+    from bench.common import REPORT
+    from paperfeed.store.schema import papers
+
+    engine = make_engine(f"sqlite:///{FULL / 'paperfeed.db'}")
+    with engine.connect() as conn:
+        months = sorted({d.strftime("%Y-%m") for d in conn.scalars(select(papers.c.listed_date)) if d})[-n_months:]
+    first, grade = hf_labels()
+    cli = through_cli(months[-1], first, grade)
+    text = cli_paragraph(cli, months[-1], np.random.default_rng(7))
+    body = REPORT.read_text()
+    start, end = "<!-- bench:recommend-curation -->", "<!-- /bench:recommend-curation -->"
+    section = body[body.index(start) + len(start) : body.index(end)]
+    section = section.replace("\n\n(The end-to-end check through the CLI is running.)", "")
+    write_section("recommend-curation", section.strip() + text)
+    print(text)
 
 
 def main() -> None:
@@ -530,7 +557,10 @@ def main() -> None:
     parser.add_argument("--no-reference", action="store_true")
     parser.add_argument("--no-cli", action="store_true")
     parser.add_argument("--no-active", action="store_true")
+    parser.add_argument("--cli-only", action="store_true", help="only the end-to-end check, added to the section")
     args = parser.parse_args()
+    if args.cli_only:
+        return cli_only(args.months)
     t0 = time.perf_counter()
     c = Corpus()
     first, grade = hf_labels()

@@ -23,7 +23,7 @@ from paperfeed.store import taste
 from paperfeed.store.schema import papers
 
 EMBED_LIMIT = 300
-MAX_ENTRIES = 5000  # a user's whole imported profile; each For you ranking fits on all of it
+MAX_ENTRIES = 20_000  # a whole imported profile (a large Zotero library; 14 months of HF featured papers is 5,000+)
 AUTHOR_LIMIT = 500  # a name with more papers than this is too common to mean one person
 KINDS = ("bibtex", "ids", "author")
 
