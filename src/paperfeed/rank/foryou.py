@@ -41,7 +41,7 @@ CACHE_SIZE = 2048  # rankings kept, and at most CACHE_PICKS papers in them all (
 CACHE_PICKS = 300_000
 FITS_PER_MINUTE = 6  # model fits a user may cause a minute (each 2-3 s of a core on a large store)
 ASK = 3  # papers in the "Is this relevant to you?" card
-EXPLAINED = 200  # picks whose words and author are named (a day's first pages)
+EXPLAINED = 50  # picks whose words and author are named (the first pages; the rest are seldom read)
 
 
 @dataclass
@@ -82,10 +82,19 @@ class Candidates:
     fields: list[store_taste.Fields] = field(default_factory=list)
     _words: tuple | None = None
     _keys: list[set[str]] | None = None
+    _layout: model.Layout | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def idset(self) -> frozenset[str]:
         return frozenset(self.ids)
+
+    def layout(self) -> model.Layout:
+        """These papers' fields as every user's model reads them, made once."""
+        with self._lock:
+            if self._layout is None:
+                keys = [{model.author_key(a) for a in f.authors} for f in self.fields]
+                self._layout = model.Layout.of(self.fields, keys)
+            return self._layout
 
     def author_keys(self) -> list[set[str]]:
         """Each paper's authors as the model compares them, normalised once for every user."""
@@ -361,8 +370,7 @@ def by_likes(
         scores = embedding_scores(search, user_id, profile, likes, vecs) if embedded else np.zeros(len(rows))
     else:
         words = cands.words(vocabulary)[rows]
-        keys = cands.author_keys()
-        raw = fitted.scores(words, [cands.fields[r] for r in rows], [keys[r] for r in rows])
+        raw = fitted.scores(words, [], layout=cands.layout().take(rows))
         scores = rec.zscore(raw)
         weight = rec.embed_weight(len(likes.keys))
         if weight and embedded:
@@ -389,10 +397,11 @@ def least_sure(picks: list[rec.Pick], n: int = ASK) -> list[str]:
 def explain(fitted: model.Model, vocabulary: terms.Terms, cands: Candidates, rows: list[int], picks) -> None:
     """The words and the author that lifted each of the best picks (the rest are seldom read: not computed)."""
     words = cands.words(vocabulary)
+    keys = cands.layout().keys
     order = np.argsort([-p.score for p in picks])[:EXPLAINED]
     for i in order:
         picks[i].words = fitted.words_for(words[rows[i]], vocabulary.words)
-        picks[i].author = fitted.author_for(cands.fields[rows[i]])
+        picks[i].author = fitted.author_for(cands.fields[rows[i]], keys[rows[i]])
 
 
 def embedding_scores(search: SearchService, user_id: int, profile: Profile, likes: Likes, vecs) -> np.ndarray:
