@@ -142,21 +142,29 @@ def boot_one(values: np.ndarray, rng) -> tuple[float, float]:
     return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
-# -- one month -----------------------------------------------------------------------------------------
-def run_month(c: Corpus, month: str, first: dict, grade: dict, vocabulary: terms.Terms) -> dict:
-    start = date.fromisoformat(month + "-01")
-    train = [i for i, f in enumerate(c.fields) if f.listed and f.listed < start]
-    test = sorted(
-        (i for i, f in enumerate(c.fields) if f.listed and f.listed.strftime("%Y-%m") == month),
-        key=lambda i: (c.fields[i].listed, c.ids[i]),
-    )
-    is_pos = lambda i: c.ids[i] in first and first[c.ids[i]] < month + "-01"  # noqa: E731
-    pos = [i for i in train if is_pos(i)]
+def month_papers(c: Corpus, month: str) -> list[int]:
+    """The rows of the month's papers, by listing day then id."""
+    rows = (i for i, f in enumerate(c.fields) if f.listed and f.listed.strftime("%Y-%m") == month)
+    return sorted(rows, key=lambda i: (c.fields[i].listed, c.ids[i]))
+
+
+def graded_days(c: Corpus, test: list[int], grade: dict) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The papers' grades, and each listing day's positions among them (days with a featured paper only)."""
     grades = np.array([grade.get(c.ids[i], 0.0) for i in test])
     by_day = defaultdict(list)
     for j, i in enumerate(test):
         by_day[c.fields[i].listed].append(j)
-    days = [np.array(js) for _d, js in sorted(by_day.items()) if np.any(grades[js] > 0)]
+    return grades, [np.array(js) for _d, js in sorted(by_day.items()) if np.any(grades[js] > 0)]
+
+
+# -- one month -----------------------------------------------------------------------------------------
+def run_month(c: Corpus, month: str, first: dict, grade: dict, vocabulary: terms.Terms) -> dict:
+    start = date.fromisoformat(month + "-01")
+    train = [i for i, f in enumerate(c.fields) if f.listed and f.listed < start]
+    test = month_papers(c, month)
+    is_pos = lambda i: c.ids[i] in first and first[c.ids[i]] < month + "-01"  # noqa: E731
+    pos = [i for i in train if is_pos(i)]
+    grades, days = graded_days(c, test, grade)
     scores = {}
     t0 = time.perf_counter()
     scores.update(baselines(c, train, pos, test))
@@ -288,15 +296,8 @@ def active_learning(c: Corpus, month: str, first: dict, grade: dict, vocabulary:
     older = sorted(set(train) - set(asked_from) - set(seed_likes))
     pick = np.random.default_rng(model.SEED).choice(len(older), min(model.NEGATIVES, len(older)), replace=False)
     negs = [older[k] for k in sorted(pick)]
-    test = sorted(
-        (i for i, f in enumerate(c.fields) if f.listed and f.listed.strftime("%Y-%m") == month),
-        key=lambda i: (c.fields[i].listed, c.ids[i]),
-    )
-    grades = np.array([grade.get(c.ids[i], 0.0) for i in test])
-    by_day = defaultdict(list)
-    for j, i in enumerate(test):
-        by_day[c.fields[i].listed].append(j)
-    days = [np.array(js) for _d, js in sorted(by_day.items()) if np.any(grades[js] > 0)]
+    test = month_papers(c, month)
+    grades, days = graded_days(c, test, grade)
     out = {}
     for strategy in ("least sure", "random"):
         yes, no, asked = list(seed_likes), [], set()

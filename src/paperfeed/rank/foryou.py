@@ -81,7 +81,6 @@ class Candidates:
     categories: list[list[str]]
     fields: list[store_taste.Fields] = field(default_factory=list)
     _words: tuple | None = None
-    _keys: list[set[str]] | None = None
     _layout: model.Layout | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -92,16 +91,8 @@ class Candidates:
         """These papers' fields as every user's model reads them, made once."""
         with self._lock:
             if self._layout is None:
-                keys = [{model.author_key(a) for a in f.authors} for f in self.fields]
-                self._layout = model.Layout.of(self.fields, keys)
+                self._layout = model.Layout.of(self.fields)
             return self._layout
-
-    def author_keys(self) -> list[set[str]]:
-        """Each paper's authors as the model compares them, normalised once for every user."""
-        with self._lock:
-            if self._keys is None:
-                self._keys = [{model.author_key(a) for a in f.authors} for f in self.fields]
-            return self._keys
 
     def words(self, vocabulary: terms.Terms):
         """These papers' tf-idf on the corpus vocabulary, made once per vocabulary (about 0.5 s for 2,000
