@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.policy import default
@@ -38,6 +39,7 @@ class Sink:
         self.on_data = None
         self.lock = threading.Lock()
         self.attempts = 0
+        self.attempted_at: list[float] = []  # time.monotonic() of each DATA
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse:
@@ -48,6 +50,7 @@ class Sink:
     async def handle_DATA(self, server: SMTPServer, session, envelope):
         with self.lock:
             self.attempts += 1
+            self.attempted_at.append(time.monotonic())
             if self.temp_fail > 0:
                 self.temp_fail -= 1
                 return "451 4.3.0 Temporary failure, try again later"
