@@ -674,6 +674,28 @@ def serve(
     run_server(host or settings.host, port or settings.port, workers, with_scheduler)
 
 
+@app.command()
+def mcp(
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="PAPERFEED_TOKEN",
+            help="An API token (made on /settings): For you, the library and upvotes act as its user.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Serve paperfeed's MCP tools over stdio, for an AI assistant (docs/agents.md)."""
+    from paperfeed.web.agents import Agents
+    from paperfeed.web.context import Context
+
+    engine = _engine()
+    if token and accounts.token_user(engine, token, "api") is None:
+        err.print("[red]error:[/] unknown or revoked API token (PAPERFEED_TOKEN); make one on /settings", soft_wrap=True)
+        raise typer.Exit(2)
+    Agents(Context(get_settings(), engine), token).server.run("stdio")
+
+
 digest_app = typer.Typer(help="Email digests: subscribe users, preview, send what is due.")
 app.add_typer(digest_app, name="digest")
 

@@ -39,7 +39,7 @@ def need_user(c: Context, request: Request, write: bool = False) -> User:
     return user
 
 
-def visible(c: Context, request: Request, paper_id: str, user: User | None) -> dict:
+def visible(c: Context, paper_id: str, user: User | None) -> dict:
     key = paper_key(paper_id)
     with c.engine.connect() as conn:
         if key in accounts.hidden_ids(conn) and not (user and user.is_admin):
@@ -178,7 +178,7 @@ async def search(
 def similar(request: Request, paper_id: str, limit: Annotated[int, Query(ge=1, le=50)] = 10):
     c = ctx(request)
     user = c.api_user(request)
-    paper = visible(c, request, paper_id, user)
+    paper = visible(c, paper_id, user)
     hits = c.search.similar(paper["id"], limit)
     if hits is None:
         raise HTTPException(409, f"{paper['id']} is not in the search index yet; run `paperfeed index`")
@@ -201,14 +201,14 @@ def unvote(request: Request, paper_id: str):
 def _vote(request: Request, paper_id: str, on: bool) -> dict:
     c = ctx(request)
     user = need_user(c, request, write=True)
-    paper = visible(c, request, paper_id, user)
+    paper = visible(c, paper_id, user)
     return {"id": paper["id"], "upvotes": accounts.set_upvote(c.engine, user, paper["id"], on), "upvoted": on}
 
 
 @router.get("/papers/{paper_id:path}", summary="One paper")
 def paper(request: Request, paper_id: str):
     c = ctx(request)
-    p = visible(c, request, paper_id, c.api_user(request))
+    p = visible(c, paper_id, c.api_user(request))
     return views.paper_json(p, c.settings.base_url.rstrip("/"))
 
 
@@ -234,7 +234,7 @@ def library(request: Request, tag: Annotated[str | None, Query(max_length=64)] =
 def save(request: Request, paper_id: str, body: Tags):
     c = ctx(request)
     user = need_user(c, request, write=True)
-    paper = visible(c, request, paper_id, user)
+    paper = visible(c, paper_id, user)
     try:
         tags = accounts.clean_tags(body.tags)
     except AccountError as exc:
@@ -262,7 +262,7 @@ def paper_markdown(request: Request, paper_id: str, limit: Annotated[int, Query(
     kind, _, key = paper_id.partition("/")
     if kind in ("date", "week", "month") and key:
         return period_markdown(c, request, kind, key, limit)
-    p = visible(c, request, paper_id, c.api_user(request))
+    p = visible(c, paper_id, c.api_user(request))
     return markdown(views.paper_markdown(p))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -25,6 +26,7 @@ from paperfeed.search.service import Unavailable
 from paperfeed.store import accounts, make_engine
 from paperfeed.store.errors import explain
 from paperfeed.web import admin, api, digest_pages, feeds, pages, taste_pages
+from paperfeed.web.agents import Agents
 from paperfeed.web.context import SESSION_COOKIE, Context
 from paperfeed.web.guard import Admission, BodyLimit
 from paperfeed.web.health import Health
@@ -32,7 +34,7 @@ from paperfeed.web.health import Health
 HERE = Path(__file__).parent
 access_log = logging.getLogger("paperfeed.access")
 error_log = logging.getLogger("paperfeed.errors")
-JSON_PATHS = ("/api/", "/feeds/", "/healthz")
+JSON_PATHS = ("/api/", "/feeds/", "/healthz", "/mcp")
 # Private feed tokens and email links' tokens travel in the path; the access log must not keep them.
 SECRET_PATH = re.compile(r"^(/feeds/library/|/feeds/foryou/|/unsubscribe/|/verify-email/)[^/]+")
 SECURITY_HEADERS = {
@@ -55,11 +57,14 @@ def create_app(settings: Settings | None = None, arxiv_client: httpx.Client | No
         "Authenticate scripts with `Authorization: Bearer <token>` (make one on /settings).",
         docs_url=None,
         redoc_url=None,
+        lifespan=lifespan,
     )
     app.state.ctx = Context(settings, engine, arxiv_client)
     app.state.ctx.health = Health(app.state.ctx, settings.health_ttl)
-    app.router.add_event_handler("shutdown", app.state.ctx.health.close)
+    app.state.agents = Agents(app.state.ctx)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    # MCP over streamable HTTP (web/agents.py): an ASGI endpoint, so the SDK reads the body itself.
+    app.router.add_route("/mcp", app.state.agents, methods=["GET", "POST", "DELETE"], include_in_schema=False)
     app.add_api_route("/docs", api_docs, methods=["GET"], include_in_schema=False)
     app.include_router(api.router)
     app.include_router(api.pages)
@@ -95,6 +100,15 @@ def create_app(settings: Settings | None = None, arxiv_client: httpx.Client | No
     app.add_exception_handler(accounts.Busy, busy_error)
     app.add_exception_handler(Unavailable, busy_error)
     return app
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI):
+    try:
+        async with app.state.agents.serving():
+            yield
+    finally:
+        app.state.ctx.health.close()
 
 
 def signed_in(engine, cookies: dict) -> bool:

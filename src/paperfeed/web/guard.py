@@ -20,7 +20,7 @@ ALWAYS_ADMITTED = ("/healthz", "/static/")
 
 async def send_plain(send, status: int, message: str, path: str, headers: dict | None = None) -> None:
     """A small answer: JSON for the API, feeds and health; plain text elsewhere."""
-    if path.startswith(("/api/", "/feeds/", "/healthz")):
+    if path.startswith(("/api/", "/feeds/", "/healthz", "/mcp")):
         body, kind = json.dumps({"detail": message}).encode(), b"application/json"
     else:
         body, kind = (message + "\n").encode(), b"text/plain; charset=utf-8"

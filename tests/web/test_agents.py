@@ -1,0 +1,175 @@
+"""The MCP server (web/agents.py) through the official SDK's own client, over both transports: `paperfeed mcp`
+as a subprocess on stdio, and streamable HTTP at /mcp on a real `paperfeed serve`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+import anyio
+import httpx2
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+
+from paperfeed.store import accounts, make_engine
+from paperfeed.store import queries as q
+from tests.conftest import new_store, served, store_env
+
+TOOLS = {
+    "search_papers",
+    "daily_papers",
+    "get_paper",
+    "similar_papers",
+    "recommend",
+    "library_list",
+    "library_add",
+    "upvote",
+}
+GIBBERISH = "qwertyuiop asdfgh zxcvbnm"
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory, indexed_dir, postgres):
+    """A copy of the indexed sample, with a user and an API token for her."""
+    data = tmp_path_factory.mktemp("agents") / "data"
+    shutil.copytree(indexed_dir, data)
+    engine = make_engine(new_store(postgres, data, sample=True))
+    ada = accounts.create_user(engine, "ada", "correct horse battery")
+    token = accounts.create_token(engine, ada, "api", "assistant")
+    with engine.connect() as conn:
+        day = q.latest_day(conn)
+    engine.dispose()
+    return data, token, day
+
+
+@pytest.fixture(scope="module")
+def http_url(store, model_cache):
+    with served(store[0], model_cache) as url:
+        yield url + "/mcp"
+
+
+def stdio(store, model_cache, token: str = "") -> Client:
+    data = store[0]
+    env = {**os.environ, "PAPERFEED_DATA_DIR": str(data), "PAPERFEED_MODEL_CACHE_DIR": str(model_cache)}
+    env |= store_env(data) | {"PAPERFEED_TOKEN": token}
+    return Client(StdioServerParameters(command=sys.executable, args=["-m", "paperfeed", "mcp"], env=env))
+
+
+def http(url: str, token: str = "") -> Client:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return Client(streamable_http_client(url, http_client=httpx2.AsyncClient(headers=headers, timeout=60)))
+
+
+async def session(client: Client, store) -> dict:
+    """One assistant's session: every tool once, with the answers worth checking."""
+    _, _, day = store
+    out = {}
+    async with client:
+        out["tools"] = {t.name: t for t in (await client.list_tools()).tools}
+        found = await client.call_tool("search_papers", {"query": "large language models", "limit": 5})
+        out["search"] = found.structured_content
+        out["gibberish"] = (await client.call_tool("search_papers", {"query": GIBBERISH})).structured_content
+        out["day"] = (await client.call_tool("daily_papers", {"date": str(day), "limit": 5})).structured_content
+        first = out["day"]["papers"][0]["id"]
+        out["paper"] = await client.call_tool("get_paper", {"paper_id": first})
+        out["resource"] = await client.read_resource(f"paper://{first}")
+        out["similar"] = (await client.call_tool("similar_papers", {"paper_id": first, "limit": 3})).structured_content
+        out["unknown"] = await client.call_tool("get_paper", {"paper_id": "2501.99999"})
+        out["invalid"] = await client.call_tool("daily_papers", {"limit": 5000})
+        out["saved"] = await client.call_tool("library_add", {"paper_id": first, "tags": ["agents"]})
+        out["library"] = await client.call_tool("library_list", {"tag": "agents"})
+        out["upvote"] = await client.call_tool("upvote", {"paper_id": first})
+        out["recommend"] = await client.call_tool("recommend", {"date": str(day), "limit": 3})
+        out["after_errors"] = (await client.call_tool("daily_papers", {"limit": 1})).structured_content
+    out["first"] = first
+    return out
+
+
+def check_reads(out: dict, store) -> None:
+    assert set(out["tools"]) == TOOLS
+    assert all(t.description and t.input_schema["type"] == "object" for t in out["tools"].values())
+    assert out["tools"]["search_papers"].annotations.read_only_hint is True
+    assert out["tools"]["upvote"].annotations.read_only_hint is False
+    assert out["search"]["match"] == "good" and len(out["search"]["results"]) == 5
+    assert {"id", "title", "authors", "url", "score", "lexical", "dense"} <= set(out["search"]["results"][0])
+    # The page's verdict, not a bare 1.0: gibberish is "weak" or "none", with the page's sentence.
+    assert out["gibberish"]["match"] in ("weak", "none") and out["gibberish"]["matchNote"]
+    assert out["day"]["period"] == str(store[2]) and out["day"]["total"] >= len(out["day"]["papers"]) == 5
+    text = out["paper"].content[0].text
+    assert not out["paper"].is_error and text.startswith("# ") and "## Abstract" in text and "```bibtex" in text
+    assert out["resource"].contents[0].text == text
+    assert out["similar"]["of"] == out["first"] and len(out["similar"]["results"]) == 3
+    assert out["first"] not in {r["id"] for r in out["similar"]["results"]}
+    # Errors are MCP tool errors the model can read, and the server goes on answering.
+    assert out["unknown"].is_error and "no paper 2501.99999" in out["unknown"].content[0].text
+    assert out["invalid"].is_error and "limit" in out["invalid"].content[0].text
+    assert len(out["after_errors"]["papers"]) == 1
+
+
+def check_writes(out: dict) -> None:
+    assert not out["saved"].is_error and out["saved"].structured_content["tags"] == ["agents"]
+    assert [p["id"] for p in out["library"].structured_content["papers"]] == [out["first"]]
+    assert out["upvote"].structured_content["upvoted"] is True
+    ranked = out["recommend"].structured_content
+    assert not out["recommend"].is_error and ranked["needsLikes"] is False and len(ranked["results"]) == 3
+    assert all(r["reason"] for r in ranked["results"])
+
+
+def check_refused(out: dict) -> None:
+    for name in ("saved", "library", "upvote", "recommend"):
+        assert out[name].is_error and "needs an API token" in out[name].content[0].text, name
+
+
+def test_stdio_with_a_token_reads_and_writes(store, model_cache):
+    out = anyio.run(session, stdio(store, model_cache, store[1]), store)
+    check_reads(out, store)
+    check_writes(out)
+
+
+def test_stdio_without_a_token_reads_only(store, model_cache):
+    out = anyio.run(session, stdio(store, model_cache), store)
+    check_reads(out, store)
+    check_refused(out)
+
+
+def test_http_with_a_token_reads_and_writes(store, http_url):
+    out = anyio.run(session, http(http_url, store[1]), store)
+    check_reads(out, store)
+    check_writes(out)
+
+
+def test_http_without_a_token_reads_only_and_a_bad_token_is_refused(store, http_url):
+    out = anyio.run(session, http(http_url), store)
+    check_reads(out, store)
+    check_refused(out)
+
+    async def with_bad_token():
+        async with http(http_url, "not-a-token") as client:
+            return await client.call_tool("daily_papers", {"limit": 1})
+
+    answer = anyio.run(with_bad_token)
+    assert answer.is_error and "unknown or revoked API token" in answer.content[0].text
+
+
+def test_writes_are_limited_per_user(store, http_url):
+    async def many():
+        async with http(http_url, store[1]) as client:
+            day = (await client.call_tool("daily_papers", {"limit": 1})).structured_content
+            pid = day["papers"][0]["id"]
+            return [await client.call_tool("upvote", {"paper_id": pid, "on": n % 2 == 0}) for n in range(40)]
+
+    answers = anyio.run(many)
+    refused = [a for a in answers if a.is_error]
+    assert refused and "a minute" in refused[0].content[0].text
+    assert sum(not a.is_error for a in answers) <= 30
+
+
+def test_a_bad_stdio_token_is_one_line_before_serving(store, model_cache):
+    import subprocess
+
+    env = {**os.environ, "PAPERFEED_DATA_DIR": str(store[0]), "PAPERFEED_TOKEN": "nope"} | store_env(store[0])
+    proc = subprocess.run([sys.executable, "-m", "paperfeed", "mcp"], env=env, capture_output=True, text=True)
+    assert proc.returncode == 2 and "unknown or revoked API token" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and proc.stdout == ""
