@@ -462,7 +462,7 @@ def recommend(
 def import_library(
     user: Annotated[str, typer.Option(metavar="NAME", help="Whose taste the library joins.")],
     path: Annotated[
-        Path | None, typer.Argument(help="A BibTeX export (Zotero, Mendeley, Google Scholar, JabRef).")
+        Path | None, typer.Argument(help="A BibTeX, RIS or CSL-JSON export (Zotero, Mendeley, Google Scholar, JabRef).")
     ] = None,
     ids: Annotated[bool, typer.Option("--ids", help="PATH is a list of arXiv ids or URLs, one per line.")] = False,
     author: Annotated[
@@ -691,7 +691,7 @@ def mcp(
 
     engine = _engine()
     if token and accounts.token_user(engine, token, "api") is None:
-        err.print("[red]error:[/] unknown or revoked API token (PAPERFEED_TOKEN); make one on /settings", soft_wrap=True)
+        err.print("[red]error:[/] unknown or revoked API token; make one on /settings", soft_wrap=True)
         raise typer.Exit(2)
     Agents(Context(get_settings(), engine), token).server.run("stdio")
 
@@ -907,3 +907,63 @@ def main() -> None:
             soft_wrap=True,
         )
         sys.exit(1)
+
+
+library_app = typer.Typer(help="A user's library in and out as BibTeX, RIS or CSL-JSON (Zotero, Mendeley, JabRef).")
+app.add_typer(library_app, name="library")
+
+
+def _user_named(engine, name: str):
+    with engine.connect() as conn:
+        who = accounts.get_user(conn, name)
+    if who is None:
+        err.print(f"error: no user {name!r}", highlight=False, markup=False)
+        raise typer.Exit(2)
+    return who
+
+
+@library_app.command("export")
+def library_export(
+    user: Annotated[str, typer.Option(metavar="NAME", help="Whose library.")],
+    format: Annotated[str, typer.Option("--format", "-f", help="bibtex, ris or csl-json.")] = "bibtex",
+    tag: Annotated[str | None, typer.Option(help="Only the papers saved under this tag.")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
+) -> None:
+    """Write the library (or one tag) with its tags as keywords."""
+    from paperfeed.store import library_io
+
+    engine = _engine()
+    who = _user_named(engine, user)
+    try:
+        with engine.connect() as conn:
+            text = library_io.export(conn, who, format, tag)
+    except ValueError as exc:
+        err.print(f"error: {exc}", highlight=False, markup=False)
+        raise typer.Exit(2) from None
+    if output:
+        output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+@library_app.command("import")
+def library_import(
+    user: Annotated[str, typer.Option(metavar="NAME", help="Whose library the papers join.")],
+    path: Annotated[Path, typer.Argument(help="A BibTeX, RIS or CSL-JSON file.")],
+    format: Annotated[str, typer.Option("--format", "-f", help="auto, bibtex, ris or csl-json.")] = "auto",
+) -> None:
+    """Save the file's papers that are stored here, with its keywords as tags (nothing is removed)."""
+    from paperfeed.store import library_io
+
+    engine = _engine()
+    who = _user_named(engine, user)
+    try:
+        text = path.read_text(encoding="utf-8-sig", errors="replace")
+        parsed = library_io.read_file(format, text, get_settings().import_seconds)
+        report = library_io.import_entries(engine, who, parsed)
+    except (OSError, ValueError) as exc:
+        err.print(f"error: nothing imported: {exc}", highlight=False, markup=False)
+        raise typer.Exit(2) from None
+    for r in report.rejected:
+        err.print(f"rejected {r.key}: {r.reason}", highlight=False, markup=False)
+    out.print(report.line(), highlight=False, markup=False)

@@ -1,10 +1,19 @@
-"""Paper serialisations: JSON lines and BibTeX (used by `paperfeed export` and the web app)."""
+"""Paper serialisations: JSON lines, BibTeX, RIS and CSL-JSON (used by `paperfeed export`, library exports and
+the web app)."""
 
 from __future__ import annotations
 
 import json
 import re
 from datetime import date, datetime
+
+import rispy
+
+LIBRARY_FORMATS = {  # format -> (file extension, media type)
+    "bibtex": ("bib", "application/x-bibtex"),
+    "ris": ("ris", "application/x-research-info-systems"),
+    "csl-json": ("json", "application/vnd.citationstyles.csl+json"),
+}
 
 EXPORT_FIELDS = (
     "id",
@@ -45,7 +54,9 @@ def bibtex_key(paper: dict) -> str:
     return re.sub(r"[^A-Za-z0-9]", "", f"{first}{year}{word}").lower()
 
 
-def to_bibtex(paper: dict) -> str:
+def to_bibtex(paper: dict, tags: list[str] | None = None, full: bool = False) -> str:
+    """The paper's entry; `full` (a library export) adds the abstract and the user's tags as `keywords`, as
+    Zotero writes its tags."""
     year = (paper.get("published") or paper.get("listed_date") or date.today()).year
     fields = [
         ("title", "{" + _bib_escape(paper["title"]) + "}"),
@@ -63,8 +74,84 @@ def to_bibtex(paper: dict) -> str:
         fields.append(("doi", paper["doi"]))
     if paper.get("journal_ref"):
         fields.append(("note", _bib_escape(paper["journal_ref"])))
+    if full:
+        fields += [("abstract", _bib_escape(paper.get("abstract") or "")), ("keywords", ", ".join(tags or []))]
     body = ",\n".join(f"  {k} = {{{v}}}" for k, v in fields if v)
     return f"@misc{{{bibtex_key(paper)},\n{body}\n}}\n"
+
+
+def library_file(fmt: str, items: list[tuple[dict, list[str]]]) -> str:
+    """A library (papers with their tags) as a file for a reference manager: "bibtex", "ris" or "csl-json"."""
+    if fmt == "bibtex":
+        return "\n".join(to_bibtex(p, tags, full=True) for p, tags in items)
+    if fmt == "ris":
+        return rispy.dumps([_ris(p, tags) for p, tags in items], implementation=_RisWriter)
+    if fmt == "csl-json":
+        return json.dumps([_csl(p, tags) for p, tags in items], ensure_ascii=False, indent=1) + "\n"
+    raise ValueError(f"a library exports as {', '.join(LIBRARY_FORMATS)}, not {fmt[:20]!r}")
+
+
+class _RisWriter(rispy.RisWriter):
+    def set_header(self, count):  # rispy numbers the records ("1."); reference managers expect none
+        return ""
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())  # RIS is one field per line
+
+
+def _day(paper: dict) -> date | None:
+    return paper.get("published") or paper.get("listed_date")
+
+
+def _ris(paper: dict, tags: list[str]) -> dict:
+    """A preprint (UNPB) record; authors "Last, First" as RIS writes them."""
+    day = _day(paper)
+    ref = {"type_of_reference": "UNPB", "title": _one_line(paper["title"])}
+    ref["authors"] = [_last_first(a) for a in paper.get("authors") or []]
+    if day:
+        ref |= {"year": str(day.year), "date": f"{day:%Y/%m/%d}"}
+    ref["abstract"] = _one_line(paper.get("abstract") or "")
+    if paper.get("doi"):
+        ref["doi"] = paper["doi"]
+    if not paper["id"].startswith("t-"):
+        ref |= {"urls": [f"https://arxiv.org/abs/{paper['id']}"], "publisher": "arXiv"}
+        ref["notes"] = [f"arXiv:{paper['id']}"]
+    ref["keywords"] = list(tags)
+    return {k: v for k, v in ref.items() if v}
+
+
+def _csl(paper: dict, tags: list[str]) -> dict:
+    """CSL-JSON as Zotero exports an arXiv preprint: type "article", `number` "arXiv:ID", publisher arXiv."""
+    item = {"id": paper["id"], "type": "article", "title": paper["title"]}
+    item["author"] = [_csl_name(a) for a in paper.get("authors") or []]
+    day = _day(paper)
+    if day:
+        item["issued"] = {"date-parts": [[day.year, day.month, day.day]]}
+    item["abstract"] = paper.get("abstract") or ""
+    if not paper["id"].startswith("t-"):
+        item |= {"publisher": "arXiv", "number": f"arXiv:{paper['id']}", "URL": f"https://arxiv.org/abs/{paper['id']}"}
+    if paper.get("doi"):
+        item["DOI"] = paper["doi"]
+    if tags:
+        item["keyword"] = ", ".join(tags)
+    return {k: v for k, v in item.items() if v}
+
+
+def _split_name(name: str) -> tuple[str, str]:
+    """(given, family): the last word is the family name; a one-word name is all family."""
+    given, _, family = name.strip().rpartition(" ")
+    return given, family
+
+
+def _last_first(name: str) -> str:
+    given, family = _split_name(name)
+    return f"{family}, {given}" if given else family
+
+
+def _csl_name(name: str) -> dict:
+    given, family = _split_name(name)
+    return {"family": family, "given": given} if given else {"literal": family}
 
 
 def citation_meta(paper: dict, base_url: str) -> list[tuple[str, str]]:

@@ -1,12 +1,15 @@
 """What a digest contains and how the message is built, checked on messages a real SMTP server received."""
 
+import re
 from datetime import date, datetime, timedelta
 
+from markupsafe import escape
 from sqlalchemy import select
 
 from paperfeed.digest import outbox
 from paperfeed.digest import subscriptions as subs
 from paperfeed.store.schema import outbox as box
+from paperfeed.tex import unicode_text
 from tests.digest.conftest import NOW, subscriber
 
 
@@ -174,3 +177,22 @@ def test_a_day_a_sync_is_still_adding_to_waits_for_the_next_digest(
     }
     assert rows[1].covered_until == date(2025, 3, 31) and {listed[i] for i in rows[1].paper_ids} == {date(2025, 3, 31)}
     assert len(sink.messages) == 1  # nothing of the growing day went out early; the whole day went out next
+
+
+def test_tex_reads_as_unicode_in_both_parts(mail_engine, mail_settings, sink, service, sample_papers):
+    """Mail clients run no script: a formula in a title or abstract is written out ($\\alpha$ -> α)."""
+    day = [p for p in sample_papers if p.listed_date == date(2025, 3, 31)]
+    with_tex = [p for p in day if re.search(r"\$[^$]*\\[A-Za-z]+[^$]*\$", p.title + p.abstract)]
+    categories = sorted({p.categories[0] for p in with_tex})[:5]
+    assert with_tex and categories
+    subscriber(mail_engine, "ada", trending_n=0, categories=categories)
+    outbox.run(mail_engine, mail_settings, service, now=NOW)
+    text = only(sink).get_body(("plain",)).get_content()
+    html = only(sink).get_body(("html",)).get_content()
+    shown = [p for p in with_tex if f"/papers/{p.id}" in text]
+    assert shown, "no paper with TeX in the digest"
+    for p in shown:
+        assert unicode_text(p.title) in text and escape(unicode_text(p.title)) in html
+    # No formula is left as TeX in either part.
+    for part in (text, html):
+        assert not re.search(r"\$[^$\s]*\\[A-Za-z]+", part), re.search(r".{40}\$[^$\s]*\\[A-Za-z]+.{40}", part)

@@ -274,6 +274,11 @@ def test_tex_in_titles_and_abstracts_is_rendered(page: Page, server, sample_pape
     page.goto(server + "/search?q=generative+motion+model+GenM")
     card = page.locator(f"[id='p-{paper.id}']")
     expect(card.locator("h2 .katex")).to_have_count(1)
+    # Text-mode macros, which KaTeX does not render, read as bold words, not as "\textbf{...}".
+    page.goto(server + "/papers/2503.16566")
+    abstract = page.locator(".abstract.full")
+    expect(abstract.locator("strong", has_text="VAL")).to_have_count(1)
+    assert "\\textbf" not in abstract.inner_text()
     assert not failed, failed
 
 
@@ -349,7 +354,7 @@ def test_taste_page_in_the_browser(browser, server, sample_papers, tmp_path):
     )
     page.goto(server + "/settings/taste")
     page.set_input_files("#i-file", str(bib))
-    page.get_by_role("button", name="Import BibTeX").click()
+    page.get_by_role("button", name="Import file").click()
     expect(page.locator("p.note[role=status]")).to_contain_text("Imported: 3 matched to papers here")
     page.select_option("select[name=kind]", "never")
     page.fill("input[name=phrase]", "diffusion")

@@ -50,3 +50,14 @@ def test_show_format_md_is_what_the_web_serves(client, sample_papers):
     assert printed.exit_code == 0 and printed.stdout == served
     assert "0 upvotes here" in served and "```bibtex\n@misc{" in served and f"eprint = {{{pid}}}" in served
     assert CliRunner().invoke(cli, ["show", pid, "--format", "pdf"]).exit_code == 2
+
+
+def test_text_macros_become_markup_on_pages_and_text_in_markdown_and_feeds(client):
+    """KaTeX renders only math: \\textbf{…} and \\emph{…} in a real abstract are shown as bold and italic on the
+    page, as their words in Markdown and feeds, and the formulas stay for KaTeX."""
+    page = client.get("/papers/2503.15944").text
+    assert "<strong>Atomic Reasoner</strong>" in page and "\\textbf" not in page.split("<body")[1].split("BibTeX")[0]
+    md = client.get("/papers/2503.15944.md").text
+    assert "Atomic Reasoner" in md and "\\textbf" not in md.split("## BibTeX")[0]
+    listed = client.get("/papers/2503.16566").text
+    assert "<strong>RE</strong>liability" in listed

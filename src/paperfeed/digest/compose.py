@@ -25,6 +25,7 @@ from paperfeed.store import queries as q
 from paperfeed.store.accounts import User, hidden_ids
 from paperfeed.store.listing import load_papers
 from paperfeed.store.schema import paper_categories, papers
+from paperfeed.tex import unicode_text
 
 TEMPLATES = Path(__file__).parent / "templates"
 PER_SECTION = 15
@@ -198,6 +199,7 @@ class Composer:
             "unsubscribe": self.unsubscribe_url(sub, period),
             "settings_url": f"{self.settings.base_url}/settings/digest",
             "excerpt": excerpt,
+            "tex": unicode_text,  # mail clients run no script: TeX as readable Unicode ($\\alpha$ -> α)
             "subject": subject,
         }
         text = self.env.get_template("digest.txt").render(values)

@@ -79,6 +79,7 @@ class Entry:
     doi: str | None = None  # lowercase, no https://doi.org/
     arxiv_id: str | None = None  # canonical, without version
     added: date | None = None  # when it joined the user's library (JabRef timestamp, BibDesk date-added, ...)
+    tags: list[str] = field(default_factory=list)  # the file's keywords, as library tags (Zotero exports its tags so)
 
 
 @dataclass
@@ -109,7 +110,7 @@ def parse_bibtex(text: str) -> Parsed:
     macros = {key.lower(): string.value for key, string in library.strings_dict.items()}
     budget = _TEX_LEFT.set([TEX_BUDGET])
     try:
-        return _collect(item for block in library.blocks for item in _read_block(block, library, macros))
+        return collect(item for block in library.blocks for item in _read_block(block, library, macros))
     finally:
         _TEX_LEFT.reset(budget)
 
@@ -117,7 +118,7 @@ def parse_bibtex(text: str) -> Parsed:
 def parse_id_list(text: str) -> Parsed:
     """One arXiv id or abs/pdf URL per line; blank lines and # comments skipped."""
     lines = enumerate(text.splitlines(), 1)
-    return _collect(_read_id_line(n, line.strip()) for n, line in lines if line.strip()[:1] not in ("", "#"))
+    return collect(_read_id_line(n, line.strip()) for n, line in lines if line.strip()[:1] not in ("", "#"))
 
 
 def _read_id_line(n: int, line: str) -> Entry | Rejected:
@@ -167,18 +168,41 @@ def _failure(block: ParsingFailedBlock) -> str:
 def _entry(block: BibEntry, macros: dict[str, str], raw: bool = False) -> Entry:
     read = _raw_value if raw else _value
     fields = {f.key.lower(): read(f, macros) for f in block.fields}  # exports write arxivId, archivePrefix...
-    # Cleaned as papers from upstream are (control characters out, lengths capped): what a user's file holds
-    # is stored in their profile and shown on their pages.
+    fields["title"], fields["abstract"] = _plain_text(fields.get("title", "")), _plain_text(fields.get("abstract", ""))
+    keywords = re.split(r"[,;]", fields.get("keywords", ""))
+    return entry_from(block.key, fields, _authors(fields.get("author", "")), keywords)
+
+
+def entry_from(key: str, fields: dict[str, str], authors: list[str], keywords: list[str]) -> Entry:
+    """An entry from plain-text fields named as BibTeX names them (title, abstract, doi, url, eprint, note,
+    year, timestamp...); RIS and CSL-JSON readers map theirs onto these. Cleaned as papers from upstream are
+    (control characters out, lengths capped): what a user's file holds is stored and shown on their pages."""
     return Entry(
-        key=clean_text(block.key, 200),
-        title=clean_text(_plain_text(fields.get("title", "")), LIMITS["title"]),
-        abstract=clean_text(_plain_text(fields.get("abstract", "")), LIMITS["abstract"]),
-        authors=[clean_text(a, MAX_NAME) for a in _authors(fields.get("author", ""))[:MAX_AUTHORS]],
+        key=clean_text(key, 200),
+        title=clean_text(fields.get("title", ""), LIMITS["title"]),
+        abstract=clean_text(fields.get("abstract", ""), LIMITS["abstract"]),
+        authors=[clean_text(a, MAX_NAME) for a in authors[:MAX_AUTHORS]],
         year=_year(fields),
         doi=_doi(fields),
         arxiv_id=_arxiv_id(fields),
         added=_added(fields),
+        tags=tags_from(keywords),
     )
+
+
+_TAG_JUNK = re.compile(r"[^\w.+-]+")
+MAX_TAGS = 50
+
+
+def tags_from(keywords: list[str]) -> list[str]:
+    """Keywords as library tags: lower case, runs of other characters as one "-", at most 64 characters and
+    MAX_TAGS tags; "Machine Learning" -> "machine-learning"."""
+    tags: list[str] = []
+    for word in keywords:
+        tag = _TAG_JUNK.sub("-", word.strip().lower()).strip("-")[:64].strip("-")
+        if tag and tag not in tags and len(tags) < MAX_TAGS:
+            tags.append(tag)
+    return tags
 
 
 def _value(field: Field, macros: dict[str, str]) -> str:
@@ -357,7 +381,7 @@ def _id_candidates(fields: dict[str, str]) -> Iterator[str]:
         yield from (found.group(1) for found in _ID_IN_TEXT.finditer(fields.get(name, "")))
 
 
-def _collect(items: Iterable[Entry | Rejected]) -> Parsed:
+def collect(items: Iterable[Entry | Rejected]) -> Parsed:
     """Entries and rejects, in order; of entries for the same paper the first is kept."""
     parsed, seen = Parsed(), {}
     for item in items:

@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 
-from paperfeed.ingest import bibtex
+from paperfeed.ingest import bibtex, citations
 
 INLINE_CHARS = 64 * 1024
 WORKERS = 2
@@ -55,7 +55,8 @@ _stopping = threading.Event()
 
 
 def read(kind: str, text: str, seconds: float) -> bibtex.Parsed:
-    """The entries of a BibTeX file (kind "bibtex") or an id list ("ids"); NotBibtex, or TooSlow."""
+    """The entries of a library file (kind "bibtex": BibTeX, RIS or CSL-JSON, whichever it is; "ris";
+    "csl-json") or an id list ("ids"); NotBibtex, or TooSlow."""
     started = time.monotonic()
     parsed = _read_here(kind, text) if len(text) <= INLINE_CHARS else _read_apart(kind, text, seconds)
     if parsed.warnings:
@@ -73,7 +74,7 @@ def read(kind: str, text: str, seconds: float) -> bibtex.Parsed:
 def _read_here(kind: str, text: str) -> bibtex.Parsed:
     _WARNINGS.take()
     try:
-        parsed = bibtex.parse_bibtex(text) if kind == "bibtex" else bibtex.parse_id_list(text)
+        parsed = citations.parse(kind, text)
     finally:
         parsed_warnings = _WARNINGS.take()
     parsed.warnings, parsed.first_warning = parsed_warnings

@@ -20,12 +20,14 @@ from paperfeed.ingest import bibtex, library_file
 from paperfeed.models import normalize_title
 from paperfeed.search.service import SearchService
 from paperfeed.store import taste
+from paperfeed.store.library_io import match
 from paperfeed.store.schema import papers
 
 EMBED_LIMIT = 300
 MAX_ENTRIES = 20_000  # a whole imported profile (a large Zotero library; 14 months of HF featured papers is 5,000+)
 AUTHOR_LIMIT = 500  # a name with more papers than this is too common to mean one person
-KINDS = ("bibtex", "ids", "author")
+KINDS = ("bibtex", "ris", "csl-json", "ids", "author")
+FILE_KINDS = KINDS[:4]
 
 
 class ProfileError(ValueError):
@@ -47,8 +49,8 @@ class Report:
 
 
 def parse(kind: str, text: str, seconds: float = 60.0) -> bibtex.Parsed:
-    if kind not in KINDS[:2]:
-        raise ProfileError(f"an import is a BibTeX file or a list of arXiv ids, not {kind[:20]!r}")
+    if kind not in FILE_KINDS:
+        raise ProfileError(f"an import is a BibTeX, RIS or CSL-JSON file or a list of arXiv ids, not {kind[:20]!r}")
     if len(text.encode("utf-8", "replace")) > bibtex.MAX_BYTES:
         raise ProfileError(f"the file is over {bibtex.MAX_BYTES // 2**20} MB; export a smaller collection")
     try:
@@ -110,33 +112,6 @@ def papers_by(engine: Engine, name: str, wanted: str) -> list[str]:
     with engine.connect() as conn:
         rows = conn.execute(query).all()
     return [pid for pid, authors in rows if any(normalize_title(a) == wanted for a in authors or [])]
-
-
-def match(engine: Engine, entries: list[bibtex.Entry]) -> list[str | None]:
-    """The stored paper id of each entry, or None."""
-    arxiv = {e.arxiv_id for e in entries if e.arxiv_id}
-    dois = {e.doi for e in entries if e.doi}
-    titles = {normalize_title(e.title) for e in entries if e.title}
-    with engine.connect() as conn:
-        by_id = set(_lookup(conn, papers.c.id, arxiv, papers.c.id))
-        by_doi = dict(_lookup(conn, func.lower(papers.c.doi), dois, papers.c.id, key_first=True))
-        by_title = dict(_lookup(conn, papers.c.title_norm, titles, papers.c.id, key_first=True))
-    return [_one(e, by_id, by_doi, by_title) for e in entries]
-
-
-def _lookup(conn, column, values: set[str], id_col, key_first: bool = False):
-    values = sorted(values)
-    for start in range(0, len(values), 5000):
-        chunk = values[start : start + 5000]
-        query = select(column, id_col) if key_first else select(id_col)
-        rows = conn.execute(query.where(column.in_(chunk))).all()
-        yield from (tuple(r) if key_first else r[0] for r in rows)
-
-
-def _one(e: bibtex.Entry, by_id: set[str], by_doi: dict, by_title: dict) -> str | None:
-    if e.arxiv_id in by_id:
-        return e.arxiv_id
-    return by_doi.get(e.doi) or by_title.get(normalize_title(e.title))
 
 
 def row_for(pid: str, e: bibtex.Entry, kind: str) -> dict:

@@ -33,6 +33,7 @@ from paperfeed.search.service import Unavailable
 from paperfeed.store import accounts
 from paperfeed.store import queries as q
 from paperfeed.store.accounts import User
+from paperfeed.tex import text_macros
 from paperfeed.web import views
 from paperfeed.web.api import clean_interest, visible
 from paperfeed.web.context import Context, Window
@@ -301,12 +302,12 @@ class Agents:
 
     def brief(self, p: dict) -> dict[str, Any]:
         """A paper in a list: enough to choose from; get_paper has the rest."""
-        abstract = p["abstract"]
+        abstract = text_macros(p["abstract"])
         if len(abstract) > ABSTRACT_CHARS:
             abstract = abstract[:ABSTRACT_CHARS].rsplit(" ", 1)[0] + " …"
         return {
             "id": p["id"],
-            "title": p["title"],
+            "title": text_macros(p["title"]),
             "authors": p["authors"][:12] + ([f"and {len(p['authors']) - 12} more"] if len(p["authors"]) > 12 else []),
             "listedDate": views.iso(p.get("listed_date")),
             "categories": p["categories"],

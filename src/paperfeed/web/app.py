@@ -25,7 +25,7 @@ from paperfeed.ingest.bibtex import MAX_BYTES as IMPORT_BYTES
 from paperfeed.search.service import Unavailable
 from paperfeed.store import accounts, make_engine
 from paperfeed.store.errors import explain
-from paperfeed.web import admin, api, digest_pages, feeds, pages, taste_pages
+from paperfeed.web import admin, api, digest_pages, feeds, library_pages, pages, taste_pages
 from paperfeed.web.agents import Agents
 from paperfeed.web.context import SESSION_COOKIE, Context
 from paperfeed.web.guard import Admission, BodyLimit
@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None, arxiv_client: httpx.Client | No
     # MCP over streamable HTTP (web/agents.py): an ASGI endpoint, so the SDK reads the body itself.
     app.router.add_route("/mcp", app.state.agents, methods=["GET", "POST", "DELETE"], include_in_schema=False)
     app.add_api_route("/docs", api_docs, methods=["GET"], include_in_schema=False)
+    app.include_router(library_pages.api)  # /api/library/export and /import before /api/library/{paper_id}
     app.include_router(api.router)
     app.include_router(api.pages)
     app.include_router(admin.router)
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None, arxiv_client: httpx.Client | No
     app.include_router(digest_pages.router)
     app.include_router(feeds.router)
     app.include_router(taste_pages.router)
+    app.include_router(library_pages.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["ops"])
     app.include_router(pages.router)
     # Each middleware wraps those added before it: LogAndProtect, added last, is outermost, so every answer
@@ -86,7 +88,8 @@ def create_app(settings: Settings | None = None, arxiv_client: httpx.Client | No
         refuse_after=settings.admission_refuse_after,
         parked=settings.admission_parked,
     )
-    larger = {"/settings/taste/import": max(settings.max_body_bytes, IMPORT_BYTES + 65536)}
+    big = max(settings.max_body_bytes, IMPORT_BYTES + 65536)
+    larger = {"/settings/taste/import": big, "/library/import": big}
     app.add_middleware(
         BodyLimit,
         max_bytes=settings.max_body_bytes,

@@ -15,6 +15,7 @@ from paperfeed.rank import foryou, trending
 from paperfeed.search.query import QueryError
 from paperfeed.store import accounts, taste
 from paperfeed.store import queries as q
+from paperfeed.tex import text_macros
 from paperfeed.web import views
 from paperfeed.web.pages import Category, Day, ctx
 
@@ -40,9 +41,9 @@ def feed_response(request: Request, title: str, path: str, papers: list[dict], f
         entry.id(url)
         # Stored text is cleaned on the way in (models.clean_paper); cleaned again here, as XML cannot carry a
         # control character and one stored before that cleaning (or by hand) must not break the feed.
-        entry.title(clean_text(p["title"]))
+        entry.title(clean_text(text_macros(p["title"])))  # a feed reader renders no TeX: \textbf{X} as X
         entry.link(href=url)
-        entry.description(clean_text(reason_line(p.get("reason")) + p["abstract"]))
+        entry.description(clean_text(reason_line(p.get("reason")) + text_macros(p["abstract"])))
         for name in p["authors"][:20]:
             entry.author(name=clean_text(name))
         for cat in p["categories"]:

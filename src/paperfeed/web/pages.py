@@ -642,20 +642,3 @@ def revoke_token(request: Request, token_id: int, csrf_token: Annotated[str, For
     if not accounts.revoke_token(c.engine, user, token_id):
         raise HTTPException(404, "no such token")
     return render_settings(request, message="Token revoked.")
-
-
-# -- library ----------------------------------------------------------------------------------------
-@router.get("/library", include_in_schema=False)
-@router.get("/library/{tag}", include_in_schema=False)
-def library_page(request: Request, tag: str | None = None):
-    c = ctx(request)
-    user = c.user(request)
-    if user is None:
-        return login_first(request)
-    with c.engine.connect() as conn:
-        saved = accounts.library_of(conn, user, tag)
-        tags = accounts.all_tags(conn, user)
-        papers = views.load_papers(conn, [p["id"] for p in saved], user)
-    if tag and not papers:
-        raise HTTPException(404, f"no papers tagged {tag!r} in your library")
-    return c.render(request, "library.html", papers=papers, tags=tags, tag=tag)

@@ -18,6 +18,7 @@ from paperfeed.store import queries as q
 from paperfeed.store.accounts import User
 from paperfeed.store.listing import load_papers
 from paperfeed.store.schema import paper_categories, papers
+from paperfeed.tex import text_macros, text_macros_html
 
 AUTHORS_SHOWN = 5
 
@@ -188,13 +189,13 @@ def highlight(text: str, words: list[str]) -> Markup:
     (a mark would split the TeX that KaTeX renders)."""
     wanted = query_stems(words) if words else set()
     if not text or not wanted:
-        return escape(text or "")
+        return text_macros_html(escape(text or ""))
     out, last = [], 0
     for m in MATH.finditer(text):
         out += [_mark(text[last : m.start()], wanted), escape(m.group())]
         last = m.end()
     out.append(_mark(text[last:], wanted))
-    return Markup("").join(out)
+    return text_macros_html(Markup("").join(out))  # KaTeX renders only math: \textbf{…} and accents here
 
 
 def _mark(text: str, wanted: set[str]) -> Markup:
@@ -287,7 +288,7 @@ def paper_markdown(p: dict) -> str:
     links = [f"[arXiv](<{p['links']['abs']}>)", f"[PDF](<{p['links']['pdf']}>)"] if p["links"].get("abs") else []
     links += [f"[Code](<{p['code']}>)"] if p.get("code") else []
     links += [f"[Project page](<{p['project']}>)"] if p.get("project") else []
-    lines = [f"# {p['title']}", "", ", ".join(p["authors"]), ""]
+    lines = [f"# {text_macros(p['title'])}", "", ", ".join(p["authors"]), ""]
     facts = [
         f"arXiv {p['id']}" if not p["id"].startswith("t-") else "",
         f"listed {p['listed_date']}" if p.get("listed_date") else "",
@@ -300,7 +301,7 @@ def paper_markdown(p: dict) -> str:
     signals += [f"{p['external']} upvotes on Hugging Face"] if p.get("external") else []
     signals += [f"{int(p['hf']['comments'])} comments on Hugging Face"] if (p.get("hf") or {}).get("comments") else []
     lines += [" · ".join(signals), ""]
-    lines += ["## Abstract", "", p["abstract"], ""]
+    lines += ["## Abstract", "", text_macros(p["abstract"]), ""]
     lines += ["## BibTeX", "", "```bibtex", to_bibtex(p).strip(), "```", ""]
     return "\n".join(lines)
 
@@ -312,7 +313,7 @@ def list_markdown(title: str, papers: list[dict], note: str = "", abstracts: boo
     if not papers:
         lines += ["No papers.", ""]
     for n, p in enumerate(papers, 1):
-        lines += [f"## {n}. {p['title']}", "", ", ".join(p["authors"]), ""]
+        lines += [f"## {n}. {text_macros(p['title'])}", "", ", ".join(p["authors"]), ""]
         facts = [f"arXiv {p['id']}" if not p["id"].startswith("t-") else p["id"]]
         facts += [f"listed {p['listed_date']}"] if p.get("listed_date") else []
         facts += [", ".join(p["categories"])] if p.get("categories") else []
@@ -322,7 +323,7 @@ def list_markdown(title: str, papers: list[dict], note: str = "", abstracts: boo
         links = [f"[arXiv](<{p['links']['abs']}>)", f"[PDF](<{p['links']['pdf']}>)"] if p["links"].get("abs") else []
         links += [f"[Code](<{p['code']}>)"] if p.get("code") else []
         lines += [" · ".join(links), ""] if links else []
-        lines += [p["abstract"], ""] if abstracts else []
+        lines += [text_macros(p["abstract"]), ""] if abstracts else []
     return "\n".join(lines)
 
 
