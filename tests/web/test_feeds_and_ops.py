@@ -127,3 +127,35 @@ def test_slow_search_answers_503_instead_of_stalling(settings, data_dir):
 def test_unknown_routes_are_friendly_404s(client):
     page = client.get("/no/such/page")
     assert page.status_code == 404 and "<title>Not found" in page.text
+
+
+def test_opml_holds_every_feed_and_each_one_answers(client):
+    """One file for a feed reader: parsed back, every feed in it is fetched and is a feed."""
+    import xml.etree.ElementTree as ET
+    from urllib.parse import urlsplit
+
+    from paperfeed.digest import subscriptions as subs
+    from tests.web.conftest import post, register
+
+    register(client, "olga")
+    engine = client.app.state.ctx.engine
+    with engine.connect() as conn:
+        from paperfeed.store import accounts
+
+        olga = accounts.get_user(conn, "olga")
+    subs.save(engine, subs.Subscription(user_id=olga.id, email="olga@example.org", categories=["cs.RO"]))
+    subs.add_search(engine, olga.id, "Robots", "robot manipulation")
+    pid = client.get("/api/daily_papers", params={"limit": 1}).json()[0]["paper"]["id"]
+    post(client, f"/papers/{pid}/save", {"tags": "robotics"}, f"/papers/{pid}")
+    answer = post(client, "/feeds/opml", page="/settings")
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/x-opml")
+    root = ET.fromstring(answer.content)
+    feeds = {o.get("text"): o.get("xmlUrl") for o in root.iter("outline") if o.get("type") == "rss"}
+    wanted = {"Daily papers", "Trending papers", "Daily papers in cs.RO", "Search: Robots", "For you", "Library"}
+    assert wanted | {"Library: robotics"} <= set(feeds)
+    for url in feeds.values():
+        parts = urlsplit(url)
+        got = client.get(parts.path + ("?" + parts.query if parts.query else ""))
+        assert got.status_code == 200 and b"<rss" in got.content, url
+    # Without the form's token nothing is made.
+    assert client.post("/feeds/opml", data={"csrf_token": "forged"}).status_code == 403

@@ -3,13 +3,17 @@ and For you papers."""
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from datetime import UTC, date, datetime, time
+from email.utils import format_datetime
 from typing import Annotated
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import Response
 from feedgen.feed import FeedGenerator
 
+from paperfeed.digest import subscriptions as subs
 from paperfeed.models import clean_text
 from paperfeed.rank import foryou, trending
 from paperfeed.search.query import QueryError
@@ -141,3 +145,50 @@ def for_you_feed(request: Request, token: str, format: Format = "rss"):
         papers = views.with_reasons(conn, picks, None)
     taste.mark_seen(c.engine, user.id, [p["id"] for p in papers], "feed")
     return feed_response(request, f"For you, {user.username}: {day or ''}".strip(), "/?sort=foryou", papers, format)
+
+
+@router.post("/opml")
+def opml(request: Request, csrf_token: Annotated[str, Form()] = ""):
+    """Every feed the user has, in one OPML file for a feed reader: daily, trending, the digest's categories and
+    saved searches, the library (all and each tag) and For you. The private ones need a feed token: a new one,
+    named "OPML export", is made for this file (revocable on /settings like any other)."""
+    c = ctx(request)
+    c.check_csrf(request, csrf_token)
+    user = c.require_user(request)
+    base = c.settings.base_url.rstrip("/")
+    token = accounts.create_token(c.engine, user, "feed", "OPML export")
+    sub = subs.get(c.engine, user.id)
+    with c.engine.connect() as conn:
+        tags = [t for t, _ in accounts.all_tags(conn, user)]
+    public = [("Daily papers", "/feeds/daily.xml"), ("Trending papers", "/feeds/trending.xml")]
+    public += (
+        [(f"Daily papers in {cat}", f"/feeds/daily.xml?{urlencode({'category': cat})}") for cat in sub.categories]
+        if sub
+        else []
+    )
+    public += [
+        (f"Search: {s['title']}", f"/feeds/search.xml?{urlencode({'q': s['query']})}")
+        for s in subs.searches(c.engine, user.id)
+    ]
+    private = [("For you", f"/feeds/foryou/{token}.xml"), ("Library", f"/feeds/library/{token}.xml")]
+    private += [(f"Library: {t}", f"/feeds/library/{token}.xml?{urlencode({'tag': t})}") for t in tags]
+    body = opml_document(
+        f"paperfeed feeds for {user.username}", base, [("paperfeed", public), ("Private (feed token)", private)]
+    )
+    headers = {"Content-Disposition": 'attachment; filename="paperfeed-feeds.opml"', "Cache-Control": "no-store"}
+    return Response(body, media_type="text/x-opml; charset=utf-8", headers=headers)
+
+
+def opml_document(title: str, base: str, groups: list[tuple[str, list[tuple[str, str]]]]) -> str:
+    """OPML 2.0, one outline per group, one `rss` outline per feed (what feed readers import)."""
+    root = ET.Element("opml", version="2.0")
+    head = ET.SubElement(root, "head")
+    ET.SubElement(head, "title").text = title
+    ET.SubElement(head, "dateCreated").text = format_datetime(datetime.now(UTC))
+    body = ET.SubElement(root, "body")
+    for name, feeds in groups:
+        group = ET.SubElement(body, "outline", text=name, title=name)
+        for label, path in feeds:
+            url = base + path
+            ET.SubElement(group, "outline", type="rss", text=label, title=label, xmlUrl=url, htmlUrl=base + "/")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
