@@ -82,6 +82,12 @@ def test_the_files_are_what_reference_managers_read(client, saved, sample_papers
         assert item["type"] == "article" and item["number"] == f"arXiv:{paper.id}" and item["title"] == paper.title
         names = [" ".join(filter(None, (a.get("given"), a.get("family") or a.get("literal")))) for a in item["author"]]
         assert names == paper.authors
+    client.put(f"/api/library/{next(iter(alice))}", json={"tags": ["données"]}, headers=headers)
+    accented = client.get("/library/données", params={"format": "ris"})
+    assert (
+        accented.status_code == 200
+        and 'filename="paperfeed-library-donn_es.ris"' in accented.headers["content-disposition"]
+    )
     tagged = client.get("/api/library/export", params={"format": "bibtex", "tag": "to-read"}, headers=headers).text
     assert tagged.count("@misc{") == sum("to-read" in t for t in alice.values()) and "keywords = {" in tagged
 

@@ -3,6 +3,7 @@ RIS, CSL-JSON) from the page and from the API."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
@@ -78,7 +79,9 @@ def export_response(c, user: User, fmt: str, tag: str | None) -> Response:
             raise HTTPException(404, f"no papers tagged {tag!r} in your library")
         body = library_io.export(conn, user, fmt, tag)
     ext, media = LIBRARY_FORMATS[fmt]
-    name = f"paperfeed-library{'-' + tag if tag else ''}.{ext}"
+    # A header is Latin-1: a tag such as "données" is written with ASCII letters only in the file name.
+    safe = re.sub(r"[^A-Za-z0-9._+-]", "_", tag or "")
+    name = f"paperfeed-library{'-' + safe if safe else ''}.{ext}"
     return Response(
         body, media_type=f"{media}; charset=utf-8", headers={"Content-Disposition": f'attachment; filename="{name}"'}
     )
