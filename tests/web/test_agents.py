@@ -173,3 +173,17 @@ def test_a_bad_stdio_token_is_one_line_before_serving(store, model_cache):
     proc = subprocess.run([sys.executable, "-m", "paperfeed", "mcp"], env=env, capture_output=True, text=True)
     assert proc.returncode == 2 and "unknown or revoked API token" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and proc.stdout == ""
+
+
+def test_the_apps_shutdown_handlers_still_run(app):
+    """The MCP endpoint needs a lifespan, and a lifespan replaces FastAPI's running of shutdown handlers:
+    `paperfeed serve` stops its index keeper, sync and library readers in one, so they must still run."""
+    from fastapi.testclient import TestClient
+
+    ran = []
+    app.router.add_event_handler("startup", lambda: ran.append("startup"))
+    app.router.add_event_handler("shutdown", lambda: ran.append("shutdown"))
+    with TestClient(app) as client:
+        assert client.get("/healthz").status_code in (200, 503)
+        assert ran == ["startup"]
+    assert ran == ["startup", "shutdown"]

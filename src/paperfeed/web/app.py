@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import logging
 import re
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None, arxiv_client: httpx.Client | No
     )
     app.state.ctx = Context(settings, engine, arxiv_client)
     app.state.ctx.health = Health(app.state.ctx, settings.health_ttl)
+    app.router.add_event_handler("shutdown", app.state.ctx.health.close)
     app.state.agents = Agents(app.state.ctx)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     # MCP over streamable HTTP (web/agents.py): an ASGI endpoint, so the SDK reads the body itself.
@@ -107,11 +109,21 @@ def create_app(settings: Settings | None = None, arxiv_client: httpx.Client | No
 
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI):
+    """The MCP endpoint's session manager for the app's lifetime. A lifespan replaces FastAPI's running of the
+    startup and shutdown handlers (`paperfeed serve` stops its background jobs in one), so they run here."""
+    await _run_handlers(app.router.on_startup)
     try:
         async with app.state.agents.serving():
             yield
     finally:
-        app.state.ctx.health.close()
+        await _run_handlers(app.router.on_shutdown)
+
+
+async def _run_handlers(handlers) -> None:
+    for handler in handlers:
+        result = handler()
+        if inspect.isawaitable(result):
+            await result
 
 
 def signed_in(engine, cookies: dict) -> bool:
