@@ -6,7 +6,9 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 export PAPERFEED_DATA_DIR ?= data
 
 CHROMIUM := /usr/bin/chromium
-.PHONY: run test bench lint audit screenshots install clean
+.PHONY: run test test-fast bench lint audit screenshots install clean
+# Test processes (pytest-xdist): two, the cores CI has (`make test JOBS=1`: one process; more cores: JOBS=N).
+JOBS ?= 2
 
 # The browser tests drive Debian's chromium (never a downloaded one).
 $(CHROMIUM):
@@ -29,8 +31,12 @@ run: $(STAMP)
 # The whole suite twice: on SQLite (the embedded default), then on a real PostgreSQL that pgserver starts.
 test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check src tests bench
-	$(BIN)/python -m pytest
-	$(BIN)/python -m pytest --store postgresql
+	$(BIN)/python -m pytest -n $(JOBS)
+	$(BIN)/python -m pytest -n $(JOBS) --store postgresql
+
+# The inner loop: SQLite only, no browser, not the whole-corpus import; stops at the first failure.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n $(JOBS) -x -m "not slow and not browser"
 
 # Refresh docs/screenshots/ from the demo that `make run` serves (the browser tests write theirs under build/).
 screenshots: $(STAMP) $(CHROMIUM)

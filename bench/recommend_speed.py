@@ -37,12 +37,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import WORK, machine, table, write_section  # noqa: E402
 from bench.web import start_server  # noqa: E402
+from paperfeed.clock import utcnow  # noqa: E402
 from paperfeed.rank import foryou, model  # noqa: E402
 from paperfeed.rank import recommend as rec  # noqa: E402
 from paperfeed.search.service import SearchService  # noqa: E402
 from paperfeed.store import accounts, init_db, make_engine  # noqa: E402
 from paperfeed.store.db import insert_ignore  # noqa: E402
-from paperfeed.store.importer import utcnow  # noqa: E402
 from paperfeed.store.schema import not_interested, papers, upvotes, users  # noqa: E402
 
 FULL = WORK / "full"

@@ -6,15 +6,11 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
@@ -34,6 +30,7 @@ for _name, _path in (("ARXIV_OAI_URL", "/oai"), ("ARXIV_API_URL", "/api/query"),
     os.environ.setdefault(f"PAPERFEED_{_name}", f"http://127.0.0.1:9{_path}")
 SHARED = REPO.parent / "shared"
 SAMPLE = FIXTURES / "arxiv-snapshot" / "sample-2025-03.jsonl.gz"
+ARCHIVE = FIXTURES / "hf-archive" / "sample-2025-03.jsonl"  # HF's signals for the sample's papers
 
 
 def pytest_addoption(parser):
@@ -47,6 +44,16 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "sqlite_only(why): a test of SQLite itself (its file, its journal)")
+    if not hasattr(config, "workerinput"):  # the run itself, not one of pytest-xdist's workers
+        handle, name = tempfile.mkstemp(prefix="paperfeed-sqlite-only-")
+        os.close(handle)
+        config.sqlite_only_file = name
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    """pytest-xdist: each worker writes what it left out where the run's summary reads it."""
+    node.workerinput["sqlite_only_file"] = node.config.sqlite_only_file
 
 
 def pytest_collection_modifyitems(config, items):
@@ -55,13 +62,20 @@ def pytest_collection_modifyitems(config, items):
         return
     left = [i for i in items if i.get_closest_marker("sqlite_only")]
     items[:] = [i for i in items if not i.get_closest_marker("sqlite_only")]
-    config.sqlite_only = [(i.nodeid, i.get_closest_marker("sqlite_only").args[0]) for i in left]
+    target = config.workerinput["sqlite_only_file"] if hasattr(config, "workerinput") else config.sqlite_only_file
+    with open(target, "a") as f:
+        f.writelines(f"{i.nodeid}\t{i.get_closest_marker('sqlite_only').args[0]}\n" for i in left)
     config.hook.pytest_deselected(items=left)
 
 
 def pytest_terminal_summary(terminalreporter, config):
-    for nodeid, why in getattr(config, "sqlite_only", []):
+    path = Path(getattr(config, "sqlite_only_file", ""))
+    if not path.is_file():
+        return
+    for line in sorted(set(path.read_text().splitlines())):  # every worker lists the same ones
+        nodeid, why = line.split("\t", 1)
         terminalreporter.write_line(f"SQLite only, not run on PostgreSQL: {nodeid} ({why})")
+    path.unlink()
 
 
 def shared(*parts: str) -> Path:
@@ -99,31 +113,19 @@ def new_store(postgres, data: Path, sample: bool = False) -> str:
 @contextmanager
 def served(data: Path, model_cache: Path) -> Iterator[str]:
     """`paperfeed serve` on the data directory `data`, in its own process; yields its URL once it answers."""
-    port = free_port()
-    env = {**os.environ, "PAPERFEED_DATA_DIR": str(data), "PAPERFEED_MODEL_CACHE_DIR": str(model_cache)}
-    env |= store_env(data)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "paperfeed", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            httpx.get(url + "/healthz", timeout=2)
-            break
-        except httpx.TransportError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail("paperfeed serve did not start")
-            time.sleep(0.2)
-    try:
+    from tests.support.serving import serving
+
+    with serving(data, model_cache) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+
+
+@pytest.fixture
+def copy(indexed_dir, tmp_path, postgres) -> Path:
+    """A private copy of the indexed sample (its files, and a store of its own) for a server to change."""
+    data = tmp_path / "data"
+    shutil.copytree(indexed_dir, data)
+    new_store(postgres, data, sample=True)
+    return data
 
 
 def free_port() -> int:

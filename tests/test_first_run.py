@@ -9,7 +9,7 @@ import httpx
 from paperfeed.store import init_db, make_engine
 from paperfeed.store.importer import Importer
 from tests.conftest import SAMPLE, new_store
-from tests.test_serve_faults import start, stop
+from tests.support.serving import start, stop
 
 
 def test_serve_answers_at_once_and_indexes_in_the_background(tmp_path, sample_papers, model_cache, postgres):

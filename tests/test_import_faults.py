@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from tests.test_serve_faults import copy, register, start, stop, token  # noqa: F401 (copy is a fixture)
+from tests.support.serving import register, start, stop, token
 
 
 def broken_entries(n: int) -> bytes:

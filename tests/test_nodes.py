@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, func, select
 
 from paperfeed.store.schema import upvotes
 from tests.conftest import new_store, shared
-from tests.test_serve_faults import register, start, stop, token
+from tests.support.serving import register, start, stop, token
 
 NEW_MONTH = ("corpus", "arxiv-listings", "2026-05.jsonl.gz")  # real papers the indexed sample does not hold
 

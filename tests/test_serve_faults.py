@@ -5,7 +5,6 @@ and a full or read-only disk (a real tmpfs / read-only mount in a private mount 
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -21,55 +20,8 @@ import pytest
 from sqlalchemy import create_engine, func, select
 
 from paperfeed.store.schema import upvotes, users
-from tests.conftest import free_port, new_store, store_env, store_url
-
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-PASSWORD = "correct horse battery"
-
-
-def start(
-    data: Path, model_cache: Path, wrap: list[str] | None = None, args: tuple[str, ...] = (), **env
-) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    full_env = {**os.environ, "PAPERFEED_DATA_DIR": str(data), "PAPERFEED_MODEL_CACHE_DIR": str(model_cache)}
-    full_env |= store_env(data)
-    full_env.update({f"PAPERFEED_{k.upper()}": str(v) for k, v in env.items()})
-    cmd = [sys.executable, "-m", "paperfeed", "serve", "--port", str(port), *args]
-    # The log goes to a file: a pipe nobody reads would fill and stall the server's logging.
-    log = tempfile.TemporaryFile("w+")  # noqa: SIM115 (closed with the process, in stop)
-    proc = subprocess.Popen([*(wrap or []), *cmd], env=full_env, stdout=log, stderr=subprocess.STDOUT, text=True)
-    proc.log = log
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            httpx.get(url + "/healthz", timeout=2)
-            return proc, url
-        except httpx.TransportError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                log.seek(0)
-                pytest.fail(f"paperfeed serve did not start:\n{log.read()[-3000:]}")
-            time.sleep(0.2)
-
-
-def stop(proc: subprocess.Popen) -> str:
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    proc.log.seek(0)
-    return proc.log.read()
-
-
-@pytest.fixture
-def copy(indexed_dir, tmp_path, postgres) -> Path:
-    data = tmp_path / "data"
-    shutil.copytree(indexed_dir, data)
-    new_store(postgres, data, sample=True)
-    return data
+from tests.conftest import free_port, store_url
+from tests.support.serving import PASSWORD, browser, register, start, stop, token
 
 
 @pytest.fixture
@@ -79,22 +31,6 @@ def served(copy, model_cache):
     proc, url = start(copy, model_cache, max_inflight=64, admission_wait=120, registrations_per_ip=1000)
     yield url, copy
     stop(proc)
-
-
-def browser(url: str) -> httpx.Client:
-    return httpx.Client(base_url=url, timeout=30, follow_redirects=False)
-
-
-def token(client: httpx.Client, path: str) -> str:
-    return CSRF.search(client.get(path).text).group(1)
-
-
-def register(url: str, name: str) -> httpx.Client:
-    c = browser(url)
-    form = {"username": name, "password": PASSWORD, "password2": PASSWORD, "csrf_token": token(c, "/register")}
-    answer = c.post("/register", data=form)
-    assert answer.status_code == 303, answer.text[:300]
-    return c
 
 
 def test_fifty_registrations_at_once_make_one_admin(served):

@@ -49,7 +49,7 @@ _ESCAPED = re.compile(r"\\([&%_#])")
 _ACCENT = re.compile(
     r"\\([\"'`^~=.])\s*(?:\{\s*([A-Za-z])\s*\}|([A-Za-z]))|\\([uvHc])(?:\s*\{\s*([A-Za-z])\s*\}|\s+([A-Za-z]))"
 )
-_MARKS = {
+MARKS = {  # TeX accent -> the Unicode combining mark it stands for
     '"': "\u0308",
     "'": "\u0301",
     "`": "\u0300",
@@ -61,6 +61,9 @@ _MARKS = {
     "v": "\u030c",
     "H": "\u030b",
     "c": "\u0327",
+    "k": "\u0328",
+    "r": "\u030a",
+    "d": "\u0323",
 }
 _BRACED_ACCENT = re.compile(r"\{(\\[\"'`^~=.uvHc]\s*\{?[A-Za-z]\}?)\}")  # {\"o}, as BibTeX-minded authors write it
 MAX_CHARS = 20_000  # longer text is shown as written (pylatexenc reads about 80 KB/s of dense TeX)
@@ -77,8 +80,8 @@ def _outside_math(text: str, change) -> str:
 
 def _accent(m: re.Match) -> str:
     if m.group(1):
-        return (m.group(2) or m.group(3)) + _MARKS[m.group(1)]
-    return (m.group(5) or m.group(6)) + _MARKS[m.group(4)]
+        return (m.group(2) or m.group(3)) + MARKS[m.group(1)]
+    return (m.group(5) or m.group(6)) + MARKS[m.group(4)]
 
 
 def _letters(text: str) -> str:

@@ -11,10 +11,12 @@ from email.policy import default
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
+from fastapi.testclient import TestClient
 
 from paperfeed.config import get_settings
 from paperfeed.digest import subscriptions as subs
 from paperfeed.store import accounts, make_engine
+from paperfeed.web.app import create_app
 from tests.conftest import free_port
 
 NOW = datetime(2025, 3, 31, 10, 0)  # the sample's last listing day, after an 08:00 UTC delivery time
@@ -114,3 +116,9 @@ def subscriber(engine, name: str, verified: bool = True, **options) -> subs.Subs
     if verified:
         subs.mark_verified(engine, user.id, sub.email)
     return subs.get(engine, user.id)
+
+
+@pytest.fixture
+def web(mail_settings):
+    with TestClient(create_app(mail_settings)) as c:
+        yield c

@@ -161,8 +161,8 @@ def test_a_day_a_sync_is_still_adding_to_waits_for_the_next_digest(
 ):
     """Digests never wait for a sync, and never send part of a day: while a sync holds its lease the newest
     stored day may still be growing, so the digest covers up to the day before; the next one sends the rest."""
+    from paperfeed.clock import utcnow
     from paperfeed.store import lease
-    from paperfeed.store.importer import utcnow
 
     subscriber(mail_engine, "ada", trending_n=50)
     assert lease.acquire(mail_engine, "sync", "other-host:1:1:1", 3600, utcnow())

@@ -275,9 +275,9 @@ def test_digests_go_out_while_a_sync_holds_its_lease(mail_engine, mail_settings,
     scheduler runs on what is stored."""
     from datetime import timedelta
 
+    from paperfeed.clock import utcnow
     from paperfeed.digest.scheduler import Scheduler
     from paperfeed.store import lease
-    from paperfeed.store.importer import utcnow
 
     subscriber(mail_engine, "ada", send_empty=True)
     assert lease.acquire(mail_engine, "sync", "other-host:1:1:1", 3600, utcnow())

@@ -7,15 +7,14 @@ from sqlalchemy import insert, select
 from typer.testing import CliRunner
 
 from paperfeed.cli import app as cli
+from paperfeed.clock import utcnow
 from paperfeed.digest import outbox
 from paperfeed.search.indexer import sync
 from paperfeed.search.service import SearchService
 from paperfeed.store import accounts
-from paperfeed.store.importer import utcnow
 from paperfeed.store.schema import outbox as box
 from paperfeed.store.schema import saved_searches
 from tests.digest.conftest import NOW, subscriber
-from tests.digest.test_web_and_cli import web  # noqa: F401  (the web client fixture)
 from tests.web.conftest import login
 
 

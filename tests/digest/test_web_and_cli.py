@@ -3,14 +3,12 @@
 import re
 from datetime import timedelta
 
-import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from paperfeed.cli import app as cli
 from paperfeed.digest import outbox
 from paperfeed.digest import subscriptions as subs
-from paperfeed.web.app import create_app
 from tests.digest.conftest import NOW, subscriber
 from tests.web.conftest import post, register
 
@@ -25,12 +23,6 @@ FORM = {
     "authors": "",
     "active": "on",
 }
-
-
-@pytest.fixture
-def web(mail_settings):
-    with TestClient(create_app(mail_settings)) as c:
-        yield c
 
 
 def link_in(msg, path: str) -> str:

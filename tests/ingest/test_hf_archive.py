@@ -11,9 +11,7 @@ from paperfeed.models import Rejected, Signals
 from paperfeed.store.importer import Importer
 from paperfeed.store.listing import load_papers
 from paperfeed.store.schema import external_signals, papers
-from tests.conftest import FIXTURES, SAMPLE
-
-ARCHIVE = FIXTURES / "hf-archive" / "sample-2025-03.jsonl"
+from tests.conftest import ARCHIVE, SAMPLE
 
 
 def rows() -> list[dict]:

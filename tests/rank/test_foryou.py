@@ -45,7 +45,7 @@ def test_a_ranking_computed_again_the_same_day_is_the_same(service, sample_paper
     gives the same scores: ages count from the start of the day, as the cache key does."""
     from datetime import datetime, timedelta
 
-    from paperfeed.store.importer import utcnow
+    from paperfeed.clock import utcnow
 
     engine = service.engine
     user = accounts.create_user(engine, "ada", "correct horse battery")
@@ -104,7 +104,7 @@ def test_an_import_that_fails_part_way_imports_nothing(service, sample_papers, m
         raise RuntimeError("the encoder ran out of memory")
 
     monkeypatch.setattr(service.encoder, "encode", broken)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="ran out of memory"):
         profile.import_entries(engine, service, user.id, "bibtex", matched + "\n" + unmatched)
     with engine.connect() as conn:
         assert taste.imported_count(conn, user.id) == (0, 0)  # the three matched entries did not land alone

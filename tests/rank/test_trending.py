@@ -46,7 +46,7 @@ def test_rank_breaks_ties_newest_first_and_sorts_new():
     now = trending.end_of(date(2025, 3, 2))
     assert [e.id for e in rank(items, now)] == ["2503.00009", "2503.00003", "2503.00002", "2503.00001"]
     assert [e.id for e in rank(items, now, "new")] == ["2503.00003", "2503.00002", "2503.00009", "2503.00001"]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="sort must be one of"):
         rank(items, now, "best")
 
 

@@ -123,7 +123,7 @@ def test_one_writer_at_a_time_across_processes(data_dir, settings, encoder, engi
     )
     try:
         assert held.stdout.readline().strip() == "locked"
-        with pytest.raises(IndexBusy):
+        with pytest.raises(IndexBusy, match="being updated by another process"):
             sync(engine, data_dir, encoder, wait=0.3)
     finally:
         held.kill()

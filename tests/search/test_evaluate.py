@@ -32,7 +32,7 @@ def test_evaluate_averages_judged_queries_only():
     assert s.mrr10 == pytest.approx((1 + 0.5) / 2)
     assert s.ndcg10 == pytest.approx((1 + 1 / math.log2(3)) / 2)
     assert s.recall10 == s.recall100 == 1.0
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="no query has a relevant document"):
         evaluate(run, {"q": {"a": 0}})
 
 

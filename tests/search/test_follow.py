@@ -5,7 +5,7 @@ from dataclasses import replace
 
 from paperfeed.search.indexer import CURSOR, follow, index_dir, load_cursor, sync
 from paperfeed.store.importer import Importer
-from tests.store.test_importer import make
+from tests.support.builders import make
 
 NEW = make(
     "2612.00001",

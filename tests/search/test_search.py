@@ -99,7 +99,7 @@ def test_odd_queries_give_sensible_results(service, text):
 
 @pytest.mark.parametrize("text", ["foo:bar diffusion", "since:tomorrow"])
 def test_bad_queries_raise_a_clear_error(service, text):
-    with pytest.raises(QueryError):
+    with pytest.raises(QueryError, match="foo:|since"):
         service.search(text)
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import insert, select
 from paperfeed.store import changes
 from paperfeed.store.changes import Cursor
 from paperfeed.store.schema import paper_changes
-from tests.store.test_importer import make, run
+from tests.support.builders import make, run
 
 NOW = datetime(2026, 12, 1)
 

@@ -7,27 +7,8 @@ from sqlalchemy import select, text
 
 from paperfeed.models import Paper, Rejected, title_id
 from paperfeed.store import queries as q
-from paperfeed.store.importer import Importer
 from paperfeed.store.schema import external_signals, metadata, paper_categories, paper_sources, papers
-
-
-def make(pid="2501.00001", **kw) -> Paper:
-    base = dict(
-        id=pid,
-        title="A Study of Things",
-        abstract="We study things.",
-        authors=["Ada Lovelace", "Alan Turing"],
-        categories=["cs.LG", "cs.AI"],
-        listed_date=date(2025, 1, 2),
-        source="test",
-        source_ref="test:1",
-    )
-    base.update(kw)
-    return Paper(**base)
-
-
-def run(engine, items, batch_size=2000):
-    return Importer(engine, batch_size).run(items, "test", "unit")
+from tests.support.builders import make, run
 
 
 def row(engine, pid):

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
+from paperfeed.store.schema import papers
+from paperfeed.sync.run import Sync
+from paperfeed.sync.upstream import Upstream
 from tests.conftest import FIXTURES
 from tests.sync.fake_upstream import FakeUpstream
 
@@ -39,3 +43,44 @@ def sync_settings(settings, upstream):
             "sync_first_days": 1,
         }
     )
+
+
+# -- what several sync tests use ------------------------------------------------------------------
+class Clock:
+    def __init__(self, now: datetime):
+        self.now = now
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def make_sync(engine, settings, clock: Clock, retries: int = 3) -> Sync:
+    client = Upstream(delay=0, retries=retries, timeout=1.0, sleep=clock.sleeps.append)
+    return Sync(engine, settings, client=client, now=clock)
+
+
+def expected(sample_papers, until: date) -> dict[str, date]:
+    wanted = set(FOLLOW.split(","))
+    return {
+        p.id: announce_day(p.listed_date)
+        for p in sample_papers
+        if set(p.categories) & wanted and announce_day(p.listed_date) <= until
+    }
+
+
+def arxiv_days(engine) -> dict[str, date]:
+    with engine.connect() as conn:
+        return dict(conn.execute(select(papers.c.id, papers.c.listed_date).where(~papers.c.id.like("2410.%"))).all())
+
+
+def walk(engine, settings, upstream, first: date, last: date, **kw) -> Clock:
+    """A sync at 01:30 UTC every day from `first` to `last`, the server announcing each day at midnight."""
+    clock = Clock(datetime.combine(first, datetime.min.time()) + timedelta(hours=1, minutes=30))
+    day = first
+    while day <= last:
+        upstream.today = day
+        clock.now = datetime.combine(day, datetime.min.time()) + timedelta(hours=1, minutes=30)
+        make_sync(engine, settings, clock, **kw).run()
+        day += timedelta(days=1)
+    return clock

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from paperfeed.cli import app as cli
 from paperfeed.sync.run import Follow, Sync
 from paperfeed.web.app import create_app
-from tests.sync.test_sync import Clock, make_sync
+from tests.sync.conftest import Clock, make_sync
 from tests.web.conftest import csrf, register
 
 

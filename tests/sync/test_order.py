@@ -12,7 +12,7 @@ from paperfeed.digest import outbox
 from paperfeed.digest import subscriptions as subs
 from paperfeed.store import accounts
 from tests.conftest import free_port
-from tests.sync.test_sync import walk
+from tests.sync.conftest import walk
 
 
 class Inbox:

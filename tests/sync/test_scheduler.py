@@ -12,8 +12,7 @@ from datetime import date, datetime, timedelta
 from paperfeed.sync.run import SourceState, states
 from paperfeed.sync.scheduler import SyncScheduler, next_due
 from tests.conftest import free_port
-from tests.sync.conftest import FOLLOW
-from tests.sync.test_sync import Clock, arxiv_days, expected
+from tests.sync.conftest import FOLLOW, Clock, arxiv_days, expected
 
 
 def test_next_due_backs_off_after_failures():

@@ -16,51 +16,11 @@ from sqlalchemy import func, select
 
 from paperfeed.store import lease
 from paperfeed.store.schema import papers
-from paperfeed.sync.run import Sync, states
+from paperfeed.sync.run import states
 from paperfeed.sync.upstream import Upstream
-from tests.sync.conftest import FOLLOW, HOLIDAY, announce_day
+from tests.sync.conftest import FOLLOW, HOLIDAY, Clock, arxiv_days, expected, make_sync, walk
 
 FIRST, LAST = date(2025, 3, 17), date(2025, 3, 31)
-
-
-class Clock:
-    def __init__(self, now: datetime):
-        self.now = now
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-def make_sync(engine, settings, clock: Clock, retries: int = 3) -> Sync:
-    client = Upstream(delay=0, retries=retries, timeout=1.0, sleep=clock.sleeps.append)
-    return Sync(engine, settings, client=client, now=clock)
-
-
-def expected(sample_papers, until: date) -> dict[str, date]:
-    wanted = set(FOLLOW.split(","))
-    return {
-        p.id: announce_day(p.listed_date)
-        for p in sample_papers
-        if set(p.categories) & wanted and announce_day(p.listed_date) <= until
-    }
-
-
-def arxiv_days(engine) -> dict[str, date]:
-    with engine.connect() as conn:
-        return dict(conn.execute(select(papers.c.id, papers.c.listed_date).where(~papers.c.id.like("2410.%"))).all())
-
-
-def walk(engine, settings, upstream, first: date, last: date, **kw) -> Clock:
-    """A sync at 01:30 UTC every day from `first` to `last`, the server announcing each day at midnight."""
-    clock = Clock(datetime.combine(first, datetime.min.time()) + timedelta(hours=1, minutes=30))
-    day = first
-    while day <= last:
-        upstream.today = day
-        clock.now = datetime.combine(day, datetime.min.time()) + timedelta(hours=1, minutes=30)
-        make_sync(engine, settings, clock, **kw).run()
-        day += timedelta(days=1)
-    return clock
 
 
 def test_a_simulated_fortnight_lands_every_paper_once_on_its_listing_day(
@@ -238,7 +198,6 @@ def test_a_category_run_keeps_its_own_place(engine, sync_settings, upstream, sam
 
 def test_upstream_refuses_odd_answers_in_one_line():
     from paperfeed.ingest.common import is_web_link
-    from paperfeed.sync.upstream import Upstream
 
     assert is_web_link("https://github.com/a/b") and not is_web_link("https://github.com/a/b) [x](javascript:y")
     assert not is_web_link("javascript:alert(1)") and not is_web_link("https://github.com/a b")

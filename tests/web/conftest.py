@@ -53,3 +53,11 @@ def login(client, name: str = "alice", password: str = PASSWORD):
 def post(client, path: str, data: dict | None = None, page: str = "/"):
     """A form POST carrying the CSRF token of `page`, as a browser would send it."""
     return client.post(path, data={**(data or {}), "csrf_token": csrf(client, page)}, follow_redirects=False)
+
+
+TOKEN = re.compile(r'<code class="token">(pf_\w+_[\w-]+)</code>')
+
+
+def api_token(client, kind: str = "api", name: str = "script") -> str:
+    page = post(client, "/settings/tokens", {"kind": kind, "name": name}, "/settings")
+    return TOKEN.search(page.text).group(1)

@@ -5,14 +5,7 @@ import re
 
 import pytest
 
-from tests.web.conftest import post, register
-
-TOKEN = re.compile(r'<code class="token">(pf_\w+_[\w-]+)</code>')
-
-
-def api_token(client, kind: str = "api", name: str = "script") -> str:
-    page = post(client, "/settings/tokens", {"kind": kind, "name": name}, "/settings")
-    return TOKEN.search(page.text).group(1)
+from tests.web.conftest import api_token, post, register
 
 
 def test_daily_papers_has_hugging_face_shape(client, sample_papers, days):
@@ -172,7 +165,7 @@ def test_daily_papers_carry_hugging_face_fields(client, settings, sample_papers)
     from paperfeed.ingest import hf_archive
     from paperfeed.store import make_engine
     from paperfeed.store.importer import Importer
-    from tests.ingest.test_hf_archive import ARCHIVE
+    from tests.conftest import ARCHIVE
 
     engine = make_engine(settings.db_url)
     Importer(engine).run(hf_archive.read(ARCHIVE), "hf-archive", str(ARCHIVE))

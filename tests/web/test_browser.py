@@ -17,6 +17,8 @@ from playwright.sync_api import Page, expect, sync_playwright
 from paperfeed.search.lexical import query_stems, stem
 from tests.conftest import REPO, new_store, served
 
+pytestmark = pytest.mark.browser  # `make test-fast` leaves these out; `make test` runs them
+
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 # Tests leave the working tree clean: screenshots go under build/ unless asked for elsewhere

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from paperfeed.store import accounts
 from paperfeed.store.schema import outbox
-from paperfeed.web import views
+from paperfeed.web import present
 from paperfeed.web.app import create_app
 from tests.web.conftest import PASSWORD, csrf, login, post, register
 
@@ -43,7 +43,7 @@ def test_an_unexpected_error_is_logged_and_has_the_headers(client, monkeypatch, 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(views, "ranked_page", broken)
+    monkeypatch.setattr(present, "ranked_page", broken)
     with caplog.at_level(logging.INFO, logger="paperfeed"):
         page = client.get("/")
     assert page.status_code == 500 and "Something went wrong on our side" in page.text and "boom" not in page.text
@@ -176,8 +176,8 @@ def test_the_time_limit_covers_the_whole_search_request(settings, data_dir, monk
     """Reading the found papers used to run outside the timed part, on the event loop: no 503 ever came."""
     import time
 
-    real = views.load_visible
-    monkeypatch.setattr(views, "load_visible", lambda *a, **k: time.sleep(3.0) or real(*a, **k))
+    real = present.load_visible
+    monkeypatch.setattr(present, "load_visible", lambda *a, **k: time.sleep(3.0) or real(*a, **k))
     with TestClient(create_app(settings.model_copy(update={"query_timeout": 0.3}))) as c:
         started = time.monotonic()
         page = c.get("/search", params={"q": "neural networks"})

@@ -15,8 +15,7 @@ from huggingface_hub import HfApi
 from paperfeed.ingest import hf_archive
 from paperfeed.store import make_engine
 from paperfeed.store.importer import Importer
-from tests.conftest import new_store, served
-from tests.ingest.test_hf_archive import ARCHIVE
+from tests.conftest import ARCHIVE, new_store, served
 
 # paperfeed's encoder sets HF_HUB_OFFLINE (no model download, ever); the client here talks to a loopback
 # paperfeed, so "offline" is lifted for it alone, and telemetry and update checks stay off.

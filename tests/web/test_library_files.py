@@ -13,8 +13,7 @@ from typer.testing import CliRunner
 from paperfeed.cli import app as cli
 from paperfeed.ingest import citations
 from paperfeed.ingest.bibtex import NotBibtex
-from tests.web.conftest import csrf, post, register
-from tests.web.test_api import api_token
+from tests.web.conftest import api_token, csrf, post, register
 
 FORMATS = ("bibtex", "ris", "csl-json")
 

@@ -1,8 +1,4 @@
-import os
 import re
-import subprocess
-import sys
-import time
 from datetime import date
 
 import httpx
@@ -13,7 +9,7 @@ from paperfeed.models import Paper
 from paperfeed.store import make_engine
 from paperfeed.store.importer import Importer
 from paperfeed.web.app import create_app
-from tests.conftest import free_port
+from tests.support.serving import start, stop
 from tests.web.conftest import post, register
 
 ENTRY = re.compile(r'<li class="paper" id="p-([^"]+)"')
@@ -154,31 +150,14 @@ def test_html_in_stored_text_is_escaped(client, settings):
 
 
 def test_serve_answers_real_http(settings, data_dir):
-    port = free_port()
-    env = {**os.environ, "PAPERFEED_DATA_DIR": str(settings.data_dir)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "paperfeed", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc, url = start(settings.data_dir, None)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                page = httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise
-                time.sleep(0.2)
+        page = httpx.get(url + "/", timeout=10)
         assert page.status_code == 200 and "Daily Papers" in page.text
     finally:
-        proc.terminate()
-        _, err = proc.communicate(timeout=10)
+        log = stop(proc)
     # One structured access-log line per request.
-    assert '"method": "GET", "path": "/", "status": 200' in err
+    assert '"method": "GET", "path": "/", "status": 200' in log
 
 
 def test_cards_show_hugging_face_signals_and_no_zero_counters(client, settings, sample_papers):
@@ -188,7 +167,7 @@ def test_cards_show_hugging_face_signals_and_no_zero_counters(client, settings, 
     import json
 
     from paperfeed.ingest import hf_archive
-    from tests.ingest.test_hf_archive import ARCHIVE
+    from tests.conftest import ARCHIVE
 
     engine = make_engine(settings.db_url)
     Importer(engine).run(hf_archive.read(ARCHIVE), "hf-archive", str(ARCHIVE))

@@ -7,7 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from paperfeed.web.app import create_app
-from tests.ingest.test_arxiv_api import Replay, key, recorded
+from tests.support.replay import Replay, key, recorded
 from tests.web.conftest import post, register
 
 ENTRY = re.compile(r'<li class="paper" id="p-([^"]+)"')

@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from paperfeed.config import Settings
 from paperfeed.digest.subscriptions import Period, Subscription, make_token, make_unsubscribe_token
@@ -24,7 +24,6 @@ from paperfeed.search.service import SearchService
 from paperfeed.store import queries as q
 from paperfeed.store.accounts import User, hidden_ids
 from paperfeed.store.listing import load_papers
-from paperfeed.store.schema import paper_categories, papers
 from paperfeed.tex import unicode_text
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -144,12 +143,7 @@ class Composer:
     def _in_category(self, category: str, start: date, end: date) -> set[str]:
         def compute():
             with self.engine.connect() as conn:
-                rows = conn.execute(
-                    select(paper_categories.c.paper_id)
-                    .join(papers, papers.c.id == paper_categories.c.paper_id)
-                    .where(paper_categories.c.category == category, papers.c.listed_date.between(start, end))
-                )
-                return {pid for (pid,) in rows}
+                return q.in_category(conn, category, start, end)
 
         return self._cached(("category", category, start, end), compute)
 

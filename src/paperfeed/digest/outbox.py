@@ -13,13 +13,10 @@ for a passing reason, record what failed for good.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import os
-import smtplib
 import socket
-import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -27,36 +24,24 @@ from datetime import date, datetime, timedelta
 from email.utils import parseaddr
 
 from jinja2 import TemplateError
-from sqlalchemy import Engine, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine
 
+from paperfeed.clock import utcnow
 from paperfeed.config import Settings, secret_key
 from paperfeed.digest import subscriptions as subs
 from paperfeed.digest.compose import Composer
+from paperfeed.digest.smtp import Mailer, PermanentError, TransientError
 from paperfeed.search.service import SearchService
 from paperfeed.store import lease, taste
-from paperfeed.store.accounts import User, user_from_row
-from paperfeed.store.importer import utcnow
-from paperfeed.store.schema import outbox, saved_searches, subscriptions, users
+from paperfeed.store import outbox as store
+from paperfeed.store.accounts import User
 
 log = logging.getLogger("paperfeed.digest")
 BATCH = 200
 
 
-class TransientError(Exception):
-    """Worth trying again later: 4xx, a dropped connection, a timeout."""
-
-
 class ComposeError(Exception):
     """One user's digest could not be composed; the message says why (shown to that user)."""
-
-
-class PermanentError(Exception):
-    """The server refused for good (5xx)."""
-
-    def __init__(self, message: str, address_refused: bool):
-        super().__init__(message)
-        self.address_refused = address_refused
 
 
 @dataclass
@@ -82,80 +67,7 @@ class Report:
         return "; ".join([text, *self.notes])
 
 
-# -- SMTP -------------------------------------------------------------------------------------------
-class Mailer:
-    """One SMTP connection, opened on first use and reopened after a failure."""
-
-    def __init__(self, settings: Settings):
-        self.settings = settings
-        self.conn: smtplib.SMTP | None = None
-
-    def _password(self) -> str:
-        if self.settings.smtp_password_file:
-            return self.settings.smtp_password_file.read_text().strip()
-        return self.settings.smtp_password
-
-    def _open(self) -> smtplib.SMTP:
-        s = self.settings
-        context = ssl.create_default_context()
-        if s.smtp_security == "ssl":
-            conn = smtplib.SMTP_SSL(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout, context=context)
-        else:
-            conn = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout)
-            if s.smtp_security == "starttls":
-                conn.starttls(context=context)
-        if s.smtp_username:
-            conn.login(s.smtp_username, self._password())
-        return conn
-
-    def send(self, sender: str, to: str, data: bytes) -> None:
-        try:
-            if self.conn is None:
-                self.conn = self._open()
-            self.conn.sendmail(sender, [to], data)
-        except smtplib.SMTPRecipientsRefused as exc:
-            code, text = next(iter(exc.recipients.values()))
-            if code >= 500:
-                raise PermanentError(f"{code} {_text(text)}", address_refused=True) from exc
-            raise TransientError(f"{code} {_text(text)}") from exc
-        except smtplib.SMTPDataError as exc:
-            if exc.smtp_code >= 500:
-                raise PermanentError(f"{exc.smtp_code} {_text(exc.smtp_error)}", address_refused=False) from exc
-            raise TransientError(f"{exc.smtp_code} {_text(exc.smtp_error)}") from exc
-        except smtplib.SMTPResponseException as exc:
-            self.close()
-            raise TransientError(f"{exc.smtp_code} {_text(exc.smtp_error)}") from exc
-        except (smtplib.SMTPException, OSError) as exc:
-            self.close()
-            raise TransientError(f"{type(exc).__name__}: {exc}") from exc
-
-    def close(self) -> None:
-        if self.conn is not None:
-            with contextlib.suppress(smtplib.SMTPException, OSError):
-                self.conn.quit()
-            self.conn = None
-
-
-def _text(raw) -> str:
-    return (raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw))[:300]
-
-
 # -- composing --------------------------------------------------------------------------------------
-def due_subscriptions(engine: Engine) -> list[int]:
-    with engine.connect() as conn:
-        return list(
-            conn.execute(
-                select(subscriptions.c.user_id)
-                .where(
-                    subscriptions.c.active.is_(True),
-                    subscriptions.c.verified_at.is_not(None),
-                    subscriptions.c.bounced_at.is_(None),
-                )
-                .order_by(subscriptions.c.user_id)
-            ).scalars()
-        )
-
-
 CHUNK = 200  # users composed per read of their settings and per outbox transaction
 
 
@@ -171,34 +83,11 @@ class Pending:
 
 def load_chunk(engine: Engine, user_ids: list[int], now: datetime) -> list[tuple[Pending, subs.Period]]:
     """Subscriptions of these users whose current period has no outbox row yet, with what composing needs."""
-    with engine.connect() as conn:
-        rows = conn.execute(select(subscriptions).where(subscriptions.c.user_id.in_(user_ids))).mappings().all()
-        found = {
-            r["user_id"]: subs.Subscription(**{k: r[k] for k in subs.Subscription.__dataclass_fields__}) for r in rows
-        }
-        # The latest period whose delivery time has passed: a new subscriber's first digest comes at the
-        # next run after verifying; a server that was down sends one catch-up digest, not one per day missed.
-        periods = {uid: subs.period_for(sub, now) for uid, sub in found.items()}
-        keys = {p.key for p in periods.values()}
-        query = select(outbox.c.user_id, outbox.c.period).where(
-            outbox.c.user_id.in_(user_ids), outbox.c.period.in_(keys)
-        )
-        done = {(uid, key) for uid, key in conn.execute(query)}
-        people = {r.id: user_from_row(r) for r in conn.execute(select(users).where(users.c.id.in_(user_ids)))}
-        saved: dict[int, list[dict]] = {}
-        for r in conn.execute(
-            select(saved_searches).where(saved_searches.c.user_id.in_(user_ids)).order_by(saved_searches.c.id)
-        ).mappings():
-            saved.setdefault(r["user_id"], []).append(dict(r))
-        latest = select(func.max(outbox.c.id)).where(outbox.c.user_id.in_(user_ids), outbox.c.kind == "digest")
-        last = {
-            r.user_id: (r.paper_ids, r.covered_until)
-            for r in conn.execute(
-                select(outbox.c.user_id, outbox.c.paper_ids, outbox.c.covered_until).where(
-                    outbox.c.id.in_(latest.group_by(outbox.c.user_id))
-                )
-            )
-        }
+    found = store.subscriptions_of(engine, user_ids)
+    # The latest period whose delivery time has passed: a new subscriber's first digest comes at the
+    # next run after verifying; a server that was down sends one catch-up digest, not one per day missed.
+    periods = {uid: subs.period_for(sub, now) for uid, sub in found.items()}
+    done, people, saved, last = store.chunk_state(engine, user_ids, {p.key for p in periods.values()})
     return [
         (Pending(found[uid], people[uid], saved.get(uid, []), last.get(uid)), periods[uid])
         for uid in user_ids
@@ -208,7 +97,7 @@ def load_chunk(engine: Engine, user_ids: list[int], now: datetime) -> list[tuple
 
 def compose_due(engine: Engine, composer: Composer, now: datetime, report: Report) -> None:
     """An outbox row for every active, verified subscription whose current period has none yet."""
-    ids = due_subscriptions(engine)
+    ids = store.due_user_ids(engine)
     for i in range(0, len(ids), CHUNK):
         rows = []
         for pending, period in load_chunk(engine, ids[i : i + CHUNK], now):
@@ -222,7 +111,7 @@ def compose_due(engine: Engine, composer: Composer, now: datetime, report: Repor
                 why = f"could not compose: {exc}"[:500]
                 last = pending.last or ([], None)  # the next digest continues from the last one that was made
                 uid, to = pending.sub.user_id, pending.sub.email
-                rows.append(_row(uid, period.key, "digest", "failed", to, "", *last, why))
+                rows.append(store.new_row(uid, period.key, "digest", "failed", to, "", *last, why))
                 continue
             except Exception as exc:
                 # Not the user's doing (an index being rebuilt, a busy database): no row, so the next run
@@ -235,7 +124,7 @@ def compose_due(engine: Engine, composer: Composer, now: datetime, report: Repor
             else:
                 report.composed += 1
             rows.append(
-                _row(
+                store.new_row(
                     pending.sub.user_id,
                     period.key,
                     "digest",
@@ -246,7 +135,7 @@ def compose_due(engine: Engine, composer: Composer, now: datetime, report: Repor
                     digest.covered_until,
                 )
             )
-        _insert_many(engine, rows)
+        store.insert_many(engine, rows)
         # Shown in a digest: For you leaves these out from the next day on.
         shown = [(r["user_id"], pid) for r in rows if r["status"] == "pending" for pid in r["paper_ids"]]
         taste.mark_seen_many(engine, shown, "digest", at=now)
@@ -276,10 +165,7 @@ def preview(engine: Engine, settings: Settings, user_id: int, day, search: Searc
         raise subs.SubscriptionError("no digest subscription for this user")
     now = subs.due_time(sub, day)
     period = subs.period_for(sub, now)
-    with engine.connect() as conn:
-        stored = conn.execute(
-            select(outbox.c.message).where(outbox.c.user_id == user_id, outbox.c.period == period.key)
-        ).scalar()
+    stored = store.stored_message(engine, user_id, period.key)
     if stored is not None:
         return stored
     chunk = load_chunk(engine, [user_id], now)
@@ -304,7 +190,7 @@ def queue_verification(engine: Engine, settings: Settings, user_id: int, search:
     now = utcnow()
     msg = Composer(engine, settings, secret_key(settings), search).verification(user, sub, now)
     address = hashlib.sha1(sub.email.lower().encode()).hexdigest()[:12]
-    row = _row(
+    row = store.new_row(
         user_id,
         f"verify:{int(now.timestamp()) // VERIFY_EVERY}:{address}",
         "verify",
@@ -314,60 +200,7 @@ def queue_verification(engine: Engine, settings: Settings, user_id: int, search:
         [],
         None,
     )
-    recent = select(func.count()).where(
-        outbox.c.user_id == user_id, outbox.c.kind == "verify", outbox.c.created_at > now - timedelta(hours=1)
-    )
-    try:
-        with engine.begin() as conn:
-            conn.execute(insert(outbox), [row])
-            if conn.execute(recent).scalar() > VERIFY_PER_HOUR:
-                raise _TooMany
-    except (IntegrityError, _TooMany):
-        return False
-    return True
-
-
-class _TooMany(Exception):
-    """Rolls the insert back."""
-
-
-def _row(user_id, period, kind, status, to, message, paper_ids, covered, error=None) -> dict:
-    # Every row has every key: an insert of many rows takes its columns from the first.
-    now = utcnow()
-    return {
-        "user_id": user_id,
-        "period": period,
-        "kind": kind,
-        "status": status,
-        "to_addr": to,
-        "message": message,
-        "paper_ids": paper_ids,
-        "covered_until": covered,
-        "attempts": 0,
-        "last_error": error,
-        "next_attempt_at": now,
-        "created_at": now,
-    }
-
-
-def _insert_many(engine: Engine, rows: list[dict]) -> int:
-    """Insert in one transaction; if another process composed some of these meanwhile, row by row."""
-    if not rows:
-        return 0
-    try:
-        with engine.begin() as conn:
-            conn.execute(insert(outbox), rows)
-        return len(rows)
-    except IntegrityError:
-        added = 0
-        for row in rows:
-            try:
-                with engine.begin() as conn:
-                    conn.execute(insert(outbox), [row])
-                added += 1
-            except IntegrityError:
-                pass  # another process composed this period first
-        return added
+    return store.insert_verification(engine, row, VERIFY_PER_HOUR, now)
 
 
 # -- sending ----------------------------------------------------------------------------------------
@@ -380,37 +213,14 @@ def release_stale(engine: Engine, settings: Settings) -> int:
     host = socket.gethostname()
     expired = utcnow() - timedelta(seconds=settings.digest_lease_seconds)
     stale = []
-    with engine.connect() as conn:
-        for row_id, claimed_by, claimed_at in conn.execute(
-            select(outbox.c.id, outbox.c.claimed_by, outbox.c.claimed_at).where(outbox.c.status == "sending")
-        ):
-            owner_host, _, pid = (claimed_by or "").rpartition(":")
-            dead_here = owner_host == host and pid.isdigit() and (int(pid) == os.getpid() or not lease.alive(int(pid)))
-            if dead_here or claimed_at is None or claimed_at < expired:
-                stale.append((row_id, claimed_by))
+    for row_id, claimed_by, claimed_at in store.sending(engine):
+        owner_host, _, pid = (claimed_by or "").rpartition(":")
+        dead_here = owner_host == host and pid.isdigit() and (int(pid) == os.getpid() or not lease.alive(int(pid)))
+        if dead_here or claimed_at is None or claimed_at < expired:
+            stale.append((row_id, claimed_by))
     for row_id, claimed_by in stale:
-        with engine.begin() as conn:
-            conn.execute(
-                update(outbox)
-                .where(outbox.c.id == row_id, outbox.c.status == "sending", outbox.c.claimed_by == claimed_by)
-                .values(status="pending", claimed_by=None, claimed_at=None)
-            )
+        store.release(engine, row_id, claimed_by)
     return len(stale)
-
-
-def claim(engine: Engine, row_id: int, me: str) -> bool:
-    with engine.begin() as conn:
-        done = conn.execute(
-            update(outbox)
-            .where(outbox.c.id == row_id, outbox.c.status == "pending")
-            .values(status="sending", claimed_by=me, claimed_at=utcnow())
-        )
-    return done.rowcount == 1
-
-
-def finish(engine: Engine, row_id: int, **values) -> None:
-    with engine.begin() as conn:
-        conn.execute(update(outbox).where(outbox.c.id == row_id).values(claimed_by=None, **values))
 
 
 class Pacer:
@@ -433,26 +243,15 @@ def send_due(engine: Engine, settings: Settings, mailer: Mailer, pacer: Pacer, r
     me = sender_id()
     sender = parseaddr(settings.mail_from)[1]
     while True:
-        with engine.connect() as conn:
-            ids = (
-                conn.execute(
-                    select(outbox.c.id)
-                    .where(outbox.c.status == "pending", outbox.c.next_attempt_at <= utcnow())
-                    .order_by(outbox.c.id)
-                    .limit(BATCH)
-                )
-                .scalars()
-                .all()
-            )
+        ids = store.due_ids(engine, BATCH)
         if not ids:
             return
         progressed = False
         for row_id in ids:
-            if not claim(engine, row_id, me):
+            if not store.claim(engine, row_id, me):
                 continue  # another sender has it
             progressed = True
-            with engine.connect() as conn:
-                row = conn.execute(select(outbox).where(outbox.c.id == row_id)).first()
+            row = store.row(engine, row_id)
             pacer.wait()
             deliver(engine, settings, mailer, sender, row, report)
         if not progressed:
@@ -463,7 +262,7 @@ def deliver(engine: Engine, settings: Settings, mailer: Mailer, sender: str, row
     try:
         mailer.send(sender, row.to_addr, row.message.encode())
     except PermanentError as exc:
-        finish(engine, row.id, status="failed", last_error=str(exc), attempts=row.attempts + 1)
+        store.finish(engine, row.id, status="failed", last_error=str(exc), attempts=row.attempts + 1)
         report.failed += 1
         if exc.address_refused:
             subs.mark_bounced(engine, row.user_id, str(exc))
@@ -472,13 +271,13 @@ def deliver(engine: Engine, settings: Settings, mailer: Mailer, sender: str, row
     except TransientError as exc:
         attempts = row.attempts + 1
         if attempts >= settings.digest_max_attempts:
-            finish(
+            store.finish(
                 engine, row.id, status="failed", last_error=f"gave up after {attempts} tries: {exc}", attempts=attempts
             )
             report.failed += 1
             return
         delay = settings.digest_retry_base_seconds * 2 ** (attempts - 1)
-        finish(
+        store.finish(
             engine,
             row.id,
             status="pending",
@@ -489,16 +288,8 @@ def deliver(engine: Engine, settings: Settings, mailer: Mailer, sender: str, row
         report.retried += 1
         log.info("digest %s for user %s: %s; retry in %.0f s", row.period, row.user_id, exc, delay)
     else:
-        finish(engine, row.id, status="sent", sent_at=utcnow(), attempts=row.attempts + 1, last_error=None)
+        store.finish(engine, row.id, status="sent", sent_at=utcnow(), attempts=row.attempts + 1, last_error=None)
         report.sent += 1
-
-
-def pending_state(engine: Engine) -> tuple[int, datetime | None]:
-    with engine.connect() as conn:
-        n, earliest = conn.execute(
-            select(func.count(), func.min(outbox.c.next_attempt_at)).where(outbox.c.status == "pending")
-        ).one()
-    return n, earliest
 
 
 def run(
@@ -515,7 +306,7 @@ def run(
     composer = Composer(engine, settings, secret_key(settings), search)
     if not settings.smtp_host and mailer is None:
         compose_due(engine, composer, now or utcnow(), report)
-        report.pending = pending_state(engine)[0]
+        report.pending = store.pending_state(engine)[0]
         report.notes.append("no SMTP host configured (PAPERFEED_SMTP_HOST): composed, not sent")
         return report
     mailer = mailer or Mailer(settings)
@@ -547,7 +338,7 @@ def run(
     try:
         while True:
             send_due(engine, settings, mailer, pacer, report)
-            n, earliest = pending_state(engine)
+            n, earliest = store.pending_state(engine)
             report.pending = n
             if not n or earliest is None:
                 break

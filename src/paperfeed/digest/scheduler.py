@@ -8,11 +8,11 @@ import uuid
 
 from sqlalchemy import Engine
 
+from paperfeed.clock import utcnow
 from paperfeed.config import Settings
 from paperfeed.digest import outbox, webhooks
 from paperfeed.search.service import SearchService
 from paperfeed.store import lease
-from paperfeed.store.importer import utcnow
 
 log = logging.getLogger("paperfeed.digest")
 

@@ -5,17 +5,27 @@ from __future__ import annotations
 import re
 import time as time_module
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from itsdangerous import BadData, URLSafeSerializer, URLSafeTimedSerializer
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine
 
 from paperfeed.search.query import QueryError, parse
-from paperfeed.store.accounts import EMAIL, User, user_from_row
-from paperfeed.store.importer import utcnow
-from paperfeed.store.schema import saved_searches, subscriptions, users
+from paperfeed.store import subscriptions as store
+from paperfeed.store.accounts import EMAIL
+
+# What the store reads and writes, named here as the digest's callers have always named them.
+from paperfeed.store.subscriptions import (  # noqa: F401
+    Subscription,
+    delete_search,
+    get,
+    mark_verified,
+    searches,
+    set_active,
+    user_of,
+)
 
 FREQUENCIES = ("daily", "weekly")
 CATEGORY = re.compile(r"^[A-Za-z\-]+(\.[A-Za-z\-]+)?$")
@@ -30,25 +40,6 @@ clock = time_module.time
 
 class SubscriptionError(ValueError):
     """Input that cannot be subscribed, with a message to show."""
-
-
-@dataclass
-class Subscription:
-    user_id: int
-    email: str
-    frequency: str = "daily"
-    hour: int = 8
-    weekday: int = 0
-    timezone: str = "UTC"
-    trending_n: int = 10
-    categories: list[str] = field(default_factory=list)
-    authors: list[str] = field(default_factory=list)
-    send_empty: bool = False
-    active: bool = True
-    verified_at: datetime | None = None
-    bounced_at: datetime | None = None
-    bounce_reason: str | None = None
-    created_at: datetime | None = None
 
 
 def _plain(text: str, limit: int) -> str:
@@ -84,77 +75,13 @@ def validate(sub: Subscription) -> Subscription:
     return sub
 
 
-def get(engine: Engine, user_id: int) -> Subscription | None:
-    with engine.connect() as conn:
-        row = conn.execute(select(subscriptions).where(subscriptions.c.user_id == user_id)).mappings().first()
-    return Subscription(**{k: row[k] for k in Subscription.__dataclass_fields__}) if row else None
-
-
 def save(engine: Engine, sub: Subscription) -> tuple[Subscription, bool]:
     """Create or update the subscription; True when the address must (again) be verified."""
-    validate(sub)
-    now = utcnow()
-    old = get(engine, sub.user_id)
-    values = {
-        k: getattr(sub, k)
-        for k in (
-            "email",
-            "frequency",
-            "hour",
-            "weekday",
-            "timezone",
-            "trending_n",
-            "categories",
-            "authors",
-            "send_empty",
-            "active",
-        )
-    }
-    changed_address = old is None or old.email.lower() != sub.email.lower()
-    if changed_address:
-        values.update(verified_at=None, bounced_at=None, bounce_reason=None)
-    with engine.begin() as conn:
-        if old is None:
-            conn.execute(insert(subscriptions).values(user_id=sub.user_id, created_at=now, updated_at=now, **values))
-        else:
-            conn.execute(
-                update(subscriptions).where(subscriptions.c.user_id == sub.user_id).values(updated_at=now, **values)
-            )
-    fresh = get(engine, sub.user_id)
-    return fresh, fresh.verified_at is None
-
-
-def set_active(engine: Engine, user_id: int, active: bool) -> bool:
-    with engine.begin() as conn:
-        done = conn.execute(
-            update(subscriptions).where(subscriptions.c.user_id == user_id).values(active=active, updated_at=utcnow())
-        )
-    return done.rowcount > 0
-
-
-def mark_verified(engine: Engine, user_id: int, email: str) -> bool:
-    with engine.begin() as conn:
-        done = conn.execute(
-            update(subscriptions)
-            .where(subscriptions.c.user_id == user_id, subscriptions.c.email == email)
-            .values(verified_at=utcnow(), bounced_at=None, bounce_reason=None)
-        )
-    return done.rowcount > 0
+    return store.write(engine, validate(sub))
 
 
 def mark_bounced(engine: Engine, user_id: int, reason: str) -> None:
-    with engine.begin() as conn:
-        conn.execute(
-            update(subscriptions)
-            .where(subscriptions.c.user_id == user_id)
-            .values(bounced_at=utcnow(), bounce_reason=_plain(reason, 300))
-        )
-
-
-def user_of(engine: Engine, user_id: int) -> User | None:
-    with engine.connect() as conn:
-        row = conn.execute(select(users).where(users.c.id == user_id)).first()
-    return user_from_row(row) if row else None
+    store.mark_bounced(engine, user_id, _plain(reason, 300))
 
 
 # -- saved searches ---------------------------------------------------------------------------------
@@ -167,30 +94,10 @@ def add_search(engine: Engine, user_id: int, title: str, query: str) -> int:
         raise SubscriptionError(f"the saved search does not parse: {exc}") from exc
     if not (parsed.has_text or parsed.has_filters):
         raise SubscriptionError("a saved search needs some words, a phrase, author: or cat:")
-    with engine.begin() as conn:
-        if len(conn.execute(select(saved_searches.c.id).where(saved_searches.c.user_id == user_id)).all()) >= (
-            MAX_SAVED_SEARCHES
-        ):
-            raise SubscriptionError(f"{MAX_SAVED_SEARCHES} saved searches at most")
-        return conn.execute(
-            insert(saved_searches).values(user_id=user_id, title=title, query=query, created_at=utcnow())
-        ).inserted_primary_key[0]
-
-
-def searches(engine: Engine, user_id: int) -> list[dict]:
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(saved_searches).where(saved_searches.c.user_id == user_id).order_by(saved_searches.c.id)
-        ).mappings()
-        return [dict(r) for r in rows]
-
-
-def delete_search(engine: Engine, user_id: int, search_id: int) -> bool:
-    with engine.begin() as conn:
-        done = conn.execute(
-            delete(saved_searches).where(saved_searches.c.id == search_id, saved_searches.c.user_id == user_id)
-        )
-    return done.rowcount > 0
+    try:
+        return store.add_search(engine, user_id, title, query, MAX_SAVED_SEARCHES)
+    except store.TooMany as exc:
+        raise SubscriptionError(str(exc)) from None
 
 
 # -- periods ----------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ import httpx
 from sqlalchemy import Engine
 
 from paperfeed import __version__
+from paperfeed.clock import utcnow
 from paperfeed.config import Settings
 from paperfeed.rank.foryou import for_you
 from paperfeed.rank.trending import ranked_ids
@@ -36,7 +37,6 @@ from paperfeed.store import hooks as store
 from paperfeed.store import queries as q
 from paperfeed.store import taste
 from paperfeed.store.accounts import User
-from paperfeed.store.importer import utcnow
 
 log = logging.getLogger("paperfeed.webhooks")
 MAX_TOP = 10  # Discord takes at most 10 embeds in one message

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from paperfeed.ingest.common import decode, has_bad_chars, iter_elements, parse_datetime, read_bytes, text_of
+from paperfeed.ingest.common import core_problem, decode, iter_elements, parse_datetime, read_bytes, text_of
 from paperfeed.ingest.http import Answer, BoundedClient
 from paperfeed.models import Paper, Rejected, SourceError, parse_arxiv_id
 
@@ -86,13 +86,10 @@ def parse_entry(entry: ET.Element, ref: str) -> Paper | Rejected:
     ref = f"{ref} ({arxiv_id.canonical})"
     title = text_of(entry.find(f"{ATOM}title"))
     abstract = text_of(entry.find(f"{ATOM}summary"))
-    if not title:
-        return Rejected(ref, "missing title")
-    if not abstract:
-        return Rejected(ref, "missing abstract")
     authors = [text_of(a.find(f"{ATOM}name")) for a in entry.findall(f"{ATOM}author")]
-    if has_bad_chars(title, abstract, *authors):
-        return Rejected(ref, "text is not valid UTF-8")
+    problem = core_problem(title, abstract, authors)
+    if problem:
+        return Rejected(ref, problem)
     primary = entry.find(f"{ARXIV}primary_category")
     categories = [c.get("term") for c in entry.findall(f"{ATOM}category") if c.get("term")]
     if primary is not None and primary.get("term"):

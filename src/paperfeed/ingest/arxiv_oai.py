@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
-from paperfeed.ingest.common import decode, has_bad_chars, iter_elements, parse_datetime, read_bytes, text_of
+from paperfeed.ingest.common import core_problem, decode, iter_elements, parse_datetime, read_bytes, text_of
 from paperfeed.models import Paper, Rejected, SourceError, parse_arxiv_id
 
 SOURCE = "arxiv-oai"
@@ -56,13 +56,10 @@ def parse_record(record: ET.Element, ref: str) -> Paper | Rejected | None:
     ref = f"{ref} ({arxiv_id.canonical})"
     title = text_of(meta.find(f"{AX}title"))
     abstract = text_of(meta.find(f"{AX}abstract"))
-    if not title:
-        return Rejected(ref, "missing title")
-    if not abstract:
-        return Rejected(ref, "missing abstract")
     authors = [_author(a) for a in meta.findall(f"{AX}authors/{AX}author")]
-    if has_bad_chars(title, abstract, *authors):
-        return Rejected(ref, "text is not valid UTF-8")
+    problem = core_problem(title, abstract, authors)
+    if problem:
+        return Rejected(ref, problem)
     try:
         created = parse_datetime(text_of(meta.find(f"{AX}created")))
         updated = parse_datetime(text_of(meta.find(f"{AX}updated"))) or created

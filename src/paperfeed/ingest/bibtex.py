@@ -24,6 +24,7 @@ from bibtexparser.model import Entry as BibEntry
 from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
 
 from paperfeed.models import LIMITS, MAX_AUTHORS, MAX_NAME, clean_text, normalize_title, parse_arxiv_id
+from paperfeed.tex import MARKS
 
 MAX_BYTES = 20 * 1024 * 1024  # callers refuse bigger uploads; the parser itself does not check
 
@@ -258,22 +259,6 @@ def _plain_text(value: str) -> str:
 
 # \"o, {\"o}, \'{e}, \c c ...: the letter and its combining mark; \ss, \o ...: the letter itself.
 _ACCENT = re.compile(r"\\([\"'`^~=.uvHckrd])\s*\{?\s*([A-Za-z]|\\i|\\j)(?:\s*\})?")
-_MARKS = {
-    '"': "\u0308",
-    "'": "\u0301",
-    "`": "\u0300",
-    "^": "\u0302",
-    "~": "\u0303",
-    "=": "\u0304",
-    ".": "\u0307",
-    "u": "\u0306",
-    "v": "\u030c",
-    "H": "\u030b",
-    "c": "\u0327",
-    "k": "\u0328",
-    "r": "\u030a",
-    "d": "\u0323",
-}
 _LETTERS = {
     "ss": "ß",
     "o": "ø",
@@ -298,7 +283,7 @@ _FORMAT = re.compile(
 def _quick_text(value: str) -> str:
     """TeX read roughly, in one pass of a few regular expressions: what pylatexenc would give for accents and
     formatting macros (math and other commands kept as written, as pylatexenc keeps math)."""
-    text = _ACCENT.sub(lambda m: _LETTERS.get(m.group(2)[1:], m.group(2)) + _MARKS[m.group(1)], value)
+    text = _ACCENT.sub(lambda m: _LETTERS.get(m.group(2)[1:], m.group(2)) + MARKS[m.group(1)], value)
     text = _LETTER.sub(lambda m: _LETTERS[m.group(1)], _FORMAT.sub("", text))
     return unicodedata.normalize("NFC", text.translate(_BRACES))
 

@@ -185,3 +185,15 @@ def parse_datetime(value: str | None) -> datetime | None:
 def parse_date(value: str | None) -> date | None:
     dt = parse_datetime(value)
     return dt.date() if dt else None
+
+
+def core_problem(title: str | None, abstract: str | None, authors: list[str | None]) -> str | None:
+    """What makes an arXiv record unusable (the API's and OAI-PMH's alike), or None: no title, no abstract, or
+    text that is not valid UTF-8."""
+    if not title:
+        return "missing title"
+    if not abstract:
+        return "missing abstract"
+    if has_bad_chars(title, abstract, *authors):
+        return "text is not valid UTF-8"
+    return None

@@ -24,14 +24,14 @@ from datetime import datetime, time
 from time import monotonic
 
 import numpy as np
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
+from paperfeed.clock import utcnow
 from paperfeed.rank import model, terms
 from paperfeed.rank import recommend as rec
 from paperfeed.search.service import SearchService
+from paperfeed.store import queries
 from paperfeed.store import taste as store_taste
-from paperfeed.store.importer import utcnow
-from paperfeed.store.schema import papers
 
 RANDOM_NEGATIVES = 300
 OPENED_STRENGTH = 0.3  # a paper opened says less than one upvoted or saved
@@ -176,13 +176,8 @@ def load_candidates(engine: Engine, search: SearchService, ids: list[str]) -> Ca
 
 
 def paper_rows(engine: Engine, ids: list[str]) -> dict:
-    """id -> (id, title, abstract, categories) of the stored ones of `ids` (in chunks: SQLite caps parameters)."""
-    rows = {}
-    query = select(papers.c.id, papers.c.title, papers.c.abstract, papers.c.categories)
-    with engine.connect() as conn:
-        for start in range(0, len(ids), 5000):
-            rows.update({r.id: r for r in conn.execute(query.where(papers.c.id.in_(ids[start : start + 5000])))})
-    return rows
+    """id -> (id, title, abstract, categories) of the stored ones of `ids`."""
+    return queries.text_rows(engine, ids)
 
 
 def _read_candidates(engine: Engine, search: SearchService, ids: list[str]) -> Candidates:

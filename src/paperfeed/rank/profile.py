@@ -14,14 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import Engine, String, cast, func, select
+from sqlalchemy import Engine
 
 from paperfeed.ingest import bibtex, library_file
 from paperfeed.models import normalize_title
 from paperfeed.search.service import SearchService
-from paperfeed.store import taste
+from paperfeed.store import queries, taste
 from paperfeed.store.library_io import match
-from paperfeed.store.schema import papers
 
 EMBED_LIMIT = 300
 MAX_ENTRIES = 20_000  # a whole imported profile (a large Zotero library; 14 months of HF featured papers is 5,000+)
@@ -105,13 +104,8 @@ def import_author(engine: Engine, user_id: int, name: str) -> Report:
 
 
 def papers_by(engine: Engine, name: str, wanted: str) -> list[str]:
-    # A rough LIKE on the JSON text of the last name narrows the scan; the exact comparison is done here.
-    last = name.split()[-1].lower()
-    authors_text = func.lower(cast(papers.c.authors, String))
-    query = select(papers.c.id, papers.c.authors).where(authors_text.contains(last, autoescape=True))
-    with engine.connect() as conn:
-        rows = conn.execute(query).all()
-    return [pid for pid, authors in rows if any(normalize_title(a) == wanted for a in authors or [])]
+    rows = queries.authors_like(engine, name.split()[-1])
+    return [pid for pid, authors in rows if any(normalize_title(a) == wanted for a in authors)]
 
 
 def row_for(pid: str, e: bibtex.Entry, kind: str) -> dict:

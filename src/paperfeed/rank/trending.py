@@ -18,10 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
 
+from paperfeed.store import queries as q
 from paperfeed.store.listing import with_code
-from paperfeed.store.schema import external_signals, hidden_papers, paper_categories, papers, upvotes
 
 GRAVITY = 1.8
 EXTERNAL_WEIGHT = 1.0
@@ -47,22 +47,7 @@ def end_of(day: date) -> datetime:
 
 def entries(conn: Connection, start: date, end: date, category: str | None = None) -> list[Entry]:
     """Every visible paper listed from `start` to `end` (inclusive), with its vote counts."""
-    votes = select(func.count()).where(upvotes.c.paper_id == papers.c.id).scalar_subquery()
-    external = (
-        select(func.coalesce(func.sum(external_signals.c.value_num), 0))
-        .where(external_signals.c.paper_id == papers.c.id, external_signals.c.name == "upvotes")
-        .scalar_subquery()
-    )
-    query = select(papers.c.id, papers.c.listed_date, votes.label("votes"), external.label("external")).where(
-        papers.c.listed_date >= start,
-        papers.c.listed_date <= end,
-        papers.c.id.not_in(select(hidden_papers.c.paper_id)),
-    )
-    if category:
-        query = query.where(
-            papers.c.id.in_(select(paper_categories.c.paper_id).where(paper_categories.c.category == category))
-        )
-    return [Entry(pid, listed, int(v), int(e)) for pid, listed, v, e in conn.execute(query)]
+    return [Entry(pid, listed, int(v), int(e)) for pid, listed, v, e in q.vote_counts(conn, start, end, category)]
 
 
 def rank(items: list[Entry], now: datetime, sort: str = "trending") -> list[Entry]:
@@ -80,17 +65,7 @@ def rank(items: list[Entry], now: datetime, sort: str = "trending") -> list[Entr
 
 def trending(conn: Connection, days: int = 3, category: str | None = None, limit: int = 100) -> list[Entry]:
     """The top papers of the last `days` listing days that have papers, ending at the newest one."""
-    recent = (
-        conn.execute(
-            select(papers.c.listed_date)
-            .where(papers.c.listed_date.is_not(None))
-            .distinct()
-            .order_by(papers.c.listed_date.desc())
-            .limit(days)
-        )
-        .scalars()
-        .all()
-    )
+    recent = q.recent_days(conn, days)
     if not recent:
         return []
     return rank(entries(conn, recent[-1], recent[0], category), end_of(recent[0]))[:limit]

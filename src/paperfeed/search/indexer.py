@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from paperfeed.search.encoder import Encoder, paper_text
 from paperfeed.search.lexical import LexicalIndex, day_number
 from paperfeed.search.vectors import Damaged, NewRow, VectorStore
 from paperfeed.store import changes
-from paperfeed.store.schema import papers
+from paperfeed.store import queries as q
 
 CHUNK = 1000
 FOLLOW_LIMIT = 2000  # changes applied by the server itself; more: `paperfeed index` in its own process
@@ -103,14 +103,7 @@ def _stamp(value) -> str:
 
 def current_stamps(engine: Engine, scope: list[str] | None = None) -> dict[str, str]:
     """paper id -> version stamp, for every paper or those in `scope`."""
-    query = select(papers.c.id, papers.c.modified_at)
-    with engine.connect() as conn:
-        if scope is None:
-            return {pid: _stamp(mod) for pid, mod in conn.execute(query)}
-        found = {}
-        for i in range(0, len(scope), 500):
-            found.update(conn.execute(query.where(papers.c.id.in_(scope[i : i + 500]))).all())
-        return {pid: _stamp(mod) for pid, mod in found.items()}
+    return {pid: _stamp(mod) for pid, mod in q.modified_stamps(engine, scope).items()}
 
 
 def pending(
@@ -286,7 +279,7 @@ def _lexical_problem(root: Path) -> str | None:
 
 def _rows(engine: Engine, ids: list[str]) -> list[dict]:
     with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(select(papers).where(papers.c.id.in_(ids))).mappings()]
+        return q.paper_rows(conn, ids)
 
 
 def _index_chunk(engine, ids, live, reuse, previous, store, encoder, report) -> None:

@@ -13,12 +13,12 @@ import sys
 import threading
 import time
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
 from paperfeed.search.encoder import LazyEncoder
 from paperfeed.search.indexer import IndexBusy, follow, sync
 from paperfeed.search.service import SearchService
-from paperfeed.store.schema import papers as paper_table
+from paperfeed.store import queries as q
 
 log = logging.getLogger("paperfeed.index")
 
@@ -96,9 +96,7 @@ class IndexKeeper(threading.Thread):
     def behind(self) -> bool:
         """The vector index holds another number of papers than the store: new ones to add, or gone ones to
         remove (the keyword index is brought along by the same `paperfeed index`)."""
-        with self.engine.connect() as conn:
-            papers = conn.execute(select(func.count()).select_from(paper_table)).scalar()
-        return papers != self.service.indexed_count()
+        return q.count_papers(self.engine) != self.service.indexed_count()
 
     def start_indexer(self) -> None:
         """`paperfeed index` in its own process (the embedding must not hold this process's cores), its

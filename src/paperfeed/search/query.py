@@ -133,3 +133,36 @@ _EXAMPLES = {
     "until": "until:2026-03-31",
     "has": "has:code",
 }
+
+
+MODES = ("hybrid", "lexical", "dense")
+FUSIONS = ("convex", "rrf")
+SORTS = ("relevance", "date")
+
+
+def check_options(mode: str, fusion: str, sort: str) -> None:
+    if mode not in MODES:
+        raise QueryError(f"mode must be one of {', '.join(MODES)}")
+    if fusion not in FUSIONS:
+        raise QueryError(f"fusion must be one of {', '.join(FUSIONS)}")
+    if sort not in SORTS:
+        raise QueryError("sort must be relevance or date")
+
+
+def with_filters(
+    q: ParsedQuery,
+    since: date | None = None,
+    until: date | None = None,
+    categories: list[str] | None = None,
+    authors: list[str] | None = None,
+    has_code: bool = False,
+) -> ParsedQuery:
+    """The query with the filters given beside it (form fields, API parameters) merged into those typed in it."""
+    q.since = since or q.since
+    q.until = until or q.until
+    q.categories += categories or []
+    q.authors += authors or []
+    q.has_code = q.has_code or has_code
+    if q.since and q.until and q.since > q.until:
+        raise QueryError(f"since {q.since} is after until {q.until}")
+    return q

@@ -5,22 +5,23 @@ from __future__ import annotations
 import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
-from paperfeed.search.encoder import Encoder
+from paperfeed.config import Settings
+from paperfeed.search.encoder import Encoder, get_encoder
+from paperfeed.search.fusion import ALPHA, FUSIONS, Hit, Results, fuse, good_match  # noqa: F401 (named here too)
 from paperfeed.search.indexer import index_dir
-from paperfeed.search.lexical import WORD, LexicalIndex, day_number, query_stems, stem
-from paperfeed.search.query import ParsedQuery, QueryError, parse
+from paperfeed.search.lexical import LexicalIndex, day_number
+from paperfeed.search.query import MODES, ParsedQuery, QueryError, check_options, parse, with_filters  # noqa: F401
 from paperfeed.search.rowmap import RowMap
 from paperfeed.search.vectors import ROW_BYTES, Damaged, VectorStore, search_breadth
+from paperfeed.store import queries
 from paperfeed.store.listing import with_code
 from paperfeed.store.queries import resolve_id, with_links
-from paperfeed.store.schema import papers
 
 DEPTH = 100  # candidates each leg contributes to the fusion
 CODE_DEPTH = 5
@@ -28,61 +29,7 @@ EXACT_LIMIT = 20_000  # filtered dense search scores every allowed paper exactly
 # A phrase or author: filter restricts the dense leg to at most this many of its best BM25 matches
 # (fetching every match of a common phrase from a million papers would cost seconds).
 PHRASE_LIMIT = 5_000
-RRF_K = 60
 LEGS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="search-leg")  # keyword legs of hybrid searches
-# Hybrid: a convex combination of per-query max-normalised scores, dense weight ALPHA.
-# Chosen by measurement (docs/benchmarks.md) with BM25 on one title+abstract field: 0.5 is best on SciFact
-# (nDCG@10 0.734 vs 0.725 at 0.7) and better in-domain (topic MRR@10 0.884 vs 0.765); RRF is lower on both.
-ALPHA = 0.5
-MODES = ("hybrid", "lexical", "dense")
-FUSIONS = ("convex", "rrf")
-
-
-@dataclass
-class Hit:
-    id: str
-    score: float
-    lexical: float | None = None  # BM25 score, when the lexical leg found it
-    dense: float | None = None  # cosine similarity, when the dense leg found it
-    paper: dict = field(default_factory=dict)
-
-
-@dataclass
-class Results:
-    query: ParsedQuery
-    hits: list[Hit]
-    total: int  # candidates found (an upper bound for paging)
-    notes: list[str] = field(default_factory=list)
-    # False when no result is really about the query (see `good_match`): the page says so plainly instead
-    # of "About 100 results" for gibberish, whose best hit always scores 1.0 after normalisation.
-    good_match: bool = True
-
-    @property
-    def match(self) -> str:
-        """What the search page says, for scripts and agents: "good" (the best results are about the query),
-        "weak" (results, but none really about it: the page's "No good match"), "none" (no result)."""
-        if not self.hits:
-            return "none"
-        return "good" if self.good_match else "weak"
-
-    @property
-    def match_note(self) -> str:
-        return MATCH_NOTES[self.match]
-
-
-MATCH_NOTES = {
-    "good": "",
-    "weak": "No good match: no paper here is close in meaning, and none has most of its words; these are only the "
-    "closest. Scores are relative to this query's results (the best is 1.0 whatever it is worth).",
-    "none": "No results.",
-}
-
-
-# "No good match", by absolute evidence rather than per-query normalised scores (measured on the full
-# corpus: clean topical queries have a best cosine of 0.52-0.72, gibberish and off-topic ones 0.18-0.42).
-GOOD_COSINE = 0.45
-# ... or most of the query's words (stemmed, stop words aside) in one of the top papers.
-GOOD_COVERAGE = 0.67
 
 
 class Snapshot:
@@ -93,7 +40,7 @@ class Snapshot:
         self.listed = np.full(n, -1, dtype=np.int32)
         self.alive = np.zeros(n, dtype=bool)
         rows, ids = [], []
-        cursor = store.db.execute("SELECT row, paper_id, listed FROM rows WHERE alive = 1")
+        cursor = store.live_rows()
         while chunk := cursor.fetchmany(100_000):
             part = np.array([(r, d) for r, _, d in chunk], dtype=np.int64).reshape(-1, 2)
             self.listed[part[:, 0]] = part[:, 1]
@@ -109,9 +56,7 @@ class Snapshot:
         self.matrix = store.matrix()
 
     def rows_in(self, categories: list[str]) -> np.ndarray:
-        marks = ",".join("?" * len(categories))
-        cur = self._store.db.execute(f"SELECT row FROM row_categories WHERE category IN ({marks})", categories)
-        return np.fromiter((r for (r,) in cur), dtype=np.int64)
+        return self._store.rows_in(categories)
 
 
 class Unavailable(RuntimeError):
@@ -127,6 +72,16 @@ class SearchService:
     generation), reported by `health`, and searched around: pages and keyword search work without the
     vectors, search by meaning without the keyword index, until `paperfeed index` (or the server's
     index keeper) rebuilds what is damaged."""
+
+    @classmethod
+    def from_settings(cls, engine: Engine, settings: Settings, workers: int | None = None) -> SearchService:
+        """The service over the configured data directory, its encoder loaded on first use (a command or page
+        that never embeds a query never loads the model)."""
+        return cls(
+            engine,
+            settings.data_dir,
+            encoder_factory=lambda: get_encoder(settings.model_cache, settings.encoder, workers),
+        )
 
     def __init__(self, engine: Engine, data_dir: Path, encoder: Encoder | None = None, encoder_factory=None):
         self.engine = engine
@@ -201,8 +156,7 @@ class SearchService:
             self.damage["lexical"] = str(exc)
 
     def _stored_papers(self) -> int:
-        with self.engine.connect() as conn:
-            return conn.execute(select(func.count()).select_from(papers)).scalar()
+        return queries.count_papers(self.engine)
 
     def indexed_count(self) -> int:
         snap = self.snapshot()
@@ -234,20 +188,8 @@ class SearchService:
         plain: bool = False,
         spell: bool = True,
     ) -> Results:
-        if mode not in MODES:
-            raise QueryError(f"mode must be one of {', '.join(MODES)}")
-        if fusion not in FUSIONS:
-            raise QueryError(f"fusion must be one of {', '.join(FUSIONS)}")
-        if sort not in ("relevance", "date"):
-            raise QueryError("sort must be relevance or date")
-        q = parse(text, plain)
-        q.since = since or q.since
-        q.until = until or q.until
-        q.categories += categories or []
-        q.authors += authors or []
-        q.has_code = q.has_code or has_code
-        if q.since and q.until and q.since > q.until:
-            raise QueryError(f"since {q.since} is after until {q.until}")
+        check_options(mode, fusion, sort)
+        q = with_filters(parse(text, plain), since, until, categories, authors, has_code)
         if not q.has_text and not q.has_filters:
             return Results(q, [], 0, [*q.notes, "type some words, a phrase in quotes, author: or cat:"])
         # has:code keeps about one paper in six: look deeper so a page still fills.
@@ -257,6 +199,17 @@ class SearchService:
             self._spell(q)
         if snap is None:
             return self._without_vectors(q, limit, offset, sort, depth)
+        mode = self._usable_mode(q, snap, mode)
+        ranked = self._code_only(q, self._ranked(q, snap, mode, depth, fusion, alpha))
+        if sort == "date":
+            ranked.sort(key=lambda h: -snap.listed[snap.row_of[h.id]] if h.id in snap.row_of else 0)
+        page = ranked[offset : offset + limit]
+        self._attach(page)
+        hits = [h for h in page if h.paper]
+        return Results(q, hits, len(ranked), q.notes, good_match(q, ranked[:3], self._attach))
+
+    def _usable_mode(self, q: ParsedQuery, snap: Snapshot, mode: str) -> str:
+        """The mode asked for, or the one the indexes can answer now (the query's notes say why)."""
         behind = self._vectors_behind(snap)
         if behind and mode == "hybrid":
             q.notes.append(f"search by meaning is still being built ({behind}); these results match keywords")
@@ -267,23 +220,18 @@ class SearchService:
             if mode != "dense":
                 q.notes.append("the keyword index is being rebuilt: these results match by meaning only")
             mode = "dense"
+        return mode
+
+    def _ranked(self, q: ParsedQuery, snap: Snapshot, mode: str, depth: int, fusion: str, alpha: float) -> list[Hit]:
         if not q.terms and not q.phrases:
-            ranked = self._filters_only(q, snap, depth)
-        else:
-            # The two legs at once: tantivy and the encoder/graph release the GIL, so on an idle server a
-            # hybrid query takes as long as its slower leg, not both (measured at 1M papers: docs/benchmarks.md).
-            lexical = LEGS.submit(self.lexical.search, q, depth) if mode != "dense" else None
-            qvec = self.encoder.encode([q.text])[0] if mode != "lexical" and q.text else None
-            dense = self._dense(q, snap, depth, qvec) if qvec is not None else []
-            lex = lexical.result() if lexical else []
-            ranked = fuse(lex, dense, fusion, alpha, self._cosines(snap, lex, dense, qvec))
-        ranked = self._code_only(q, ranked)
-        if sort == "date":
-            ranked.sort(key=lambda h: -snap.listed[snap.row_of[h.id]] if h.id in snap.row_of else 0)
-        page = ranked[offset : offset + limit]
-        self._attach(page)
-        hits = [h for h in page if h.paper]
-        return Results(q, hits, len(ranked), q.notes, good_match(q, ranked[:3], self._attach))
+            return self._filters_only(q, snap, depth)
+        # The two legs at once: tantivy and the encoder/graph release the GIL, so on an idle server a hybrid
+        # query takes as long as its slower leg, not both (measured at 1M papers: docs/benchmarks.md).
+        lexical = LEGS.submit(self.lexical.search, q, depth) if mode != "dense" else None
+        qvec = self.encoder.encode([q.text])[0] if mode != "lexical" and q.text else None
+        dense = self._dense(q, snap, depth, qvec) if qvec is not None else []
+        lex = lexical.result() if lexical else []
+        return fuse(lex, dense, fusion, alpha, self._cosines(snap, lex, dense, qvec))
 
     def _spell(self, q: ParsedQuery) -> None:
         """Words no paper contains, one typo away from words many do, are searched as those words (keywords
@@ -445,56 +393,6 @@ class SearchService:
         if not hits:
             return
         with self.engine.connect() as conn:
-            rows = conn.execute(select(papers).where(papers.c.id.in_([h.id for h in hits]))).mappings()
-            found = {r["id"]: with_links(r) for r in rows}
+            found = {r["id"]: with_links(r) for r in queries.paper_rows(conn, [h.id for h in hits])}
         for h in hits:
             h.paper = found.get(h.id, {})
-
-
-def good_match(q: ParsedQuery, top: list[Hit], attach) -> bool:
-    """Whether the best results are about the query: a close meaning (cosine) or most of its words present.
-    Filters alone (no words) always match."""
-    if not q.has_text:
-        return True
-    if any(h.dense is not None and h.dense >= GOOD_COSINE for h in top):
-        return True
-    wanted = query_stems(q.terms + [w for p in q.phrases for w in p.split()])
-    if not wanted:
-        return True
-    attach([h for h in top if not h.paper])
-    best = max((coverage(h.paper, wanted) for h in top if h.paper), default=0.0)
-    return best >= GOOD_COVERAGE
-
-
-def coverage(paper: dict, wanted: set[str]) -> float:
-    present = {stem(w) for w in WORD.findall(f"{paper.get('title', '')} {paper.get('abstract', '')}")}
-    return len(wanted & present) / len(wanted)
-
-
-def fuse(
-    lexical: list[tuple[str, float]],
-    dense: list[tuple[str, float]],
-    fusion: str = "convex",
-    alpha: float = ALPHA,
-    more_dense: dict[str, float] | None = None,
-) -> list[Hit]:
-    """Merge the two legs' ranked lists into one. `more_dense`: cosines of papers outside the dense
-    list (used by the convex combination only; RRF reads ranks)."""
-    hits: dict[str, Hit] = {}
-    for pid, s in lexical:
-        hits.setdefault(pid, Hit(pid, 0.0)).lexical = s
-    for pid, s in dense:
-        hits.setdefault(pid, Hit(pid, 0.0)).dense = s
-    if fusion == "rrf":
-        for leg in (lexical, dense):
-            for rank, (pid, _s) in enumerate(leg, 1):
-                hits[pid].score += 1.0 / (RRF_K + rank)
-    else:
-        top_lex = max((s for _, s in lexical), default=0.0) or 1.0
-        top_dense = max((s for _, s in dense), default=0.0) or 1.0
-        weight_dense = alpha if lexical else 1.0
-        weight_lex = 1.0 - alpha if dense else 1.0
-        for h in hits.values():
-            cos = h.dense if h.dense is not None else (more_dense or {}).get(h.id, 0.0)
-            h.score = weight_dense * cos / top_dense + weight_lex * (h.lexical or 0.0) / top_lex
-    return sorted(hits.values(), key=lambda h: (-h.score, h.id))

@@ -175,6 +175,16 @@ class VectorStore:
         return {pid: (row, mod, h) for pid, row, mod, h in self._select(query, scope)}
 
     # The keyword index's versions, kept here beside the vectors' (the keyword index is filled first).
+    def live_rows(self):
+        """A cursor over (row, paper_id, listed) of every live row (fetch it in chunks)."""
+        return self.db.execute("SELECT row, paper_id, listed FROM rows WHERE alive = 1")
+
+    def rows_in(self, categories: list[str]) -> np.ndarray:
+        """The rows of papers that carry any of these categories."""
+        marks = ",".join("?" * len(categories))
+        cur = self.db.execute(f"SELECT row FROM row_categories WHERE category IN ({marks})", categories)
+        return np.fromiter((r for (r,) in cur), dtype=np.int64)
+
     def keyword_stamps(self, scope: list[str] | None = None) -> dict[str, str]:
         return dict(self._select("SELECT paper_id, stamp FROM keywords WHERE 1", scope))
 

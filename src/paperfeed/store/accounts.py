@@ -19,8 +19,8 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from zxcvbn import zxcvbn
 
+from paperfeed.clock import utcnow
 from paperfeed.store.db import insert_ignore
-from paperfeed.store.importer import utcnow
 from paperfeed.store.schema import (
     api_tokens,
     harvest_state,

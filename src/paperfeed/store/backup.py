@@ -25,8 +25,8 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, func, inspect, select, text
 
+from paperfeed.clock import utcnow
 from paperfeed.store.db import init_db, make_engine
-from paperfeed.store.importer import utcnow
 from paperfeed.store.schema import papers, upvotes, users
 
 DB_NAME = "paperfeed.db"

@@ -9,9 +9,9 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import Engine, and_, delete, func, or_, select, update
 
+from paperfeed.clock import utcnow
 from paperfeed.store.accounts import User
 from paperfeed.store.db import insert_ignore, insert_under_cap
-from paperfeed.store.importer import utcnow
 from paperfeed.store.schema import hook_deliveries, webhooks
 
 SHAPES = ("json", "slack", "discord")

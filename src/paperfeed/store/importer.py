@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 
+from paperfeed.clock import utcnow
 from paperfeed.models import Paper, Rejected, Signals, clean_paper, clean_signal, normalize_title, title_id
 from paperfeed.store import changes
 from paperfeed.store.schema import (
@@ -45,10 +46,6 @@ CONTENT = (
     "license",
 )
 _CHUNK = 500  # ids per IN (...) clause
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass

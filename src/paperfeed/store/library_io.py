@@ -15,12 +15,12 @@ from datetime import timedelta
 from sqlalchemy import Connection, Engine, func, select
 
 from paperfeed import formats
+from paperfeed.clock import utcnow
 from paperfeed.ingest import bibtex, library_file
 from paperfeed.models import normalize_title
 from paperfeed.store import accounts
 from paperfeed.store.accounts import User
 from paperfeed.store.db import insert_ignore
-from paperfeed.store.importer import utcnow
 from paperfeed.store.listing import load_papers
 from paperfeed.store.schema import library, library_tags, papers
 

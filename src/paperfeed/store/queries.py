@@ -5,18 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, String, cast, func, select
 
+from paperfeed.clock import utcnow
 from paperfeed.models import arxiv_links, parse_arxiv_id
 from paperfeed.store import lease
-from paperfeed.store.importer import utcnow
 from paperfeed.store.schema import (
     external_signals,
     harvest_state,
+    hidden_papers,
     ingest_runs,
     paper_categories,
     paper_sources,
     papers,
+    upvotes,
 )
 
 
@@ -160,3 +162,102 @@ def titles(conn: Connection, ids: set[str] | list[str]) -> dict[str, str]:
     if not ids:
         return {}
     return dict(conn.execute(select(papers.c.id, papers.c.title).where(papers.c.id.in_(list(ids)))).all())
+
+
+def ping(conn: Connection) -> None:
+    """A round trip to the database (raises what the driver raises when it cannot answer)."""
+    conn.execute(select(1))
+
+
+def paper_rows(conn: Connection, ids: list[str]) -> list[dict]:
+    """The stored rows of these papers (any order; unknown ids are left out), in chunks the drivers accept."""
+    found = []
+    for i in range(0, len(ids), 5000):
+        found += [dict(r) for r in conn.execute(select(papers).where(papers.c.id.in_(ids[i : i + 5000]))).mappings()]
+    return found
+
+
+def modified_stamps(engine: Engine, scope: list[str] | None = None) -> dict[str, object]:
+    """paper id -> modified_at, for every paper or those in `scope`."""
+    query = select(papers.c.id, papers.c.modified_at)
+    with engine.connect() as conn:
+        if scope is None:
+            return dict(conn.execute(query).all())
+        found = {}
+        for i in range(0, len(scope), 500):
+            found.update(conn.execute(query.where(papers.c.id.in_(scope[i : i + 500]))).all())
+        return found
+
+
+def top_categories(conn: Connection, start: date, end: date, n: int = 10) -> list[str]:
+    """The categories with the most papers listed from `start` to `end`."""
+    rows = conn.execute(
+        select(paper_categories.c.category, func.count())
+        .join(papers, papers.c.id == paper_categories.c.paper_id)
+        .where(papers.c.listed_date >= start, papers.c.listed_date <= end)
+        .group_by(paper_categories.c.category)
+        .order_by(func.count().desc(), paper_categories.c.category)
+        .limit(n)
+    )
+    return [c for c, _ in rows]
+
+
+def text_rows(engine: Engine, ids: list[str]) -> dict:
+    """id -> (id, title, abstract, categories) of the stored ones of `ids`."""
+    rows = {}
+    query = select(papers.c.id, papers.c.title, papers.c.abstract, papers.c.categories)
+    with engine.connect() as conn:
+        for start in range(0, len(ids), 5000):
+            rows.update({r.id: r for r in conn.execute(query.where(papers.c.id.in_(ids[start : start + 5000])))})
+    return rows
+
+
+def in_category(conn: Connection, category: str, start: date, end: date) -> set[str]:
+    """The papers listed from `start` to `end` that carry `category` (primary or cross-listed)."""
+    rows = conn.execute(
+        select(paper_categories.c.paper_id)
+        .join(papers, papers.c.id == paper_categories.c.paper_id)
+        .where(paper_categories.c.category == category, papers.c.listed_date.between(start, end))
+    )
+    return {pid for (pid,) in rows}
+
+
+def authors_like(engine: Engine, last_name: str) -> list[tuple[str, list[str]]]:
+    """(id, authors) of the papers whose author list mentions `last_name` anywhere (case-insensitive): a rough
+    LIKE on the JSON text that narrows the scan; callers compare the names exactly."""
+    authors_text = func.lower(cast(papers.c.authors, String))
+    query = select(papers.c.id, papers.c.authors).where(authors_text.contains(last_name.lower(), autoescape=True))
+    with engine.connect() as conn:
+        return [(pid, authors or []) for pid, authors in conn.execute(query)]
+
+
+def recent_days(conn: Connection, n: int) -> list[date]:
+    """The newest `n` listing days that have papers, newest first."""
+    query = (
+        select(papers.c.listed_date)
+        .where(papers.c.listed_date.is_not(None))
+        .distinct()
+        .order_by(papers.c.listed_date.desc())
+        .limit(n)
+    )
+    return list(conn.execute(query).scalars())
+
+
+def vote_counts(conn: Connection, start: date, end: date, category: str | None = None) -> list[tuple]:
+    """(id, listed_date, our upvotes, external upvotes) of every visible paper listed from `start` to `end`."""
+    votes = select(func.count()).where(upvotes.c.paper_id == papers.c.id).scalar_subquery()
+    external = (
+        select(func.coalesce(func.sum(external_signals.c.value_num), 0))
+        .where(external_signals.c.paper_id == papers.c.id, external_signals.c.name == "upvotes")
+        .scalar_subquery()
+    )
+    query = select(papers.c.id, papers.c.listed_date, votes.label("votes"), external.label("external")).where(
+        papers.c.listed_date >= start,
+        papers.c.listed_date <= end,
+        papers.c.id.not_in(select(hidden_papers.c.paper_id)),
+    )
+    if category:
+        query = query.where(
+            papers.c.id.in_(select(paper_categories.c.paper_id).where(paper_categories.c.category == category))
+        )
+    return [tuple(r) for r in conn.execute(query)]

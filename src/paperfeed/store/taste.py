@@ -9,9 +9,9 @@ from datetime import date, datetime
 
 from sqlalchemy import Connection, Engine, delete, func, select
 
+from paperfeed.clock import utcnow
 from paperfeed.store.accounts import User
 from paperfeed.store.db import insert_ignore, insert_under_cap, upsert
-from paperfeed.store.importer import utcnow
 from paperfeed.store.schema import (
     imported_papers,
     library,

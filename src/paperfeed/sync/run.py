@@ -18,10 +18,11 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import Engine
 
+from paperfeed.clock import utcnow
 from paperfeed.config import Settings
 from paperfeed.ingest import hf_daily
 from paperfeed.ingest.http import GiveUp
@@ -41,10 +42,6 @@ HF_PAGE, HF_PAGES = 100, 20  # HF's largest page, and a bound on a day's pages
 
 class LeaseLost(Exception):
     """Another process holds the sync lease now: stop without writing."""
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request
 
 from paperfeed.sync.run import Follow, summary
-from paperfeed.web.pages import ctx, login_first, to
+from paperfeed.web.common import ctx, login_first, to
 
 router = APIRouter(include_in_schema=False)
 # arXiv's archives: those with subject classes name them in capitals (cs.LG, math.AG, q-bio.NC); physics-style

@@ -34,8 +34,9 @@ from paperfeed.store import accounts
 from paperfeed.store import queries as q
 from paperfeed.store.accounts import User
 from paperfeed.tex import text_macros
-from paperfeed.web import views
-from paperfeed.web.api import clean_interest, visible
+from paperfeed.web import present
+from paperfeed.web.api import clean_interest
+from paperfeed.web.common import visible
 from paperfeed.web.context import Context, Window
 
 WRITES_PER_MINUTE = 30  # library_add and upvote, per user: an agent in a loop must not flood the store
@@ -147,7 +148,7 @@ class Agents:
                 query, limit=limit, since=since, until=until, categories=categories or None, has_code=has_code
             )
             with self.c.engine.connect() as conn:
-                papers = {p["id"]: p for p in views.load_visible(conn, [h.id for h in results.hits], user)}
+                papers = {p["id"]: p for p in present.load_visible(conn, [h.id for h in results.hits], user)}
             found = [
                 {**self.brief(papers[h.id]), "score": h.score, "lexical": h.lexical, "dense": h.dense}
                 for h in results.hits
@@ -182,13 +183,13 @@ class Agents:
         def answer() -> dict[str, Any]:
             with self.c.engine.connect() as conn:
                 if week or month:
-                    period = views.parse_period("week" if week else "month", week or month)
+                    period = present.parse_period("week" if week else "month", week or month)
                 else:
                     day = date or q.latest_day(conn)
                     if day is None:
                         return {"period": None, "total": 0, "papers": []}
-                    period = views.period_of("date", day)
-                papers, total = views.ranked_page(conn, period, sort, category, 1, limit, user, has_code)
+                    period = present.period_of("date", day)
+                papers, total = present.ranked_page(conn, period, sort, category, 1, limit, user, has_code)
             return {"period": period.key, "total": total, "papers": [self.brief(p) for p in papers]}
 
         return await self.run(answer)
@@ -197,7 +198,7 @@ class Agents:
         """One paper as Markdown: title, authors, dates, categories, links (arXiv, PDF, code), upvotes here and
         on Hugging Face, the whole abstract and a BibTeX entry."""
         user = self.user(ctx)
-        return await self.run(lambda: views.paper_markdown(visible(self.c, paper_id, user)))
+        return await self.run(lambda: present.paper_markdown(visible(self.c, paper_id, user)))
 
     async def similar_papers(
         self, paper_id: PaperId, limit: Annotated[int, Field(ge=1, le=50)] = 10, ctx: ToolContext | None = None
@@ -211,7 +212,7 @@ class Agents:
             if hits is None:
                 raise ToolError(f"{paper['id']} is not in the search index yet; try again after indexing")
             with self.c.engine.connect() as conn:
-                papers = {p["id"]: p for p in views.load_visible(conn, [h.id for h in hits], user)}
+                papers = {p["id"]: p for p in present.load_visible(conn, [h.id for h in hits], user)}
             return {"of": paper["id"], "results": [{**self.brief(papers[h.id]), "score": h.score} for h in hits]}
 
         return await self.run(answer)
@@ -231,18 +232,18 @@ class Agents:
         def answer() -> dict[str, Any]:
             with self.c.engine.connect() as conn:
                 day = date or q.latest_day(conn)
-                ids = views.ranked_ids(conn, views.period_of("date", day), "trending", None) if day else []
+                ids = present.ranked_ids(conn, present.period_of("date", day), "trending", None) if day else []
             ranking = foryou.for_you(self.c.engine, self.c.search, user.id, ids, interest=clean_interest(interest))
             chosen = ranking.picks[:limit]
             with self.c.engine.connect() as conn:
-                papers = {p["id"]: p for p in views.with_reasons(conn, chosen, user)}
+                papers = {p["id"]: p for p in present.with_reasons(conn, chosen, user)}
             results = []
             for pick in chosen:
                 if pick.id in papers:
                     r = papers[pick.id]["reason"]
                     why = reason_text(r["title"], r["interest"], r["mentions"], r["words"], r["author"])
                     results.append({**self.brief(papers[pick.id]), "score": round(pick.score, 4), "reason": why})
-            return {"date": views.iso(day), "needsLikes": ranking.needs_signal, "results": results}
+            return {"date": present.iso(day), "needsLikes": ranking.needs_signal, "results": results}
 
         return await self.run(answer)
 
@@ -257,9 +258,9 @@ class Agents:
         def answer() -> dict[str, Any]:
             with self.c.engine.connect() as conn:
                 saved = accounts.library_of(conn, user, tag)
-                papers = views.load_papers(conn, [s["id"] for s in saved], user)
+                papers = present.load_papers(conn, [s["id"] for s in saved], user)
             items = [
-                {**self.brief(p), "tags": s["tags"], "savedAt": views.iso(s["saved_at"])}
+                {**self.brief(p), "tags": s["tags"], "savedAt": present.iso(s["saved_at"])}
                 for s, p in zip(saved, papers, strict=True)
             ]
             return {"tag": tag, "total": len(items), "papers": items}
@@ -296,7 +297,7 @@ class Agents:
 
     async def paper_resource(self, paper_id: str) -> str:
         try:
-            return await self.run(lambda: views.paper_markdown(visible(self.c, paper_id, None)))
+            return await self.run(lambda: present.paper_markdown(visible(self.c, paper_id, None)))
         except ToolError as exc:
             raise ResourceError(str(exc)) from None
 
@@ -309,7 +310,7 @@ class Agents:
             "id": p["id"],
             "title": text_macros(p["title"]),
             "authors": p["authors"][:12] + ([f"and {len(p['authors']) - 12} more"] if len(p["authors"]) > 12 else []),
-            "listedDate": views.iso(p.get("listed_date")),
+            "listedDate": present.iso(p.get("listed_date")),
             "categories": p["categories"],
             "upvotes": p.get("votes", 0) + p.get("external", 0),
             "url": f"{self.base()}/papers/{p['id']}",

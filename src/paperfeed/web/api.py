@@ -16,9 +16,9 @@ from paperfeed.store import accounts
 from paperfeed.store import queries as q
 from paperfeed.store.accounts import AccountError, User
 from paperfeed.store.listing import submitted_by
-from paperfeed.web import views
+from paperfeed.web import present
+from paperfeed.web.common import Category, Day, Search, ctx, paper_key, visible
 from paperfeed.web.context import Context
-from paperfeed.web.pages import Category, Day, ctx, paper_key
 
 router = APIRouter(prefix="/api", tags=["api"])
 pages = APIRouter(tags=["api"])  # Hugging Face's non-/api paths its client reads (registered before the HTML pages)
@@ -37,17 +37,6 @@ def need_user(c: Context, request: Request, write: bool = False) -> User:
     if user is None:
         raise HTTPException(401, "authenticate with an API token (Authorization: Bearer ...) or log in")
     return user
-
-
-def visible(c: Context, paper_id: str, user: User | None) -> dict:
-    key = paper_key(paper_id)
-    with c.engine.connect() as conn:
-        if key in accounts.hidden_ids(conn) and not (user and user.is_admin):
-            raise HTTPException(404, f"no paper {key}")
-        found = views.load_papers(conn, [key], user)
-    if not found:
-        raise HTTPException(404, f"no paper {key}")
-    return found[0]
 
 
 @router.get("/daily_papers", summary="The papers of a day, week or month, ranked (Hugging Face's shape)")
@@ -80,19 +69,19 @@ def daily_papers(
             return []
         order = "new" if sort == "publishedAt" else sort
         only = submitted_by(conn, submitter) if submitter else None  # HF's signals say who featured it
-        papers, _ = views.ranked_page(conn, period, order, category or None, 1, start + limit, user, has_code, only)
+        papers, _ = present.ranked_page(conn, period, order, category or None, 1, start + limit, user, has_code, only)
     base = c.settings.base_url.rstrip("/")
-    return [views.hf_item(x, base) for x in papers[start : start + limit]]
+    return [present.hf_item(x, base) for x in papers[start : start + limit]]
 
 
 def _period(conn, day, week: str | None, month: str | None):
     """The day, week or month asked for (ValueError for a malformed one), else the latest day."""
     if week:
-        return views.parse_period("week", week)
+        return present.parse_period("week", week)
     if month:
-        return views.parse_period("month", month)
+        return present.parse_period("month", month)
     day = day or q.latest_day(conn)
-    return views.period_of("date", day) if day else None
+    return present.period_of("date", day) if day else None
 
 
 @router.get("/papers/search", summary="Search, answered as Hugging Face's /api/papers/search (a list)")
@@ -108,9 +97,9 @@ async def hf_search(request: Request, q_: Annotated[str, Query(alias="q", max_le
         except QueryError as exc:
             return invalid("q", str(exc))
         with c.engine.connect() as conn:
-            papers = {x["id"]: x for x in views.load_visible(conn, [h.id for h in results.hits], user)}
+            papers = {x["id"]: x for x in present.load_visible(conn, [h.id for h in results.hits], user)}
         base = c.settings.base_url.rstrip("/")
-        return [views.hf_item(papers[h.id], base) for h in results.hits if h.id in papers]
+        return [present.hf_item(papers[h.id], base) for h in results.hits if h.id in papers]
 
     return await c.run_limited(answer)
 
@@ -118,13 +107,7 @@ async def hf_search(request: Request, q_: Annotated[str, Query(alias="q", max_le
 @router.get("/search", summary="Hybrid search with filters, scores and notes (paperfeed's own shape)")
 async def search(
     request: Request,
-    q_: Annotated[str, Query(alias="q", max_length=20_000, description='words, "phrases", author:, cat:')] = "",
-    since: Day | None = None,
-    until: Day | None = None,
-    category: Category = None,
-    author: Annotated[str | None, Query(max_length=200)] = None,
-    mode: Annotated[str, Query(pattern="^(hybrid|lexical|dense)$")] = "hybrid",
-    sort: Annotated[str, Query(pattern="^(relevance|date)$")] = "relevance",
+    params: Search,
     has_code: Annotated[bool, Query(description="only papers with a code repository (also has:code in q)")] = False,
     limit: Limit = 20,
     offset: Offset = 0,
@@ -135,29 +118,19 @@ async def search(
     1.0 whatever it is worth); `lexical` (BM25) and `dense` (cosine) are each leg's own, absolute scores."""
     c = ctx(request)
     user = c.api_user(request)
+    q_ = params.q
 
     def answer():
         # All of it in the timed thread, so the time limit holds for the whole request.
         try:
-            results = c.search.search(
-                q_,
-                limit=limit,
-                offset=offset,
-                sort=sort,
-                mode=mode,
-                since=since,
-                until=until,
-                categories=[category] if category else None,
-                authors=[author] if author else None,
-                has_code=has_code,
-            )
+            results = params.run(c, limit, offset, has_code)
         except QueryError as exc:
             return invalid("q", str(exc))
         with c.engine.connect() as conn:
-            papers = {p["id"]: p for p in views.load_visible(conn, [h.id for h in results.hits], user)}
+            papers = {p["id"]: p for p in present.load_visible(conn, [h.id for h in results.hits], user)}
         base = c.settings.base_url.rstrip("/")
         found = [
-            {"paper": views.paper_json(papers[h.id], base), "score": h.score, "lexical": h.lexical, "dense": h.dense}
+            {"paper": present.paper_json(papers[h.id], base), "score": h.score, "lexical": h.lexical, "dense": h.dense}
             for h in results.hits
             if h.id in papers
         ]
@@ -183,9 +156,9 @@ def similar(request: Request, paper_id: str, limit: Annotated[int, Query(ge=1, l
     if hits is None:
         raise HTTPException(409, f"{paper['id']} is not in the search index yet; run `paperfeed index`")
     with c.engine.connect() as conn:
-        papers = {p["id"]: p for p in views.load_visible(conn, [h.id for h in hits], user)}
+        papers = {p["id"]: p for p in present.load_visible(conn, [h.id for h in hits], user)}
     base = c.settings.base_url.rstrip("/")
-    return [{"paper": views.paper_json(papers[h.id], base), "score": h.score} for h in hits if h.id in papers]
+    return [{"paper": present.paper_json(papers[h.id], base), "score": h.score} for h in hits if h.id in papers]
 
 
 @router.post("/papers/{paper_id:path}/upvote", summary="Upvote (once per user; repeating changes nothing)")
@@ -209,7 +182,7 @@ def _vote(request: Request, paper_id: str, on: bool) -> dict:
 def paper(request: Request, paper_id: str):
     c = ctx(request)
     p = visible(c, paper_id, c.api_user(request))
-    return views.paper_json(p, c.settings.base_url.rstrip("/"))
+    return present.paper_json(p, c.settings.base_url.rstrip("/"))
 
 
 class Tags(BaseModel):
@@ -222,10 +195,10 @@ def library(request: Request, tag: Annotated[str | None, Query(max_length=64)] =
     user = need_user(c, request)
     with c.engine.connect() as conn:
         saved = accounts.library_of(conn, user, tag)
-        papers = views.load_papers(conn, [s["id"] for s in saved], user)
+        papers = present.load_papers(conn, [s["id"] for s in saved], user)
     base = c.settings.base_url.rstrip("/")
     return [
-        {"paper": views.paper_json(p, base), "tags": s["tags"], "savedAt": views.iso(s["saved_at"])}
+        {"paper": present.paper_json(p, base), "tags": s["tags"], "savedAt": present.iso(s["saved_at"])}
         for s, p in zip(saved, papers, strict=True)
     ]
 
@@ -263,20 +236,20 @@ def paper_markdown(request: Request, paper_id: str, limit: Annotated[int, Query(
     if kind in ("date", "week", "month") and key:
         return period_markdown(c, request, kind, key, limit)
     p = visible(c, paper_id, c.api_user(request))
-    return markdown(views.paper_markdown(p))
+    return markdown(present.paper_markdown(p))
 
 
 def period_markdown(c, request: Request, kind: str, key: str, limit: int) -> PlainTextResponse:
     try:
-        period = views.parse_period(kind, key)
+        period = present.parse_period(kind, key)
     except ValueError as exc:
         raise HTTPException(422, f"{kind}: {exc}") from exc
     with c.engine.connect() as conn:
-        papers, total = views.ranked_page(conn, period, "trending", None, 1, limit, c.api_user(request))
+        papers, total = present.ranked_page(conn, period, "trending", None, 1, limit, c.api_user(request))
     title = {"date": "Daily", "week": "Weekly", "month": "Monthly"}[kind] + f" papers: {period.key}"
     note = f"{total} papers, ranked by upvotes here and on Hugging Face"
     note += f"; the first {limit} of them" if total > limit else ""
-    return markdown(views.list_markdown(title, papers, note))
+    return markdown(present.list_markdown(title, papers, note))
 
 
 @pages.get("/search.md", summary="Search results as Markdown (the page's ranking and its match note)")
@@ -294,9 +267,9 @@ async def search_markdown(
         except QueryError as exc:
             raise HTTPException(422, f"q: {exc}") from exc
         with c.engine.connect() as conn:
-            papers = views.load_visible(conn, [h.id for h in results.hits], user)
+            papers = present.load_visible(conn, [h.id for h in results.hits], user)
         note = results.match_note or f"{results.total} results; match: {results.match}"
-        return markdown(views.list_markdown(f"Search: {q_[:200]}", papers, note))
+        return markdown(present.list_markdown(f"Search: {q_[:200]}", papers, note))
 
     return await c.run_limited(answer)
 
@@ -326,17 +299,17 @@ def recommendations(
     user = need_user(c, request)
     with c.engine.connect() as conn:
         day = date_ or q.latest_day(conn)
-        ids = views.ranked_ids(conn, views.period_of("date", day), "trending", None) if day else []
+        ids = present.ranked_ids(conn, present.period_of("date", day), "trending", None) if day else []
     tag = clean_interest(interest)
     ranking = foryou.for_you(c.engine, c.search, user.id, ids, show_seen=seen, interest=tag)
     chosen = ranking.picks[:limit]
     with c.engine.connect() as conn:
-        papers = {p["id"]: p for p in views.with_reasons(conn, chosen, user)}
+        papers = {p["id"]: p for p in present.with_reasons(conn, chosen, user)}
     base = c.settings.base_url.rstrip("/")
     shown = [x for x in chosen if x.id in papers]
     results = [{"rank": n, **recommendation_json(papers[x.id], x, base)} for n, x in enumerate(shown, 1)]
     return {
-        "date": views.iso(day),
+        "date": present.iso(day),
         "needsLikes": ranking.needs_signal,
         "indexing": ranking.indexing,
         "coldStart": ranking.cold,
@@ -367,7 +340,7 @@ def recommendation_json(paper: dict, pick, base: str) -> dict:
     }
     return {
         "id": paper["id"],
-        "paper": views.paper_json(paper, base),
+        "paper": present.paper_json(paper, base),
         "score": round(pick.score, 4),
         "because": pick.because,
         "reason": reason,

@@ -26,8 +26,10 @@ from paperfeed.ingest.bibtex import MAX_BYTES as IMPORT_BYTES
 from paperfeed.search.service import Unavailable
 from paperfeed.store import accounts, make_engine
 from paperfeed.store.errors import explain
-from paperfeed.web import admin, api, digest_pages, feeds, library_pages, pages, taste_pages
+from paperfeed.web import accounts as account_pages
+from paperfeed.web import admin, api, digest_pages, feeds, library_pages, lists, paper, search_pages, taste_pages
 from paperfeed.web.agents import Agents
+from paperfeed.web.common import login_first
 from paperfeed.web.context import SESSION_COOKIE, Context
 from paperfeed.web.guard import Admission, BodyLimit
 from paperfeed.web.health import Health
@@ -78,7 +80,9 @@ def create_app(settings: Settings | None = None, arxiv_client: httpx.Client | No
     app.include_router(taste_pages.router)
     app.include_router(library_pages.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["ops"])
-    app.include_router(pages.router)
+    # The lists first: /papers/date/D is a list, /papers/ID (any other path) a paper.
+    for pages in (lists, search_pages, paper, account_pages):
+        app.include_router(pages.router)
     # Each middleware wraps those added before it: LogAndProtect, added last, is outermost, so every answer
     # (a 413 or a shed 503 included) is logged and gets the headers.
     app.add_middleware(
@@ -248,7 +252,7 @@ async def http_error(request: Request, exc: StarletteHTTPException):
         return JSONResponse({"detail": exc.detail}, exc.status_code, headers=getattr(exc, "headers", None))
     c = request.app.state.ctx
     if exc.status_code == 401:
-        return pages.login_first(request)
+        return login_first(request)
     return c.render(request, "error.html", status=exc.status_code, code=exc.status_code, message=exc.detail)
 
 

@@ -18,12 +18,11 @@ from itsdangerous import BadSignature, Signer
 from sqlalchemy import Engine
 
 from paperfeed.config import Settings, secret_key
-from paperfeed.search.encoder import get_encoder
 from paperfeed.search.service import SearchService
 from paperfeed.store import accounts
 from paperfeed.store.accounts import User
 from paperfeed.store.errors import StorageWatch
-from paperfeed.web import views
+from paperfeed.web import present
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "pf_session"
@@ -105,13 +104,11 @@ class Context:
     def __init__(self, settings: Settings, engine: Engine, arxiv_client: httpx.Client | None = None):
         self.settings = settings
         self.engine = engine
-        self.search = SearchService(
-            engine, settings.data_dir, encoder_factory=lambda: get_encoder(settings.model_cache, settings.encoder)
-        )
+        self.search = SearchService.from_settings(engine, settings)
         self.templates = Jinja2Templates(directory=HERE / "templates")
-        self.templates.env.filters["highlight"] = views.highlight
-        self.templates.env.filters["authors_short"] = views.authors_short
-        self.templates.env.filters["stars"] = views.stars
+        self.templates.env.filters["highlight"] = present.highlight
+        self.templates.env.filters["authors_short"] = present.authors_short
+        self.templates.env.filters["stars"] = present.stars
         self.secret = secret_key(settings)
         self.signer = Signer(self.secret, salt="paperfeed-csrf")
         self.limiter = LoginLimiter(

@@ -9,17 +9,16 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
+from paperfeed.clock import utcnow
 from paperfeed.digest import outbox
 from paperfeed.digest import subscriptions as subs
+from paperfeed.store import outbox as outbox_store
 from paperfeed.store import queries as q
-from paperfeed.store.importer import utcnow
-from paperfeed.store.schema import outbox as outbox_table
+from paperfeed.web.common import Day, ctx, login_first, to
 from paperfeed.web.context import Context
-from paperfeed.web.pages import Day, ctx, login_first, to
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/digest", tags=["digest"])
 INVALID_LINK = "This link is invalid or has expired."
 # The digest preview is an email: inline styles only, nothing loaded from anywhere.
@@ -31,21 +30,7 @@ def _list(text: str) -> list[str]:
 
 
 def recent_mail(c: Context, user_id: int) -> list[dict]:
-    with c.engine.connect() as conn:
-        rows = conn.execute(
-            select(
-                outbox_table.c.period,
-                outbox_table.c.kind,
-                outbox_table.c.status,
-                outbox_table.c.sent_at,
-                outbox_table.c.attempts,
-                outbox_table.c.last_error,
-            )
-            .where(outbox_table.c.user_id == user_id)
-            .order_by(outbox_table.c.id.desc())
-            .limit(10)
-        ).mappings()
-        return [dict(r) for r in rows]
+    return outbox_store.recent_of(c.engine, user_id)
 
 
 def render_digest(request: Request, status: int = 200, **values):
@@ -66,14 +51,14 @@ def render_digest(request: Request, status: int = 200, **values):
     )
 
 
-@router.get("/settings/digest", include_in_schema=False)
+@router.get("/settings/digest")
 def digest_page(request: Request):
     if ctx(request).user(request) is None:
         return login_first(request)
     return render_digest(request)
 
 
-@router.post("/settings/digest", include_in_schema=False)
+@router.post("/settings/digest")
 def digest_save(
     request: Request,
     csrf_token: Annotated[str, Form()] = "",
@@ -129,7 +114,7 @@ def confirmation_note(c: Context, user_id: int, email: str) -> str:
     return f"We sent a link to {email}: follow it to start receiving digests."
 
 
-@router.post("/settings/digest/verify", include_in_schema=False)
+@router.post("/settings/digest/verify")
 def digest_resend(request: Request, csrf_token: Annotated[str, Form()] = ""):
     c = ctx(request)
     c.check_csrf(request, csrf_token)
@@ -140,7 +125,7 @@ def digest_resend(request: Request, csrf_token: Annotated[str, Form()] = ""):
     return render_digest(request, message=confirmation_note(c, user.id, sub.email))
 
 
-@router.post("/settings/digest/searches", include_in_schema=False)
+@router.post("/settings/digest/searches")
 def search_add(
     request: Request,
     csrf_token: Annotated[str, Form()] = "",
@@ -157,7 +142,7 @@ def search_add(
     return to("/settings/digest#searches")
 
 
-@router.post("/settings/digest/searches/{search_id}/delete", include_in_schema=False)
+@router.post("/settings/digest/searches/{search_id}/delete")
 def search_delete(request: Request, search_id: int, csrf_token: Annotated[str, Form()] = ""):
     c = ctx(request)
     c.check_csrf(request, csrf_token)
@@ -167,7 +152,7 @@ def search_delete(request: Request, search_id: int, csrf_token: Annotated[str, F
     return to("/settings/digest#searches")
 
 
-@router.get("/settings/digest/preview", include_in_schema=False)
+@router.get("/settings/digest/preview")
 def digest_preview(
     request: Request,
     day: Annotated[Day | None, Query(alias="date")] = None,
@@ -197,7 +182,7 @@ def digest_preview(
     return HTMLResponse(body, headers={"Content-Security-Policy": PREVIEW_CSP})
 
 
-@router.get("/verify-email/{token}", include_in_schema=False)
+@router.get("/verify-email/{token}")
 def verify_email_page(request: Request, token: str):
     """A confirmation button: mail scanners follow links with GET, and must not confirm anyone's address."""
     c = ctx(request)
@@ -206,7 +191,7 @@ def verify_email_page(request: Request, token: str):
     return c.render(request, "verify.html", token=token)
 
 
-@router.post("/verify-email/{token}", include_in_schema=False)
+@router.post("/verify-email/{token}")
 def verify_email(request: Request, token: str):
     """The signed token is the authority (it came by mail to the address), so no login or CSRF token."""
     c = ctx(request)
@@ -217,7 +202,7 @@ def verify_email(request: Request, token: str):
     )
 
 
-@router.get("/unsubscribe/{token}", include_in_schema=False)
+@router.get("/unsubscribe/{token}")
 def unsubscribe_page(request: Request, token: str):
     """A confirmation button: mail scanners follow links with GET, and must not unsubscribe anyone."""
     c = ctx(request)
@@ -226,7 +211,7 @@ def unsubscribe_page(request: Request, token: str):
     return c.render(request, "unsubscribe.html", token=token)
 
 
-@router.post("/unsubscribe/{token}", include_in_schema=False)
+@router.post("/unsubscribe/{token}")
 def unsubscribe(request: Request, token: str):
     """One click (RFC 8058): the signed token is the authority, so no login and no CSRF token."""
     c = ctx(request)

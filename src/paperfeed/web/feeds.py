@@ -20,8 +20,8 @@ from paperfeed.search.query import QueryError
 from paperfeed.store import accounts, taste
 from paperfeed.store import queries as q
 from paperfeed.tex import text_macros
-from paperfeed.web import views
-from paperfeed.web.pages import Category, Day, ctx
+from paperfeed.web import present
+from paperfeed.web.common import Category, Day, ctx
 
 router = APIRouter(prefix="/feeds", include_in_schema=False)
 Format = Annotated[str, Query(pattern="^(rss|atom)$")]
@@ -80,8 +80,8 @@ def daily(
         day = date_ or q.latest_day(conn)
         papers = []
         if day:
-            papers, _ = views.ranked_page(
-                conn, views.period_of("date", day), "trending", category or None, 1, c.settings.page_size, None
+            papers, _ = present.ranked_page(
+                conn, present.period_of("date", day), "trending", category or None, 1, c.settings.page_size, None
             )
     return feed_response(request, f"Daily Papers {day or ''}".strip(), "/", papers, format)
 
@@ -91,7 +91,7 @@ def trending_feed(request: Request, category: Category = None, format: Format = 
     c = ctx(request)
     with c.engine.connect() as conn:
         top = trending.trending(conn, c.settings.trending_days, category or None, FEED_SIZE)
-        papers = views.load_papers(conn, [e.id for e in top], None)
+        papers = present.load_papers(conn, [e.id for e in top], None)
     return feed_response(request, "Trending papers", "/trending", papers, format)
 
 
@@ -109,7 +109,7 @@ async def search_feed(
     except QueryError as exc:
         raise HTTPException(422, f"q: {exc}") from exc
     with c.engine.connect() as conn:
-        papers = views.load_visible(conn, [h.id for h in results.hits], None)
+        papers = present.load_visible(conn, [h.id for h in results.hits], None)
     papers.sort(key=lambda p: (p["listed_date"] or date.min, p["id"]), reverse=True)
     return feed_response(request, f"paperfeed search: {q_[:100]}", f"/search?q={q_[:200]}", papers, format)
 
@@ -125,7 +125,7 @@ def library_feed(
         raise HTTPException(404, "no such feed (the token is unknown or was revoked)")
     with c.engine.connect() as conn:
         saved = accounts.library_of(conn, user, tag)
-        papers = views.load_papers(conn, [s["id"] for s in saved[:FEED_SIZE]], None)
+        papers = present.load_papers(conn, [s["id"] for s in saved[:FEED_SIZE]], None)
     return feed_response(request, f"{user.username}'s library", "/library", papers, format)
 
 
@@ -139,10 +139,10 @@ def for_you_feed(request: Request, token: str, format: Format = "rss"):
         raise HTTPException(404, "no such feed (the token is unknown or was revoked)")
     with c.engine.connect() as conn:
         day = q.latest_day(conn)
-        ids = views.ranked_ids(conn, views.period_of("date", day), "trending", None) if day else []
+        ids = present.ranked_ids(conn, present.period_of("date", day), "trending", None) if day else []
     picks = foryou.for_you(c.engine, c.search, user.id, ids).picks[:FEED_SIZE]
     with c.engine.connect() as conn:
-        papers = views.with_reasons(conn, picks, None)
+        papers = present.with_reasons(conn, picks, None)
     taste.mark_seen(c.engine, user.id, [p["id"] for p in papers], "feed")
     return feed_response(request, f"For you, {user.username}: {day or ''}".strip(), "/?sort=foryou", papers, format)
 

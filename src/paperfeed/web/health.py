@@ -14,8 +14,6 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from sqlalchemy import text
-
 from paperfeed.store import make_engine
 from paperfeed.store import queries as q
 from paperfeed.store.errors import storage_problem
@@ -49,7 +47,7 @@ class Health:
         c = self.ctx
         try:
             with self.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
+                q.ping(conn)
                 latest = q.latest_day(conn)
             papers = q.count_papers(self.engine)
             sources = sync_summary(self.engine)

@@ -13,9 +13,9 @@ from paperfeed.formats import LIBRARY_FORMATS
 from paperfeed.rank import profile
 from paperfeed.store import accounts, library_io
 from paperfeed.store.accounts import User
-from paperfeed.web import views
+from paperfeed.web import present
 from paperfeed.web.api import need_user
-from paperfeed.web.pages import ctx, login_first
+from paperfeed.web.common import ctx, login_first
 from paperfeed.web.taste_pages import form_user, read_upload
 
 router = APIRouter(include_in_schema=False)
@@ -64,7 +64,7 @@ def render_library(request: Request, user: User, tag: str | None, status: int = 
     with c.engine.connect() as conn:
         saved = accounts.library_of(conn, user, tag)
         tags = accounts.all_tags(conn, user)
-        papers = views.load_papers(conn, [p["id"] for p in saved], user)
+        papers = present.load_papers(conn, [p["id"] for p in saved], user)
     if tag and not papers:
         raise HTTPException(404, f"no papers tagged {tag!r} in your library")
     values.setdefault("message", None)

@@ -13,8 +13,8 @@ from paperfeed.store import hooks as store_hooks
 from paperfeed.store import queries as q
 from paperfeed.store import taste
 from paperfeed.store.accounts import User
-from paperfeed.web import views
-from paperfeed.web.pages import ctx, login_first
+from paperfeed.web import present
+from paperfeed.web.common import ctx, login_first
 
 router = APIRouter(include_in_schema=False)
 Csrf = Annotated[str, Form()]
@@ -46,10 +46,10 @@ def to_ask(c, user: User, n: int = 5) -> list[dict]:
     """The latest day's papers the user's model is least sure about (none before the first like)."""
     with c.engine.connect() as conn:
         day = q.latest_day(conn)
-        ids = views.ranked_ids(conn, views.period_of("date", day), "trending", None) if day else []
+        ids = present.ranked_ids(conn, present.period_of("date", day), "trending", None) if day else []
     unsure = foryou.least_sure(foryou.for_you(c.engine, c.search, user.id, ids).picks, n)
     with c.engine.connect() as conn:
-        return views.load_papers(conn, unsure, user)
+        return present.load_papers(conn, unsure, user)
 
 
 @router.get("/settings/taste")

@@ -1,4 +1,5 @@
-"""Plain helpers for pages, the API and feeds: periods, list pages, highlighting, BibTeX, JSON shapes."""
+"""How papers are presented, for pages, the API, feeds, MCP and Markdown: periods, list pages, highlighting,
+BibTeX, the JSON shapes (ours and Hugging Face's) and Markdown."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from markupsafe import Markup, escape
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
 
 from paperfeed.formats import to_bibtex
 from paperfeed.models import check_day
@@ -17,7 +18,6 @@ from paperfeed.store import accounts
 from paperfeed.store import queries as q
 from paperfeed.store.accounts import User
 from paperfeed.store.listing import load_papers
-from paperfeed.store.schema import paper_categories, papers
 from paperfeed.tex import text_macros, text_macros_html
 
 AUTHORS_SHOWN = 5
@@ -109,15 +109,7 @@ def neighbours(conn: Connection, period: Period) -> tuple[Period | None, Period 
 
 # -- lists ------------------------------------------------------------------------------------------
 def top_categories(conn: Connection, start: date, end: date, n: int = 10) -> list[str]:
-    rows = conn.execute(
-        select(paper_categories.c.category, func.count())
-        .join(papers, papers.c.id == paper_categories.c.paper_id)
-        .where(papers.c.listed_date >= start, papers.c.listed_date <= end)
-        .group_by(paper_categories.c.category)
-        .order_by(func.count().desc(), paper_categories.c.category)
-        .limit(n)
-    )
-    return [c for c, _ in rows]
+    return q.top_categories(conn, start, end, n)
 
 
 def load_visible(conn: Connection, ids: list[str], user: User | None) -> list[dict]:

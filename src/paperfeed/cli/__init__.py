@@ -1,0 +1,37 @@
+"""The `paperfeed` command: a thin shell over the store, the importers, search, ranking, digests and the web app.
+One module per group of commands; importing them registers their commands on `app`."""
+
+from __future__ import annotations
+
+import sys
+
+from paperfeed.cli import data, digest, ingest, search, serve, taste, users  # noqa: F401  (registers commands)
+from paperfeed.cli.common import app, err
+from paperfeed.config import get_settings
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """The command, with storage failures (disk full, read-only data directory, …) and a missing index
+    answered in one line and exit status 1 rather than a traceback."""
+    from paperfeed.search.service import Unavailable
+    from paperfeed.store.errors import explain
+
+    try:
+        app()
+    except Unavailable as exc:
+        err.print(f"error: {exc}; run `paperfeed index` to repair", highlight=False, markup=False, soft_wrap=True)
+        sys.exit(1)
+    except Exception as exc:
+        where = get_settings().data_dir.resolve()
+        reason = explain(exc, where)
+        if reason is None:
+            raise
+        err.print(
+            f"error: {reason} ({where}); nothing was half-written, run the command again once fixed",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+        sys.exit(1)

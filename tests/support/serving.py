@@ -1,0 +1,101 @@
+"""`paperfeed serve` in a process of its own, for tests that need real HTTP: start it, wait until it answers,
+stop it and read its log; and a browser-like client that registers through the real forms."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+PASSWORD = "correct horse battery"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(
+    data: Path,
+    model_cache: Path | None,
+    wrap: list[str] | None = None,
+    args: tuple[str, ...] = (),
+    **env,
+) -> tuple[subprocess.Popen, str]:
+    """The server on `data` and its store (SQLite there, or the PostgreSQL database the tests made for it),
+    with settings from `env` (e.g. max_inflight=64), once /healthz answers. Its log goes to a file (a pipe
+    nobody reads would fill and stall the server's logging); `stop` returns it."""
+    from tests.conftest import store_env
+
+    port = free_port()
+    full_env = {**os.environ, "PAPERFEED_DATA_DIR": str(data)} | store_env(data)
+    if model_cache is not None:
+        full_env["PAPERFEED_MODEL_CACHE_DIR"] = str(model_cache)
+    full_env.update({f"PAPERFEED_{k.upper()}": str(v) for k, v in env.items()})
+    cmd = [sys.executable, "-m", "paperfeed", "serve", "--port", str(port), *args]
+    log = tempfile.TemporaryFile("w+")  # noqa: SIM115 (closed with the process, in stop)
+    proc = subprocess.Popen([*(wrap or []), *cmd], env=full_env, stdout=log, stderr=subprocess.STDOUT, text=True)
+    proc.log = log
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            httpx.get(url + "/healthz", timeout=2)
+            return proc, url
+        except httpx.TransportError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                log.seek(0)
+                pytest.fail(f"paperfeed serve did not start:\n{log.read()[-3000:]}")
+            time.sleep(0.2)
+
+
+def stop(proc: subprocess.Popen) -> str:
+    """Stop the server (SIGTERM, then SIGKILL after 15 s) and return its log."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    proc.log.seek(0)
+    return proc.log.read()
+
+
+@contextlib.contextmanager
+def serving(data: Path, model_cache: Path | None, **kwargs) -> Iterator[str]:
+    proc, url = start(data, model_cache, **kwargs)
+    try:
+        yield url
+    finally:
+        stop(proc)
+
+
+def browser(url: str) -> httpx.Client:
+    return httpx.Client(base_url=url, timeout=30, follow_redirects=False)
+
+
+def token(client: httpx.Client, path: str) -> str:
+    """The CSRF token of the form on `path`."""
+    return CSRF.search(client.get(path).text).group(1)
+
+
+def register(url: str, name: str) -> httpx.Client:
+    c = browser(url)
+    form = {"username": name, "password": PASSWORD, "password2": PASSWORD, "csrf_token": token(c, "/register")}
+    answer = c.post("/register", data=form)
+    assert answer.status_code == 303, answer.text[:300]
+    return c
