@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from paperfeed.digest import outbox
 from paperfeed.digest import subscriptions as subs
+from paperfeed.store import marks
 from paperfeed.store.schema import outbox as box
 from paperfeed.tex import unicode_text
 from tests.digest.conftest import NOW, subscriber
@@ -140,7 +141,7 @@ def test_a_recommended_section_leads_once_the_user_likes_papers(
     user = accounts.list_users(mail_engine)[0]
     liked = [p for p in sample_papers if "cs.RO" in p.categories and p.listed_date < date(2025, 3, 31)][:3]
     for p in liked:
-        accounts.set_upvote(mail_engine, user, p.id, True)
+        marks.set_upvote(mail_engine, user, p.id, True)
     outbox.run(mail_engine, mail_settings, service, now=NOW)
     text = " ".join(only(sink).get_body(("plain",)).get_content().split())
     assert text.index("== Recommended for you ==") < text.index("== Trending ==")

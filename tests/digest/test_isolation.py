@@ -11,7 +11,7 @@ from paperfeed.clock import utcnow
 from paperfeed.digest import outbox
 from paperfeed.search.indexer import sync
 from paperfeed.search.service import SearchService
-from paperfeed.store import accounts
+from paperfeed.store import accounts, marks
 from paperfeed.store.schema import outbox as box
 from paperfeed.store.schema import saved_searches
 from tests.digest.conftest import NOW, subscriber
@@ -77,7 +77,7 @@ def test_hidden_papers_are_in_no_section(mail_engine, mail_settings, sink, servi
     before = outbox.preview(mail_engine, mail_settings, sub.user_id, NOW.date(), service)
     assert f"/papers/{pid}" in before  # in the digest (followed author and saved search) until hidden
     admin = accounts.create_user(mail_engine, "root", "long enough password", admin=True)
-    accounts.set_hidden(mail_engine, admin, pid, True)
+    marks.set_hidden(mail_engine, admin, pid, True)
     outbox.run(mail_engine, mail_settings, service, now=NOW)
     (msg,) = sink.messages
     assert pid not in msg.get_body(("plain",)).get_content()

@@ -11,7 +11,7 @@ import pytest
 
 from paperfeed.rank import foryou, profile
 from paperfeed.rank.trending import ranked_ids
-from paperfeed.store import accounts, taste
+from paperfeed.store import accounts, marks, taste
 
 DAY = date(2025, 3, 25)
 
@@ -25,7 +25,7 @@ def test_a_day_is_ranked_once_per_taste(service, sample_papers, monkeypatch):
     engine = service.engine
     user = accounts.create_user(engine, "ada", "correct horse battery")
     vision = [p.id for p in sample_papers if "cs.CV" in p.categories and p.listed_date != DAY]
-    accounts.set_upvote(engine, user, vision[0], True)
+    marks.set_upvote(engine, user, vision[0], True)
     calls = []
     real = foryou.rank
     monkeypatch.setattr(foryou, "rank", lambda *a: calls.append(1) or real(*a))
@@ -33,7 +33,7 @@ def test_a_day_is_ranked_once_per_taste(service, sample_papers, monkeypatch):
     first = foryou.for_you(engine, service, user.id, ids)
     again = foryou.for_you(engine, service, user.id, ids)
     assert len(calls) == 1 and [p.id for p in first.picks] == [p.id for p in again.picks]
-    accounts.set_upvote(engine, user, vision[1], True)  # a new like: a new taste
+    marks.set_upvote(engine, user, vision[1], True)  # a new like: a new taste
     foryou.for_you(engine, service, user.id, ids)
     taste.add_rule(engine, user, "never", "benchmark")  # a new rule too
     foryou.for_you(engine, service, user.id, ids)
@@ -50,7 +50,7 @@ def test_a_ranking_computed_again_the_same_day_is_the_same(service, sample_paper
     engine = service.engine
     user = accounts.create_user(engine, "ada", "correct horse battery")
     for p in [p for p in sample_papers if "cs.CV" in p.categories and p.listed_date != DAY][:3]:
-        accounts.set_upvote(engine, user, p.id, True)
+        marks.set_upvote(engine, user, p.id, True)
     ids = day_ids(engine)
     tomorrow = datetime.combine(utcnow().date() + timedelta(days=1), datetime.min.time())  # the likes a day old
     morning = foryou.for_you(engine, service, user.id, ids, now=tomorrow + timedelta(hours=8))
@@ -81,7 +81,7 @@ def test_likes_and_papers_not_indexed_yet_are_ranked_by_their_words(service, sam
     user = accounts.create_user(engine, "ada", "correct horse battery")
     robots = [p for p in sample_papers if p.categories[0] == "cs.RO" and p.listed_date != DAY][:4]
     for p in robots:
-        accounts.set_upvote(engine, user, p.id, True)
+        marks.set_upvote(engine, user, p.id, True)
     monkeypatch.setattr(service, "vectors", lambda ids: ([], np.zeros((0, 0), dtype=np.float32)))
     monkeypatch.setattr(service, "snapshot", lambda: None)
     ids = day_ids(engine)
@@ -118,7 +118,7 @@ def test_the_model_is_fitted_once_per_taste_and_stored(service, sample_papers, m
     engine = service.engine
     user = accounts.create_user(engine, "ada", "correct horse battery")
     vision = [p.id for p in sample_papers if "cs.CV" in p.categories and p.listed_date != DAY]
-    accounts.set_upvote(engine, user, vision[0], True)
+    marks.set_upvote(engine, user, vision[0], True)
     fits = []
     real = model.fit
     monkeypatch.setattr(model, "fit", lambda *a, **k: fits.append(1) or real(*a, **k))
@@ -127,7 +127,7 @@ def test_the_model_is_fitted_once_per_taste_and_stored(service, sample_papers, m
     foryou.RANKINGS.clear()
     again = foryou.for_you(engine, service, user.id, ids)
     assert len(fits) == 1 and [p.id for p in first.picks] == [p.id for p in again.picks]
-    accounts.set_upvote(engine, user, vision[1], True)
+    marks.set_upvote(engine, user, vision[1], True)
     foryou.for_you(engine, service, user.id, ids)
     foryou.RANKINGS.clear()
     foryou.for_you(engine, service, user.id, ids)
@@ -142,7 +142,7 @@ def test_neither_the_days_papers_nor_the_likes_are_ever_negatives(service, sampl
     ids = day_ids(engine)
     liked = [p.id for p in sample_papers if p.listed_date != DAY][:5]
     for pid in liked:
-        accounts.set_upvote(engine, user, pid, True)
+        marks.set_upvote(engine, user, pid, True)
     seen = {}
     real = model.fit
 
@@ -165,7 +165,7 @@ def test_an_imported_paper_counts_from_its_listing_date_not_the_import(service, 
     paper = next(p for p in sample_papers if p.listed_date != DAY)
     report = profile.import_entries(engine, service, user.id, "ids", paper.id)
     assert report.matched == 1
-    accounts.set_upvote(engine, user, sample_papers[-1].id, True)
+    marks.set_upvote(engine, user, sample_papers[-1].id, True)
     prof = foryou.load_profile(engine, user.id)
     likes = foryou.like_matrix(engine, service, prof, foryou.utcnow())
     came = dict(zip([k for k, _ in likes.keys], likes.came, strict=True))

@@ -137,7 +137,7 @@ def test_nothing_to_learn_against_gives_no_model_rather_than_a_crash():
 
 
 def test_a_user_refits_at_most_a_few_times_a_minute():
-    from paperfeed.rank.foryou import FITS_PER_MINUTE, FitBudget
+    from paperfeed.rank.fitting import FITS_PER_MINUTE, FitBudget
 
     budget = FitBudget(FITS_PER_MINUTE)
     assert all(budget.take(("db", 1)) for _ in range(FITS_PER_MINUTE))

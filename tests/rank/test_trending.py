@@ -7,7 +7,7 @@ import pytest
 from paperfeed.models import Paper
 from paperfeed.rank import trending
 from paperfeed.rank.trending import Entry, rank, score
-from paperfeed.store import accounts
+from paperfeed.store import accounts, marks
 from paperfeed.store.importer import Importer
 
 
@@ -66,19 +66,19 @@ def test_trending_over_the_store_uses_votes_signals_and_hidden(engine):
     papers[0].signals = {"upvotes": 40}  # a Hugging Face favourite from the oldest day
     Importer(engine).run(papers, "t", "t")
     user = accounts.create_user(engine, "alice", "long enough password")
-    accounts.set_upvote(engine, user, "2503.00002", True)
+    marks.set_upvote(engine, user, "2503.00002", True)
     with engine.connect() as conn:
         top = trending.trending(conn, days=3)
     # Only the last three listing days (the HF favourite is outside); one vote is not enough to pass
     # a paper a day newer, two are: 2/(72+2)^1.8 < 1/(48+2)^1.8 < 3/(72+2)^1.8.
     assert [e.id for e in top] == ["2503.00004", "2503.00003", "2503.00002"]
-    accounts.set_upvote(engine, accounts.create_user(engine, "bob", "long enough password"), "2503.00002", True)
+    marks.set_upvote(engine, accounts.create_user(engine, "bob", "long enough password"), "2503.00002", True)
     with engine.connect() as conn:
         assert [e.id for e in trending.trending(conn, days=3)] == ["2503.00004", "2503.00002", "2503.00003"]
     with engine.connect() as conn:
         wide = trending.trending(conn, days=4)
     assert wide[0].id == "2503.00001" and wide[0].external == 40
-    accounts.set_hidden(engine, user, "2503.00001", True)
+    marks.set_hidden(engine, user, "2503.00001", True)
     with engine.connect() as conn:
         assert "2503.00001" not in {e.id for e in trending.trending(conn, days=4)}
     assert datetime(2025, 3, 7) == trending.end_of(date(2025, 3, 6))

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from paperfeed.cli import app as cli
 from paperfeed.config import get_settings
-from paperfeed.store import accounts, make_engine
+from paperfeed.store import accounts, make_engine, marks
 from paperfeed.store.backup import read_manifest
 from paperfeed.store.schema import upvotes
 from tests.conftest import new_store
@@ -39,7 +39,7 @@ def test_backup_during_writes_restores_to_the_same_export(
         n = 0
         while not stop.is_set():
             user = voters[n % len(voters)]
-            accounts.set_upvote(engine, user, sample_papers[n % len(sample_papers)].id, True)
+            marks.set_upvote(engine, user, sample_papers[n % len(sample_papers)].id, True)
             n += 1
 
     writer = threading.Thread(target=vote)

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from paperfeed.digest import webhooks
-from paperfeed.store import accounts, make_engine
+from paperfeed.store import accounts, make_engine, marks
 from paperfeed.store import hooks as store_hooks
 from tests.web.conftest import post, register
 
@@ -80,7 +80,7 @@ def ada(service, sample_papers):
     """A user who liked two vision papers, so her For you has a top N."""
     user = accounts.create_user(service.engine, "ada", "correct horse battery")
     for p in [p for p in sample_papers if "cs.CV" in p.categories][:2]:
-        accounts.set_upvote(service.engine, user, p.id, True)
+        marks.set_upvote(service.engine, user, p.id, True)
     return user
 
 
@@ -106,7 +106,7 @@ def test_a_500_then_a_200_is_sent_once(service, loopback, ada, receiver):
 def test_a_timeout_is_retried_and_never_holds_up_the_others(service, loopback, ada, receiver, sample_papers):
     slow, fine = receiver(["slow"]), receiver([200])
     bob = accounts.create_user(service.engine, "bob", "correct horse battery")
-    accounts.set_upvote(service.engine, bob, sample_papers[0].id, True)
+    marks.set_upvote(service.engine, bob, sample_papers[0].id, True)
     webhooks.add(service.engine, loopback, ada, slow.url(), "json", 2)
     webhooks.add(service.engine, loopback, bob, fine.url(), "json", 2)
     report = webhooks.run(service.engine, loopback, service, now=T0)

@@ -22,8 +22,9 @@ from paperfeed.rank import trending
 from paperfeed.rank.foryou import for_you
 from paperfeed.search.service import SearchService
 from paperfeed.store import queries as q
-from paperfeed.store.accounts import User, hidden_ids
+from paperfeed.store.accounts import User
 from paperfeed.store.listing import load_papers
+from paperfeed.store.marks import hidden_ids
 from paperfeed.tex import unicode_text
 
 TEMPLATES = Path(__file__).parent / "templates"

@@ -17,11 +17,9 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-import zipfile
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time
-from time import monotonic
 
 import numpy as np
 from sqlalchemy import Engine
@@ -29,17 +27,16 @@ from sqlalchemy import Engine
 from paperfeed.clock import utcnow
 from paperfeed.rank import model, terms
 from paperfeed.rank import recommend as rec
+from paperfeed.rank.fitting import taste_model
+from paperfeed.rank.likes import Likes, like_matrix, paper_rows, search_dim, with_zeros  # noqa: F401
 from paperfeed.search.service import SearchService
-from paperfeed.store import queries
 from paperfeed.store import taste as store_taste
 
 RANDOM_NEGATIVES = 300
-OPENED_STRENGTH = 0.3  # a paper opened says less than one upvoted or saved
 BOOST = 1.0  # scores are z-scores over the day: a boost phrase lifts a paper by one standard deviation
 CATEGORY_BONUS = 0.2  # cold start: a paper in a chosen category, on top of its closeness to the keywords
 CACHE_SIZE = 2048  # rankings kept, and at most CACHE_PICKS papers in them all (a pick is ~0.3 kB: ~100 MB)
 CACHE_PICKS = 300_000
-FITS_PER_MINUTE = 6  # model fits a user may cause a minute (each 2-3 s of a core on a large store)
 ASK = 3  # papers in the "Is this relevant to you?" card
 EXPLAINED = 50  # picks whose words and author are named (the first pages; the rest are seldom read)
 
@@ -175,11 +172,6 @@ def load_candidates(engine: Engine, search: SearchService, ids: list[str]) -> Ca
     return found
 
 
-def paper_rows(engine: Engine, ids: list[str]) -> dict:
-    """id -> (id, title, abstract, categories) of the stored ones of `ids`."""
-    return queries.text_rows(engine, ids)
-
-
 def _read_candidates(engine: Engine, search: SearchService, ids: list[str]) -> Candidates:
     """The stored ones of `ids`, in order; those not in the search index yet are ranked by their words and
     fields (zero embeddings), not left out."""
@@ -273,69 +265,6 @@ def mentioned(pats: list[tuple[str, re.Pattern]], text: str) -> list[str]:
     return [phrase for phrase, pat in pats if pat.search(text)]
 
 
-@dataclass
-class Likes:
-    keys: list[tuple[str | None, str]]  # (paper id, "") or (None, imported title)
-    vectors: np.ndarray
-    ages: np.ndarray
-    strength: np.ndarray
-    texts: list[str] = field(default_factory=list)  # title and abstract (an imported entry: its title)
-    came: list[datetime | None] = field(default_factory=list)  # when the user came to it (None: its listing)
-
-
-def like_matrix(engine: Engine, search: SearchService, profile: Profile, now: datetime) -> Likes | None:
-    """Every positive signal: likes, matched and unmatched imports, opened papers. A stored paper not in the
-    search index yet counts by its words and fields (its embedding is zeros, which the embedding term and the
-    reasons pass over): For you does not wait for the vectors."""
-    when = dict(profile.imported.matched) | dict(profile.likes)  # a like is newer news than an import
-    strength = dict.fromkeys(profile.opened, OPENED_STRENGTH) | dict.fromkeys(when, 1.0)
-    opened_at = dict.fromkeys(profile.opened, now)
-    found, found_vecs = search.vectors(list(strength))
-    dim = found_vecs.shape[1] if found else search_dim(search)
-    stored = paper_rows(engine, list(strength))
-    ids = [pid for pid in strength if pid in stored]
-    vecs = with_zeros(ids, found, found_vecs, dim)
-    imported = [
-        (title, np.frombuffer(v, dtype=np.float32), at)
-        for title, v, at in zip(profile.imported.titles, profile.imported.vectors, profile.imported.times, strict=True)
-        if dim and len(v) == dim * 4  # an entry embedded by another model is left out, not a crash
-    ]
-    if not ids and not imported:
-        return None
-    vectors = np.vstack([vecs.reshape(len(ids), dim), *[v[None, :] for _, v, _ in imported]])
-    keys = [(pid, "") for pid in ids] + [(None, title) for title, _, _ in imported]
-    times = [when.get(pid) or opened_at[pid] for pid in ids] + [at for _, _, at in imported]
-    weights = [strength[pid] for pid in ids] + [1.0] * len(imported)
-    texts = paper_texts(engine, ids) + [title for title, _, _ in imported]
-    # An imported paper came to the user when it was listed, not when the file was imported (None: the
-    # model reads its listing date); an upvote, save or opening when it was made.
-    liked_at = dict(profile.likes)
-    added = profile.imported.added
-    came = [liked_at.get(pid) or added.get(pid) or (None if pid in when else opened_at[pid]) for pid in ids]
-    came += [None] * len(imported)
-    return Likes(keys, vectors.astype(np.float32), rec.age_days(times, now), np.array(weights), texts, came)
-
-
-def with_zeros(ids: list[str], found: list[str], vecs: np.ndarray, dim: int) -> np.ndarray:
-    """The embeddings of `ids` in order, zeros for those not in the index."""
-    out = np.zeros((len(ids), dim), dtype=np.float32)
-    at = {pid: i for i, pid in enumerate(found)}
-    for i, pid in enumerate(ids):
-        if pid in at:
-            out[i] = vecs[at[pid]]
-    return out
-
-
-def paper_texts(engine: Engine, ids: list[str]) -> list[str]:
-    found = paper_rows(engine, ids)
-    return [f"{found[pid].title}\n{found[pid].abstract}" if pid in found else "" for pid in ids]
-
-
-def search_dim(search: SearchService) -> int:
-    snap = search.snapshot()
-    return int(snap.matrix.shape[1]) if snap is not None else 0
-
-
 def by_likes(
     engine: Engine,
     search: SearchService,
@@ -397,120 +326,6 @@ def embedding_scores(search: SearchService, user_id: int, profile: Profile, like
     dislikes = dislikes if len(dislikes) else np.zeros((0, vecs.shape[1]), dtype=np.float32)
     randoms = search.random_vectors(RANDOM_NEGATIVES, seed=user_id)
     return rec.ours(likes.vectors, likes.ages, dislikes, randoms, vecs, likes.strength)
-
-
-def taste_model(
-    engine: Engine,
-    search: SearchService,
-    user_id: int,
-    profile: Profile,
-    likes: Likes,
-    cands: Candidates,
-    vocabulary: terms.Terms,
-    now: datetime,
-) -> model.Model | None:
-    """The user's model for this taste and vocabulary: the stored one, or fitted now and stored (once per
-    change of what the model reads, not per day or per view). A user changing their taste faster than
-    FITS_PER_MINUTE times a minute gets their last stored model until the minute is over; one fit runs at a
-    time in a process, so no user can keep both cores busy for everyone."""
-    ids = negative_ids(engine, vocabulary, cands)
-    pool_key = model.pool_key(vocabulary.key, ids)
-    key = hashlib.sha256(f"{model_input(profile)} {pool_key} {model.VERSION}".encode()).hexdigest()[:32]
-    found = stored_model(engine, user_id, profile.interest, key)
-    if found is not None:
-        return found
-    if not _fit_budget.take((engine.url.render_as_string(), user_id)):
-        stale = stored_model(engine, user_id, profile.interest, None)  # an older taste's, but no fit for now
-        return stale if stale is not None and stale.n_words == len(vocabulary.words) else None
-    with _one_fit:
-        pool = model.cached_pool(pool_key, lambda: read_pool(engine, vocabulary, ids, pool_key))
-        fitted = fit_model(engine, profile, likes, pool, vocabulary, now)
-    if fitted is not None:
-        store_taste.save_model(engine, user_id, profile.interest, key, fitted.to_bytes())
-    return fitted
-
-
-def model_input(profile: Profile) -> str:
-    """What the fitted model reads of a taste (not the papers opened, the rules or the sign-up topics, which
-    act after it or through the cheap embedding term): its key, so reading a paper does not refit it."""
-    parts = (profile.likes, [p for p, _ in profile.imported.matched], profile.imported.titles, profile.dislikes)
-    return hashlib.sha256(repr((parts, profile.interest)).encode()).hexdigest()
-
-
-def stored_model(engine: Engine, user_id: int, view: str, key: str | None) -> model.Model | None:
-    blob = store_taste.load_model(engine, user_id, view, key)
-    if blob is None:
-        return None
-    try:
-        return model.Model.from_bytes(blob)
-    except (ValueError, KeyError, OSError, zipfile.BadZipFile):
-        return None  # damaged or from an older layout: fitted again
-
-
-class FitBudget:
-    """At most `n` fits per user a minute, in this process."""
-
-    def __init__(self, n: int):
-        self.n, self.lock, self.times = n, threading.Lock(), {}
-
-    def take(self, user: tuple) -> bool:
-        now = monotonic()
-        with self.lock:
-            recent = [t for t in self.times.get(user, []) if now - t < 60]
-            if len(recent) >= self.n:
-                return False
-            self.times[user] = [*recent, now]
-            if len(self.times) > 10_000:
-                self.times = {u: ts for u, ts in self.times.items() if now - ts[-1] < 60}
-            return True
-
-
-_fit_budget = FitBudget(FITS_PER_MINUTE)
-_one_fit = threading.Lock()
-
-
-def fit_model(
-    engine: Engine, profile: Profile, likes: Likes, pool: model.Pool, vocabulary: terms.Terms, now: datetime
-) -> model.Model | None:
-    """The likes (upvotes, saves, answers, imports; papers only opened are left to the embedding term) against
-    the pool and the "not interested" marks."""
-    chosen = {pid for pid, _ in profile.likes} | {pid for pid, _ in profile.imported.matched}
-    fields = store_taste.paper_fields(engine, list(chosen) + profile.dislikes)
-    examples, texts = [], []
-    for (pid, title), strength, came, text in zip(likes.keys, likes.strength, likes.came, likes.texts, strict=True):
-        f = fields.get(pid) if pid else store_taste.Fields(title, [], [], None)
-        if f is None or (pid and pid not in chosen):
-            continue
-        examples.append(model.Example(f, model.like_weight(float(strength), came or f.listed, now.date())))
-        texts.append(text or f.text)
-    skip = chosen | set(profile.dislikes)
-    keep = [i for i, pid in enumerate(pool.ids) if pid not in skip]
-    disliked = [fields[pid] for pid in profile.dislikes if pid in fields]
-    return model.fit(
-        examples,
-        vocabulary.transform(texts),
-        [pool.fields[i] for i in keep],
-        pool.words[keep],
-        disliked,
-        vocabulary.transform([f.text for f in disliked]),
-    )
-
-
-def negative_ids(engine: Engine, vocabulary: terms.Terms, cands: Candidates) -> list[str]:
-    """The random older papers drawn with the vocabulary, less any being ranked: the newest days are never
-    among them, and an older day ranked gets a model fitted without its own papers. A small store, with fewer
-    such papers than model.MIN_POOL, draws from all its papers but the ones being ranked, per ranking."""
-    ranked = cands.idset()
-    if len(vocabulary.negatives) >= model.MIN_POOL:
-        return [pid for pid in vocabulary.negatives if pid not in ranked]
-    return [pid for pid in store_taste.sample_paper_ids(engine, model.NEGATIVES, model.SEED) if pid not in ranked]
-
-
-def read_pool(engine: Engine, vocabulary: terms.Terms, ids: list[str], key: str) -> model.Pool:
-    found = store_taste.paper_fields(engine, ids)
-    kept = [pid for pid in ids if pid in found]
-    fields = [found[pid] for pid in kept]
-    return model.Pool(kept, fields, vocabulary.transform([f.text for f in fields]), key)
 
 
 def cold_start(search: SearchService, profile: Profile, cands: Candidates, rows: list[int]) -> list[rec.Pick]:

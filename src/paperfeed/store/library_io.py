@@ -18,7 +18,7 @@ from paperfeed import formats
 from paperfeed.clock import utcnow
 from paperfeed.ingest import bibtex, library_file
 from paperfeed.models import normalize_title
-from paperfeed.store import accounts
+from paperfeed.store import marks
 from paperfeed.store.accounts import User
 from paperfeed.store.db import insert_ignore
 from paperfeed.store.listing import load_papers
@@ -58,7 +58,7 @@ def read_file(kind: str, text: str, seconds: float) -> bibtex.Parsed:
 
 def export(conn: Connection, user: User, fmt: str, tag: str | None = None) -> str:
     """The user's library (or one tag of it), oldest saved first, as a file in `fmt` (formats.LIBRARY_FORMATS)."""
-    saved = list(reversed(accounts.library_of(conn, user, tag)))
+    saved = list(reversed(marks.library_of(conn, user, tag)))
     loaded = {p["id"]: p for p in load_papers(conn, [s["id"] for s in saved], None)}
     return formats.library_file(fmt, [(loaded[s["id"]], s["tags"]) for s in saved if s["id"] in loaded])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, func, or_, select
 
 from paperfeed.links import code_url, find_links
-from paperfeed.store import accounts
+from paperfeed.store import marks
 from paperfeed.store import queries as q
 from paperfeed.store.accounts import User
 from paperfeed.store.schema import external_signals, papers
@@ -16,9 +16,9 @@ def load_papers(conn: Connection, ids: list[str], user: User | None) -> list[dic
     if not ids:
         return []
     rows = {r["id"]: q.with_links(r) for r in conn.execute(select(papers).where(papers.c.id.in_(ids))).mappings()}
-    votes = accounts.vote_counts(conn, ids)
-    mine = accounts.voted_by(conn, user, ids)
-    tags = accounts.tags_of(conn, user, ids)
+    votes = marks.vote_counts(conn, ids)
+    mine = marks.voted_by(conn, user, ids)
+    tags = marks.tags_of(conn, user, ids)
     signals = signals_of(conn, ids)
     out = []
     for pid in ids:

@@ -30,7 +30,7 @@ from paperfeed.rank import foryou
 from paperfeed.rank.recommend import reason_text
 from paperfeed.search.query import QueryError
 from paperfeed.search.service import Unavailable
-from paperfeed.store import accounts
+from paperfeed.store import accounts, marks
 from paperfeed.store import queries as q
 from paperfeed.store.accounts import User
 from paperfeed.tex import text_macros
@@ -257,7 +257,7 @@ class Agents:
 
         def answer() -> dict[str, Any]:
             with self.c.engine.connect() as conn:
-                saved = accounts.library_of(conn, user, tag)
+                saved = marks.library_of(conn, user, tag)
                 papers = present.load_papers(conn, [s["id"] for s in saved], user)
             items = [
                 {**self.brief(p), "tags": s["tags"], "savedAt": present.iso(s["saved_at"])}
@@ -275,8 +275,8 @@ class Agents:
 
         def answer() -> dict[str, Any]:
             paper = visible(self.c, paper_id, user)
-            clean = accounts.clean_tags(tags or [])
-            accounts.save_paper(self.c.engine, user, paper["id"], clean)
+            clean = marks.clean_tags(tags or [])
+            marks.save_paper(self.c.engine, user, paper["id"], clean)
             return {"id": paper["id"], "tags": clean, "saved": True}
 
         return await self.run(answer)
@@ -289,7 +289,7 @@ class Agents:
             paper = visible(self.c, paper_id, user)
             return {
                 "id": paper["id"],
-                "upvotes": accounts.set_upvote(self.c.engine, user, paper["id"], on),
+                "upvotes": marks.set_upvote(self.c.engine, user, paper["id"], on),
                 "upvoted": on,
             }
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from paperfeed.rank import foryou
 from paperfeed.rank.recommend import reason_text
 from paperfeed.search.query import QueryError
-from paperfeed.store import accounts
+from paperfeed.store import accounts, marks
 from paperfeed.store import queries as q
 from paperfeed.store.accounts import AccountError, User
 from paperfeed.store.listing import submitted_by
@@ -175,7 +175,7 @@ def _vote(request: Request, paper_id: str, on: bool) -> dict:
     c = ctx(request)
     user = need_user(c, request, write=True)
     paper = visible(c, paper_id, user)
-    return {"id": paper["id"], "upvotes": accounts.set_upvote(c.engine, user, paper["id"], on), "upvoted": on}
+    return {"id": paper["id"], "upvotes": marks.set_upvote(c.engine, user, paper["id"], on), "upvoted": on}
 
 
 @router.get("/papers/{paper_id:path}", summary="One paper")
@@ -194,7 +194,7 @@ def library(request: Request, tag: Annotated[str | None, Query(max_length=64)] =
     c = ctx(request)
     user = need_user(c, request)
     with c.engine.connect() as conn:
-        saved = accounts.library_of(conn, user, tag)
+        saved = marks.library_of(conn, user, tag)
         papers = present.load_papers(conn, [s["id"] for s in saved], user)
     base = c.settings.base_url.rstrip("/")
     return [
@@ -209,10 +209,10 @@ def save(request: Request, paper_id: str, body: Tags):
     user = need_user(c, request, write=True)
     paper = visible(c, paper_id, user)
     try:
-        tags = accounts.clean_tags(body.tags)
+        tags = marks.clean_tags(body.tags)
     except AccountError as exc:
         return JSONResponse({"detail": [{"loc": ["body", "tags"], "msg": str(exc), "type": "value_error"}]}, 422)
-    accounts.save_paper(c.engine, user, paper["id"], tags)
+    marks.save_paper(c.engine, user, paper["id"], tags)
     return {"id": paper["id"], "tags": tags, "saved": True}
 
 
@@ -221,7 +221,7 @@ def unsave(request: Request, paper_id: str):
     c = ctx(request)
     user = need_user(c, request, write=True)
     key = paper_key(paper_id)
-    if not accounts.unsave_paper(c.engine, user, key):
+    if not marks.unsave_paper(c.engine, user, key):
         raise HTTPException(404, f"{key} is not in your library")
     return {"id": key, "saved": False}
 
@@ -321,7 +321,7 @@ def recommendations(
 
 def clean_interest(value: str | None) -> str:
     try:
-        found = accounts.clean_tags([value]) if value else []
+        found = marks.clean_tags([value]) if value else []
     except accounts.AccountError as exc:
         raise HTTPException(422, str(exc)) from None
     return found[0] if found else ""

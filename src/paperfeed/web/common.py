@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import AfterValidator, BeforeValidator
 
 from paperfeed.models import check_day, parse_arxiv_id
-from paperfeed.store import accounts
+from paperfeed.store import marks
 from paperfeed.store.accounts import User
 from paperfeed.web import present
 from paperfeed.web.context import Context
@@ -57,7 +57,7 @@ def visible(c: Context, paper_id: str, user: User | None) -> dict:
     `hidden` set); 422 for text that cannot be a paper id."""
     key = paper_key(paper_id)
     with c.engine.connect() as conn:
-        hidden = key in accounts.hidden_ids(conn)
+        hidden = key in marks.hidden_ids(conn)
         if hidden and not (user and user.is_admin):
             raise HTTPException(404, f"no paper {key}")
         found = present.load_papers(conn, [key], user)

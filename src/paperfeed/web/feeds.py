@@ -17,7 +17,7 @@ from paperfeed.digest import subscriptions as subs
 from paperfeed.models import clean_text
 from paperfeed.rank import foryou, trending
 from paperfeed.search.query import QueryError
-from paperfeed.store import accounts, taste
+from paperfeed.store import accounts, marks, taste
 from paperfeed.store import queries as q
 from paperfeed.tex import text_macros
 from paperfeed.web import present
@@ -124,7 +124,7 @@ def library_feed(
     if user is None:
         raise HTTPException(404, "no such feed (the token is unknown or was revoked)")
     with c.engine.connect() as conn:
-        saved = accounts.library_of(conn, user, tag)
+        saved = marks.library_of(conn, user, tag)
         papers = present.load_papers(conn, [s["id"] for s in saved[:FEED_SIZE]], None)
     return feed_response(request, f"{user.username}'s library", "/library", papers, format)
 
@@ -159,7 +159,7 @@ def opml(request: Request, csrf_token: Annotated[str, Form()] = ""):
     token = accounts.create_token(c.engine, user, "feed", "OPML export")
     sub = subs.get(c.engine, user.id)
     with c.engine.connect() as conn:
-        tags = [t for t, _ in accounts.all_tags(conn, user)]
+        tags = [t for t, _ in marks.all_tags(conn, user)]
     public = [("Daily papers", "/feeds/daily.xml"), ("Trending papers", "/feeds/trending.xml")]
     public += (
         [(f"Daily papers in {cat}", f"/feeds/daily.xml?{urlencode({'category': cat})}") for cat in sub.categories]

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 
 from paperfeed.formats import LIBRARY_FORMATS
 from paperfeed.rank import profile
-from paperfeed.store import accounts, library_io
+from paperfeed.store import library_io, marks
 from paperfeed.store.accounts import User
 from paperfeed.web import present
 from paperfeed.web.api import need_user
@@ -62,8 +62,8 @@ def library_page(request: Request, tag: str | None = None, format: Format = None
 def render_library(request: Request, user: User, tag: str | None, status: int = 200, **values):
     c = ctx(request)
     with c.engine.connect() as conn:
-        saved = accounts.library_of(conn, user, tag)
-        tags = accounts.all_tags(conn, user)
+        saved = marks.library_of(conn, user, tag)
+        tags = marks.all_tags(conn, user)
         papers = present.load_papers(conn, [p["id"] for p in saved], user)
     if tag and not papers:
         raise HTTPException(404, f"no papers tagged {tag!r} in your library")
@@ -75,7 +75,7 @@ def render_library(request: Request, user: User, tag: str | None, status: int = 
 
 def export_response(c, user: User, fmt: str, tag: str | None) -> Response:
     with c.engine.connect() as conn:
-        if tag and not accounts.library_of(conn, user, tag):
+        if tag and not marks.library_of(conn, user, tag):
             raise HTTPException(404, f"no papers tagged {tag!r} in your library")
         body = library_io.export(conn, user, fmt, tag)
     ext, media = LIBRARY_FORMATS[fmt]

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 
 from paperfeed.models import parse_arxiv_id
 from paperfeed.rank import foryou, trending
-from paperfeed.store import accounts, taste
+from paperfeed.store import accounts, marks, taste
 from paperfeed.store import queries as q
 from paperfeed.store.accounts import User
 from paperfeed.web import present
@@ -57,7 +57,7 @@ def render_list(
                 papers, total = present.ranked_page(conn, period, sort, category, page, size, user, code)
             prev, nxt = present.neighbours(conn, period)
             chips = present.top_categories(conn, period.start, period.end)
-        interests = accounts.all_tags(conn, user) if sort == "foryou" else []
+        interests = marks.all_tags(conn, user) if sort == "foryou" else []
         ask = present.load_papers(conn, ranking.unsure, user) if ranking and page == 1 and not interest else []
     return c.render(
         request,
@@ -103,7 +103,7 @@ def interest_of(request: Request) -> str:
     """The For-you view's interest (a library tag) from ?interest=, checked as tags are."""
     value = request.query_params.get("interest", "")
     try:
-        found = accounts.clean_tags([value]) if value else []
+        found = marks.clean_tags([value]) if value else []
     except accounts.AccountError as exc:
         raise HTTPException(422, str(exc)) from None
     return found[0] if found else ""

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 
 from paperfeed.formats import citation_meta, to_bibtex
 from paperfeed.models import SourceError, parse_arxiv_id
-from paperfeed.store import accounts, taste
+from paperfeed.store import marks, taste
 from paperfeed.store import queries as q
 from paperfeed.store.accounts import AccountError, User
 from paperfeed.sync.submit import fetch_and_index
@@ -62,7 +62,7 @@ def upvote_form(
     c, user, paper = form_paper(request, paper_id, csrf_token)
     if user is None:
         return to(f"/login?next={quote(safe_next(next, '/papers/' + paper['id']))}")
-    accounts.set_upvote(c.engine, user, paper["id"], action != "remove")
+    marks.set_upvote(c.engine, user, paper["id"], action != "remove")
     return to(safe_next(next, f"/papers/{paper['id']}") + f"#p-{paper['id']}")
 
 
@@ -117,10 +117,10 @@ def save_form(
     if user is None:
         return to(f"/login?next=/papers/{paper['id']}")
     if action == "remove":
-        accounts.unsave_paper(c.engine, user, paper["id"])
+        marks.unsave_paper(c.engine, user, paper["id"])
         return to(f"/papers/{paper['id']}")
     try:
-        accounts.save_paper(c.engine, user, paper["id"], accounts.clean_tags(tags))
+        marks.save_paper(c.engine, user, paper["id"], marks.clean_tags(tags))
     except AccountError as exc:
         raise HTTPException(422, str(exc)) from exc
     return to(f"/papers/{paper['id']}#library")
@@ -136,7 +136,7 @@ def hide_form(
     if user is None or not user.is_admin:
         raise HTTPException(403, "only an admin can hide a paper")
     paper = visible_paper(c, request, paper_id)
-    accounts.set_hidden(c.engine, user, paper["id"], hidden == "1")
+    marks.set_hidden(c.engine, user, paper["id"], hidden == "1")
     return to(f"/papers/{paper['id']}")
 
 

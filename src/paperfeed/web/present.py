@@ -14,7 +14,7 @@ from paperfeed.formats import to_bibtex
 from paperfeed.models import check_day
 from paperfeed.rank import trending
 from paperfeed.search.lexical import WORD, query_stems, stem
-from paperfeed.store import accounts
+from paperfeed.store import marks
 from paperfeed.store import queries as q
 from paperfeed.store.accounts import User
 from paperfeed.store.listing import load_papers
@@ -115,7 +115,7 @@ def top_categories(conn: Connection, start: date, end: date, n: int = 10) -> lis
 def load_visible(conn: Connection, ids: list[str], user: User | None) -> list[dict]:
     """`load_papers` without the papers an admin hid (search and similar papers come from the indexes,
     which still hold them)."""
-    hidden = accounts.hidden_ids(conn)
+    hidden = marks.hidden_ids(conn)
     return load_papers(conn, [i for i in ids if i not in hidden], user)
 
 

@@ -1,0 +1,139 @@
+"""The user's own model (rank/model.py) for For you: stored per taste and fitted only when what it reads changes,
+under a per-user budget and one fit at a time per process, against negatives drawn with the vocabulary."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import zipfile
+from datetime import datetime
+from time import monotonic
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine
+
+from paperfeed.rank import model, terms
+from paperfeed.search.service import SearchService
+from paperfeed.store import taste as store_taste
+
+if TYPE_CHECKING:
+    from paperfeed.rank.foryou import Candidates, Profile
+    from paperfeed.rank.likes import Likes
+
+FITS_PER_MINUTE = 6  # model fits a user may cause a minute (each 2-3 s of a core on a large store)
+
+
+def taste_model(
+    engine: Engine,
+    search: SearchService,
+    user_id: int,
+    profile: Profile,
+    likes: Likes,
+    cands: Candidates,
+    vocabulary: terms.Terms,
+    now: datetime,
+) -> model.Model | None:
+    """The user's model for this taste and vocabulary: the stored one, or fitted now and stored (once per
+    change of what the model reads, not per day or per view). A user changing their taste faster than
+    FITS_PER_MINUTE times a minute gets their last stored model until the minute is over; one fit runs at a
+    time in a process, so no user can keep both cores busy for everyone."""
+    ids = negative_ids(engine, vocabulary, cands)
+    pool_key = model.pool_key(vocabulary.key, ids)
+    key = hashlib.sha256(f"{model_input(profile)} {pool_key} {model.VERSION}".encode()).hexdigest()[:32]
+    found = stored_model(engine, user_id, profile.interest, key)
+    if found is not None:
+        return found
+    if not _fit_budget.take((engine.url.render_as_string(), user_id)):
+        stale = stored_model(engine, user_id, profile.interest, None)  # an older taste's, but no fit for now
+        return stale if stale is not None and stale.n_words == len(vocabulary.words) else None
+    with _one_fit:
+        pool = model.cached_pool(pool_key, lambda: read_pool(engine, vocabulary, ids, pool_key))
+        fitted = fit_model(engine, profile, likes, pool, vocabulary, now)
+    if fitted is not None:
+        store_taste.save_model(engine, user_id, profile.interest, key, fitted.to_bytes())
+    return fitted
+
+
+def model_input(profile: Profile) -> str:
+    """What the fitted model reads of a taste (not the papers opened, the rules or the sign-up topics, which
+    act after it or through the cheap embedding term): its key, so reading a paper does not refit it."""
+    parts = (profile.likes, [p for p, _ in profile.imported.matched], profile.imported.titles, profile.dislikes)
+    return hashlib.sha256(repr((parts, profile.interest)).encode()).hexdigest()
+
+
+def stored_model(engine: Engine, user_id: int, view: str, key: str | None) -> model.Model | None:
+    blob = store_taste.load_model(engine, user_id, view, key)
+    if blob is None:
+        return None
+    try:
+        return model.Model.from_bytes(blob)
+    except (ValueError, KeyError, OSError, zipfile.BadZipFile):
+        return None  # damaged or from an older layout: fitted again
+
+
+class FitBudget:
+    """At most `n` fits per user a minute, in this process."""
+
+    def __init__(self, n: int):
+        self.n, self.lock, self.times = n, threading.Lock(), {}
+
+    def take(self, user: tuple) -> bool:
+        now = monotonic()
+        with self.lock:
+            recent = [t for t in self.times.get(user, []) if now - t < 60]
+            if len(recent) >= self.n:
+                return False
+            self.times[user] = [*recent, now]
+            if len(self.times) > 10_000:
+                self.times = {u: ts for u, ts in self.times.items() if now - ts[-1] < 60}
+            return True
+
+
+_fit_budget = FitBudget(FITS_PER_MINUTE)
+
+
+_one_fit = threading.Lock()
+
+
+def fit_model(
+    engine: Engine, profile: Profile, likes: Likes, pool: model.Pool, vocabulary: terms.Terms, now: datetime
+) -> model.Model | None:
+    """The likes (upvotes, saves, answers, imports; papers only opened are left to the embedding term) against
+    the pool and the "not interested" marks."""
+    chosen = {pid for pid, _ in profile.likes} | {pid for pid, _ in profile.imported.matched}
+    fields = store_taste.paper_fields(engine, list(chosen) + profile.dislikes)
+    examples, texts = [], []
+    for (pid, title), strength, came, text in zip(likes.keys, likes.strength, likes.came, likes.texts, strict=True):
+        f = fields.get(pid) if pid else store_taste.Fields(title, [], [], None)
+        if f is None or (pid and pid not in chosen):
+            continue
+        examples.append(model.Example(f, model.like_weight(float(strength), came or f.listed, now.date())))
+        texts.append(text or f.text)
+    skip = chosen | set(profile.dislikes)
+    keep = [i for i, pid in enumerate(pool.ids) if pid not in skip]
+    disliked = [fields[pid] for pid in profile.dislikes if pid in fields]
+    return model.fit(
+        examples,
+        vocabulary.transform(texts),
+        [pool.fields[i] for i in keep],
+        pool.words[keep],
+        disliked,
+        vocabulary.transform([f.text for f in disliked]),
+    )
+
+
+def negative_ids(engine: Engine, vocabulary: terms.Terms, cands: Candidates) -> list[str]:
+    """The random older papers drawn with the vocabulary, less any being ranked: the newest days are never
+    among them, and an older day ranked gets a model fitted without its own papers. A small store, with fewer
+    such papers than model.MIN_POOL, draws from all its papers but the ones being ranked, per ranking."""
+    ranked = cands.idset()
+    if len(vocabulary.negatives) >= model.MIN_POOL:
+        return [pid for pid in vocabulary.negatives if pid not in ranked]
+    return [pid for pid in store_taste.sample_paper_ids(engine, model.NEGATIVES, model.SEED) if pid not in ranked]
+
+
+def read_pool(engine: Engine, vocabulary: terms.Terms, ids: list[str], key: str) -> model.Pool:
+    found = store_taste.paper_fields(engine, ids)
+    kept = [pid for pid in ids if pid in found]
+    fields = [found[pid] for pid in kept]
+    return model.Pool(kept, fields, vocabulary.transform([f.text for f in fields]), key)

@@ -1,0 +1,142 @@
+"""What users mark on papers: one upvote each, saves with tags (the library), and papers an admin hid."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import Connection, Engine, delete, func, select
+
+from paperfeed.clock import utcnow
+from paperfeed.store.accounts import TAG, AccountError, User
+from paperfeed.store.db import insert_ignore
+from paperfeed.store.schema import (
+    hidden_papers,
+    library,
+    library_tags,
+    papers,
+    upvotes,
+)
+
+
+def paper_exists(conn: Connection, paper_id: str) -> bool:
+    return conn.execute(select(papers.c.id).where(papers.c.id == paper_id)).first() is not None
+
+
+def set_upvote(engine: Engine, user: User, paper_id: str, on: bool) -> int:
+    """Add or remove the user's vote (one per user and paper); the paper's vote count after."""
+    with engine.begin() as conn:
+        if on:
+            insert_ignore(conn, upvotes, {"user_id": user.id, "paper_id": paper_id, "created_at": utcnow()})
+        else:
+            conn.execute(delete(upvotes).where(upvotes.c.user_id == user.id, upvotes.c.paper_id == paper_id))
+        return vote_counts(conn, [paper_id]).get(paper_id, 0)
+
+
+def vote_counts(conn: Connection, paper_ids: list[str]) -> dict[str, int]:
+    if not paper_ids:
+        return {}
+    rows = conn.execute(
+        select(upvotes.c.paper_id, func.count()).where(upvotes.c.paper_id.in_(paper_ids)).group_by(upvotes.c.paper_id)
+    )
+    return {pid: n for pid, n in rows}
+
+
+def voted_by(conn: Connection, user: User | None, paper_ids: list[str]) -> set[str]:
+    if user is None or not paper_ids:
+        return set()
+    rows = conn.execute(
+        select(upvotes.c.paper_id).where(upvotes.c.user_id == user.id, upvotes.c.paper_id.in_(paper_ids))
+    )
+    return {pid for (pid,) in rows}
+
+
+def clean_tags(text: str | list[str]) -> list[str]:
+    """Tags from "a, b c" or a list; each 1-64 word characters (letters, digits, _ . + -)."""
+    parts = text if isinstance(text, list) else re.split(r"[,\s]+", text)
+    tags = []
+    for t in parts:
+        t = t.strip().lower()
+        if not t:
+            continue
+        if not TAG.match(t):
+            raise AccountError(f"a tag is 1 to 64 letters, digits, '_', '.', '+' or '-': {t[:70]!r}")
+        if t not in tags:
+            tags.append(t)
+    return tags
+
+
+def save_paper(engine: Engine, user: User, paper_id: str, tags: list[str]) -> None:
+    """Put the paper in the user's library with exactly these tags (saving again replaces the tags)."""
+    with engine.begin() as conn:
+        insert_ignore(conn, library, {"user_id": user.id, "paper_id": paper_id, "saved_at": utcnow()})
+        conn.execute(delete(library_tags).where(library_tags.c.user_id == user.id, library_tags.c.paper_id == paper_id))
+        if tags:
+            # Two saves at once: each replaces the tags; neither fails on the other's rows.
+            insert_ignore(conn, library_tags, [{"user_id": user.id, "paper_id": paper_id, "tag": t} for t in tags])
+
+
+def unsave_paper(engine: Engine, user: User, paper_id: str) -> bool:
+    with engine.begin() as conn:
+        conn.execute(delete(library_tags).where(library_tags.c.user_id == user.id, library_tags.c.paper_id == paper_id))
+        result = conn.execute(delete(library).where(library.c.user_id == user.id, library.c.paper_id == paper_id))
+    return result.rowcount > 0
+
+
+def library_of(conn: Connection, user: User, tag: str | None = None) -> list[dict]:
+    """The user's saved papers, newest saved first, each with its tags."""
+    query = (
+        select(papers, library.c.saved_at)
+        .join(library, library.c.paper_id == papers.c.id)
+        .where(library.c.user_id == user.id)
+        .order_by(library.c.saved_at.desc(), papers.c.id)
+    )
+    if tag:
+        query = query.where(
+            papers.c.id.in_(
+                select(library_tags.c.paper_id).where(library_tags.c.user_id == user.id, library_tags.c.tag == tag)
+            )
+        )
+    rows = [dict(r) for r in conn.execute(query).mappings()]
+    tags = tags_of(conn, user, [r["id"] for r in rows])
+    for r in rows:
+        r["tags"] = tags.get(r["id"], [])
+    return rows
+
+
+def tags_of(conn: Connection, user: User | None, paper_ids: list[str]) -> dict[str, list[str]]:
+    """paper id -> the user's tags, for the papers the user saved (an empty list: saved, no tag)."""
+    if user is None or not paper_ids:
+        return {}
+    saved = conn.execute(
+        select(library.c.paper_id).where(library.c.user_id == user.id, library.c.paper_id.in_(paper_ids))
+    )
+    out: dict[str, list[str]] = {pid: [] for (pid,) in saved}
+    rows = conn.execute(
+        select(library_tags.c.paper_id, library_tags.c.tag)
+        .where(library_tags.c.user_id == user.id, library_tags.c.paper_id.in_(paper_ids))
+        .order_by(library_tags.c.tag)
+    )
+    for pid, tag in rows:
+        out.setdefault(pid, []).append(tag)
+    return out
+
+
+def all_tags(conn: Connection, user: User) -> list[tuple[str, int]]:
+    rows = conn.execute(
+        select(library_tags.c.tag, func.count())
+        .where(library_tags.c.user_id == user.id)
+        .group_by(library_tags.c.tag)
+        .order_by(library_tags.c.tag)
+    )
+    return [(t, n) for t, n in rows]
+
+
+def set_hidden(engine: Engine, admin: User, paper_id: str, hidden: bool) -> None:
+    with engine.begin() as conn:
+        conn.execute(delete(hidden_papers).where(hidden_papers.c.paper_id == paper_id))
+        if hidden:
+            insert_ignore(conn, hidden_papers, {"paper_id": paper_id, "hidden_by": admin.id, "hidden_at": utcnow()})
+
+
+def hidden_ids(conn: Connection) -> set[str]:
+    return {pid for (pid,) in conn.execute(select(hidden_papers.c.paper_id))}
