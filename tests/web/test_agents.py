@@ -187,3 +187,30 @@ def test_the_apps_shutdown_handlers_still_run(app):
         assert client.get("/healthz").status_code in (200, 503)
         assert ran == ["startup"]
     assert ran == ["startup", "shutdown"]
+
+
+def test_a_hidden_neighbour_is_left_out_of_similar_papers(store, http_url):
+    """The index still holds a paper an admin hid: similar_papers leaves it out instead of failing."""
+    from paperfeed.store import marks
+
+    async def similar(pid):
+        async with http(http_url) as client:
+            return await client.call_tool("similar_papers", {"paper_id": pid, "limit": 5})
+
+    async def first_id():
+        async with http(http_url) as client:
+            return (await client.call_tool("daily_papers", {"limit": 1})).structured_content["papers"][0]["id"]
+
+    pid = anyio.run(first_id)
+    before = anyio.run(similar, pid).structured_content["results"]
+    engine = make_engine(store_env(store[0]).get("PAPERFEED_DATABASE_URL") or f"sqlite:///{store[0] / 'paperfeed.db'}")
+    with engine.connect() as conn:
+        admin = accounts.get_user(conn, "ada")
+    marks.set_hidden(engine, admin, before[0]["id"], True)
+    try:
+        after = anyio.run(similar, pid)
+        assert not after.is_error, after.content
+        assert before[0]["id"] not in {r["id"] for r in after.structured_content["results"]}
+    finally:
+        marks.set_hidden(engine, admin, before[0]["id"], False)
+        engine.dispose()

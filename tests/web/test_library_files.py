@@ -180,3 +180,18 @@ def test_cli_round_trip(client, saved, tmp_path, monkeypatch):
     assert done.exit_code == 0 and f"{len(saved[1])} saved" in done.output, done.output
     bad = runner.invoke(cli, ["library", "import", "--user", "dave", str(tmp_path / "missing.ris")])
     assert bad.exit_code == 2 and "nothing imported" in bad.output
+
+
+def test_an_import_cannot_reach_a_hidden_paper_and_a_deep_file_is_one_line(client, other, saved, sample_papers):
+    """A paper an admin hid is as unknown to an import as to its page; "[[[[…" is refused in one line."""
+    headers, alice = saved  # alice registered first: she is the admin
+    hidden = next(p for p in sample_papers if p.id not in alice)
+    assert post(client, f"/papers/{hidden.id}/hide", {"hidden": "1"}, f"/papers/{hidden.id}").status_code == 303
+    register(other, "erin")
+    erin = {"Authorization": f"Bearer {api_token(other)}"}
+    assert other.get(f"/api/papers/{hidden.id}", headers=erin).status_code == 404
+    ris = f"TY  - UNPB\nTI  - {hidden.title}\nUR  - https://arxiv.org/abs/{hidden.id}\nER  - \n".encode()
+    answer = other.post("/api/library/import", content=ris, headers=erin).json()
+    assert answer["saved"] == 0 and len(answer["unmatched"]) == 1 and library(other, erin) == {}
+    deep = other.post("/api/library/import", params={"format": "csl-json"}, content=b"[" * 60_000, headers=erin)
+    assert deep.status_code == 422 and "nested too deeply" in deep.json()["detail"][0]["msg"]

@@ -77,6 +77,8 @@ def parse_csl_json(text: str) -> Parsed:
         data = json.loads(text.lstrip("\ufeff"))
     except json.JSONDecodeError as exc:
         raise NotBibtex(f"this file is not CSL-JSON: {exc.msg} at line {exc.lineno}") from None
+    except RecursionError:  # "[[[[…" thousands deep: no reference manager writes that
+        raise NotBibtex("this file is not CSL-JSON: it is nested too deeply") from None
     items = data.get("items", data) if isinstance(data, dict) else data  # some tools wrap the list
     if not isinstance(items, list):
         raise NotBibtex("this file is not CSL-JSON: expected a list of items")

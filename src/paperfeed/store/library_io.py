@@ -68,6 +68,10 @@ def import_entries(engine: Engine, user: User, parsed: bibtex.Parsed) -> Importe
         raise ValueError(f"the file holds {len(parsed.entries)} entries, over {MAX_LIBRARY_IMPORT}; split it")
     report = Imported(rejected=list(parsed.rejected))
     found = match(engine, parsed.entries)
+    if not user.is_admin:  # a paper an admin hid is as unknown here as on its page
+        with engine.connect() as conn:
+            hidden = marks.hidden_ids(conn)
+        found = [None if pid in hidden else pid for pid in found]
     wanted: dict[str, list[str]] = {}
     for entry, pid in zip(parsed.entries, found, strict=True):
         if pid is None:

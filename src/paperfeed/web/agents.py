@@ -66,22 +66,26 @@ class Agents:
         self._register()
 
     # -- who is asking, and running blocking work ----------------------------------------------------------
-    def user(self, ctx: ToolContext | None) -> User | None:
+    def token_of(self, ctx: ToolContext | None) -> str | None:
         headers = ctx.headers if ctx is not None else None
         if headers is not None:  # HTTP: the request's own token, never the process's
             auth = headers.get("authorization", "")
-            token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
-        else:
-            token = self.token
-        if not token:
-            return None
+            return auth[7:].strip() if auth.lower().startswith("bearer ") else None
+        return self.token
+
+    def _token_user(self, token: str) -> User:
         user = accounts.token_user(self.c.engine, token, "api")
         if user is None:
             raise ToolError("unknown or revoked API token")
         return user
 
-    def need_user(self, ctx: ToolContext | None, write: bool = False) -> User:
-        user = self.user(ctx)
+    async def user(self, ctx: ToolContext | None) -> User | None:
+        token = self.token_of(ctx)
+        # In a thread: the lookup writes the token's last use, which may wait on another writer (SQLite).
+        return await self.run(self._token_user, token) if token else None
+
+    async def need_user(self, ctx: ToolContext | None, write: bool = False) -> User:
+        user = await self.user(ctx)
         if user is None:
             raise ToolError(
                 "this tool needs an API token (make one on the paperfeed /settings page): "
@@ -141,7 +145,7 @@ class Agents:
         about the query: "good", "weak" (results, but none truly about it; `matchNote` explains) or "none".
         `score` is relative to this query's results (the best is 1.0 whatever it is worth); `lexical` (BM25)
         and `dense` (cosine) are each method's own absolute score."""
-        user = self.user(ctx)
+        user = await self.user(ctx)
 
         def answer() -> dict[str, Any]:
             results = self.c.search.search(
@@ -178,7 +182,7 @@ class Agents:
     ) -> dict[str, Any]:
         """The papers listed on a day (or in a week or month), ranked as the site ranks them: "trending" by
         upvotes here and on Hugging Face, or "new". `total` is how many the period holds."""
-        user = self.user(ctx)
+        user = await self.user(ctx)
 
         def answer() -> dict[str, Any]:
             with self.c.engine.connect() as conn:
@@ -197,14 +201,14 @@ class Agents:
     async def get_paper(self, paper_id: PaperId, ctx: ToolContext | None = None) -> str:
         """One paper as Markdown: title, authors, dates, categories, links (arXiv, PDF, code), upvotes here and
         on Hugging Face, the whole abstract and a BibTeX entry."""
-        user = self.user(ctx)
+        user = await self.user(ctx)
         return await self.run(lambda: present.paper_markdown(visible(self.c, paper_id, user)))
 
     async def similar_papers(
         self, paper_id: PaperId, limit: Annotated[int, Field(ge=1, le=50)] = 10, ctx: ToolContext | None = None
     ) -> dict[str, Any]:
         """The papers most like this one (by meaning), best first, with their cosine `score`."""
-        user = self.user(ctx)
+        user = await self.user(ctx)
 
         def answer() -> dict[str, Any]:
             paper = visible(self.c, paper_id, user)
@@ -213,7 +217,8 @@ class Agents:
                 raise ToolError(f"{paper['id']} is not in the search index yet; try again after indexing")
             with self.c.engine.connect() as conn:
                 papers = {p["id"]: p for p in present.load_visible(conn, [h.id for h in hits], user)}
-            return {"of": paper["id"], "results": [{**self.brief(papers[h.id]), "score": h.score} for h in hits]}
+            found = [{**self.brief(papers[h.id]), "score": h.score} for h in hits if h.id in papers]  # hidden: left out
+            return {"of": paper["id"], "results": found}
 
         return await self.run(answer)
 
@@ -227,7 +232,7 @@ class Agents:
         """The token's user's For you ranking of a day's papers, each with the reason it was picked (the liked
         paper it is closest to, words the user reads about, an author they liked). `needsLikes` means the user
         has given no signal yet (no upvotes, saves, imports or topics)."""
-        user = self.need_user(ctx)
+        user = await self.need_user(ctx)
 
         def answer() -> dict[str, Any]:
             with self.c.engine.connect() as conn:
@@ -253,7 +258,7 @@ class Agents:
         ctx: ToolContext | None = None,
     ) -> dict[str, Any]:
         """The token's user's saved papers, newest saved first, each with its tags."""
-        user = self.need_user(ctx)
+        user = await self.need_user(ctx)
 
         def answer() -> dict[str, Any]:
             with self.c.engine.connect() as conn:
@@ -271,7 +276,7 @@ class Agents:
         self, paper_id: PaperId, tags: Tags | None = None, ctx: ToolContext | None = None
     ) -> dict[str, Any]:
         """Save a paper to the token's user's library with these tags (saving again replaces its tags)."""
-        user = self.need_user(ctx, write=True)
+        user = await self.need_user(ctx, write=True)
 
         def answer() -> dict[str, Any]:
             paper = visible(self.c, paper_id, user)
@@ -283,7 +288,7 @@ class Agents:
 
     async def upvote(self, paper_id: PaperId, on: bool = True, ctx: ToolContext | None = None) -> dict[str, Any]:
         """Upvote a paper as the token's user (once per user; `on: false` takes the upvote back)."""
-        user = self.need_user(ctx, write=True)
+        user = await self.need_user(ctx, write=True)
 
         def answer() -> dict[str, Any]:
             paper = visible(self.c, paper_id, user)
