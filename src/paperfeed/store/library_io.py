@@ -58,9 +58,14 @@ def read_file(kind: str, text: str, seconds: float) -> bibtex.Parsed:
 
 def export(conn: Connection, user: User, fmt: str, tag: str | None = None) -> str:
     """The user's library (or one tag of it), oldest saved first, as a file in `fmt` (formats.LIBRARY_FORMATS)."""
+    return formats.library_file(fmt, saved_items(conn, user, tag))
+
+
+def saved_items(conn: Connection, user: User, tag: str | None = None) -> list[tuple[dict, list[str]]]:
+    """(paper, its tags) of the user's library or one tag of it, oldest saved first."""
     saved = list(reversed(marks.library_of(conn, user, tag)))
     loaded = {p["id"]: p for p in load_papers(conn, [s["id"] for s in saved], None)}
-    return formats.library_file(fmt, [(loaded[s["id"]], s["tags"]) for s in saved if s["id"] in loaded])
+    return [(loaded[s["id"]], s["tags"]) for s in saved if s["id"] in loaded]
 
 
 def import_entries(engine: Engine, user: User, parsed: bibtex.Parsed) -> Imported:

@@ -151,8 +151,7 @@ class Agents:
             results = self.c.search.search(
                 query, limit=limit, since=since, until=until, categories=categories or None, has_code=has_code
             )
-            with self.c.engine.connect() as conn:
-                papers = {p["id"]: p for p in present.load_visible(conn, [h.id for h in results.hits], user)}
+            papers = present.visible_hits(self.c.engine, results.hits, user)
             found = [
                 {**self.brief(papers[h.id]), "score": h.score, "lexical": h.lexical, "dense": h.dense}
                 for h in results.hits
@@ -215,8 +214,7 @@ class Agents:
             hits = self.c.search.similar(paper["id"], limit)
             if hits is None:
                 raise ToolError(f"{paper['id']} is not in the search index yet; try again after indexing")
-            with self.c.engine.connect() as conn:
-                papers = {p["id"]: p for p in present.load_visible(conn, [h.id for h in hits], user)}
+            papers = present.visible_hits(self.c.engine, hits, user)
             found = [{**self.brief(papers[h.id]), "score": h.score} for h in hits if h.id in papers]  # hidden: left out
             return {"of": paper["id"], "results": found}
 

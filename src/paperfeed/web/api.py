@@ -96,8 +96,7 @@ async def hf_search(request: Request, q_: Annotated[str, Query(alias="q", max_le
             results = c.search.search(q_, limit=limit)
         except QueryError as exc:
             return invalid("q", str(exc))
-        with c.engine.connect() as conn:
-            papers = {x["id"]: x for x in present.load_visible(conn, [h.id for h in results.hits], user)}
+        papers = present.visible_hits(c.engine, results.hits, user)
         base = c.settings.base_url.rstrip("/")
         return [present.hf_item(papers[h.id], base) for h in results.hits if h.id in papers]
 
@@ -126,8 +125,7 @@ async def search(
             results = params.run(c, limit, offset, has_code)
         except QueryError as exc:
             return invalid("q", str(exc))
-        with c.engine.connect() as conn:
-            papers = {p["id"]: p for p in present.load_visible(conn, [h.id for h in results.hits], user)}
+        papers = present.visible_hits(c.engine, results.hits, user)
         base = c.settings.base_url.rstrip("/")
         found = [
             {"paper": present.paper_json(papers[h.id], base), "score": h.score, "lexical": h.lexical, "dense": h.dense}
@@ -155,8 +153,7 @@ def similar(request: Request, paper_id: str, limit: Annotated[int, Query(ge=1, l
     hits = c.search.similar(paper["id"], limit)
     if hits is None:
         raise HTTPException(409, f"{paper['id']} is not in the search index yet; run `paperfeed index`")
-    with c.engine.connect() as conn:
-        papers = {p["id"]: p for p in present.load_visible(conn, [h.id for h in hits], user)}
+    papers = present.visible_hits(c.engine, hits, user)
     base = c.settings.base_url.rstrip("/")
     return [{"paper": present.paper_json(papers[h.id], base), "score": h.score} for h in hits if h.id in papers]
 
@@ -266,8 +263,7 @@ async def search_markdown(
             results = c.search.search(q_, limit=limit)
         except QueryError as exc:
             raise HTTPException(422, f"q: {exc}") from exc
-        with c.engine.connect() as conn:
-            papers = present.load_visible(conn, [h.id for h in results.hits], user)
+        papers = list(present.visible_hits(c.engine, results.hits, user).values())
         note = results.match_note or f"{results.total} results; match: {results.match}"
         return markdown(present.list_markdown(f"Search: {q_[:200]}", papers, note))
 

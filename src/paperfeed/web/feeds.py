@@ -108,8 +108,7 @@ async def search_feed(
         results = await c.run_limited(c.search.search, q_, limit=FEED_SIZE, categories=[category] if category else None)
     except QueryError as exc:
         raise HTTPException(422, f"q: {exc}") from exc
-    with c.engine.connect() as conn:
-        papers = present.load_visible(conn, [h.id for h in results.hits], None)
+    papers = list(present.visible_hits(c.engine, results.hits, None).values())
     papers.sort(key=lambda p: (p["listed_date"] or date.min, p["id"]), reverse=True)
     return feed_response(request, f"paperfeed search: {q_[:100]}", f"/search?q={q_[:200]}", papers, format)
 

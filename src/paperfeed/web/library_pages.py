@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
-from paperfeed.formats import LIBRARY_FORMATS
+from paperfeed.formats import LIBRARY_FORMATS, library_file
 from paperfeed.rank import profile
 from paperfeed.store import library_io, marks
 from paperfeed.store.accounts import User
@@ -75,9 +75,10 @@ def render_library(request: Request, user: User, tag: str | None, status: int = 
 
 def export_response(c, user: User, fmt: str, tag: str | None) -> Response:
     with c.engine.connect() as conn:
-        if tag and not marks.library_of(conn, user, tag):
-            raise HTTPException(404, f"no papers tagged {tag!r} in your library")
-        body = library_io.export(conn, user, fmt, tag)
+        items = library_io.saved_items(conn, user, tag)
+    if tag and not items:
+        raise HTTPException(404, f"no papers tagged {tag!r} in your library")
+    body = library_file(fmt, items)
     ext, media = LIBRARY_FORMATS[fmt]
     # A header is Latin-1: a tag such as "données" is written with ASCII letters only in the file name.
     safe = re.sub(r"[^A-Za-z0-9._+-]", "_", tag or "")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from markupsafe import Markup, escape
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from paperfeed.formats import to_bibtex
 from paperfeed.models import check_day
@@ -117,6 +117,12 @@ def load_visible(conn: Connection, ids: list[str], user: User | None) -> list[di
     which still hold them)."""
     hidden = marks.hidden_ids(conn)
     return load_papers(conn, [i for i in ids if i not in hidden], user)
+
+
+def visible_hits(engine: Engine, hits: list, user: User | None) -> dict[str, dict]:
+    """id -> paper for the hits (search results, similar papers) the user may see, in one read."""
+    with engine.connect() as conn:
+        return {p["id"]: p for p in load_visible(conn, [h.id for h in hits], user)}
 
 
 def ranked_ids(

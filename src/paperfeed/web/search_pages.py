@@ -53,8 +53,7 @@ async def search_page(request: Request, params: Search, page: PageNo = 1, spell:
         except QueryError as exc:
             values["error"] = str(exc)
             return c.render(request, "search.html", status=422, **values)
-        with c.engine.connect() as conn:
-            papers = {p["id"]: p for p in present.load_visible(conn, [h.id for h in results.hits], c.user(request))}
+        papers = present.visible_hits(c.engine, results.hits, c.user(request))
         values.update(
             hits=[(h, papers[h.id]) for h in results.hits if h.id in papers],
             total=results.total,
