@@ -171,6 +171,8 @@ def test_serve_with_two_workers_counts_fifty_upvotes_at_once(two_dirs, model_cac
     assert statuses == [303] * 50
     with create_engine(store).connect() as conn:
         assert conn.scalar(select(func.count()).select_from(upvotes).where(upvotes.c.paper_id == paper)) == 50
-    assert "database is locked" not in log and '"status": 5' not in log, log[-3000:]
+    # No server error, except the sign-ups' documented 503 "busy checking passwords" (retried, see register).
+    errors = [line for line in log.splitlines() if '"status": 5' in line and '"path": "/register"' not in line]
+    assert "database is locked" not in log and not errors, errors[:5] or log[-3000:]
     assert "with 2 worker(s)" in log
     assert len(pids) == 2, pids
