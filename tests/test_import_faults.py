@@ -73,7 +73,8 @@ def test_an_adversarial_megabyte_imports_in_seconds(copy, model_cache):  # noqa:
     finally:
         stop(proc)
     assert status == 200 and "Imported:" in page, page[-500:]
-    assert took < 5, took
+    # About 2 s on two idle cores, 6 s with three busy processes beside it; quadratic reading took minutes.
+    assert took < 15, took
 
 
 def test_sigterm_during_an_import_stops_the_server_within_ten_seconds(copy, model_cache):  # noqa: F811

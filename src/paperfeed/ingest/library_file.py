@@ -13,6 +13,7 @@ import logging
 import pickle
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -94,36 +95,44 @@ def _read_apart(kind: str, text: str, seconds: float) -> bibtex.Parsed:
 
 def _in_process(kind: str, text: str, deadline: float) -> bibtex.Parsed:
     # A plain child process (python -m this module), not multiprocessing: nothing of the server is copied or
-    # run again in it, and killing it is always safe.
-    worker = subprocess.Popen(
-        [sys.executable, "-m", __name__, kind],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
-    _running.add(worker)
-    given = text.encode("utf-8", "surrogatepass")
-    try:
-        while True:  # in slices: a shutdown ends the wait at once
-            try:
-                out, _ = worker.communicate(given, timeout=0.2)
-                break
-            except subprocess.TimeoutExpired:
-                given = None
-            if _stopping.is_set():
-                raise TooSlow("the server is stopping; nothing was imported, try again in a moment")
-            if time.monotonic() >= deadline:
-                raise TooSlow("too slow to import: the file was not read in time; split it or export fewer entries")
-    finally:
-        _running.discard(worker)
-        worker.kill()
-        worker.wait()
-    if worker.returncode != 0 or not out:
+    # run again in it, and killing it is always safe. The file goes in and the entries come out through
+    # temporary files, not pipes: Popen.communicate(timeout=...) stops writing the input after its first
+    # timeout (CPython registers stdin for writing only on the first call), so on a loaded machine a child
+    # that started slowly waited for the rest of its input until the deadline.
+    with tempfile.TemporaryFile() as given, tempfile.TemporaryFile() as out:
+        given.write(text.encode("utf-8", "surrogatepass"))
+        given.seek(0)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", __name__, kind], stdin=given, stdout=out, stderr=subprocess.DEVNULL
+        )
+        _running.add(worker)
+        try:
+            _wait(worker, deadline)
+        finally:
+            _running.discard(worker)
+            worker.kill()
+            worker.wait()
+        out.seek(0)
+        answer = out.read()
+    if worker.returncode != 0 or not answer:
         raise TooSlow(f"the file could not be read (its reader stopped with code {worker.returncode})")
-    outcome = pickle.loads(out)  # from our own child process
+    outcome = pickle.loads(answer)  # from our own child process
     if isinstance(outcome, Exception):
         raise outcome
     return outcome
+
+
+def _wait(worker: subprocess.Popen, deadline: float) -> None:
+    while True:  # in slices: a shutdown ends the wait at once
+        try:
+            worker.wait(timeout=0.2)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+        if _stopping.is_set():
+            raise TooSlow("the server is stopping; nothing was imported, try again in a moment")
+        if time.monotonic() >= deadline:
+            raise TooSlow("too slow to import: the file was not read in time; split it or export fewer entries")
 
 
 def _main() -> None:
