@@ -166,3 +166,39 @@ def invoke_text(settings, pid: str) -> str:
     with make_engine(settings.db_url).connect() as conn:
         title, abstract = conn.execute(select(papers.c.title, papers.c.abstract).where(papers.c.id == pid)).one()
     return paper_text(title, abstract)
+
+
+def test_comments_post_show_and_moderate(settings, monkeypatch):
+    from paperfeed.store import accounts, make_engine
+    from paperfeed.store import discussions as talk
+
+    invoke("ingest", "arxiv-snapshot", SAMPLE)
+    monkeypatch.setenv("PAPERFEED_NEW_PASSWORD", "long enough password")
+    invoke("user", "add", "ada")
+    invoke("user", "add", "bob")
+    posted = invoke("comments", "post", "2503.11731", "See $O(n)$ in *Table 2*", "--as", "ada")
+    assert posted.exit_code == 0, posted.output
+    first = int(re.search(r"comment (\d+)", posted.output).group(1))
+    assert invoke("comments", "post", "2503.11731", "Yes", "--as", "bob", "--reply-to", first).exit_code == 0
+    shown = invoke("comments", "show", "2503.11731").output
+    assert f"#{first} ada" in shown and "  See $O(n)$ in *Table 2*" in shown and "      Yes" in shown
+    thread = json.loads(invoke("comments", "show", "2503.11731", "--json").output)
+    assert thread[0]["replies"][0]["body"] == "Yes"
+
+    assert "no account named 'eve'" in invoke("comments", "post", "2503.11731", "x", "--as", "eve").output
+    unknown = invoke("comments", "post", "2599.99999", "x", "--as", "ada")
+    assert unknown.exit_code == 1 and "no paper 2599.99999 here" in unknown.output
+    empty = invoke("comments", "post", "2503.11731", "   ", "--as", "ada")
+    assert empty.exit_code == 1 and "the comment is empty" in empty.output
+
+    engine = make_engine(settings.db_url)
+    with engine.connect() as conn:
+        bob = accounts.get_user(conn, "bob")
+    talk.report(engine, bob, first, "off topic")
+    assert "off topic" in invoke("comments", "reported").output
+    assert invoke("comments", "hide", first).exit_code == 0
+    assert "no open reports" in invoke("comments", "reported").output
+    assert "[hidden by an admin]" in invoke("comments", "show", "2503.11731").output
+    assert invoke("comments", "hide", first, "--restore").exit_code == 0
+    assert "See $O(n)$" in invoke("comments", "show", "2503.11731").output
+    assert invoke("comments", "hide", 99999).exit_code == 1

@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     # A library file (BibTeX, ids) larger than 64 KB is read in a process of its own, two at a time per serving
     # process; one that takes longer than this many seconds is refused as too slow to import.
     import_seconds: float = 60.0
+    # Comments one account may post (discussions under papers), per minute and per hour.
+    comments_per_minute: int = 5
+    comments_per_hour: int = 60
     # Days of listings that /trending ranks.
     trending_days: int = 3
 

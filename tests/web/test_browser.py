@@ -228,6 +228,8 @@ def test_main_pages_have_no_serious_accessibility_violations(browser, server, sa
         "/settings/taste",
         "/library",
         "/submit",
+        "/discussed",
+        "/notifications",
     ]
     found = {}
     for path in pages:
@@ -404,3 +406,65 @@ def test_for_you_interests_and_is_this_relevant_in_the_browser(browser, server, 
         expect(chips.get_by_role("link", name=re.compile("^robots"))).to_have_attribute("aria-current", "true")
         shot(page, f"foryou-interest-{suffix}.png")
         context.close()
+
+
+def test_a_discussion_in_the_browser(browser, server, sample_papers):
+    """Ada writes a comment with math and mentions Bob; Bob sees the unread count, opens the notification,
+    replies; Ada sees the reply. TeX renders, the mention shows, the pages pass axe-core, and the thread reads
+    on a phone."""
+    pid = sample_papers[3].id
+
+    def person(name: str, width: int = 1280, height: int = 900):
+        context = browser.new_context(viewport={"width": width, "height": height}, bypass_csp=True)
+        page = context.new_page()
+        register_in_browser(page, server, name)
+        return context, page
+
+    ada_context, ada = person("ada-talk")
+    bob_context, bob = person("bob-talk", 390, 844)
+
+    ada.goto(server + f"/papers/{pid}")
+    ada.fill("#comment-body", "The bound $O(n \\log n)$ in **Theorem 2** looks loose, @bob-talk?")
+    ada.click("button:text('Comment')")
+    comment = ada.locator("ol.comments > li.comment").first
+    expect(comment.locator(".comment-body .katex")).to_have_count(1)  # KaTeX rendered the formula
+    assert "$" not in comment.locator(".comment-body").inner_text().replace("\n", "")
+    expect(comment.locator(".mention")).to_have_text("@bob-talk")
+    expect(comment.locator("strong", has_text="Theorem 2")).to_have_count(1)
+    expect(ada.locator("#talk-h")).to_have_text("Discussion (1)")
+
+    bob.goto(server + "/")
+    bob.locator("details.menu summary").click()  # a phone: the account links are in the menu
+    expect(bob.locator(".menu-panel .notifications .count")).to_have_text("1")
+    bob.locator(".menu-panel .notifications").click()
+    expect(bob.locator("li.notification")).to_contain_text("ada-talk mentioned you")
+    if problems := axe_violations(bob):
+        pytest.fail(f"/notifications: {problems}")
+    bob.locator("li.notification a").first.click()
+    mentioned = bob.locator("ol.comments > li.comment").first
+    mentioned.locator("summary", has_text="Reply").click()
+    mentioned.locator("textarea").fill("It is tight for $n \\geq 2$; see the appendix.")
+    mentioned.locator("button", has_text="Reply").click()
+    reply = bob.locator("ol.replies > li.comment")
+    expect(reply).to_contain_text("see the appendix")
+    expect(reply.locator(".katex")).to_have_count(1)
+    bob.locator("#talk-h").scroll_into_view_if_needed()
+    width = bob.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= 390, width  # no sideways scroll on a phone
+    shot(bob, "discussion-phone.png")
+    if problems := axe_violations(bob):
+        pytest.fail(f"thread: {problems}")
+
+    ada.goto(server + "/")
+    expect(ada.locator("header.site > nav.account .notifications .count")).to_have_text("1")
+    ada.goto(server + "/notifications")
+    expect(ada.locator("li.notification")).to_contain_text("bob-talk replied to you")
+    ada.goto(server + f"/papers/{pid}#discussion")
+    expect(ada.locator("ol.replies > li.comment")).to_contain_text("see the appendix")
+    shot(ada, "discussion-desktop.png")
+    ada.goto(server + "/discussed")
+    expect(ada.locator(f"[id='p-{pid}'] .signal.talk")).to_contain_text("2 comments")
+    if problems := axe_violations(ada):
+        pytest.fail(f"/discussed: {problems}")
+    ada_context.close()
+    bob_context.close()

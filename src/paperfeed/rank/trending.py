@@ -1,9 +1,12 @@
 """Trending: community votes with time decay, as on Hacker News.
 
-    score = (votes + EXTERNAL_WEIGHT * external + 1) / (age_hours + 2) ** GRAVITY
+    score = (votes + EXTERNAL_WEIGHT * external + DISCUSSION_WEIGHT * commenters + 1) / (age_hours + 2) ** GRAVITY
 
 - votes: our users' upvotes (one per user and paper);
 - external: upvotes a source reported with the paper (Hugging Face daily papers), kept apart from ours;
+- commenters: people here with a readable comment on the paper (not comments: one person's long exchange
+  counts once); half an upvote each, as talking about a paper says less than recommending it, and a deleted
+  or hidden comment stops counting;
 - age_hours: hours from the start of the paper's listing day (UTC) to `now`;
 - the +1 lets a paper nobody has voted on yet still rank by age, newest first;
 - +2 keeps a paper listed this very hour from dividing by nearly zero; GRAVITY 1.8 makes a day-old paper
@@ -25,6 +28,7 @@ from paperfeed.store.listing import with_code
 
 GRAVITY = 1.8
 EXTERNAL_WEIGHT = 1.0
+DISCUSSION_WEIGHT = 0.5
 SORTS = ("trending", "new")
 
 
@@ -34,11 +38,13 @@ class Entry:
     listed: date | None
     votes: int
     external: int
+    commenters: int = 0
     score: float = 0.0
 
 
-def score(votes: float, external: float, age_hours: float, gravity: float = GRAVITY) -> float:
-    return (votes + EXTERNAL_WEIGHT * external + 1.0) / (max(age_hours, 0.0) + 2.0) ** gravity
+def score(votes: float, external: float, age_hours: float, gravity: float = GRAVITY, commenters: int = 0) -> float:
+    community = votes + EXTERNAL_WEIGHT * external + DISCUSSION_WEIGHT * commenters
+    return (community + 1.0) / (max(age_hours, 0.0) + 2.0) ** gravity
 
 
 def end_of(day: date) -> datetime:
@@ -47,7 +53,8 @@ def end_of(day: date) -> datetime:
 
 def entries(conn: Connection, start: date, end: date, category: str | None = None) -> list[Entry]:
     """Every visible paper listed from `start` to `end` (inclusive), with its vote counts."""
-    return [Entry(pid, listed, int(v), int(e)) for pid, listed, v, e in q.vote_counts(conn, start, end, category)]
+    rows = q.vote_counts(conn, start, end, category)
+    return [Entry(pid, listed, int(v), int(e), int(t)) for pid, listed, v, e, t in rows]
 
 
 def rank(items: list[Entry], now: datetime, sort: str = "trending") -> list[Entry]:
@@ -56,7 +63,7 @@ def rank(items: list[Entry], now: datetime, sort: str = "trending") -> list[Entr
         raise ValueError(f"sort must be one of {', '.join(SORTS)}")
     for e in items:
         listed = datetime.combine(e.listed, time()) if e.listed else now - timedelta(days=3650)
-        e.score = score(e.votes, e.external, (now - listed).total_seconds() / 3600)
+        e.score = score(e.votes, e.external, (now - listed).total_seconds() / 3600, commenters=e.commenters)
     if sort == "new":
         return sorted(items, key=lambda e: (e.listed or date.min, e.id), reverse=True)
     newest_first = sorted(items, key=lambda e: (e.listed or date.min, e.id), reverse=True)

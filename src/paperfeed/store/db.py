@@ -68,13 +68,21 @@ def insert_under_cap(conn: Connection, table: Table, row: dict, mine, cap: int) 
     """INSERT row only while fewer than `cap` rows match `mine`, counted in the same statement (a separate
     count then insert lets two requests at once both pass). Rows already there (same key) are kept. Returns
     whether a row was inserted."""
-    from sqlalchemy import func, literal, select
+    return insert_under_caps(conn, table, row, [(mine, cap)], literal_column("1")) is not None
+
+
+def insert_under_caps(conn: Connection, table: Table, row: dict, caps: list[tuple], returning):
+    """INSERT row only while, for each (condition, cap), fewer than `cap` rows match the condition, all
+    counted in the INSERT itself; the inserted row's `returning` column, or None when a cap was reached (or
+    the row's key was there already)."""
+    from sqlalchemy import and_, func, literal, select
 
     values = select(*(literal(v, table.c[k].type).label(k) for k, v in row.items()))
-    count = select(func.count()).select_from(table).where(mine).scalar_subquery()
-    query = _dialect_insert(conn, table).from_select(list(row), values.where(count < cap))
+    room = [select(func.count()).select_from(table).where(mine).scalar_subquery() < cap for mine, cap in caps]
+    query = _dialect_insert(conn, table).from_select(list(row), values.where(and_(*room)))
     # RETURNING rather than rowcount, which psycopg leaves at -1 for INSERT ... SELECT.
-    return len(conn.execute(query.on_conflict_do_nothing().returning(literal_column("1"))).all()) == 1
+    found = conn.execute(query.on_conflict_do_nothing().returning(returning)).first()
+    return None if found is None else found[0]
 
 
 def upsert(conn: Connection, table: Table, row: dict, key: list[str]) -> None:

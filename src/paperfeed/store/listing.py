@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, func, or_, select
 
 from paperfeed.links import code_url, find_links
-from paperfeed.store import marks
+from paperfeed.store import discussions, marks
 from paperfeed.store import queries as q
 from paperfeed.store.accounts import User
 from paperfeed.store.schema import external_signals, papers
@@ -20,6 +20,7 @@ def load_papers(conn: Connection, ids: list[str], user: User | None) -> list[dic
     mine = marks.voted_by(conn, user, ids)
     tags = marks.tags_of(conn, user, ids)
     signals = signals_of(conn, ids)
+    talk = discussions.counts(conn, ids)
     out = []
     for pid in ids:
         if pid in rows:
@@ -27,6 +28,7 @@ def load_papers(conn: Connection, ids: list[str], user: User | None) -> list[dic
             hf = signals.get(pid, {}).get("hf-daily", {})
             external = sum(int(s.get("upvotes") or 0) for s in signals.get(pid, {}).values())
             p.update(votes=votes.get(pid, 0), voted=pid in mine, tags=tags.get(pid), external=external, hf=hf)
+            p["discussion"] = talk.get(pid, 0)  # comments here (HF's count is hf["comments"])
             p.update(with_code_links(p, hf))
             out.append(p)
     return out

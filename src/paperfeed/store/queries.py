@@ -11,6 +11,7 @@ from paperfeed.clock import utcnow
 from paperfeed.models import arxiv_links, parse_arxiv_id
 from paperfeed.store import lease
 from paperfeed.store.schema import (
+    comments,
     external_signals,
     harvest_state,
     hidden_papers,
@@ -244,14 +245,23 @@ def recent_days(conn: Connection, n: int) -> list[date]:
 
 
 def vote_counts(conn: Connection, start: date, end: date, category: str | None = None) -> list[tuple]:
-    """(id, listed_date, our upvotes, external upvotes) of every visible paper listed from `start` to `end`."""
+    """(id, listed_date, our upvotes, external upvotes, commenters here) of every visible paper listed from `start`
+    to `end`."""
     votes = select(func.count()).where(upvotes.c.paper_id == papers.c.id).scalar_subquery()
     external = (
         select(func.coalesce(func.sum(external_signals.c.value_num), 0))
         .where(external_signals.c.paper_id == papers.c.id, external_signals.c.name == "upvotes")
         .scalar_subquery()
     )
-    query = select(papers.c.id, papers.c.listed_date, votes.label("votes"), external.label("external")).where(
+    # People (not comments) who wrote a readable comment here: a thread of one person talking to themselves
+    # counts once.
+    talkers = (
+        select(func.count(func.distinct(comments.c.user_id)))
+        .where(comments.c.paper_id == papers.c.id, comments.c.deleted_at.is_(None), comments.c.hidden_at.is_(None))
+        .scalar_subquery()
+    )
+    columns = (votes.label("votes"), external.label("external"), talkers.label("commenters"))
+    query = select(papers.c.id, papers.c.listed_date, *columns).where(
         papers.c.listed_date >= start,
         papers.c.listed_date <= end,
         papers.c.id.not_in(select(hidden_papers.c.paper_id)),

@@ -372,3 +372,61 @@ taste_answers = Table(
     Column("relevant", Boolean, nullable=False),
     Column("answered_at", DateTime, nullable=False),
 )
+
+# -- discussions (migration 0009) -------------------------------------------------------------------
+# A comment on a paper, in Markdown (`body`) and as the sanitised HTML made from it when it was written
+# (`html`), so a long thread is served without parsing. One level of replies: `parent_id` is always a
+# top-level comment. Deleting keeps the row ("[deleted]", its replies stay); an account deleted later
+# leaves its comments without an author.
+comments = Table(
+    "comments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("parent_id", Integer, ForeignKey("comments.id", ondelete="CASCADE")),
+    Column("body", Text, nullable=False),
+    Column("html", Text, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("edited_at", DateTime),
+    Column("deleted_at", DateTime),
+    Column("hidden_at", DateTime),
+    Index("ix_comments_paper_created", "paper_id", "created_at"),
+    Index("ix_comments_user_created", "user_id", "created_at"),
+    Index("ix_comments_created", "created_at"),
+)
+
+# Earlier texts of a comment (before each edit, and before it was deleted): for admins only.
+comment_edits = Table(
+    "comment_edits",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("comment_id", Integer, ForeignKey("comments.id", ondelete="CASCADE"), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("replaced_at", DateTime, nullable=False),
+    Index("ix_comment_edits_comment", "comment_id"),
+)
+
+# One report per reader and comment; an admin's decision (hide or keep) clears them.
+comment_reports = Table(
+    "comment_reports",
+    metadata,
+    Column("comment_id", Integer, ForeignKey("comments.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("reason", Text, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+# Replies and @-mentions, one per user and comment.
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("comment_id", Integer, ForeignKey("comments.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("read_at", DateTime),
+    UniqueConstraint("user_id", "comment_id", name="uq_notifications_user_comment"),
+    Index("ix_notifications_user_read", "user_id", "read_at"),
+)

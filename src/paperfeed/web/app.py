@@ -27,7 +27,18 @@ from paperfeed.search.service import Unavailable
 from paperfeed.store import accounts, make_engine
 from paperfeed.store.errors import explain
 from paperfeed.web import accounts as account_pages
-from paperfeed.web import admin, api, digest_pages, feeds, library_pages, lists, paper, search_pages, taste_pages
+from paperfeed.web import (
+    admin,
+    api,
+    digest_pages,
+    discussions,
+    feeds,
+    library_pages,
+    lists,
+    paper,
+    search_pages,
+    taste_pages,
+)
 from paperfeed.web.agents import Agents
 from paperfeed.web.common import login_first
 from paperfeed.web.context import SESSION_COOKIE, Context
@@ -71,6 +82,8 @@ def create_app(settings: Settings | None = None, arxiv_client: httpx.Client | No
     app.router.add_route("/mcp", app.state.agents, methods=["GET", "POST", "DELETE"], include_in_schema=False)
     app.add_api_route("/docs", api_docs, methods=["GET"], include_in_schema=False)
     app.include_router(library_pages.api)  # /api/library/export and /import before /api/library/{paper_id}
+    app.include_router(discussions.api)  # /api/papers/{id}/comments before /api/papers/{id}
+    app.include_router(discussions.router)
     app.include_router(api.router)
     app.include_router(api.pages)
     app.include_router(admin.router)

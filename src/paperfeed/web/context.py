@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 
 from paperfeed.config import Settings, secret_key
 from paperfeed.search.service import SearchService
-from paperfeed.store import accounts
+from paperfeed.store import accounts, discussions
 from paperfeed.store.accounts import User
 from paperfeed.store.errors import StorageWatch
 from paperfeed.web import present
@@ -174,6 +174,9 @@ class Context:
         self, request: Request, name: str, status: int = 200, headers: dict | None = None, **values
     ) -> HTMLResponse:
         values.setdefault("user", self.user(request))
+        if values["user"] is not None and "unread" not in values:
+            with self.engine.connect() as conn:
+                values["unread"] = discussions.unread(conn, values["user"].id)
         values["base_url"] = self.settings.base_url
         values["csrf"] = self.csrf_token(request)
         values.setdefault("status_code", status)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 
 from paperfeed.formats import citation_meta, to_bibtex
 from paperfeed.models import SourceError, parse_arxiv_id
-from paperfeed.store import marks, taste
+from paperfeed.store import discussions, marks, taste
 from paperfeed.store import queries as q
 from paperfeed.store.accounts import AccountError, User
 from paperfeed.sync.submit import fetch_and_index
@@ -37,11 +37,20 @@ def paper_page(request: Request, paper_id: str):
     # here: a page elsewhere must not be able to steer someone's taste by linking papers.
     if user is not None and request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none"):
         taste.mark_seen(c.engine, user.id, [paper["id"]], "opened")
+    return render_paper(c, request, paper)
+
+
+def render_paper(c: Context, request: Request, paper: dict, status: int = 200, **extra):
+    """The paper page: the paper, its discussion, similar papers; `extra` e.g. a comment form's error and
+    the text to keep in it."""
+    user = c.user(request)
     similar = c.search.similar(paper["id"], 10) or []
     with c.engine.connect() as conn:
         near = present.load_visible(conn, [h.id for h in similar], user)
+        thread = discussions.thread(conn, paper["id"], user)
     citation = citation_meta(paper, c.settings.base_url)
-    return c.render(request, "paper.html", paper=paper, similar=near, bibtex=to_bibtex(paper), citation=citation)
+    values = {"paper": paper, "similar": near, "bibtex": to_bibtex(paper), "citation": citation, "thread": thread}
+    return c.render(request, "paper.html", status=status, **values, **extra)
 
 
 def form_paper(request: Request, paper_id: str, csrf_token: str) -> tuple[Context, User | None, dict]:

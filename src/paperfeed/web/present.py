@@ -274,8 +274,7 @@ def hf_item(p: dict, base_url: str = "") -> dict:
         "publishedAt": iso(moment(date.fromisoformat(listed) if isinstance(listed, str) else listed)),
         "title": p["title"],
         "summary": p["abstract"],
-        "numComments": int(hf.get("comments") or 0),
-        **code_json(p),  # the client reads these from the item, not from its paper
+        **code_json(p),  # the client reads these from the item (numComments too), not from its paper
     }
     if hf.get("submitted_by"):
         item["submittedBy"] = {"name": hf["submitted_by"], "fullname": hf["submitted_by"], "type": "user"}
@@ -297,6 +296,7 @@ def paper_markdown(p: dict) -> str:
         lines += [" · ".join(links), ""]
     signals = [f"{p.get('votes', 0)} upvotes here"]
     signals += [f"{p['external']} upvotes on Hugging Face"] if p.get("external") else []
+    signals += [f"{p['discussion']} comments here"] if p.get("discussion") else []
     signals += [f"{int(p['hf']['comments'])} comments on Hugging Face"] if (p.get("hf") or {}).get("comments") else []
     lines += [" · ".join(signals), ""]
     lines += ["## Abstract", "", text_macros(p["abstract"]), ""]
@@ -336,6 +336,13 @@ def code_json(p: dict) -> dict:
         "projectPage": p.get("project"),
         "ai_summary": hf.get("ai_summary"),
         "ai_keywords": [k.strip() for k in hf["ai_keywords"].split(",")] if hf.get("ai_keywords") else None,
-        "numComments": int(hf["comments"]) if hf.get("comments") is not None else None,
     }
-    return {k: v for k, v in out.items() if v is not None}
+    return {k: v for k, v in out.items() if v is not None} | comments_json(p)
+
+
+def comments_json(p: dict) -> dict:
+    """Comment counts as the upvotes are given: `numComments` (what Hugging Face's clients read) is ours and
+    Hugging Face's together; each is also on its own."""
+    theirs = int((p.get("hf") or {}).get("comments") or 0)
+    ours = int(p.get("discussion") or 0)
+    return {"numComments": ours + theirs, "ownComments": ours, "externalComments": theirs}
