@@ -76,6 +76,7 @@ def to_bibtex(paper: dict, tags: list[str] | None = None, full: bool = False) ->
         fields.append(("note", _bib_escape(paper["journal_ref"])))
     if full:
         fields += [("abstract", _bib_escape(paper.get("abstract") or "")), ("keywords", ", ".join(tags or []))]
+        fields += [("annote", _bib_escape(paper.get("library_note") or ""))]  # Zotero reads it as a note
     body = ",\n".join(f"  {k} = {{{v}}}" for k, v in fields if v)
     return f"@misc{{{bibtex_key(paper)},\n{body}\n}}\n"
 
@@ -117,6 +118,8 @@ def _ris(paper: dict, tags: list[str]) -> dict:
     if not paper["id"].startswith("t-"):
         ref |= {"urls": [f"https://arxiv.org/abs/{paper['id']}"], "publisher": "arXiv"}
         ref["notes"] = [f"arXiv:{paper['id']}"]
+    if paper.get("library_note"):  # RIS holds a field on one line: the note's line breaks become spaces
+        ref["notes"] = [*ref.get("notes", []), _one_line(paper["library_note"])]
     ref["keywords"] = list(tags)
     return {k: v for k, v in ref.items() if v}
 
@@ -135,6 +138,8 @@ def _csl(paper: dict, tags: list[str]) -> dict:
         item["DOI"] = paper["doi"]
     if tags:
         item["keyword"] = ", ".join(tags)
+    if paper.get("library_note"):
+        item["note"] = paper["library_note"]
     return {k: v for k, v in item.items() if v}
 
 

@@ -468,3 +468,33 @@ def test_a_discussion_in_the_browser(browser, server, sample_papers):
         pytest.fail(f"/discussed: {problems}")
     ada_context.close()
     bob_context.close()
+
+
+def test_a_note_and_a_reading_state_in_the_browser(browser, server, sample_papers):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
+    page = context.new_page()
+    register_in_browser(page, server, "noter")
+    pid = sample_papers[5].id
+    page.goto(server + f"/papers/{pid}")
+    page.click("button:text('Save to library')")
+    page.select_option("#state", "reading")
+    page.fill("#note", "Check $\\\\mathcal{O}(n)$ against **Table 2**.")
+    page.click("button:text('Save note and state')")
+    shown = page.locator("#library .note-text")
+    expect(shown.locator(".katex")).to_have_count(1)
+    expect(shown.locator("strong")).to_have_text("Table 2")
+    expect(page.locator("#state")).to_have_value("reading")
+    if problems := axe_violations(page):
+        pytest.fail(f"paper page with a note: {problems}")
+    page.goto(server + "/library")
+    page.select_option("#lib-state", "reading")
+    page.click(".library-filter button")
+    expect(page.locator("ol.papers > li")).to_have_count(1)
+    expect(page.locator(f"[id='p-{pid}'] .card-note")).to_contain_text("Table 2")
+    expect(page.locator(f"[id='p-{pid}'] .state")).to_have_text("Reading")
+    if problems := axe_violations(page):
+        pytest.fail(f"library filtered by state: {problems}")
+    page.select_option("#lib-state", "read")
+    page.click(".library-filter button")
+    expect(page.locator("ol.papers > li")).to_have_count(0)
+    context.close()

@@ -36,8 +36,15 @@ def saved(client, sample_papers):
     papers = hard_papers(sample_papers)
     for n, p in enumerate(papers):
         tags = [["robotics"], ["robotics", "to-read"], ["llm"], []][n % 4]
-        assert client.put(f"/api/library/{p.id}", json={"tags": tags}, headers=headers).status_code == 200
+        body = {"tags": tags}
+        if n % 3 == 0:  # a note with Markdown, TeX, an accent and two paragraphs
+            body |= {"note": f"Read §{n} first: $O(n^2)$ is **tight**.\n\nThen the appendix ({n}).", "state": "to-read"}
+        assert client.put(f"/api/library/{p.id}", json=body, headers=headers).status_code == 200
     return headers, library(client, headers)
+
+
+def notes(client, headers) -> dict[str, str]:
+    return {x["paper"]["id"]: x["note"] for x in client.get("/api/library", headers=headers).json() if x["note"]}
 
 
 def library(client, headers) -> dict[str, list[str]]:
@@ -56,6 +63,10 @@ def test_export_then_import_into_a_fresh_account_is_the_same_library(client, oth
     assert answer.status_code == 200, answer.text
     assert answer.json()["saved"] == len(alice) and not answer.json()["unmatched"] and not answer.json()["rejected"]
     assert library(other, bob) == alice
+    # The notes come back too (RIS keeps a field on one line: its paragraphs become spaces).
+    written = notes(client, headers)
+    assert len(written) >= 4
+    assert notes(other, bob) == {k: " ".join(v.split()) if fmt == "ris" else v for k, v in written.items()}
     # The order of the library (newest saved first) comes back too.
     assert [x["paper"]["id"] for x in other.get("/api/library", headers=bob).json()] == [
         x["paper"]["id"] for x in client.get("/api/library", headers=headers).json()

@@ -178,3 +178,49 @@ def library_import(
     for r in report.rejected:
         err.print(f"rejected {r.key}: {r.reason}", highlight=False, markup=False)
     out.print(report.line(), highlight=False, markup=False)
+
+
+@library_app.command("note")
+def library_note(
+    user: Annotated[str, typer.Option(metavar="NAME", help="Whose library.")],
+    paper: Annotated[str, typer.Argument(help="A saved paper's arXiv id.")],
+    text: Annotated[str, typer.Argument(help='The note (Markdown); "" removes it.')],
+    state: Annotated[str | None, typer.Option(help="Also set the reading state: to-read, reading, read, none.")] = None,
+) -> None:
+    """Write the private note (and optionally the reading state) of a saved paper."""
+    from paperfeed.models import parse_arxiv_id
+    from paperfeed.store import marks
+
+    engine = _engine()
+    who = _user_named(engine, user)
+    parsed = parse_arxiv_id(paper)
+    pid = parsed.canonical if parsed else paper.strip()
+    try:
+        marks.set_note(engine, who, pid, text)
+        if state is not None:
+            marks.set_state(engine, who, pid, None if state == "none" else state)
+    except accounts.AccountError as exc:
+        fail(f"{pid}: {exc}", 1)
+    out.print(f"{pid}: note {'saved' if text.strip() else 'removed'}" + (f", state {state}" if state else ""))
+
+
+@library_app.command("list")
+def library_list(
+    user: Annotated[str, typer.Option(metavar="NAME", help="Whose library.")],
+    state: Annotated[str | None, typer.Option(help="Only this reading state: to-read, reading, read, unset.")] = None,
+    find: Annotated[str, typer.Option("--find", help="Only papers with these words in title, authors or note.")] = "",
+    tag: Annotated[str | None, typer.Option(help="Only the papers saved under this tag.")] = None,
+) -> None:
+    """The saved papers, newest first: id, reading state, tags, title, and the note's first line."""
+    from paperfeed.store import marks
+
+    if state is not None and state not in (*marks.STATES, "unset"):
+        fail(f"a reading state is one of {', '.join(marks.STATES)} or unset, not {state!r}", 2)
+    engine = _engine()
+    who = _user_named(engine, user)
+    with engine.connect() as conn:
+        saved = marks.library_of(conn, who, tag, state, find)
+    for s in saved:
+        note = (s["note"] or "").strip().splitlines()[:1]
+        line = f"{s['id']}\t{s['state'] or '-'}\t{','.join(s['tags']) or '-'}\t{s['title'][:90]}"
+        out.print(line + (f"\t{note[0][:80]}" if note else ""), highlight=False, markup=False)

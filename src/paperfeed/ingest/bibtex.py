@@ -81,6 +81,7 @@ class Entry:
     arxiv_id: str | None = None  # canonical, without version
     added: date | None = None  # when it joined the user's library (JabRef timestamp, BibDesk date-added, ...)
     tags: list[str] = field(default_factory=list)  # the file's keywords, as library tags (Zotero exports its tags so)
+    note: str = ""  # the reader's note (BibTeX annote, RIS N1, CSL-JSON note), as paperfeed exports it
 
 
 @dataclass
@@ -188,9 +189,11 @@ def entry_from(key: str, fields: dict[str, str], authors: list[str], keywords: l
         arxiv_id=_arxiv_id(fields),
         added=_added(fields),
         tags=tags_from(keywords),
+        note=clean_text(fields.get("annote", "").strip(), MAX_NOTE),
     )
 
 
+MAX_NOTE = 20_000  # as a note written on the page
 _TAG_JUNK = re.compile(r"[^\w.+-]+")
 MAX_TAGS = 50
 

@@ -36,6 +36,9 @@ def detect(text: str) -> str:
     return "bibtex"
 
 
+ARXIV_NOTE = re.compile(r"^\s*arXiv:\s*\S+\s*$", re.I)  # a note that only names the arXiv id is not the reader's
+
+
 def parse_ris(text: str) -> Parsed:
     try:
         records = rispy.loads(text.lstrip("\ufeff"), skip_unknown_tags=True)
@@ -58,6 +61,7 @@ def _ris_entry(n: int, ref: dict) -> Entry | Rejected:
         "note": " ".join([*(ref.get("notes") or []), str(ref.get("note") or ""), f"arXiv:{arxiv}" if arxiv else ""]),
         "journal": str(ref.get("journal_name") or ref.get("secondary_title") or ""),
         "year": str(ref.get("year") or ref.get("publication_year") or ref.get("date") or ""),
+        "annote": "\n\n".join(str(x) for x in ref.get("notes") or [] if not ARXIV_NOTE.match(str(x))),
     }
     return bibtex.entry_from(str(ref.get("id") or f"record {n}"), fields, [_first_last(a) for a in names], _list(ref))
 
@@ -96,6 +100,7 @@ def _csl_entry(n: int, item) -> Entry | Rejected:
         "note": " ".join(_text(item.get(k)) for k in ("number", "note", "archive_location")),
         "journal": _text(item.get("container-title")),
         "year": _csl_year(item.get("issued")),
+        "annote": "" if ARXIV_NOTE.match(_text(item.get("note"))) else _text(item.get("note")),
     }
     keywords = re.split(r"[,;]", _text(item.get("keyword")))
     return bibtex.entry_from(_text(item.get("id")) or f"item {n}", fields, _csl_names(item.get("author")), keywords)

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, and_, func, select, update
 
-from paperfeed import formats
+from paperfeed import formats, markup
 from paperfeed.clock import utcnow
 from paperfeed.ingest import bibtex, library_file
 from paperfeed.models import normalize_title
@@ -65,7 +65,7 @@ def saved_items(conn: Connection, user: User, tag: str | None = None) -> list[tu
     """(paper, its tags) of the user's library or one tag of it, oldest saved first."""
     saved = list(reversed(marks.library_of(conn, user, tag)))
     loaded = {p["id"]: p for p in load_papers(conn, [s["id"] for s in saved], None)}
-    return [(loaded[s["id"]], s["tags"]) for s in saved if s["id"] in loaded]
+    return [(loaded[s["id"]] | {"library_note": s["note"]}, s["tags"]) for s in saved if s["id"] in loaded]
 
 
 def import_entries(engine: Engine, user: User, parsed: bibtex.Parsed) -> Imported:
@@ -78,12 +78,15 @@ def import_entries(engine: Engine, user: User, parsed: bibtex.Parsed) -> Importe
             hidden = marks.hidden_ids(conn)
         found = [None if pid in hidden else pid for pid in found]
     wanted: dict[str, list[str]] = {}
+    notes: dict[str, str] = {}
     for entry, pid in zip(parsed.entries, found, strict=True):
         if pid is None:
             report.unmatched.append(entry.title or entry.key)
         else:
             wanted.setdefault(pid, [])
             wanted[pid] += [t for t in entry.tags if t not in wanted[pid]]
+            if entry.note:
+                notes.setdefault(pid, entry.note)
     with engine.begin() as conn:
         held = (
             {
@@ -107,6 +110,9 @@ def import_entries(engine: Engine, user: User, parsed: bibtex.Parsed) -> Importe
         tags = [{"user_id": user.id, "paper_id": pid, "tag": t} for pid, ts in wanted.items() for t in ts]
         if tags:
             insert_ignore(conn, library_tags, tags)
+        for pid, note in notes.items():  # a note the file brings never replaces one written here
+            mine = and_(library.c.user_id == user.id, library.c.paper_id == pid, library.c.note.is_(None))
+            conn.execute(update(library).where(mine).values(note=note, note_html=markup.render(note)))
     report.saved, report.tagged = len(rows), len(wanted) - len(rows)
     return report
 

@@ -21,6 +21,7 @@ def load_papers(conn: Connection, ids: list[str], user: User | None) -> list[dic
     tags = marks.tags_of(conn, user, ids)
     signals = signals_of(conn, ids)
     talk = discussions.counts(conn, ids)
+    notes = marks.notes_of(conn, user, ids)
     out = []
     for pid in ids:
         if pid in rows:
@@ -29,6 +30,7 @@ def load_papers(conn: Connection, ids: list[str], user: User | None) -> list[dic
             external = sum(int(s.get("upvotes") or 0) for s in signals.get(pid, {}).values())
             p.update(votes=votes.get(pid, 0), voted=pid in mine, tags=tags.get(pid), external=external, hf=hf)
             p["discussion"] = talk.get(pid, 0)  # comments here (HF's count is hf["comments"])
+            p.update(notes.get(pid, {"note": None, "note_html": None, "state": None}))
             p.update(with_code_links(p, hf))
             out.append(p)
     return out

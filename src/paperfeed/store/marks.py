@@ -1,11 +1,13 @@
-"""What users mark on papers: one upvote each, saves with tags (the library), and papers an admin hid."""
+"""What users mark on papers: one upvote each, saves with tags, a private note and a reading state (the library),
+and papers an admin hid."""
 
 from __future__ import annotations
 
 import re
 
-from sqlalchemy import Connection, Engine, delete, func, select
+from sqlalchemy import Connection, Engine, Text, and_, cast, delete, func, or_, select, update
 
+from paperfeed import markup
 from paperfeed.clock import utcnow
 from paperfeed.store.accounts import TAG, AccountError, User
 from paperfeed.store.db import insert_ignore
@@ -16,6 +18,9 @@ from paperfeed.store.schema import (
     papers,
     upvotes,
 )
+
+STATES = ("to-read", "reading", "read")
+MAX_NOTE = 20_000
 
 
 def paper_exists(conn: Connection, paper_id: str) -> bool:
@@ -82,14 +87,23 @@ def unsave_paper(engine: Engine, user: User, paper_id: str) -> bool:
     return result.rowcount > 0
 
 
-def library_of(conn: Connection, user: User, tag: str | None = None) -> list[dict]:
-    """The user's saved papers, newest saved first, each with its tags."""
+def library_of(
+    conn: Connection, user: User, tag: str | None = None, state: str | None = None, text: str = ""
+) -> list[dict]:
+    """The user's saved papers, newest saved first, each with its tags, note and reading state; only those
+    with `tag`, in `state` ("unset": none yet), or whose title, authors or note contain `text` (any case)."""
     query = (
-        select(papers, library.c.saved_at)
+        select(papers, library.c.saved_at, library.c.note, library.c.note_html, library.c.state)
         .join(library, library.c.paper_id == papers.c.id)
         .where(library.c.user_id == user.id)
         .order_by(library.c.saved_at.desc(), papers.c.id)
     )
+    if state:
+        query = query.where(library.c.state.is_(None) if state == "unset" else library.c.state == state)
+    if text.strip():
+        wanted = "%" + text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        fields = (papers.c.title, cast(papers.c.authors, Text), library.c.note)
+        query = query.where(or_(*(func.lower(f).like(wanted, escape="\\") for f in fields)))
     if tag:
         query = query.where(
             papers.c.id.in_(
@@ -119,6 +133,44 @@ def tags_of(conn: Connection, user: User | None, paper_ids: list[str]) -> dict[s
     for pid, tag in rows:
         out.setdefault(pid, []).append(tag)
     return out
+
+
+def notes_of(conn: Connection, user: User | None, paper_ids: list[str]) -> dict[str, dict]:
+    """paper id -> {note, note_html, state} for the papers the user saved."""
+    if user is None or not paper_ids:
+        return {}
+    rows = conn.execute(
+        select(library.c.paper_id, library.c.note, library.c.note_html, library.c.state).where(
+            library.c.user_id == user.id, library.c.paper_id.in_(paper_ids)
+        )
+    )
+    return {pid: {"note": note, "note_html": html, "state": state} for pid, note, html, state in rows}
+
+
+def set_note(engine: Engine, user: User, paper_id: str, text: str) -> None:
+    """The user's private note on a saved paper (Markdown; empty removes it)."""
+    text = text.replace("\r\n", "\n").strip()
+    if len(text) > MAX_NOTE:
+        raise AccountError(f"a note is at most {MAX_NOTE:,} characters; this one has {len(text):,}")
+    if "\x00" in text:
+        raise AccountError("the note contains a NUL character; paste it again as plain text")
+    values = {"note": text or None, "note_html": markup.render(text) if text else None}
+    update_saved(engine, user, paper_id, values)
+
+
+def set_state(engine: Engine, user: User, paper_id: str, state: str | None) -> None:
+    """The reading state of a saved paper: to-read, reading, read, or none."""
+    if state is not None and state not in STATES:
+        raise AccountError(f"a reading state is one of {', '.join(STATES)} (or none), not {state[:40]!r}")
+    update_saved(engine, user, paper_id, {"state": state})
+
+
+def update_saved(engine: Engine, user: User, paper_id: str, values: dict) -> None:
+    # One UPDATE naming the user's row: a paper not (or no longer) in the library is not changed.
+    with engine.begin() as conn:
+        mine = and_(library.c.user_id == user.id, library.c.paper_id == paper_id)
+        if conn.execute(update(library).where(mine).values(**values)).rowcount != 1:
+            raise AccountError("save the paper to your library first")
 
 
 def all_tags(conn: Connection, user: User) -> list[tuple[str, int]]:

@@ -177,6 +177,10 @@ library = Table(
     Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
     Column("saved_at", DateTime, nullable=False),
+    # The reader's private note (Markdown, and its sanitised HTML) and reading state (migration 0010).
+    Column("note", Text),
+    Column("note_html", Text),
+    Column("state", String(16)),
 )
 
 library_tags = Table(

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -184,18 +184,33 @@ def paper(request: Request, paper_id: str):
 
 class Tags(BaseModel):
     tags: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=50)
+    # Left out: unchanged. "" removes the note; null removes the reading state.
+    note: str | None = Field(default=None, max_length=marks.MAX_NOTE)
+    state: Literal["to-read", "reading", "read"] | None = None
+    model_config = {"json_schema_extra": {"examples": [{"tags": ["diffusion"], "note": "Read §3", "state": "to-read"}]}}
 
 
-@router.get("/library", summary="Your saved papers (optionally one tag)")
-def library(request: Request, tag: Annotated[str | None, Query(max_length=64)] = None):
+@router.get("/library", summary="Your saved papers (optionally one tag, reading state or words)")
+def library(
+    request: Request,
+    tag: Annotated[str | None, Query(max_length=64)] = None,
+    state: Annotated[str | None, Query(pattern="^(to-read|reading|read|unset)$")] = None,
+    q: Annotated[str, Query(max_length=200, description="words in the title, the authors or your note")] = "",
+):
     c = ctx(request)
     user = need_user(c, request)
     with c.engine.connect() as conn:
-        saved = marks.library_of(conn, user, tag)
+        saved = marks.library_of(conn, user, tag, state, q)
         papers = present.load_papers(conn, [s["id"] for s in saved], user)
     base = c.settings.base_url.rstrip("/")
     return [
-        {"paper": present.paper_json(p, base), "tags": s["tags"], "savedAt": present.iso(s["saved_at"])}
+        {
+            "paper": present.paper_json(p, base),
+            "tags": s["tags"],
+            "savedAt": present.iso(s["saved_at"]),
+            "note": s["note"],
+            "state": s["state"],
+        }
         for s, p in zip(saved, papers, strict=True)
     ]
 
@@ -210,7 +225,18 @@ def save(request: Request, paper_id: str, body: Tags):
     except AccountError as exc:
         return JSONResponse({"detail": [{"loc": ["body", "tags"], "msg": str(exc), "type": "value_error"}]}, 422)
     marks.save_paper(c.engine, user, paper["id"], tags)
-    return {"id": paper["id"], "tags": tags, "saved": True}
+    fields = body.model_fields_set
+    try:
+        if "note" in fields:
+            marks.set_note(c.engine, user, paper["id"], body.note or "")
+        if "state" in fields:
+            marks.set_state(c.engine, user, paper["id"], body.state)
+    except AccountError as exc:
+        field = "state" if "state" in str(exc) else "note"
+        return JSONResponse({"detail": [{"loc": ["body", field], "msg": str(exc), "type": "value_error"}]}, 422)
+    with c.engine.connect() as conn:
+        kept = marks.notes_of(conn, user, [paper["id"]]).get(paper["id"], {})
+    return {"id": paper["id"], "tags": tags, "saved": True, "note": kept.get("note"), "state": kept.get("state")}
 
 
 @router.delete("/library/{paper_id:path}", summary="Remove a paper from your library")

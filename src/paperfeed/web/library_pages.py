@@ -20,6 +20,7 @@ from paperfeed.web.taste_pages import form_user, read_upload
 
 router = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api", tags=["api"])
+State = Annotated[str | None, Query(pattern="^(to-read|reading|read|unset)$")]
 Format = Annotated[
     str | None, Query(pattern="^(bibtex|ris|csl-json)$", description="bibtex, ris or csl-json: the library as a file")
 ]
@@ -48,25 +49,35 @@ def import_file(
 
 @router.get("/library")
 @router.get("/library/{tag}")
-def library_page(request: Request, tag: str | None = None, format: Format = None):
-    """The library page; with ?format=, this view (all or one tag) as a file to download."""
+def library_page(
+    request: Request,
+    tag: str | None = None,
+    format: Format = None,
+    state: State = None,
+    q: Annotated[str, Query(max_length=200)] = "",
+):
+    """The library page; with ?format=, this view (all or one tag) as a file to download; ?state= (to-read,
+    reading, read, unset) and ?q= (words in a title, the authors or your note) narrow it."""
     c = ctx(request)
     user = c.user(request)
     if user is None:
         return login_first(request)
     if format:
         return export_response(c, user, format, tag)
-    return render_library(request, user, tag)
+    return render_library(request, user, tag, state=state, q=q)
 
 
-def render_library(request: Request, user: User, tag: str | None, status: int = 200, **values):
+def render_library(
+    request: Request, user: User, tag: str | None, status: int = 200, state: str | None = None, q: str = "", **values
+):
     c = ctx(request)
     with c.engine.connect() as conn:
-        saved = marks.library_of(conn, user, tag)
+        saved = marks.library_of(conn, user, tag, state, q)
         tags = marks.all_tags(conn, user)
         papers = present.load_papers(conn, [p["id"] for p in saved], user)
-    if tag and not papers:
+    if tag and not papers and not (state or q):
         raise HTTPException(404, f"no papers tagged {tag!r} in your library")
+    values.update(state=state, q=q, states=marks.STATES)
     values.setdefault("message", None)
     values.setdefault("error", None)
     values.setdefault("report", None)

@@ -135,6 +135,27 @@ def save_form(
     return to(f"/papers/{paper['id']}#library")
 
 
+@router.post("/papers/{paper_id:path}/note")
+def note_form(
+    request: Request,
+    paper_id: str,
+    csrf_token: Annotated[str, Form()] = "",
+    note: Annotated[str, Form(max_length=marks.MAX_NOTE + 2000)] = "",
+    state: Annotated[str, Form(pattern="^(|to-read|reading|read)$")] = "",
+):
+    """The private note and the reading state of a saved paper, saved together from the paper's page."""
+    c, user, paper = form_paper(request, paper_id, csrf_token)
+    if user is None:
+        return to(f"/login?next=/papers/{paper['id']}")
+    try:
+        marks.set_note(c.engine, user, paper["id"], note)
+        marks.set_state(c.engine, user, paper["id"], state or None)
+    except AccountError as exc:
+        # The note stays in the form as typed: nothing is lost to a refusal.
+        return render_paper(c, request, paper, status=422, note_form={"error": str(exc), "draft": note})
+    return to(f"/papers/{paper['id']}#library")
+
+
 @router.post("/papers/{paper_id:path}/hide")
 def hide_form(
     request: Request, paper_id: str, csrf_token: Annotated[str, Form()] = "", hidden: Annotated[str, Form()] = "1"
