@@ -7,7 +7,8 @@ other, and asks over a real socket (keep-alive, one request at a time). For each
 round trip seen by the client and the app's own time (its Server-Timing header). Baseline in the same
 run: a static file (/static/style.css), the floor of the HTTP stack on this machine.
 Targets (issue #4): p95 <= 50 ms for the daily page (100 papers) and the paper page with similar papers,
-<= 100 ms for a search page; (issue #22) <= 50 ms for a paper page with a 200-comment thread.
+<= 100 ms for a search page; (issue #22) <= 50 ms for a paper page with a 200-comment thread and for the
+author page of the most prolific author.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import httpx
 import numpy as np
@@ -27,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import machine, python, table, write_section  # noqa: E402
 from bench.speed import FULL, SEED, ensure_full, env, make_queries  # noqa: E402
-from paperfeed.store import accounts, make_engine  # noqa: E402
+from paperfeed.store import accounts, authors, make_engine  # noqa: E402
 from paperfeed.store import discussions as talk  # noqa: E402
 from paperfeed.store.schema import papers  # noqa: E402
 
@@ -106,11 +107,15 @@ def pick_paths(engine) -> dict[str, list[str]]:
     queries = make_queries(engine, REQUESTS)
     n = REQUESTS + WARMUP
     discussed = with_thread(engine, sorted(ids)[len(ids) // 2])
+    with engine.connect() as conn:
+        key, count = authors.most_prolific(conn)
+        prolific = authors.profile(conn, key)["name"]
     return {
         "static file (baseline)": ["/static/style.css"] * n,
         "daily page (100 papers)": [f"/papers/date/{rng.choice(days)}" for _ in range(n)],
         "paper page + 10 similar": [f"/papers/{rng.choice(ids)}" for _ in range(n)],
         f"paper page + {THREAD}-comment thread": [f"/papers/{discussed}"] * n,
+        f"author page, most prolific ({count} papers)": ["/authors/" + quote(prolific, safe="")] * n,
         "search page (hybrid)": ["/search?" + urlencode({"q": q}) for q in (queries * 2)[:n]],
         "search API (hybrid, JSON)": ["/api/search?" + urlencode({"q": q}) for q in (queries * 2)[:n]],
     }
@@ -179,12 +184,13 @@ is a second process pinned to core 1, one keep-alive connection, one request at 
 after {WARMUP} warm-up requests. Round trip = what the client waited; app = the app's own time (Server-Timing).
 Pages: a random listing day (first page: 100 papers, trending order), a random paper with its 10 similar papers,
 one paper with a {THREAD}-comment discussion (20 people; Markdown, TeX and mentions; half of them replies) and its
-10 similar papers, a search page for 2-6 words of a random title (hybrid, 20 results).
+10 similar papers, the author page of the corpus's most prolific author (first 50 papers, co-authors,
+categories), a search page for 2-6 words of a random title (hybrid, 20 results).
 
 {table(["request", "n", "p50 ms", "p95 ms", "p99 ms", "app p50 ms", "app p95 ms", "p50 vs static"], rows)}
 
-Targets: p95 ≤ 50 ms for the daily and paper pages (with a {THREAD}-comment thread too), ≤ 100 ms for search
-(round trip).
+Targets: p95 ≤ 50 ms for the daily and paper pages (with a {THREAD}-comment thread too) and the author page,
+≤ 100 ms for search (round trip).
 """
     write_section("web", body)
 

@@ -1,3 +1,4 @@
+import gzip
 import json
 import re
 import subprocess
@@ -202,3 +203,19 @@ def test_comments_post_show_and_moderate(settings, monkeypatch):
     assert invoke("comments", "hide", first, "--restore").exit_code == 0
     assert "See $O(n)$" in invoke("comments", "show", "2503.11731").output
     assert invoke("comments", "hide", 99999).exit_code == 1
+
+
+def test_author_lists_papers_and_follows(settings, monkeypatch):
+    invoke("ingest", "arxiv-snapshot", SAMPLE)
+    monkeypatch.setenv("PAPERFEED_NEW_PASSWORD", "long enough password")
+    invoke("user", "add", "ada")
+    with gzip.open(SAMPLE, "rt") as lines:
+        record = json.loads(lines.readline())
+    first = record["authors"].split(",")[0].strip()
+    shown = invoke("author", first.upper(), "--follow", "ada")
+    assert shown.exit_code == 0, shown.output
+    assert record["id"] in shown.output and f"ada follows {first}" in shown.output
+    data = json.loads(invoke("author", first, "--json").output)
+    assert data["name"] == first and record["id"] in [p["id"] for p in data["recent"]]
+    missing = invoke("author", "Nobody Atall")
+    assert missing.exit_code == 1 and "no paper here lists 'Nobody Atall'" in missing.output

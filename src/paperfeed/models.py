@@ -104,6 +104,14 @@ def normalize_title(title: str) -> str:
     return " ".join(re.findall(r"[^\W_]+", s))
 
 
+def author_key(name: str) -> str:
+    """The key of an author's page: case, accents, punctuation and spacing folded ("José García-López" and
+    "Jose Garcia Lopez" are one page), initials kept ("J. Smith" and "John Smith" are two). On 67,802 arXiv
+    papers this merges 3,333 written forms into 1,652 keys; a random 25 of them, checked by hand, are each
+    one name typed differently (docs/discussions.md)."""
+    return normalize_title(name)[:300]
+
+
 def title_id(title: str) -> str:
     """Stable id for a paper that has no arXiv id, derived from its normalised title."""
     return "t-" + hashlib.sha1(normalize_title(title).encode()).hexdigest()[:12]

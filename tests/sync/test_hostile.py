@@ -94,7 +94,9 @@ def test_an_upstream_that_drips_is_cut_off_at_the_answer_deadline(engine, sync_s
     upstream.today = DAY
     upstream.always[route] = "drip"
     done, took = sync_cli(sync_settings, "--since", str(DAY), sync_answer_seconds=2)
-    assert took < 15, done.stdout  # one deadline per source: not retried, not 200 s
+    # One deadline per source: the dripping answer is asked for once, not retried. The sync as a whole takes
+    # about 5 s on two idle cores and 20 s on two busy ones; unbounded, it took 200 s.
+    assert len(upstream.requests(route)) == 1 and took < 60, (took, done.stdout)
     name = "arxiv:cs" if route == "/oai" else "hf"
     assert_failed_and_freed(engine, name, "no whole answer within 2 s")
     other = "hf" if route == "/oai" else "arxiv:cs"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
@@ -230,6 +231,8 @@ def test_main_pages_have_no_serious_accessibility_violations(browser, server, sa
         "/submit",
         "/discussed",
         "/notifications",
+        "/authors/" + quote(sample_papers[0].authors[0], safe=""),
+        "/authors",
     ]
     found = {}
     for path in pages:
@@ -498,3 +501,30 @@ def test_a_note_and_a_reading_state_in_the_browser(browser, server, sample_paper
     page.click(".library-filter button")
     expect(page.locator("ol.papers > li")).to_have_count(0)
     context.close()
+
+
+def test_an_author_page_in_the_browser(browser, server, sample_papers):
+    """From a paper, click an author: their page, follow them, find them under "Authors you follow"; on a phone
+    too, without sideways scrolling."""
+    paper = max(sample_papers, key=lambda p: len(p.authors))
+    name = paper.authors[0]
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    register_in_browser(page, server, "follower")
+    page.goto(server + f"/papers/{paper.id}")
+    page.locator("p.authors.full a", has_text=name).first.click()
+    expect(page.locator("h1")).to_have_text(name)
+    expect(page.locator(f"[id='p-{paper.id}']")).to_have_count(1)
+    shot(page, "author-desktop.png")
+    page.click("button:text('Follow')")
+    expect(page.locator("button[aria-pressed='true']")).to_have_text("Following ✓")
+    page.goto(server + "/authors")
+    expect(page.locator("ul.following li a")).to_have_text([name])
+    context.close()
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    small = phone.new_page()
+    small.goto(server + "/authors/" + quote(name, safe=""))
+    expect(small.locator("h1")).to_have_text(name)
+    assert small.evaluate("() => document.documentElement.scrollWidth") <= 390
+    shot(small, "author-phone.png")
+    phone.close()

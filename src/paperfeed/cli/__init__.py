@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from paperfeed.cli import data, digest, ingest, search, serve, talk, taste, users  # noqa: F401  (registers commands)
+from paperfeed.cli import community, data, digest, ingest, search, serve, taste, users  # noqa: F401  (registers commands)
 from paperfeed.cli.common import app, err
 from paperfeed.config import get_settings
 

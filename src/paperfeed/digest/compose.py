@@ -21,6 +21,7 @@ from paperfeed.digest.subscriptions import Period, Subscription, make_token, mak
 from paperfeed.rank import trending
 from paperfeed.rank.foryou import for_you
 from paperfeed.search.service import SearchService
+from paperfeed.store import authors
 from paperfeed.store import queries as q
 from paperfeed.store.accounts import User
 from paperfeed.store.listing import load_papers
@@ -93,11 +94,15 @@ class Composer:
         for s in searches:
             link = "/search?" + urlencode({"q": s["query"]})
             wanted.append((f"Saved search: {s['title']}", self._search(s["query"], start, end), link))
+        # The names typed in the digest settings, and the authors followed from their pages.
+        with self.engine.connect() as conn:
+            ids = authors.new_papers(conn, authors.followed_keys(conn, sub.user_id), start, end)
         if sub.authors:
             # The name goes to the search as a value, never pasted into query syntax: whatever a user
             # typed (quotes, colons, "author:") cannot change what the query means.
-            ids = [i for a in sub.authors for i in self._search("", start, end, author=a)]
-            wanted.append(("Followed authors", list(dict.fromkeys(ids)), None))
+            ids += [i for a in sub.authors for i in self._search("", start, end, author=a)]
+        if ids:
+            wanted.append(("Followed authors", list(dict.fromkeys(ids)), "/authors"))
         hidden = self._hidden()
         for title, ids, link in wanted:
             fresh = [i for i in ids if i not in seen and i not in hidden]

@@ -19,11 +19,21 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 
 from paperfeed.clock import utcnow
-from paperfeed.models import Paper, Rejected, Signals, clean_paper, clean_signal, normalize_title, title_id
+from paperfeed.models import (
+    Paper,
+    Rejected,
+    Signals,
+    author_key,
+    clean_paper,
+    clean_signal,
+    normalize_title,
+    title_id,
+)
 from paperfeed.store import changes
 from paperfeed.store.schema import (
     external_signals,
     ingest_runs,
+    paper_authors,
     paper_categories,
     paper_sources,
     papers,
@@ -285,12 +295,14 @@ def write_batch(conn: Connection, batch: list[Paper]) -> tuple[int, int, int]:
     touched |= {sk[0] for sk, v in signals.items() if old_signals.get(sk) != v}
 
     inserts, updates, category_rows, changed_categories = [], [], [], []
+    author_rows, changed_authors = [], []
     new, updated, unchanged = 0, repeat_updated, repeat_unchanged
     for key, row in incoming.items():
         old = stored.get(key)
         if old is None:
             inserts.append(_full_row(key, row, now, now))
             category_rows.extend({"paper_id": key, "category": c} for c in dict.fromkeys(row["categories"]))
+            author_rows.extend(authors_of(key, row["authors"]))
             new += 1
             continue
         before = {f: old[f] for f in CONTENT}
@@ -300,6 +312,9 @@ def write_batch(conn: Connection, batch: list[Paper]) -> tuple[int, int, int]:
             if after["categories"] != before["categories"]:
                 changed_categories.append(key)
                 category_rows.extend({"paper_id": key, "category": c} for c in dict.fromkeys(after["categories"]))
+            if after["authors"] != before["authors"]:
+                changed_authors.append(key)
+                author_rows.extend(authors_of(key, after["authors"]))
             updated += 1
         elif key in touched or key in rekey.values():
             updated += 1
@@ -316,6 +331,10 @@ def write_batch(conn: Connection, batch: list[Paper]) -> tuple[int, int, int]:
         conn.execute(delete(paper_categories).where(paper_categories.c.paper_id.in_(chunk)))
     if category_rows:
         conn.execute(insert(paper_categories), category_rows)
+    for chunk in _chunks(changed_authors):
+        conn.execute(delete(paper_authors).where(paper_authors.c.paper_id.in_(chunk)))
+    if author_rows:
+        conn.execute(insert(paper_authors), author_rows)
     new_sources = [
         {"paper_id": k, "source": s, "ref": ref, "first_seen": now}
         for (k, s), ref in refs.items()
@@ -328,6 +347,15 @@ def write_batch(conn: Connection, batch: list[Paper]) -> tuple[int, int, int]:
     changed = [r["id"] for r in inserts] + [u["id"] for u in updates] + [*rekey, *rekey.values()]
     changes.record(conn, changed, now)
     return new, updated, unchanged
+
+
+def authors_of(paper_id: str, names: list[str]) -> list[dict]:
+    """The paper's rows of paper_authors (a name with no letter or digit has no page, and no row)."""
+    return [
+        {"paper_id": paper_id, "position": n, "name": name, "key": author_key(name)}
+        for n, name in enumerate(names)
+        if author_key(name)
+    ]
 
 
 def write_signals(conn: Connection, batch: list[Signals]) -> tuple[int, int, int]:
@@ -399,7 +427,7 @@ def _rekey(conn: Connection, old_key: str, new_key: str, stored: dict, now: date
     """Move a title-keyed paper to its arXiv id; the incoming record is merged into it after."""
     row = stored.pop(old_key)
     conn.execute(insert(papers), [{**row, "id": new_key, "modified_at": now}])
-    for table in (paper_categories, paper_sources, external_signals):
+    for table in (paper_categories, paper_authors, paper_sources, external_signals):
         conn.execute(update(table).where(table.c.paper_id == old_key).values(paper_id=new_key))
     conn.execute(delete(papers).where(papers.c.id == old_key))
     stored[new_key] = {**row, "id": new_key}

@@ -74,6 +74,28 @@ paper_categories = Table(
     Index("ix_paper_categories_category", "category", "paper_id"),
 )
 
+# Each paper's authors, one row per position, with the name's key (models.author_key: case, accents,
+# punctuation and spacing folded; initials are not expanded), for author pages (migration 0011).
+paper_authors = Table(
+    "paper_authors",
+    metadata,
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("key", String(300), nullable=False),
+    Index("ix_paper_authors_key", "key", "paper_id"),
+)
+
+# Authors a user follows (by key), with the name as they followed it: their new papers in the digest and a feed.
+author_follows = Table(
+    "author_follows",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(300), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
 # Where each paper came from: the first record of each source that named it.
 paper_sources = Table(
     "paper_sources",

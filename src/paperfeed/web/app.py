@@ -30,6 +30,7 @@ from paperfeed.web import accounts as account_pages
 from paperfeed.web import (
     admin,
     api,
+    authors,
     digest_pages,
     discussions,
     feeds,
@@ -84,6 +85,8 @@ def create_app(settings: Settings | None = None, arxiv_client: httpx.Client | No
     app.include_router(library_pages.api)  # /api/library/export and /import before /api/library/{paper_id}
     app.include_router(discussions.api)  # /api/papers/{id}/comments before /api/papers/{id}
     app.include_router(discussions.router)
+    app.include_router(authors.api)
+    app.include_router(authors.router)  # /feeds/author.xml with the other feeds' helpers
     app.include_router(api.router)
     app.include_router(api.pages)
     app.include_router(admin.router)

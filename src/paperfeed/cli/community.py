@@ -1,4 +1,5 @@
-"""Discussions from the shell: the `comments` group (read a thread, post as an account, the admins' queue)."""
+"""The community from the shell: the `comments` group (read a thread, post as an account, the admins' queue)
+and `author` (an author's papers, co-authors and categories; follow as an account)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from paperfeed.config import get_settings
 from paperfeed.models import parse_arxiv_id
 from paperfeed.store import accounts
 from paperfeed.store import discussions as talk
+from paperfeed.store.listing import load_papers
 
 comments_app = typer.Typer(help="Discussions under papers: read a thread, comment as an account, moderate.")
 app.add_typer(comments_app, name="comments")
@@ -92,3 +94,43 @@ def comments_hide(
     except talk.NotFound as exc:
         fail(str(exc), 1)
     out.print(f"comment {comment_id} on {paper_id} is {'shown' if restore else 'hidden'}")
+
+
+@app.command("author")
+def author(
+    name: str,
+    limit: Annotated[int, typer.Option(help="Papers to list, newest first.")] = 20,
+    follow: Annotated[str | None, typer.Option(metavar="NAME", help="Follow this author as that account.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print it as JSON.")] = False,
+) -> None:
+    """An author's papers (newest first), other written forms of the name, co-authors and categories."""
+    from paperfeed.models import author_key
+    from paperfeed.store import authors
+
+    engine = _engine()
+    key = author_key(name)
+    with engine.connect() as conn:
+        who = authors.profile(conn, key) if key else {"papers": 0}
+        ids, total = authors.papers_of(conn, key, limit) if who["papers"] else ([], 0)
+        titles = {p["id"]: p["title"] for p in load_papers(conn, ids, None)}
+    if not who["papers"]:
+        fail(f"no paper here lists {name[:80]!r} as an author", 1)
+    if follow:
+        with engine.connect() as conn:
+            user = accounts.get_user(conn, follow)
+        if user is None:
+            fail(f"no account named {follow!r}", 1)
+        authors.follow(engine, user, who["name"])
+    if as_json:
+        keep = {k: who[k] for k in ("name", "forms", "papers", "categories")}
+        keep["coauthors"] = [[n, c] for _, n, c in who["coauthors"]]
+        print(json.dumps(keep | {"recent": [{"id": i, "title": titles.get(i, "")} for i in ids]}, indent=2))
+        return
+    forms = f" (also {', '.join(who['forms'][:5])})" if who["forms"] else ""
+    out.print(f"{who['name']}{forms}: {total} papers", highlight=False, markup=False)
+    out.print("categories: " + ", ".join(f"{c} {n}" for c, n in who["categories"]), highlight=False, markup=False)
+    out.print("co-authors: " + ", ".join(f"{n} {c}" for _, n, c in who["coauthors"]), highlight=False, markup=False)
+    for pid in ids:
+        out.print(f"{pid}\t{titles.get(pid, '')[:100]}", highlight=False, markup=False)
+    if follow:
+        out.print(f"{follow} follows {who['name']}", highlight=False, markup=False)

@@ -1,0 +1,148 @@
+"""Author pages: an author's papers by date, frequent co-authors and categories; following an author (their new
+papers in the digest and a feed); the authors you follow; the same as JSON and RSS."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, HTTPException, Query, Request
+
+from paperfeed.models import author_key
+from paperfeed.store import authors
+from paperfeed.store.accounts import AccountError
+from paperfeed.web import present
+from paperfeed.web.common import ctx, login_first, to
+from paperfeed.web.context import Context
+from paperfeed.web.feeds import FEED_SIZE, Format, feed_response
+
+router = APIRouter(include_in_schema=False)
+api = APIRouter(prefix="/api", tags=["authors"])
+PER_PAGE = 50
+Page = Annotated[int, Query(ge=1, le=1000)]
+
+
+def found(c: Context, name: str) -> dict:
+    key = author_key(name)
+    with c.engine.connect() as conn:
+        who = authors.profile(conn, key) if key else {"papers": 0}
+    if not who["papers"]:
+        raise HTTPException(404, f"no paper here lists {name[:80]!r} as an author")
+    return who
+
+
+def author_url(name: str) -> str:
+    return "/authors/" + quote(name, safe="")
+
+
+@router.get("/authors")
+def following_page(request: Request):
+    c = ctx(request)
+    user = c.user(request)
+    if user is None:
+        return login_first(request)
+    with c.engine.connect() as conn:
+        follows = authors.followed(conn, user)
+    return c.render(request, "following.html", follows=follows)
+
+
+@router.get("/authors/{name:path}")
+def author_page(request: Request, name: str, page: Page = 1):
+    c = ctx(request)
+    user = c.user(request)
+    who = found(c, name)
+    with c.engine.connect() as conn:
+        ids, total = authors.papers_of(conn, who["key"], PER_PAGE, (page - 1) * PER_PAGE)
+        papers = present.load_visible(conn, ids, user)
+        following = who["key"] in {k for k, _ in authors.followed(conn, user)}
+    pages = max(1, -(-total // PER_PAGE))
+    if page > pages:
+        raise HTTPException(404, f"page {page} of {pages}")
+    values = {"who": who, "papers": papers, "page": page, "pages": pages, "following": following}
+    return c.render(request, "author.html", **values, author_url=author_url)
+
+
+@router.post("/authors/{name:path}/follow")
+def follow_form(
+    request: Request,
+    name: str,
+    csrf_token: Annotated[str, Form()] = "",
+    action: Annotated[str, Form(pattern="^(follow|unfollow)$")] = "follow",
+    next: Annotated[str, Form()] = "",
+):
+    c = ctx(request)
+    c.check_csrf(request, csrf_token)
+    user = c.user(request)
+    if user is None:
+        return to(f"/login?next={quote(author_url(name))}")
+    who = found(c, name)
+    try:
+        authors.follow(c.engine, user, who["name"], action == "follow")
+    except AccountError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    return to("/authors" if next == "following" else author_url(who["name"]))
+
+
+@router.get("/feeds/author.xml")
+def author_feed(request: Request, name: Annotated[str, Query(max_length=300)], format: Format = "rss"):
+    """The author's newest papers (50)."""
+    c = ctx(request)
+    who = found(c, name)
+    with c.engine.connect() as conn:
+        ids, _ = authors.papers_of(conn, who["key"], FEED_SIZE)
+        papers = present.load_papers(conn, ids, None)
+    return feed_response(request, f"Papers by {who['name']}", author_url(who["name"]), papers, format)
+
+
+# -- JSON ---------------------------------------------------------------------------------------------------
+@api.get("/authors/{name:path}", summary="An author: name forms, co-authors, categories and papers, newest first")
+def author_json(request: Request, name: str, limit: Annotated[int, Query(ge=1, le=100)] = 20, offset: int = 0):
+    c = ctx(request)
+    user = c.api_user(request)
+    who = found(c, name)
+    with c.engine.connect() as conn:
+        ids, total = authors.papers_of(conn, who["key"], limit, max(offset, 0))
+        papers = present.load_visible(conn, ids, user)
+    base = c.settings.base_url.rstrip("/")
+    return {
+        "name": who["name"],
+        "otherForms": who["forms"],
+        "numPapers": total,
+        "url": base + author_url(who["name"]),
+        "coauthors": [{"name": n, "papers": k} for _, n, k in who["coauthors"]],
+        "categories": [{"category": cat, "papers": k} for cat, k in who["categories"]],
+        "papers": [present.paper_json(p, base) for p in papers],
+    }
+
+
+@api.put("/authors/{name:path}/follow", summary="Follow an author (their new papers in your digest and feed)")
+def follow_json(request: Request, name: str):
+    return _follow(request, name, True)
+
+
+@api.delete("/authors/{name:path}/follow", summary="Stop following an author")
+def unfollow_json(request: Request, name: str):
+    return _follow(request, name, False)
+
+
+def _follow(request: Request, name: str, on: bool) -> dict:
+    c = ctx(request)
+    user = c.api_user(request, write=True)
+    if user is None:
+        raise HTTPException(401, "authenticate with an API token (Authorization: Bearer ...) or log in")
+    who = found(c, name)
+    try:
+        authors.follow(c.engine, user, who["name"], on)
+    except AccountError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    return {"name": who["name"], "following": on}
+
+
+@api.get("/following", summary="The authors you follow")
+def following_json(request: Request):
+    c = ctx(request)
+    user = c.api_user(request)
+    if user is None:
+        raise HTTPException(401, "authenticate with an API token (Authorization: Bearer ...) or log in")
+    with c.engine.connect() as conn:
+        return [{"name": name, "url": author_url(name)} for _, name in authors.followed(conn, user)]
