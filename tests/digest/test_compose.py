@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from paperfeed.digest import outbox
 from paperfeed.digest import subscriptions as subs
-from paperfeed.store import marks
+from paperfeed.store import accounts, marks
 from paperfeed.store.schema import outbox as box
 from paperfeed.tex import unicode_text
 from tests.digest.conftest import NOW, subscriber
@@ -197,3 +197,21 @@ def test_tex_reads_as_unicode_in_both_parts(mail_engine, mail_settings, sink, se
     # No formula is left as TeX in either part.
     for part in (text, html):
         assert not re.search(r"\$[^$\s]*\\[A-Za-z]+", part), re.search(r".{40}\$[^$\s]*\\[A-Za-z]+.{40}", part)
+
+
+def test_replies_and_mentions_come_in_the_digest_until_read(mail_engine, mail_settings, sink, service, sample_papers):
+    from paperfeed.store import discussions
+
+    sub = subscriber(mail_engine, "ada", trending_n=1)
+    bob = accounts.create_user(mail_engine, "bob", "long enough password")
+    older = min(sample_papers, key=lambda p: p.listed_date)  # a discussion may be about any paper
+    discussions.post(mail_engine, bob, older.id, "What do you think, @ada?", None, discussions.Limits())
+    outbox.run(mail_engine, mail_settings, service, now=NOW)
+    text = only(sink).get_body(("plain",)).get_content()
+    section = text.split("== Replies and mentions ==")[1].split("==")[0]
+    assert f"/papers/{older.id}" in section
+    # Read on the site: the next digest does not repeat it.
+    discussions.mark_read(mail_engine, sub.user_id)
+    sink.messages.clear()
+    outbox.run(mail_engine, mail_settings, service, now=NOW + timedelta(days=1))
+    assert all("Replies and mentions" not in m.get_body(("plain",)).get_content() for m in sink.messages)

@@ -7,7 +7,7 @@ import binascii
 import hashlib
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from email.header import Header
 from email.utils import format_datetime, formataddr, parseaddr
 from pathlib import Path
@@ -21,7 +21,7 @@ from paperfeed.digest.subscriptions import Period, Subscription, make_token, mak
 from paperfeed.rank import trending
 from paperfeed.rank.foryou import for_you
 from paperfeed.search.service import SearchService
-from paperfeed.store import authors
+from paperfeed.store import authors, discussions
 from paperfeed.store import queries as q
 from paperfeed.store.accounts import User
 from paperfeed.store.listing import load_papers
@@ -84,6 +84,9 @@ class Composer:
         mine = self._for_you(sub.user_id, start, end)
         if mine:
             wanted.append(("Recommended for you", mine, f"/papers/date/{end}?sort=foryou"))
+        talked = self._talk(sub.user_id, start)
+        if talked:
+            wanted.append(("Replies and mentions", talked, "/notifications"))
         if sub.trending_n:
             wanted.append(("Trending", self._trending(start, end)[: sub.trending_n], "/trending"))
         if sub.categories:
@@ -111,6 +114,13 @@ class Composer:
             if shown:
                 sections.append(Section(title, self._papers(shown), len(fresh) - len(shown), link))
         return Digest(sections, end)
+
+    def _talk(self, user_id: int, start: date) -> list[str]:
+        """The papers where someone replied to or mentioned the user since the window began, and which the
+        user has not read on /notifications yet (any listing day: a discussion can be about an old paper)."""
+        with self.engine.connect() as conn:
+            items = discussions.inbox(conn, user_id, limit=100, since=datetime.combine(start, time()))
+        return list(dict.fromkeys(n["paper_id"] for n in items if n["read_at"] is None))
 
     def _for_you(self, user_id: int, start: date, end: date) -> list[str]:
         """The window's papers by this user's taste (nothing while they have liked nothing, or without the
