@@ -111,11 +111,11 @@ def new_store(postgres, data: Path, sample: bool = False) -> str:
 
 
 @contextmanager
-def served(data: Path, model_cache: Path) -> Iterator[str]:
+def served(data: Path, model_cache: Path, **settings) -> Iterator[str]:
     """`paperfeed serve` on the data directory `data`, in its own process; yields its URL once it answers."""
     from tests.support.serving import serving
 
-    with serving(data, model_cache) as url:
+    with serving(data, model_cache, **settings) as url:
         yield url
 
 

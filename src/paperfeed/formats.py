@@ -43,8 +43,14 @@ def to_json(paper: dict) -> str:
 
 
 def _bib_escape(text: str) -> str:
-    # Keep LaTeX as is; only balance-breaking braces are a problem for BibTeX parsers.
-    return text if text.count("{") == text.count("}") else text.replace("{", "").replace("}", "")
+    # Keep LaTeX as is; only braces that do not nest (a "}" before its "{", or one left open) would end the
+    # field early or swallow the next one.
+    depth = 0
+    for ch in text:
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        if depth < 0:
+            break
+    return text if depth == 0 else text.replace("{", "").replace("}", "")
 
 
 def bibtex_key(paper: dict) -> str:

@@ -12,7 +12,8 @@ from sqlalchemy import delete, select
 
 from paperfeed.ingest import arxiv_snapshot
 from paperfeed.models import Paper, author_key, title_id
-from paperfeed.store import authors
+from paperfeed.store import authors, marks
+from paperfeed.store import discussions as talk
 from paperfeed.store.accounts import create_user
 from paperfeed.store.db import alembic_config
 from paperfeed.store.schema import paper_authors
@@ -40,11 +41,19 @@ def test_the_importer_keeps_author_rows_in_step(engine):
     run(
         engine, [Paper(title="Only a Page", abstract="x", authors=["Grace Hopper"], source="hf-page", source_ref="p:1")]
     )
-    assert rows(engine, title_id("Only a Page")) == [("Grace Hopper", "grace hopper")]
+    tid = title_id("Only a Page")
+    assert rows(engine, tid) == [("Grace Hopper", "grace hopper")]
+    # What readers did with it moves too: a discussion, a save with a note.
+    ada = create_user(engine, "ada", "correct horse battery")
+    talk.post(engine, ada, tid, "Is there a preprint?", None, talk.Limits())
+    marks.save_paper(engine, ada, tid, ["later"])
+    marks.set_note(engine, ada, tid, "check the arXiv version")
     run(engine, [make("2501.00002", title="Only a page", authors=["Grace Hopper"])])
-    assert rows(engine, title_id("Only a Page")) == [] and rows(engine, "2501.00002") == [
-        ("Grace Hopper", "grace hopper")
-    ]
+    assert rows(engine, tid) == [] and rows(engine, "2501.00002") == [("Grace Hopper", "grace hopper")]
+    with engine.connect() as conn:
+        assert [c["body"] for c in talk.thread(conn, "2501.00002", None)] == ["Is there a preprint?"]
+        saved = [(p["id"], p["tags"], p["note"]) for p in marks.library_of(conn, ada)]
+        assert saved == [("2501.00002", ["later"], "check the arXiv version")]
 
 
 def test_the_migration_fills_author_rows_for_stored_papers(engine):

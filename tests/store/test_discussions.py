@@ -116,3 +116,23 @@ def test_a_deleted_account_leaves_its_comments_without_an_author(two_papers):
     delete_user(two_papers, bob)  # its reports and notifications go with it
     with two_papers.connect() as conn:
         assert talk.reported(conn) == []
+
+
+def test_edits_cannot_notify_more_people_than_one_comment_may(two_papers):
+    from sqlalchemy import func, select
+
+    from paperfeed import markup
+    from paperfeed.store.schema import notifications
+
+    ada = create_user(two_papers, "ada", PASSWORD)
+    names = [f"reader{n:02d}" for n in range(2 * markup.MAX_MENTIONS)]
+    for name in names:
+        create_user(two_papers, name, PASSWORD)
+    cid = talk.post(two_papers, ada, "2501.00001", "hello", None, talk.Limits())
+    for start in range(0, len(names), 5):  # each edit names five new people
+        talk.edit(two_papers, ada, cid, " ".join(f"@{n}" for n in names[start : start + 5]))
+    with two_papers.connect() as conn:
+        sent = conn.execute(select(func.count()).select_from(notifications)).scalar_one()
+        [top] = talk.thread(conn, "2501.00001", create_user(two_papers, "root", PASSWORD, admin=True))
+    assert sent == markup.MAX_MENTIONS + 1  # at most ten mentions and a reply per comment (without the cap: 20)
+    assert [h["body"] for h in top["history"]][0] == "hello" and len(top["history"]) == len(names) // 5

@@ -128,6 +128,8 @@ def test_library_endpoints_and_other_users(client, other, sample_papers):
         "id": a,
         "tags": ["to-read", "gnn"],
         "saved": True,
+        "note": None,
+        "state": None,
     }
     client.put(f"/api/library/{b}", json={"tags": []}, headers=alice)
     mine = client.get("/api/library", headers=alice).json()

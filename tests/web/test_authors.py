@@ -79,6 +79,8 @@ def test_follow_unfollow_feed_and_api(client, sample_papers):
     assert client.get("/api/following", headers=headers).json() == [{"name": name, "url": url}]
     assert client.delete(f"/api/authors/{quote(name, safe='')}/follow", headers=headers).json()["following"] is False
     assert client.get("/api/following", headers=headers).json() == []
+    # Stopping needs no author page (one whose papers were all hidden since has none).
+    assert client.delete("/api/authors/Nobody%20Atall/follow", headers=headers).json()["following"] is False
     assert client.put("/api/authors/Nobody%20Atall/follow", headers=headers).status_code == 404
 
     feed = ET.fromstring(client.get("/feeds/author.xml", params={"name": name}).content)

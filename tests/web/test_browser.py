@@ -35,7 +35,8 @@ def server(tmp_path_factory, indexed_dir, model_cache, postgres):
     data = tmp_path_factory.mktemp("browser") / "data"
     shutil.copytree(indexed_dir, data)
     new_store(postgres, data, sample=True)
-    with served(data, model_cache) as url:
+    # Every test here signs up its own readers from one address: more than the ten an hour allowed by default.
+    with served(data, model_cache, registrations_per_ip=100) as url:
         yield url
 
 
@@ -527,4 +528,39 @@ def test_an_author_page_in_the_browser(browser, server, sample_papers):
     expect(small.locator("h1")).to_have_text(name)
     assert small.evaluate("() => document.documentElement.scrollWidth") <= 390
     shot(small, "author-phone.png")
+    phone.close()
+
+
+def test_a_collection_made_in_the_browser_and_read_on_a_phone(browser, server, sample_papers):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
+    page = context.new_page()
+    register_in_browser(page, server, "curator")
+    picks = [p.id for p in sample_papers[10:13]]
+    for pid in picks:
+        page.goto(server + f"/papers/{pid}")
+        page.fill("#tags", "friday-group")
+        page.click("button:text('Save to library')")
+    page.goto(server + "/library/friday-group")
+    page.fill("#col-title", "Friday reading group")
+    page.fill("#col-description", "Three papers on **world models**, $O(n)$ each.")
+    page.select_option("#col-visibility", "public")
+    page.click("#collection button:text('Share')")
+    link = page.locator("#collection a[href^='/collections/']").first.get_attribute("href")
+    if problems := axe_violations(page):
+        pytest.fail(f"library tag with its collection: {problems}")
+    context.close()
+
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, bypass_csp=True)
+    small = phone.new_page()
+    small.goto(server + link)
+    expect(small.locator("h1")).to_have_text("Friday reading group")
+    expect(small.locator(".collection-description strong")).to_have_text("world models")
+    expect(small.locator(".collection-description .katex")).to_have_count(1)
+    expect(small.locator("ol.papers > li.paper")).to_have_count(3)
+    assert small.evaluate("() => document.documentElement.scrollWidth") <= 390
+    shot(small, "collection-phone.png")
+    if problems := axe_violations(small):
+        pytest.fail(f"collection page: {problems}")
+    small.goto(server + f"/papers/{picks[0]}")
+    expect(small.locator(".in-collections")).to_contain_text("Friday reading group")
     phone.close()

@@ -272,3 +272,16 @@ def test_the_csrf_token_of_another_session_is_refused(client, other, sample_pape
     token = csrf(other, f"/papers/{pid}")
     answer = client.post(f"/papers/{pid}/comments", data={"body": "forged", "csrf_token": token})
     assert answer.status_code == 403
+
+
+def test_ids_past_what_the_database_holds_are_a_422_not_a_500(client, sample_papers):
+    pid = paper_of(sample_papers, 11)
+    register(client, "alice")
+    huge = str(2**70)
+    assert write(client, pid, "hello", reply_to=int(huge)).status_code == 422
+    assert post(client, f"/comments/{huge}/delete", {}, f"/papers/{pid}").status_code == 422
+    token = {"Authorization": f"Bearer {api_token(client)}"}
+    answer = client.post(f"/api/papers/{pid}/comments", json={"body": "x", "replyTo": 2**70}, headers=token)
+    assert answer.status_code == 422
+    assert client.get(f"/collections/{huge}").status_code == 422
+    assert client.get(f"/api/authors/{sample_papers[0].authors[0]}?offset={huge}").status_code == 422

@@ -206,3 +206,16 @@ def test_an_import_cannot_reach_a_hidden_paper_and_a_deep_file_is_one_line(clien
     assert answer["saved"] == 0 and len(answer["unmatched"]) == 1 and library(other, erin) == {}
     deep = other.post("/api/library/import", params={"format": "csl-json"}, content=b"[" * 60_000, headers=erin)
     assert deep.status_code == 422 and "nested too deeply" in deep.json()["detail"][0]["msg"]
+
+
+def test_a_note_with_unbalanced_braces_cannot_break_its_entry(sample_papers):
+    from paperfeed.formats import library_file
+
+    paper = {"id": "2503.11731", "title": "A {Title}", "authors": ["Ada Lovelace"], "abstract": "x", "links": {}}
+    items = [(paper | {"library_note": "a } b {", "published": None, "listed_date": None}, ["t"])]
+    items.append((paper | {"id": "2503.11732", "library_note": "}{ keywords = {evil} }"}, ["u"]))
+    parsed = citations.parse("bibtex", library_file("bibtex", items))
+    assert [(e.arxiv_id, e.tags, e.note) for e in parsed.entries] == [
+        ("2503.11731", ["t"], "a  b"),
+        ("2503.11732", ["u"], "keywords = evil"),
+    ] and not parsed.rejected

@@ -83,13 +83,23 @@ def test_notes_and_states_through_the_api_and_the_cli(client, sample_papers, set
     body = {"tags": ["x"], "note": "See §2", "state": "to-read"}
     put = client.put(f"/api/library/{first}", json=body, headers=headers)
     assert put.status_code == 200 and put.json()["note"] == "See §2" and put.json()["state"] == "to-read"
-    # Left out: unchanged; retagging keeps the note.
+    # Left out: unchanged; retagging keeps the note, and a note alone keeps the tags.
     assert client.put(f"/api/library/{first}", json={"tags": ["y"]}, headers=headers).json()["note"] == "See §2"
+    alone = client.put(f"/api/library/{first}", json={"note": "See §3"}, headers=headers).json()
+    assert (alone["tags"], alone["note"], alone["state"]) == (["y"], "See §3", "to-read")
     bad = client.put(f"/api/library/{first}", json={"state": "done"}, headers=headers)
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][-1] == "state"
     client.put(f"/api/library/{second}", json={}, headers=headers)
     assert [x["paper"]["id"] for x in client.get("/api/library?state=to-read", headers=headers).json()] == [first]
-    assert [x["paper"]["id"] for x in client.get("/api/library?q=%C2%A72", headers=headers).json()] == [first]
+    assert [x["paper"]["id"] for x in client.get("/api/library?q=%C2%A73", headers=headers).json()] == [first]
+
+    # An author's name finds their papers whatever its accents or case.
+    accented = next(p for p in sample_papers if any(not w.isascii() for a in p.authors for w in a.split()))
+    word = next(w for a in accented.authors for w in a.split() if not w.isascii())  # e.g. "García"
+    client.put(f"/api/library/{accented.id}", json={}, headers=headers)
+    for query in (word, word.upper()):
+        hits = client.get("/api/library", params={"q": query}, headers=headers).json()
+        assert accented.id in [x["paper"]["id"] for x in hits], query
 
     runner = CliRunner()
     done = runner.invoke(cli, ["library", "note", "--user", "alice", second, "Proof of Lemma 1", "--state", "read"])

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, DateTime, Engine, and_, delete, func, insert, literal, or_, select, update
 
 from paperfeed import markup
 from paperfeed.clock import utcnow
@@ -133,11 +133,19 @@ def top_level(conn: Connection, paper_id: str, comment_id: int) -> dict:
     ).first()
     if row is None:
         raise NotFound("the comment you replied to is not on this paper")
-    # A reply to a reply goes under the same top-level comment, and notifies the author it answered.
-    return {"id": row.parent_id or row.id, "user_id": row.user_id}
+    # A reply to a reply goes under the same top-level comment, and notifies the author it answered (unless
+    # that comment was deleted or hidden since).
+    answered = conn.execute(select(comments.c.id).where(comments.c.id == comment_id, live())).first()
+    return {"id": row.parent_id or row.id, "user_id": row.user_id if answered else None}
 
 
 def notify(conn: Connection, comment_id: int, targets: dict[int, str], now: datetime) -> None:
+    """Notify these users of the comment, once each, and no more than MAX_MENTIONS + 1 (a reply) in all."""
+    sent = {
+        uid for (uid,) in conn.execute(select(notifications.c.user_id).where(notifications.c.comment_id == comment_id))
+    }
+    room = max(0, markup.MAX_MENTIONS + 1 - len(sent))
+    targets = dict(list({u: k for u, k in targets.items() if u not in sent}.items())[:room])
     rows = [
         {"user_id": uid, "comment_id": comment_id, "kind": kind, "created_at": now} for uid, kind in targets.items()
     ]
@@ -147,25 +155,42 @@ def notify(conn: Connection, comment_id: int, targets: dict[int, str], now: date
 
 def edit(engine: Engine, user: User, comment_id: int, body: str) -> str:
     """Replace the text of the user's own live comment (the earlier text is kept for admins); its paper id.
-    Someone mentioned for the first time is notified."""
+    Someone mentioned for the first time is notified (a comment notifies MAX_MENTIONS people at most, however
+    often it is edited)."""
     text = check_body(body)
     now = utcnow()
     with engine.begin() as conn:
+        hold(conn, comment_id)
+        if count_edits(conn, comment_id) >= MAX_EDITS:
+            raise DiscussionError(f"a comment can be edited {MAX_EDITS} times; write a new one instead")
         named = known_users(conn, markup.mentions(text))
-        old = conn.execute(select(comments.c.body, comments.c.paper_id).where(own_live(comment_id, user))).first()
+        keep_text(conn, and_(own_live(comment_id, user), comments.c.body != text), now)
         changed = conn.execute(
             update(comments)
             .where(own_live(comment_id, user))
             .values(body=text, html=markup.render(text, named), edited_at=now)
         ).rowcount
-        if old is None or changed != 1:
+        if changed != 1:
             raise NotFound("that comment is not yours, or was deleted")
-        if count_edits(conn, comment_id) >= MAX_EDITS:
-            raise DiscussionError(f"a comment can be edited {MAX_EDITS} times; write a new one instead")
-        if old.body != text:
-            conn.execute(insert(comment_edits).values(comment_id=comment_id, body=old.body, replaced_at=now))
         notify(conn, comment_id, {uid: "mention" for uid in named.values() if uid != user.id}, now)
-        return old.paper_id
+        return paper_of(conn, comment_id)
+
+
+def hold(conn: Connection, comment_id: int) -> None:
+    """PostgreSQL: lock the comment's row until the transaction ends, so two edits (or an edit and a delete)
+    at once keep each text replaced in the history. SQLite writes one transaction at a time already."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(comments.c.id).where(comments.c.id == comment_id).with_for_update())
+
+
+def keep_text(conn: Connection, which, now: datetime) -> None:
+    """Copy the current text of the comment `which` selects into its history, read in the same statement."""
+    current = select(comments.c.id, comments.c.body, literal(now, DateTime)).where(which)
+    conn.execute(insert(comment_edits).from_select(["comment_id", "body", "replaced_at"], current))
+
+
+def paper_of(conn: Connection, comment_id: int) -> str:
+    return conn.execute(select(comments.c.paper_id).where(comments.c.id == comment_id)).scalar_one()
 
 
 def count_edits(conn: Connection, comment_id: int) -> int:
@@ -179,15 +204,15 @@ def remove(engine: Engine, user: User, comment_id: int) -> str:
     admins only. Its paper id."""
     now = utcnow()
     with engine.begin() as conn:
-        old = conn.execute(select(comments.c.body, comments.c.paper_id).where(own_live(comment_id, user))).first()
+        hold(conn, comment_id)
+        keep_text(conn, own_live(comment_id, user), now)
         changed = conn.execute(
             update(comments).where(own_live(comment_id, user)).values(body="", html="", deleted_at=now)
         ).rowcount
-        if old is None or changed != 1:
+        if changed != 1:
             raise NotFound("that comment is not yours, or was deleted already")
-        conn.execute(insert(comment_edits).values(comment_id=comment_id, body=old.body, replaced_at=now))
         conn.execute(delete(notifications).where(notifications.c.comment_id == comment_id))
-        return old.paper_id
+        return paper_of(conn, comment_id)
 
 
 def own_live(comment_id: int, user: User):
@@ -199,9 +224,7 @@ def report(engine: Engine, user: User, comment_id: int, reason: str) -> str:
     reason = " ".join(reason.split())[:MAX_REASON] or "no reason given"
     with engine.begin() as conn:
         row = conn.execute(
-            select(comments.c.paper_id, comments.c.user_id).where(
-                comments.c.id == comment_id, comments.c.deleted_at.is_(None)
-            )
+            select(comments.c.paper_id, comments.c.user_id).where(comments.c.id == comment_id, live())
         ).first()
         if row is None:
             raise NotFound("no such comment")

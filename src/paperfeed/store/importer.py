@@ -33,6 +33,7 @@ from paperfeed.store import changes
 from paperfeed.store.schema import (
     external_signals,
     ingest_runs,
+    metadata,
     paper_authors,
     paper_categories,
     paper_sources,
@@ -423,11 +424,16 @@ def _write_signals(conn: Connection, signals: dict, old: dict, now: datetime) ->
     )
 
 
+REFERENCING = [t for t in metadata.sorted_tables if any(fk.column is papers.c.id for c in t.c for fk in c.foreign_keys)]
+
+
 def _rekey(conn: Connection, old_key: str, new_key: str, stored: dict, now: datetime) -> None:
     """Move a title-keyed paper to its arXiv id; the incoming record is merged into it after."""
     row = stored.pop(old_key)
     conn.execute(insert(papers), [{**row, "id": new_key, "modified_at": now}])
-    for table in (paper_categories, paper_authors, paper_sources, external_signals):
+    # Every row that names the paper moves with it (categories, authors, sources, signals, and what users did:
+    # votes, library, notes, comments, …); the old row's delete would otherwise cascade them away.
+    for table in REFERENCING:
         conn.execute(update(table).where(table.c.paper_id == old_key).values(paper_id=new_key))
     conn.execute(delete(papers).where(papers.c.id == old_key))
     stored[new_key] = {**row, "id": new_key}

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import Connection, Engine, Text, and_, cast, delete, func, or_, select, update
+from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, update
 
 from paperfeed import markup
 from paperfeed.clock import utcnow
+from paperfeed.models import author_key
 from paperfeed.store.accounts import TAG, AccountError, User
 from paperfeed.store.db import insert_ignore
 from paperfeed.store.schema import (
     hidden_papers,
     library,
     library_tags,
+    paper_authors,
     papers,
     upvotes,
 )
@@ -70,10 +72,13 @@ def clean_tags(text: str | list[str]) -> list[str]:
     return tags
 
 
-def save_paper(engine: Engine, user: User, paper_id: str, tags: list[str]) -> None:
-    """Put the paper in the user's library with exactly these tags (saving again replaces the tags)."""
+def save_paper(engine: Engine, user: User, paper_id: str, tags: list[str] | None) -> None:
+    """Put the paper in the user's library with exactly these tags (saving again replaces the tags; None
+    leaves a saved paper's tags as they are)."""
     with engine.begin() as conn:
         insert_ignore(conn, library, {"user_id": user.id, "paper_id": paper_id, "saved_at": utcnow()})
+        if tags is None:
+            return
         conn.execute(delete(library_tags).where(library_tags.c.user_id == user.id, library_tags.c.paper_id == paper_id))
         if tags:
             # Two saves at once: each replaces the tags; neither fails on the other's rows.
@@ -101,9 +106,15 @@ def library_of(
     if state:
         query = query.where(library.c.state.is_(None) if state == "unset" else library.c.state == state)
     if text.strip():
-        wanted = "%" + text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        fields = (papers.c.title, cast(papers.c.authors, Text), library.c.note)
-        query = query.where(or_(*(func.lower(f).like(wanted, escape="\\") for f in fields)))
+        # Authors by their names' keys (accents and case folded), as the JSON text escapes "é" as \u00e9.
+        found = [func.lower(f).like(like(text.strip().lower()), escape="\\") for f in (papers.c.title, library.c.note)]
+        if author_key(text):
+            mine = select(library.c.paper_id).where(library.c.user_id == user.id)
+            by_author = select(paper_authors.c.paper_id).where(
+                paper_authors.c.paper_id.in_(mine), paper_authors.c.key.like(like(author_key(text)), escape="\\")
+            )
+            found.append(papers.c.id.in_(by_author))
+        query = query.where(or_(*found))
     if tag:
         query = query.where(
             papers.c.id.in_(
@@ -133,6 +144,11 @@ def tags_of(conn: Connection, user: User | None, paper_ids: list[str]) -> dict[s
     for pid, tag in rows:
         out.setdefault(pid, []).append(tag)
     return out
+
+
+def like(text: str) -> str:
+    """A LIKE pattern for `text` anywhere, its own % and _ taken literally."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def notes_of(conn: Connection, user: User | None, paper_ids: list[str]) -> dict[str, dict]:

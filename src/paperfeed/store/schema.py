@@ -456,3 +456,34 @@ notifications = Table(
     UniqueConstraint("user_id", "comment_id", name="uq_notifications_user_comment"),
     Index("ix_notifications_user_read", "user_id", "read_at"),
 )
+
+# -- collections (migration 0012) ---------------------------------------------------------------------------
+# A library tag shared as a collection: its papers are the owner's papers with that tag. "private": the owner
+# only; "unlisted": anyone with the secret link; "public": listed, on the papers it holds, with a feed.
+collections = Table(
+    "collections",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("tag", String(64), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("description_html", Text, nullable=False),
+    Column("visibility", String(8), nullable=False),
+    Column("secret", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    UniqueConstraint("user_id", "tag", name="uq_collections_user_tag"),
+    Index("ix_collections_visibility", "visibility"),
+)
+
+# The owner's order and note for a paper of a collection (papers without a row follow, newest saved first).
+collection_entries = Table(
+    "collection_entries",
+    metadata,
+    Column("collection_id", Integer, ForeignKey("collections.id", ondelete="CASCADE"), primary_key=True),
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer),
+    Column("note", Text, nullable=False),
+    Column("note_html", Text, nullable=False),
+)

@@ -183,8 +183,9 @@ def paper(request: Request, paper_id: str):
 
 
 class Tags(BaseModel):
-    tags: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=50)
-    # Left out: unchanged. "" removes the note; null removes the reading state.
+    # Each left out: unchanged (a paper new to the library starts with no tag). [] removes the tags, "" the note,
+    # null the reading state.
+    tags: list[Annotated[str, Field(max_length=64)]] | None = Field(default=None, max_length=50)
     note: str | None = Field(default=None, max_length=marks.MAX_NOTE)
     state: Literal["to-read", "reading", "read"] | None = None
     model_config = {"json_schema_extra": {"examples": [{"tags": ["diffusion"], "note": "Read §3", "state": "to-read"}]}}
@@ -220,12 +221,12 @@ def save(request: Request, paper_id: str, body: Tags):
     c = ctx(request)
     user = need_user(c, request, write=True)
     paper = visible(c, paper_id, user)
+    fields = body.model_fields_set
     try:
-        tags = marks.clean_tags(body.tags)
+        tags = marks.clean_tags(body.tags) if body.tags is not None else None
     except AccountError as exc:
         return JSONResponse({"detail": [{"loc": ["body", "tags"], "msg": str(exc), "type": "value_error"}]}, 422)
     marks.save_paper(c.engine, user, paper["id"], tags)
-    fields = body.model_fields_set
     try:
         if "note" in fields:
             marks.set_note(c.engine, user, paper["id"], body.note or "")
@@ -236,6 +237,8 @@ def save(request: Request, paper_id: str, body: Tags):
         return JSONResponse({"detail": [{"loc": ["body", field], "msg": str(exc), "type": "value_error"}]}, 422)
     with c.engine.connect() as conn:
         kept = marks.notes_of(conn, user, [paper["id"]]).get(paper["id"], {})
+        if tags is None:  # left as they were: say which they are
+            tags = marks.tags_of(conn, user, [paper["id"]]).get(paper["id"], [])
     return {"id": paper["id"], "tags": tags, "saved": True, "note": kept.get("note"), "state": kept.get("state")}
 
 

@@ -31,6 +31,7 @@ from paperfeed.web import (
     admin,
     api,
     authors,
+    collections,
     digest_pages,
     discussions,
     feeds,
@@ -86,6 +87,8 @@ def create_app(settings: Settings | None = None, arxiv_client: httpx.Client | No
     app.include_router(discussions.api)  # /api/papers/{id}/comments before /api/papers/{id}
     app.include_router(discussions.router)
     app.include_router(authors.api)
+    app.include_router(collections.api)
+    app.include_router(collections.router)  # /library/{tag}/collection before the library's own pages
     app.include_router(authors.router)  # /feeds/author.xml with the other feeds' helpers
     app.include_router(api.router)
     app.include_router(api.pages)

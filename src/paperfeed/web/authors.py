@@ -75,12 +75,13 @@ def follow_form(
     user = c.user(request)
     if user is None:
         return to(f"/login?next={quote(author_url(name))}")
-    who = found(c, name)
+    # Stopping needs no page: an author whose papers were all hidden since can still be unfollowed.
+    shown = found(c, name)["name"] if action == "follow" else name
     try:
-        authors.follow(c.engine, user, who["name"], action == "follow")
+        authors.follow(c.engine, user, shown, action == "follow")
     except AccountError as exc:
         raise HTTPException(422, str(exc)) from exc
-    return to("/authors" if next == "following" else author_url(who["name"]))
+    return to("/authors" if next == "following" else author_url(shown))
 
 
 @router.get("/feeds/author.xml")
@@ -96,12 +97,17 @@ def author_feed(request: Request, name: Annotated[str, Query(max_length=300)], f
 
 # -- JSON ---------------------------------------------------------------------------------------------------
 @api.get("/authors/{name:path}", summary="An author: name forms, co-authors, categories and papers, newest first")
-def author_json(request: Request, name: str, limit: Annotated[int, Query(ge=1, le=100)] = 20, offset: int = 0):
+def author_json(
+    request: Request,
+    name: str,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+):
     c = ctx(request)
     user = c.api_user(request)
     who = found(c, name)
     with c.engine.connect() as conn:
-        ids, total = authors.papers_of(conn, who["key"], limit, max(offset, 0))
+        ids, total = authors.papers_of(conn, who["key"], limit, offset)
         papers = present.load_visible(conn, ids, user)
     base = c.settings.base_url.rstrip("/")
     return {
@@ -130,12 +136,12 @@ def _follow(request: Request, name: str, on: bool) -> dict:
     user = c.api_user(request, write=True)
     if user is None:
         raise HTTPException(401, "authenticate with an API token (Authorization: Bearer ...) or log in")
-    who = found(c, name)
+    shown = found(c, name)["name"] if on else name  # stopping needs no page (see follow_form)
     try:
-        authors.follow(c.engine, user, who["name"], on)
+        authors.follow(c.engine, user, shown, on)
     except AccountError as exc:
         raise HTTPException(422, str(exc)) from exc
-    return {"name": who["name"], "following": on}
+    return {"name": shown, "following": on}
 
 
 @api.get("/following", summary="The authors you follow")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from feedgen.feed import FeedGenerator
 from pydantic import BaseModel, Field
@@ -24,6 +24,8 @@ router = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api", tags=["discussions"])
 Body = Annotated[str, Form(max_length=talk.MAX_CHARS + 2000)]  # the store says "at most 10,000" in a sentence
 DISCUSSED_DAYS = 30
+ID_MAX = 2**31 - 1  # an id past what the database holds is answered 422, not 500
+CommentId = Annotated[int, Path(ge=1, le=ID_MAX)]
 
 
 def limits(c: Context) -> talk.Limits:
@@ -50,7 +52,7 @@ def comment_form(
     request: Request,
     paper_id: str,
     body: Body = "",
-    reply_to: Annotated[int | None, Form()] = None,
+    reply_to: Annotated[int | None, Form(ge=1, le=ID_MAX)] = None,
     csrf_token: Annotated[str, Form()] = "",
 ):
     c = ctx(request)
@@ -69,7 +71,7 @@ def comment_form(
 
 
 @router.post("/comments/{comment_id}/edit")
-def edit_form(request: Request, comment_id: int, body: Body = "", csrf_token: Annotated[str, Form()] = ""):
+def edit_form(request: Request, comment_id: CommentId, body: Body = "", csrf_token: Annotated[str, Form()] = ""):
     c = ctx(request)
     c.check_csrf(request, csrf_token)
     user = c.user(request)
@@ -86,7 +88,7 @@ def edit_form(request: Request, comment_id: int, body: Body = "", csrf_token: An
 
 
 @router.post("/comments/{comment_id}/delete")
-def delete_form(request: Request, comment_id: int, csrf_token: Annotated[str, Form()] = ""):
+def delete_form(request: Request, comment_id: CommentId, csrf_token: Annotated[str, Form()] = ""):
     c = ctx(request)
     c.check_csrf(request, csrf_token)
     user = c.user(request)
@@ -103,7 +105,7 @@ def delete_form(request: Request, comment_id: int, csrf_token: Annotated[str, Fo
 @router.post("/comments/{comment_id}/report")
 def report_form(
     request: Request,
-    comment_id: int,
+    comment_id: CommentId,
     reason: Annotated[str, Form(max_length=2000)] = "",
     csrf_token: Annotated[str, Form()] = "",
 ):
@@ -144,7 +146,7 @@ def moderation_page(request: Request):
 @router.post("/admin/comments/{comment_id}")
 def moderate_form(
     request: Request,
-    comment_id: int,
+    comment_id: CommentId,
     hidden: Annotated[str, Form(pattern="^[01]$")] = "1",
     next: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
@@ -215,7 +217,7 @@ def thread_feed(request: Request, paper: Annotated[str, Query(max_length=200)]):
 # -- JSON ---------------------------------------------------------------------------------------------------
 class NewComment(BaseModel):
     body: str = Field(min_length=1, max_length=talk.MAX_CHARS)
-    replyTo: int | None = None  # noqa: N815 (the API's field names are camelCase, as Hugging Face's)
+    replyTo: int | None = Field(default=None, ge=1, le=ID_MAX)  # noqa: N815 (the API's field names are camelCase, as Hugging Face's)
 
 
 def comment_json(x: dict, base: str) -> dict:

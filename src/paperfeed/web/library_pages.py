@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 
 from paperfeed.formats import LIBRARY_FORMATS, library_file
 from paperfeed.rank import profile
-from paperfeed.store import library_io, marks
+from paperfeed.store import collections, library_io, marks
 from paperfeed.store.accounts import User
 from paperfeed.web import present
 from paperfeed.web.api import need_user
@@ -75,9 +75,12 @@ def render_library(
         saved = marks.library_of(conn, user, tag, state, q)
         tags = marks.all_tags(conn, user)
         papers = present.load_papers(conn, [p["id"] for p in saved], user)
+        shared = collections.of_tag(conn, user, tag) if tag else None
+        arranged = collections.entries(conn, shared) if shared else {}
     if tag and not papers and not (state or q):
         raise HTTPException(404, f"no papers tagged {tag!r} in your library")
-    values.update(state=state, q=q, states=marks.STATES)
+    values.update(state=state, q=q, states=marks.STATES, collection=shared, arranged=arranged)
+    values.setdefault("share_form", None)
     values.setdefault("message", None)
     values.setdefault("error", None)
     values.setdefault("report", None)

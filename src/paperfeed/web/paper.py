@@ -10,7 +10,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 
 from paperfeed.formats import citation_meta, to_bibtex
 from paperfeed.models import SourceError, parse_arxiv_id
-from paperfeed.store import discussions, marks, taste
+from paperfeed.store import collections, discussions, marks, taste
 from paperfeed.store import queries as q
 from paperfeed.store.accounts import AccountError, User
 from paperfeed.sync.submit import fetch_and_index
@@ -48,8 +48,10 @@ def render_paper(c: Context, request: Request, paper: dict, status: int = 200, *
     with c.engine.connect() as conn:
         near = present.load_visible(conn, [h.id for h in similar], user)
         thread = discussions.thread(conn, paper["id"], user)
+        held = collections.holding(conn, paper["id"])
     citation = citation_meta(paper, c.settings.base_url)
     values = {"paper": paper, "similar": near, "bibtex": to_bibtex(paper), "citation": citation, "thread": thread}
+    values["held"] = held
     return c.render(request, "paper.html", status=status, **values, **extra)
 
 

@@ -9,6 +9,9 @@ document.addEventListener("DOMContentLoaded", function () {
       { left: "\\(", right: "\\)", display: false },
     ],
     throwOnError: false,
+    // Comments and notes are written by users: no formula may grow past the page or expand without end.
+    maxSize: 10,
+    maxExpand: 200,
     ignoredTags: ["script", "noscript", "style", "textarea", "pre", "code", "option", "input"],
   };
   document.querySelectorAll(".tex").forEach(function (el) { renderMathInElement(el, options); });
