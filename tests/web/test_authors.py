@@ -103,3 +103,35 @@ def test_a_hidden_paper_leaves_the_author_page(client, sample_papers):
     logged_out_view = client.get("/authors/" + quote(name, safe="")).text
     assert victim not in listed(logged_out_view)
     assert f"{len(theirs) - 1} paper" in logged_out_view
+
+
+def test_claiming_a_page_confirmed_by_an_admin_then_a_bio_and_pins(client, other, sample_papers):
+    name, theirs = prolific(sample_papers)
+    url = "/authors/" + quote(name, safe="")
+    register(client, "admin")  # the first account administers
+    register(other, "alice")
+    assert post(other, url + "/claim", {}, url).status_code == 303
+    assert "Your claim waits for an admin" in other.get(url).text
+    assert other.get("/admin/claims").status_code == 403
+    assert post(other, "/admin/claims/1", {"decision": "confirm"}, url).status_code == 403
+
+    queue = lxml.html.fromstring(client.get("/admin/claims").text)
+    [item] = queue.xpath("//ul[@class='claims']/li")
+    assert "alice" in item.text_content() and name in item.text_content()
+    claim_id = item.xpath(".//form/@action")[0].rsplit("/", 1)[1]
+    assert post(client, f"/admin/claims/{claim_id}", {"decision": "confirm"}, "/admin/claims").status_code == 303
+    page = lxml.html.fromstring(other.get(url).text)
+    assert page.xpath("//h1/span[@class='claimed']/text()") == ["✓ alice"]
+    assert post(client, url + "/claim", {}, url).status_code == 409  # claimed already
+
+    bio = "Works on **world models**. <script>alert(1)</script>"
+    pins = f"{theirs[-1].id}"
+    assert post(other, url + "/profile", {"bio": bio, "pinned": pins}, url).status_code == 303
+    page = lxml.html.fromstring(client.get(url).text)
+    shown = page.xpath("//div[contains(@class, 'author-bio')]")[0]
+    assert shown.xpath(".//strong/text()") == ["world models"] and not shown.xpath(".//script")
+    assert page.xpath("//ol[@class='papers pinned']/li/@id") == [f"p-{theirs[-1].id}"]
+    stranger = next(p.id for p in sample_papers if p not in theirs)
+    wrong = post(other, url + "/profile", {"bio": "", "pinned": stranger}, url)
+    assert wrong.status_code == 422 and "is not one of this author" in wrong.text
+    assert post(client, url + "/profile", {"bio": "I am them"}, url).status_code == 422  # not the owner

@@ -157,3 +157,24 @@ def test_answering_is_this_relevant_changes_the_ranking(client, sample_papers):
     assert "Is this relevant to you?" in taste_page.text
     bad = post(client, f"/papers/{asked[2]}/relevant", {"answer": "maybe", "next": "/"})
     assert bad.status_code == 422
+
+
+def test_a_followed_authors_papers_are_lifted_and_say_why(client, sample_papers):
+    from urllib.parse import quote
+
+    day = "2025-03-25"
+    on_day = [p for p in sample_papers if str(p.listed_date) == day]
+    register(client, "ada")
+    # Nothing liked yet: following one author is enough to rank the day, their paper first.
+    target = on_day[len(on_day) // 2]
+    name = target.authors[-1]
+    url = "/authors/" + quote(name, safe="")
+    assert post(client, url + "/follow", {"action": "follow"}, url).status_code == 303
+    page = client.get(f"/papers/date/{day}?sort=foryou")
+    order = ENTRY.findall(page.text)
+    theirs = {p.id for p in on_day if name in p.authors}
+    assert set(order[: len(theirs)]) == theirs, (order[:5], theirs)
+    assert f"by <strong>{name}</strong>, whom you follow" in page.text
+    api = client.get("/api/recommendations", params={"date": day}).json()
+    first = api["results"][0] if isinstance(api, dict) else api[0]
+    assert first["reason"]["followedAuthor"] == name and "whom you follow" in first["reason"]["text"]

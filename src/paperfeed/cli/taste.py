@@ -64,7 +64,7 @@ def recommend(
         titles = q.titles(conn, {p.id for p in picks} | {p.because for p in picks if p.because})
     for rank, p in enumerate(picks, 1):
         liked = titles.get(p.because, p.because) if p.because else p.because_title
-        reason = reason_text(liked, p.interest, p.mentions, p.words, p.author)
+        reason = reason_text(liked, p.interest, p.mentions, p.words, p.author, p.followed)
         if as_json:
             record = {"rank": rank, "id": p.id, "score": round(p.score, 6), "title": titles.get(p.id, "")}
             record["reason"] = {"text": reason, "likedId": p.because, "likedTitle": liked, "interest": p.interest}

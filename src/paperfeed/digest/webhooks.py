@@ -309,5 +309,6 @@ def top_papers(engine, search, hook: store.Hook, day: date) -> list[dict]:
             "mentions": p.mentions,
             "words": p.words,
             "author": p.author,
+            "followed": p.followed,
         }
     return [loaded[p.id] for p in picks if p.id in loaded]

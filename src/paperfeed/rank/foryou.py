@@ -25,11 +25,13 @@ import numpy as np
 from sqlalchemy import Engine
 
 from paperfeed.clock import utcnow
+from paperfeed.models import author_key
 from paperfeed.rank import model, terms
 from paperfeed.rank import recommend as rec
 from paperfeed.rank.fitting import taste_model
 from paperfeed.rank.likes import Likes, like_matrix, paper_rows, search_dim, with_zeros  # noqa: F401
 from paperfeed.search.service import SearchService
+from paperfeed.store import authors
 from paperfeed.store import taste as store_taste
 
 RANDOM_NEGATIVES = 300
@@ -50,9 +52,11 @@ class Profile:
     rules: list[store_taste.Rule]
     categories: list[str]
     interest: str = ""  # a library tag: the likes are the papers saved under it (a per-interest view)
+    follows: list[str] = field(default_factory=list)  # keys of the authors the user follows
 
     def fingerprint(self) -> str:
         parts = (self.likes, self.opened, self.dislikes, self.imported.matched, self.imported.titles, self.interest)
+        parts += (self.follows,)
         return hashlib.sha256(repr((parts, self.rules, self.categories)).encode()).hexdigest()
 
     def phrases(self, kind: str) -> list[str]:
@@ -157,6 +161,7 @@ def load_profile(engine: Engine, user_id: int, interest: str = "") -> Profile:
             store_taste.imported(conn, user_id),
             store_taste.rules(conn, user_id),
             store_taste.categories(conn, user_id),
+            follows=authors.followed_keys(conn, user_id),
         )
 
 
@@ -234,7 +239,7 @@ def rank(
     if likes is not None:
         picks = by_likes(engine, search, user_id, profile, likes, cands, rows, now)
         return Ranking(boosted(profile, cands, picks), ruled_out=ruled_out, unsure=least_sure(picks))
-    if not profile.interest and (profile.categories or profile.phrases("boost")):
+    if not profile.interest and (profile.categories or profile.phrases("boost") or profile.follows):
         picks = cold_start(search, profile, cands, rows)
         return Ranking(boosted(profile, cands, picks), cold=True, ruled_out=ruled_out)
     building = bool(profile.likes or profile.imported.matched) and search.indexed_count() < stored_papers(engine)
@@ -355,10 +360,14 @@ def phrase_vectors(search: SearchService, phrases: list[str]) -> np.ndarray:
 
 
 def boosted(profile: Profile, cands: Candidates, picks: list[rec.Pick]) -> list[rec.Pick]:
-    """Boost phrases lift the papers that mention them (and the card says which); best first, stable."""
+    """Boost phrases lift the papers that mention them, and followed authors their papers, each as much (and
+    the card says which); best first, stable."""
     boosts = patterns(profile.phrases("boost"))
+    follows = set(profile.follows)
     row_of = {pid: i for i, pid in enumerate(cands.ids)}
     for pick in picks:
-        pick.mentions = mentioned(boosts, cands.texts[row_of[pick.id]])
-        pick.score += BOOST if pick.mentions else 0.0
+        row = row_of[pick.id]
+        pick.mentions = mentioned(boosts, cands.texts[row])
+        pick.followed = next((a for a in cands.fields[row].authors if author_key(a) in follows), "") if follows else ""
+        pick.score += (BOOST if pick.mentions else 0.0) + (BOOST if pick.followed else 0.0)
     return sorted(picks, key=lambda p: -p.score)

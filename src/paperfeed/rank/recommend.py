@@ -56,19 +56,30 @@ class Pick:
     interest: str = ""  # cold start: the sign-up keyword or category it matches
     words: list[str] = field(default_factory=list)  # the words of it that the user's model weighs most
     author: str = ""  # its author the user liked most, when that lifted it
+    followed: str = ""  # its author the user follows (lifted like a boost phrase)
     margin: float | None = None  # the user's model's own score: near 0 it cannot tell (active learning asks)
 
 
 def reason_text(
-    liked_title: str, interest: str, mentions: list[str], words: list[str] | None = None, author: str = ""
+    liked_title: str,
+    interest: str,
+    mentions: list[str],
+    words: list[str] | None = None,
+    author: str = "",
+    followed: str = "",
 ) -> str:
     """The one sentence that says why a paper is recommended (CLI, API, feeds)."""
     if liked_title:
         why = f"because you liked: {liked_title}"
     elif interest:
         why = f"matches your interest: {interest}"
+    elif followed:
+        why = f"by {followed}, whom you follow"
+        followed = ""
     else:
         why = "close to what you liked"
+    if followed:
+        why += f" · by {followed}, whom you follow"
     if author:
         why += f" · by {author}, whose papers you liked"
     if words:

@@ -6,15 +6,25 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date
 
-from sqlalchemy import Connection, Engine, and_, delete, func, select
+from sqlalchemy import Connection, Engine, and_, delete, func, select, update
 
+from paperfeed import markup
 from paperfeed.clock import utcnow
 from paperfeed.models import author_key
 from paperfeed.store.accounts import AccountError, User
-from paperfeed.store.db import insert_under_cap
-from paperfeed.store.schema import author_follows, hidden_papers, paper_authors, paper_categories, papers
+from paperfeed.store.db import insert_ignore, insert_under_cap
+from paperfeed.store.schema import (
+    author_claims,
+    author_follows,
+    hidden_papers,
+    paper_authors,
+    paper_categories,
+    papers,
+    users,
+)
 
 MAX_FOLLOWS = 500
+FOLLOW_LOCK = 0x666F6C6C << 20  # advisory lock keys of the follow cap, one per user
 
 
 def visible_ids(conn: Connection, key: str):
@@ -121,6 +131,8 @@ def follow(engine: Engine, user: User, name: str, on: bool = True) -> str:
             conn.execute(delete(author_follows).where(mine))
             return key
         row = {"user_id": user.id, "key": key, "name": name.strip()[:300], "created_at": utcnow()}
+        if conn.dialect.name == "postgresql":  # follows at once from one user count one after the other
+            conn.execute(select(func.pg_advisory_xact_lock(FOLLOW_LOCK + user.id)))
         added = insert_under_cap(conn, author_follows, row, author_follows.c.user_id == user.id, MAX_FOLLOWS)
         if not added and conn.execute(select(author_follows.c.key).where(mine)).first() is None:
             raise AccountError(f"you follow {MAX_FOLLOWS} authors already; stop following some first")
@@ -141,3 +153,109 @@ def followed(conn: Connection, user: User | None) -> list[tuple[str, str]]:
 
 def followed_keys(conn: Connection, user_id: int) -> list[str]:
     return [k for (k,) in conn.execute(select(author_follows.c.key).where(author_follows.c.user_id == user_id))]
+
+
+# -- claims ("this is me") ------------------------------------------------------------------------------------
+MAX_BIO = 2_000
+MAX_PINNED = 5
+
+
+def claim(engine: Engine, user: User, key: str) -> None:
+    """Ask to be this author; an admin confirms. Asking again changes nothing."""
+    with engine.begin() as conn:
+        if confirmed(conn, key) is not None:
+            raise AccountError("this author page is claimed already; ask an admin if that is wrong")
+        row = {
+            "key": key,
+            "user_id": user.id,
+            "status": "pending",
+            "bio": "",
+            "bio_html": "",
+            "pinned": [],
+            "created_at": utcnow(),
+        }
+        insert_ignore(conn, author_claims, row)
+
+
+def confirmed(conn: Connection, key: str) -> dict | None:
+    """The confirmed claim of the author (with the claimant's username), if any."""
+    row = (
+        conn.execute(
+            select(author_claims, users.c.username)
+            .join(users, users.c.id == author_claims.c.user_id)
+            .where(author_claims.c.key == key, author_claims.c.status == "confirmed")
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+def claim_of(conn: Connection, user: User | None, key: str) -> dict | None:
+    if user is None:
+        return None
+    row = (
+        conn.execute(select(author_claims).where(author_claims.c.key == key, author_claims.c.user_id == user.id))
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+def pending_claims(conn: Connection) -> list[dict]:
+    rows = conn.execute(
+        select(author_claims, users.c.username)
+        .join(users, users.c.id == author_claims.c.user_id)
+        .where(author_claims.c.status == "pending")
+        .order_by(author_claims.c.id)
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def decide(engine: Engine, claim_id: int, confirm: bool) -> str:
+    """An admin's answer to a claim; the author key. Confirming one claim of a key refuses the others: one
+    person per page, decided in one transaction (the key's claims are locked on PostgreSQL)."""
+    now = utcnow()
+    with engine.begin() as conn:
+        row = conn.execute(
+            select(author_claims.c.key, author_claims.c.status).where(author_claims.c.id == claim_id)
+        ).first()
+        if row is None:
+            raise AccountError("no such claim")
+        rivals = author_claims.c.key == row.key
+        if conn.dialect.name == "postgresql":
+            conn.execute(select(author_claims.c.id).where(rivals).with_for_update())
+        if not confirm:
+            conn.execute(
+                update(author_claims).where(author_claims.c.id == claim_id).values(status="refused", decided_at=now)
+            )
+            return row.key
+        conn.execute(
+            update(author_claims)
+            .where(rivals, author_claims.c.id != claim_id, author_claims.c.status != "refused")
+            .values(status="refused", decided_at=now)
+        )
+        conn.execute(
+            update(author_claims).where(author_claims.c.id == claim_id).values(status="confirmed", decided_at=now)
+        )
+        return row.key
+
+
+def set_profile(engine: Engine, user: User, key: str, bio: str, pinned: list[str]) -> None:
+    """The confirmed claimant's bio (Markdown) and pinned papers (of their page, at most MAX_PINNED)."""
+    bio = bio.replace("\r\n", "\n").strip()
+    if len(bio) > MAX_BIO:
+        raise AccountError(f"a bio is at most {MAX_BIO:,} characters")
+    if len(pinned) > MAX_PINNED:
+        raise AccountError(f"pin at most {MAX_PINNED} papers")
+    with engine.begin() as conn:
+        theirs = {pid for (pid,) in conn.execute(visible_ids(conn, key))}
+        wrong = [p for p in pinned if p not in theirs]
+        if wrong:
+            raise AccountError(f"{wrong[0][:40]} is not one of this author's papers here")
+        mine = and_(
+            author_claims.c.key == key, author_claims.c.user_id == user.id, author_claims.c.status == "confirmed"
+        )
+        values = {"bio": bio, "bio_html": markup.render(bio) if bio else "", "pinned": list(dict.fromkeys(pinned))}
+        if conn.execute(update(author_claims).where(mine).values(**values)).rowcount != 1:
+            raise AccountError("only the confirmed owner of this page can change it")

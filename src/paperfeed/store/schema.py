@@ -487,3 +487,21 @@ collection_entries = Table(
     Column("note", Text, nullable=False),
     Column("note_html", Text, nullable=False),
 )
+
+# "This is me" on an author page (migration 0013): pending until an admin confirms; one confirmed claim per
+# author key. The claimant writes a short bio and pins papers of the page.
+author_claims = Table(
+    "author_claims",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(300), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("bio", Text, nullable=False),
+    Column("bio_html", Text, nullable=False),
+    Column("pinned", JSON, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("decided_at", DateTime),
+    UniqueConstraint("key", "user_id", name="uq_author_claims_key_user"),
+    Index("ix_author_claims_status", "status"),
+)

@@ -244,7 +244,7 @@ class Agents:
             for pick in chosen:
                 if pick.id in papers:
                     r = papers[pick.id]["reason"]
-                    why = reason_text(r["title"], r["interest"], r["mentions"], r["words"], r["author"])
+                    why = reason_text(r["title"], r["interest"], r["mentions"], r["words"], r["author"], r["followed"])
                     results.append({**self.brief(papers[pick.id]), "score": round(pick.score, 4), "reason": why})
             return {"date": present.iso(day), "needsLikes": ranking.needs_signal, "results": results}
 

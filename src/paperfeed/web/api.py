@@ -355,13 +355,14 @@ def clean_interest(value: str | None) -> str:
 def recommendation_json(paper: dict, pick, base: str) -> dict:
     r = paper["reason"]
     reason = {
-        "text": reason_text(r["title"], r["interest"], r["mentions"], r["words"], r["author"]),
+        "text": reason_text(r["title"], r["interest"], r["mentions"], r["words"], r["author"], r["followed"]),
         "likedId": r["id"],
         "likedTitle": r["title"],
         "interest": r["interest"],
         "mentions": r["mentions"],
         "words": r["words"],
         "likedAuthor": r["author"],
+        "followedAuthor": r["followed"],
     }
     return {
         "id": paper["id"],

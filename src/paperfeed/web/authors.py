@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
 
 from paperfeed.models import author_key
 from paperfeed.store import authors
 from paperfeed.store.accounts import AccountError
 from paperfeed.web import present
-from paperfeed.web.common import ctx, login_first, to
+from paperfeed.web.common import ctx, login_first, paper_key, to
 from paperfeed.web.context import Context
 from paperfeed.web.feeds import FEED_SIZE, Format, feed_response
 
@@ -55,11 +55,87 @@ def author_page(request: Request, name: str, page: Page = 1):
         ids, total = authors.papers_of(conn, who["key"], PER_PAGE, (page - 1) * PER_PAGE)
         papers = present.load_visible(conn, ids, user)
         following = who["key"] in {k for k, _ in authors.followed(conn, user)}
+        owner = authors.confirmed(conn, who["key"])
+        asked = authors.claim_of(conn, user, who["key"])
+        pinned = present.load_visible(conn, owner["pinned"], user) if owner and page == 1 else []
     pages = max(1, -(-total // PER_PAGE))
     if page > pages:
         raise HTTPException(404, f"page {page} of {pages}")
     values = {"who": who, "papers": papers, "page": page, "pages": pages, "following": following}
+    values |= {"owner": owner, "asked": asked, "pinned": pinned}
     return c.render(request, "author.html", **values, author_url=author_url)
+
+
+@router.post("/authors/{name:path}/claim")
+def claim_form(request: Request, name: str, csrf_token: Annotated[str, Form()] = ""):
+    """ "This is me": a claim an admin confirms (as Hugging Face does for paper authors)."""
+    c = ctx(request)
+    c.check_csrf(request, csrf_token)
+    user = c.user(request)
+    if user is None:
+        return to(f"/login?next={quote(author_url(name))}")
+    who = found(c, name)
+    try:
+        authors.claim(c.engine, user, who["key"])
+    except AccountError as exc:
+        raise HTTPException(409, str(exc)) from exc
+    return to(author_url(who["name"]))
+
+
+@router.post("/authors/{name:path}/profile")
+def profile_form(
+    request: Request,
+    name: str,
+    csrf_token: Annotated[str, Form()] = "",
+    bio: Annotated[str, Form(max_length=authors.MAX_BIO + 1000)] = "",
+    pinned: Annotated[str, Form(max_length=500)] = "",
+):
+    """The confirmed owner's bio and pinned papers (ids, comma or space separated)."""
+    c = ctx(request)
+    c.check_csrf(request, csrf_token)
+    user = c.user(request)
+    if user is None:
+        return to(f"/login?next={quote(author_url(name))}")
+    who = found(c, name)
+    ids = [paper_key(x) for x in pinned.replace(",", " ").split()]
+    try:
+        authors.set_profile(c.engine, user, who["key"], bio, ids)
+    except AccountError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    return to(author_url(who["name"]))
+
+
+@router.get("/admin/claims")
+def claims_page(request: Request):
+    c = ctx(request)
+    user = c.user(request)
+    if user is None:
+        return login_first(request)
+    if not user.is_admin:
+        raise HTTPException(403, "only an admin can confirm author claims")
+    with c.engine.connect() as conn:
+        waiting = authors.pending_claims(conn)
+        names = {w["key"]: authors.profile(conn, w["key"])["name"] for w in waiting}
+    return c.render(request, "claims.html", waiting=waiting, names=names, author_url=author_url)
+
+
+@router.post("/admin/claims/{claim_id}")
+def decide_form(
+    request: Request,
+    claim_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    csrf_token: Annotated[str, Form()] = "",
+    decision: Annotated[str, Form(pattern="^(confirm|refuse)$")] = "refuse",
+):
+    c = ctx(request)
+    c.check_csrf(request, csrf_token)
+    user = c.user(request)
+    if user is None or not user.is_admin:
+        raise HTTPException(403, "only an admin can confirm author claims")
+    try:
+        authors.decide(c.engine, claim_id, decision == "confirm")
+    except AccountError as exc:
+        raise HTTPException(404, str(exc)) from exc
+    return to("/admin/claims")
 
 
 @router.post("/authors/{name:path}/follow")

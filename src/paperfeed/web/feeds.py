@@ -64,7 +64,12 @@ def feed_response(request: Request, title: str, path: str, papers: list[dict], f
 def reason_line(r: dict | None) -> str:
     if not r:
         return ""
-    why = f"Because you liked: {r['title']}" if r["title"] else f"Matches your interest: {r['interest']}"
+    followed = r.get("followed", "")
+    if r["title"] or r["interest"] or not followed:
+        why = f"Because you liked: {r['title']}" if r["title"] else f"Matches your interest: {r['interest']}"
+        why += f" · by {followed}, whom you follow" if followed else ""
+    else:
+        why = f"By {followed}, whom you follow"
     return why + (f" · mentions {', '.join(r['mentions'])}" if r["mentions"] else "") + "\n\n"
 
 

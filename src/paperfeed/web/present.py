@@ -152,6 +152,7 @@ def with_reasons(conn: Connection, picks: list, user: User | None) -> list[dict]
             "mentions": pick.mentions,
             "words": pick.words,
             "author": pick.author,
+            "followed": getattr(pick, "followed", ""),
         }
     return loaded
 
