@@ -108,6 +108,7 @@ class Context:
         self.templates = Jinja2Templates(directory=HERE / "templates")
         self.templates.env.filters["highlight"] = present.highlight
         self.templates.env.filters["authors_short"] = present.authors_short
+        self.templates.env.filters["author_links"] = present.author_links
         self.templates.env.filters["stars"] = present.stars
         self.secret = secret_key(settings)
         self.signer = Signer(self.secret, salt="paperfeed-csrf")
