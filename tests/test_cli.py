@@ -219,3 +219,30 @@ def test_author_lists_papers_and_follows(settings, monkeypatch):
     assert data["name"] == first and record["id"] in [p["id"] for p in data["recent"]]
     missing = invoke("author", "Nobody Atall")
     assert missing.exit_code == 1 and "no paper here lists 'Nobody Atall'" in missing.output
+
+
+def test_group_create_invite_show_as_members_only(settings, monkeypatch):
+    from paperfeed.store import accounts, groups, make_engine, marks
+
+    invoke("ingest", "arxiv-snapshot", SAMPLE)
+    monkeypatch.setenv("PAPERFEED_NEW_PASSWORD", "long enough password")
+    for name in ("ada", "bob", "eve"):
+        invoke("user", "add", name)
+    made = invoke("group", "create", "Vision lab", "--as", "ada")
+    assert made.exit_code == 0, made.output
+    gid = int(re.search(r"group (\d+)", made.output).group(1))
+    link = invoke("group", "invite", gid, "--as", "ada", "--uses", 1).output.strip()
+    assert link.startswith("http") and "/groups/join/" in link
+    refused = invoke("group", "invite", gid, "--as", "bob")
+    assert refused.exit_code == 1 and "no such group" in refused.output
+    engine = make_engine(settings.db_url)
+    with engine.connect() as conn:
+        bob = accounts.get_user(conn, "bob")
+    groups.join(engine, bob, link.rsplit("/", 1)[1])
+    marks.set_upvote(engine, bob, "2503.11731", True)
+    shown = invoke("group", "show", gid, "--as", "ada")
+    assert "ada (owner), bob (member)" in shown.output and "2503.11731" in shown.output and "bob" in shown.output
+    assert json.loads(invoke("group", "show", gid, "--as", "ada", "--json").output)["picks"][0]["by"] == ["bob"]
+    assert "Vision lab\tmember" in invoke("group", "list", "--as", "bob").output
+    outsider = invoke("group", "show", gid, "--as", "eve")
+    assert outsider.exit_code == 1 and "Vision" not in outsider.output and "2503.11731" not in outsider.output

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from paperfeed.digest import outbox
 from paperfeed.digest import subscriptions as subs
-from paperfeed.store import accounts, marks
+from paperfeed.store import accounts, groups, marks
 from paperfeed.store.schema import outbox as box
 from paperfeed.tex import unicode_text
 from tests.digest.conftest import NOW, subscriber
@@ -215,3 +215,23 @@ def test_replies_and_mentions_come_in_the_digest_until_read(mail_engine, mail_se
     sink.messages.clear()
     outbox.run(mail_engine, mail_settings, service, now=NOW + timedelta(days=1))
     assert all("Replies and mentions" not in m.get_body(("plain",)).get_content() for m in sink.messages)
+
+
+def test_a_digest_shows_what_the_others_in_your_group_picked(mail_engine, mail_settings, sink, service, sample_papers):
+    subscriber(mail_engine, "ada", trending_n=0)
+    with mail_engine.connect() as conn:
+        ada = accounts.get_user(conn, "ada")
+    bob = accounts.create_user(mail_engine, "bob", "long enough password")
+    eve = accounts.create_user(mail_engine, "eve", "long enough password")
+    lab = groups.create(mail_engine, bob, "Robot lab")
+    groups.join(mail_engine, ada, groups.invite(mail_engine, bob, lab))
+    theirs, mine, outside = (p.id for p in sorted(sample_papers, key=lambda p: p.id)[:3])
+    marks.set_upvote(mail_engine, bob, theirs, True)
+    marks.set_upvote(mail_engine, ada, mine, True)  # her own pick is not news to her
+    marks.set_upvote(mail_engine, eve, outside, True)  # not a member
+    outbox.run(mail_engine, mail_settings, service, now=NOW)
+    text = only(sink).get_body(("plain",)).get_content()
+    section = text.split("== Picked in Robot lab ==")[1].split("==")[0]
+    titles = {p.id: unicode_text(" ".join(p.title.split()))[:40] for p in sample_papers}
+    assert titles[theirs] in " ".join(section.split())
+    assert titles[mine] not in text and titles[outside] not in text

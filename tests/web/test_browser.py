@@ -564,3 +564,56 @@ def test_a_collection_made_in_the_browser_and_read_on_a_phone(browser, server, s
     small.goto(server + f"/papers/{picks[0]}")
     expect(small.locator(".in-collections")).to_contain_text("Friday reading group")
     phone.close()
+
+
+def test_a_group_started_joined_and_read_in_the_browser(browser, server, sample_papers):
+    """An owner starts a lab, invites; a member joins by the link and saves a paper with a shared note; the owner
+    sees the pick and the note on the group's page, and the daily list filtered to the group; an outsider
+    opening the group's page gets "not found"."""
+    owner_ctx = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
+    owner = owner_ctx.new_page()
+    register_in_browser(owner, server, "labhead")
+    owner.goto(server + "/groups")
+    owner.fill("#group-name", "Robot lab")
+    owner.fill("#group-description", "We meet on **Fridays**.")
+    owner.click("button:text('Start the group')")
+    group_url = owner.url
+    owner.click("button:text('Make an invite link')")
+    token = owner.locator("code.invite").inner_text().rsplit("/", 1)[1]
+
+    member_ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, bypass_csp=True)
+    member = member_ctx.new_page()
+    register_in_browser(member, server, "student")
+    member.goto(f"{server}/groups/join/{token}")
+    member.click("button:text('Join the group')")
+    expect(member.locator("h1")).to_have_text("Robot lab")
+    pid = sample_papers[30].id
+    member.goto(server + f"/papers/{pid}")
+    member.fill("#tags", "robots")
+    member.click("button:text('Save to library')")
+    member.fill("#note", "Section 4 is *the* trick")
+    member.click("button:text('Save note and state')")
+    member.click(".note-sharing button:text('Robot lab')")
+    expect(member.locator(".note-sharing button")).to_contain_text("shared")
+    assert member.evaluate("() => document.documentElement.scrollWidth") <= 390
+
+    owner.goto(group_url)
+    expect(owner.locator("section[aria-labelledby='picks-h'] li.paper")).to_have_count(1)
+    expect(owner.locator(".picked")).to_have_text("Picked by student")
+    expect(owner.locator(".shared-notes em")).to_have_text("the")
+    shot(owner, "group-desktop.png")
+    if problems := axe_violations(owner):
+        pytest.fail(f"group page: {problems}")
+    day = sample_papers[30].listed_date
+    owner.goto(server + f"/papers/date/{day}?sort=new")
+    owner.click("nav.groups a:text('Robot lab')")
+    expect(owner.locator("ol.papers > li.paper")).to_have_count(1)
+    owner_ctx.close()
+    member_ctx.close()
+
+    outsider_ctx = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
+    outsider = outsider_ctx.new_page()
+    register_in_browser(outsider, server, "stranger")
+    response = outsider.goto(group_url)
+    assert response.status == 404 and "Robot lab" not in outsider.content()
+    outsider_ctx.close()

@@ -5,7 +5,17 @@ from __future__ import annotations
 
 import sys
 
-from paperfeed.cli import community, data, digest, ingest, search, serve, taste, users  # noqa: F401  (registers commands)
+from paperfeed.cli import (  # noqa: F401  (registers commands)
+    community,
+    data,
+    digest,
+    groups,
+    ingest,
+    search,
+    serve,
+    taste,
+    users,
+)
 from paperfeed.cli.common import app, err
 from paperfeed.config import get_settings
 

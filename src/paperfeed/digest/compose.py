@@ -21,7 +21,7 @@ from paperfeed.digest.subscriptions import Period, Subscription, make_token, mak
 from paperfeed.rank import trending
 from paperfeed.rank.foryou import for_you
 from paperfeed.search.service import SearchService
-from paperfeed.store import authors, discussions
+from paperfeed.store import authors, discussions, groups
 from paperfeed.store import queries as q
 from paperfeed.store.accounts import User
 from paperfeed.store.listing import load_papers
@@ -106,6 +106,7 @@ class Composer:
             ids += [i for a in sub.authors for i in self._search("", start, end, author=a)]
         if ids:
             wanted.append(("Followed authors", list(dict.fromkeys(ids)), "/authors"))
+        wanted += self._groups(sub.user_id, start)
         hidden = self._hidden()
         for title, ids, link in wanted:
             fresh = [i for i in ids if i not in seen and i not in hidden]
@@ -114,6 +115,21 @@ class Composer:
             if shown:
                 sections.append(Section(title, self._papers(shown), len(fresh) - len(shown), link))
         return Digest(sections, end)
+
+    def _groups(self, user_id: int, start: date) -> list[tuple[str, list[str], str]]:
+        """For each of the user's groups, what the other members upvoted or saved since the window began (in a
+        weekly digest: the group's week)."""
+        since = datetime.combine(start, time())
+        with self.engine.connect() as conn:
+            found = [
+                (g, groups.picks(conn, g["id"], since, PER_SECTION * 2, but=user_id))
+                for g in groups.of_user(conn, user_id)
+            ]
+        return [
+            (f"Picked in {g['name']}", [p["paper_id"] for p in picks], f"/groups/{g['id']}")
+            for g, picks in found
+            if picks
+        ]
 
     def _talk(self, user_id: int, start: date) -> list[str]:
         """The papers where someone replied to or mentioned the user since the window began, and which the

@@ -1,8 +1,10 @@
 """Collections: a library tag shared with a title, a description, an order and a note per paper.
 
 Who may read one is decided here, in one place: "private" only its owner; "unlisted" anyone holding its secret
-link (not listed anywhere, no feed by number); "public" everyone, listed on /collections and on the papers it
-holds. Its papers are always the owner's papers with the tag, as they are now, less papers an admin hid.
+link (not listed anywhere, no feed by number); "group" the members of one group the owner belongs to (on the
+group's page; never by secret link or feed, which nobody signs in to read); "public" everyone, listed on
+/collections and on the papers it holds. Its papers are always the owner's papers with the tag, as they are
+now, less papers an admin hid.
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ from paperfeed.store.db import insert_ignore, upsert
 from paperfeed.store.schema import (
     collection_entries,
     collections,
+    group_members,
     hidden_papers,
     library,
     library_tags,
     users,
 )
 
-VISIBILITY = ("private", "unlisted", "public")
+VISIBILITY = ("private", "unlisted", "group", "public")
 MAX_TITLE = 200
 MAX_DESCRIPTION = 5_000
 MAX_NOTE = 2_000
@@ -44,18 +47,25 @@ def check(title: str, description: str, visibility: str) -> tuple[str, str]:
     return title, description
 
 
-def share(engine: Engine, user: User, tag: str, title: str, description: str, visibility: str) -> int:
+def share(
+    engine: Engine, user: User, tag: str, title: str, description: str, visibility: str, group_id: int | None = None
+) -> int:
     """Make the user's tag a collection, or change it; its id. The secret link stays the same."""
     title, description = check(title, description, visibility)
+    if (visibility == "group") != (group_id is not None):
+        raise AccountError("choose one of your groups for a group collection" if group_id is None else "a group?")
     now = utcnow()
     values = {
         "title": title,
         "description": description,
         "description_html": markup.render(description) if description else "",
         "visibility": visibility,
+        "group_id": group_id,
         "updated_at": now,
     }
     with engine.begin() as conn:
+        if group_id is not None and not member(conn, group_id, user.id):
+            raise AccountError("you can share a collection only with a group you belong to")
         held = conn.execute(
             select(func.count())
             .select_from(library_tags)
@@ -97,7 +107,16 @@ def readable(conn: Connection, collection_id: int | None, secret: str | None, vi
     owner = viewer is not None and viewer.id == row["user_id"]
     if owner or row["visibility"] == "public" or (secret is not None and row["visibility"] == "unlisted"):
         return dict(row) | {"mine": owner}
+    # A group's: both still members (a member who left takes their collection with them).
+    group = row["group_id"] if row["visibility"] == "group" and viewer is not None else None
+    if group is not None and member(conn, group, viewer.id) and member(conn, group, row["user_id"]):
+        return dict(row) | {"mine": False}
     return None
+
+
+def member(conn: Connection, group_id: int, user_id: int) -> bool:
+    which = and_(group_members.c.group_id == group_id, group_members.c.user_id == user_id)
+    return conn.execute(select(group_members.c.user_id).where(which)).first() is not None
 
 
 def papers(conn: Connection, c: dict) -> list[tuple[str, str]]:

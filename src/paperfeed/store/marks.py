@@ -13,6 +13,7 @@ from paperfeed.models import author_key
 from paperfeed.store.accounts import TAG, AccountError, User
 from paperfeed.store.db import insert_ignore
 from paperfeed.store.schema import (
+    group_notes,
     hidden_papers,
     library,
     library_tags,
@@ -88,6 +89,8 @@ def save_paper(engine: Engine, user: User, paper_id: str, tags: list[str] | None
 def unsave_paper(engine: Engine, user: User, paper_id: str) -> bool:
     with engine.begin() as conn:
         conn.execute(delete(library_tags).where(library_tags.c.user_id == user.id, library_tags.c.paper_id == paper_id))
+        # The note goes with the paper: shared with a group, it must not come back if the paper is saved again.
+        conn.execute(delete(group_notes).where(group_notes.c.user_id == user.id, group_notes.c.paper_id == paper_id))
         result = conn.execute(delete(library).where(library.c.user_id == user.id, library.c.paper_id == paper_id))
     return result.rowcount > 0
 

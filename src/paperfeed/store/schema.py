@@ -473,6 +473,8 @@ collections = Table(
     Column("secret", String(64), nullable=False, unique=True),
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
+    # visibility "group": the members of this group only (migration 0014); a deleted group leaves it private.
+    Column("group_id", Integer, ForeignKey("groups.id", name="fk_collections_group", ondelete="SET NULL")),
     UniqueConstraint("user_id", "tag", name="uq_collections_user_tag"),
     Index("ix_collections_visibility", "visibility"),
 )
@@ -504,4 +506,57 @@ author_claims = Table(
     Column("decided_at", DateTime),
     UniqueConstraint("key", "user_id", name="uq_author_claims_key_user"),
     Index("ix_author_claims_status", "status"),
+)
+
+# -- groups (migration 0014) ------------------------------------------------------------------------------
+# A lab or reading group. Members join by invite link; an owner invites, removes and promotes. What a member
+# upvotes and saves while a member is the group's (its picks and activity) unless they turn `shares_activity`
+# off; a note is shared with a group one paper at a time (group_notes).
+groups = Table(
+    "groups",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("description_html", Text, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+group_members = Table(
+    "group_members",
+    metadata,
+    Column("group_id", Integer, ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("role", String(8), nullable=False),  # owner | member
+    Column("shares_activity", Boolean, nullable=False),
+    Column("joined_at", DateTime, nullable=False),
+    Index("ix_group_members_user", "user_id"),
+)
+
+# An invite link: only its hash is kept (the link is shown once); it stops at its expiry, its use count or
+# when revoked, whichever comes first.
+group_invites = Table(
+    "group_invites",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("group_id", Integer, ForeignKey("groups.id", ondelete="CASCADE"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_by", Integer, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Column("revoked_at", DateTime),
+    Column("max_uses", Integer, nullable=False),
+    Column("uses", Integer, nullable=False),
+    Index("ix_group_invites_group", "group_id"),
+)
+
+# A member's library note on a paper, shared with one of their groups (the text stays in `library`).
+group_notes = Table(
+    "group_notes",
+    metadata,
+    Column("group_id", Integer, ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("shared_at", DateTime, nullable=False),
+    Index("ix_group_notes_paper", "paper_id"),
 )

@@ -14,11 +14,10 @@ from paperfeed.rank.recommend import reason_text
 from paperfeed.search.query import QueryError
 from paperfeed.store import accounts, marks
 from paperfeed.store import queries as q
-from paperfeed.store.accounts import AccountError, User
+from paperfeed.store.accounts import AccountError
 from paperfeed.store.listing import submitted_by
 from paperfeed.web import present
-from paperfeed.web.common import Category, Day, Search, ctx, paper_key, visible
-from paperfeed.web.context import Context
+from paperfeed.web.common import Category, Day, Search, ctx, need_user, paper_key, visible
 
 router = APIRouter(prefix="/api", tags=["api"])
 pages = APIRouter(tags=["api"])  # Hugging Face's non-/api paths its client reads (registered before the HTML pages)
@@ -30,13 +29,6 @@ MAX_DEPTH = 10_000  # how deep into a period's ranking the API pages
 def invalid(field: str, message: str) -> JSONResponse:
     """A 422 shaped like FastAPI's own validation errors, naming the parameter."""
     return JSONResponse({"detail": [{"loc": ["query", field], "msg": message, "type": "value_error"}]}, 422)
-
-
-def need_user(c: Context, request: Request, write: bool = False) -> User:
-    user = c.api_user(request, write)
-    if user is None:
-        raise HTTPException(401, "authenticate with an API token (Authorization: Bearer ...) or log in")
-    return user
 
 
 @router.get("/daily_papers", summary="The papers of a day, week or month, ranked (Hugging Face's shape)")

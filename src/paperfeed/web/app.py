@@ -35,6 +35,7 @@ from paperfeed.web import (
     digest_pages,
     discussions,
     feeds,
+    groups,
     library_pages,
     lists,
     paper,
@@ -88,6 +89,8 @@ def create_app(settings: Settings | None = None, arxiv_client: httpx.Client | No
     app.include_router(discussions.router)
     app.include_router(authors.api)
     app.include_router(collections.api)
+    app.include_router(groups.api)
+    app.include_router(groups.router)  # /papers/{id}/note/share before the paper pages
     app.include_router(collections.router)  # /library/{tag}/collection before the library's own pages
     app.include_router(authors.router)  # /feeds/author.xml with the other feeds' helpers
     app.include_router(api.router)

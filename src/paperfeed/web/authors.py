@@ -12,7 +12,7 @@ from paperfeed.models import author_key
 from paperfeed.store import authors
 from paperfeed.store.accounts import AccountError
 from paperfeed.web import present
-from paperfeed.web.common import ctx, login_first, paper_key, to
+from paperfeed.web.common import ctx, login_first, need_user, paper_key, signed_in, to
 from paperfeed.web.context import Context
 from paperfeed.web.feeds import FEED_SIZE, Format, feed_response
 
@@ -69,9 +69,7 @@ def author_page(request: Request, name: str, page: Page = 1):
 @router.post("/authors/{name:path}/claim")
 def claim_form(request: Request, name: str, csrf_token: Annotated[str, Form()] = ""):
     """ "This is me": a claim an admin confirms (as Hugging Face does for paper authors)."""
-    c = ctx(request)
-    c.check_csrf(request, csrf_token)
-    user = c.user(request)
+    c, user = signed_in(request, csrf_token)
     if user is None:
         return to(f"/login?next={quote(author_url(name))}")
     who = found(c, name)
@@ -91,9 +89,7 @@ def profile_form(
     pinned: Annotated[str, Form(max_length=500)] = "",
 ):
     """The confirmed owner's bio and pinned papers (ids, comma or space separated)."""
-    c = ctx(request)
-    c.check_csrf(request, csrf_token)
-    user = c.user(request)
+    c, user = signed_in(request, csrf_token)
     if user is None:
         return to(f"/login?next={quote(author_url(name))}")
     who = found(c, name)
@@ -126,9 +122,7 @@ def decide_form(
     csrf_token: Annotated[str, Form()] = "",
     decision: Annotated[str, Form(pattern="^(confirm|refuse)$")] = "refuse",
 ):
-    c = ctx(request)
-    c.check_csrf(request, csrf_token)
-    user = c.user(request)
+    c, user = signed_in(request, csrf_token)
     if user is None or not user.is_admin:
         raise HTTPException(403, "only an admin can confirm author claims")
     try:
@@ -146,9 +140,7 @@ def follow_form(
     action: Annotated[str, Form(pattern="^(follow|unfollow)$")] = "follow",
     next: Annotated[str, Form()] = "",
 ):
-    c = ctx(request)
-    c.check_csrf(request, csrf_token)
-    user = c.user(request)
+    c, user = signed_in(request, csrf_token)
     if user is None:
         return to(f"/login?next={quote(author_url(name))}")
     # Stopping needs no page: an author whose papers were all hidden since can still be unfollowed.
@@ -209,9 +201,7 @@ def unfollow_json(request: Request, name: str):
 
 def _follow(request: Request, name: str, on: bool) -> dict:
     c = ctx(request)
-    user = c.api_user(request, write=True)
-    if user is None:
-        raise HTTPException(401, "authenticate with an API token (Authorization: Bearer ...) or log in")
+    user = need_user(c, request, write=True)
     shown = found(c, name)["name"] if on else name  # stopping needs no page (see follow_form)
     try:
         authors.follow(c.engine, user, shown, on)
@@ -223,8 +213,6 @@ def _follow(request: Request, name: str, on: bool) -> dict:
 @api.get("/following", summary="The authors you follow")
 def following_json(request: Request):
     c = ctx(request)
-    user = c.api_user(request)
-    if user is None:
-        raise HTTPException(401, "authenticate with an API token (Authorization: Bearer ...) or log in")
+    user = need_user(c, request)
     with c.engine.connect() as conn:
         return [{"name": name, "url": author_url(name)} for _, name in authors.followed(conn, user)]

@@ -11,7 +11,7 @@ from paperfeed.store import collections as shelf
 from paperfeed.store import marks
 from paperfeed.store.accounts import AccountError, User
 from paperfeed.web import present
-from paperfeed.web.common import ctx, login_first, to
+from paperfeed.web.common import ctx, login_first, signed_in, to
 from paperfeed.web.context import Context
 from paperfeed.web.feeds import Format, feed_response
 from paperfeed.web.library_pages import render_library
@@ -27,7 +27,7 @@ def tag_url(tag: str) -> str:
 
 
 def page_url(c: dict) -> str:
-    return f"/collections/{c['id']}" if c["visibility"] == "public" else f"/collections/s/{c['secret']}"
+    return f"/collections/s/{c['secret']}" if c["visibility"] == "unlisted" else f"/collections/{c['id']}"
 
 
 def load(c: Context, user: User | None, collection_id: int | None = None, secret: str | None = None) -> dict:
@@ -53,21 +53,20 @@ def share_form(
     csrf_token: Annotated[str, Form()] = "",
     title: Annotated[str, Form(max_length=1000)] = "",
     description: Annotated[str, Form(max_length=shelf.MAX_DESCRIPTION + 1000)] = "",
-    visibility: Annotated[str, Form(pattern="^(private|unlisted|public)$")] = "private",
+    visibility: Annotated[str, Form(pattern=r"^(private|unlisted|public|group:\d{1,10})$")] = "private",
     action: Annotated[str, Form(pattern="^(share|remove)$")] = "share",
 ):
-    c = ctx(request)
-    c.check_csrf(request, csrf_token)
-    user = c.user(request)
+    c, user = signed_in(request, csrf_token)
     if user is None:
         return login_first(request)
     if action == "remove":
         shelf.unshare(c.engine, user, tag)
         return to(tag_url(tag))
+    kind, _, group = visibility.partition(":")
     try:
-        shelf.share(c.engine, user, tag, title, description, visibility)
+        shelf.share(c.engine, user, tag, title, description, kind, int(group) if group else None)
     except AccountError as exc:
-        form = {"error": str(exc), "title": title, "description": description, "visibility": visibility}
+        form = {"error": str(exc), "title": title, "description": description, "visibility": kind, "group_id": group}
         return render_library(request, user, tag, 422, share_form=form)
     return to(tag_url(tag) + "#collection")
 
@@ -134,9 +133,7 @@ def copy_form(
     tag: Annotated[str, Form(max_length=100)] = "",
 ):
     """Copy the collection's papers into your library under a tag (the collection's, unless you name one)."""
-    c = ctx(request)
-    c.check_csrf(request, csrf_token)
-    user = c.user(request)
+    c, user = signed_in(request, csrf_token)
     if user is None:
         return login_first(request)
     found = load(c, user, secret=secret) if secret else load(c, user, collection_id=collection_id)

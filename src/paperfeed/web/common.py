@@ -42,6 +42,22 @@ def login_first(request: Request) -> RedirectResponse:
     return to(f"/login?next={quote(here)}")
 
 
+def signed_in(request: Request, csrf_token: str) -> tuple[Context, User | None]:
+    """A form POST's context and user, after its CSRF token is checked (the user is None when signed out:
+    the caller sends them to log in first)."""
+    c = ctx(request)
+    c.check_csrf(request, csrf_token)
+    return c, c.user(request)
+
+
+def need_user(c: Context, request: Request, write: bool = False) -> User:
+    """The API's caller (a Bearer token or the browser session); 401 without one."""
+    user = c.api_user(request, write)
+    if user is None:
+        raise HTTPException(401, "authenticate with an API token (Authorization: Bearer ...) or log in")
+    return user
+
+
 def paper_key(text: str) -> str:
     """The stored id for a path segment; 422 for text that cannot be a paper id at all."""
     parsed = parse_arxiv_id(text)

@@ -15,7 +15,7 @@ from paperfeed.digest import outbox
 from paperfeed.digest import subscriptions as subs
 from paperfeed.store import outbox as outbox_store
 from paperfeed.store import queries as q
-from paperfeed.web.common import Day, ctx, login_first, to
+from paperfeed.web.common import Day, ctx, login_first, need_user, to
 from paperfeed.web.context import Context
 
 router = APIRouter(include_in_schema=False)
@@ -252,9 +252,7 @@ def _sub_json(sub: subs.Subscription) -> dict:
 
 def _api_user(request: Request, write: bool = False):
     c = ctx(request)
-    user = c.api_user(request, write)
-    if user is None:
-        raise HTTPException(401, "authenticate with an API token (Authorization: Bearer ...) or log in")
+    user = need_user(c, request, write)
     return c, user
 
 

@@ -16,7 +16,7 @@ from paperfeed.models import clean_text
 from paperfeed.store import discussions as talk
 from paperfeed.store.accounts import User
 from paperfeed.web import present
-from paperfeed.web.common import ctx, login_first, to, visible, visible_paper
+from paperfeed.web.common import ctx, login_first, need_user, signed_in, to, visible, visible_paper
 from paperfeed.web.context import Context
 from paperfeed.web.paper import render_paper
 
@@ -72,9 +72,7 @@ def comment_form(
 
 @router.post("/comments/{comment_id}/edit")
 def edit_form(request: Request, comment_id: CommentId, body: Body = "", csrf_token: Annotated[str, Form()] = ""):
-    c = ctx(request)
-    c.check_csrf(request, csrf_token)
-    user = c.user(request)
+    c, user = signed_in(request, csrf_token)
     if user is None:
         return login_first(request)
     found = comment_or_404(c, request, comment_id, user)
@@ -89,9 +87,7 @@ def edit_form(request: Request, comment_id: CommentId, body: Body = "", csrf_tok
 
 @router.post("/comments/{comment_id}/delete")
 def delete_form(request: Request, comment_id: CommentId, csrf_token: Annotated[str, Form()] = ""):
-    c = ctx(request)
-    c.check_csrf(request, csrf_token)
-    user = c.user(request)
+    c, user = signed_in(request, csrf_token)
     if user is None:
         return login_first(request)
     comment_or_404(c, request, comment_id, user)
@@ -109,9 +105,7 @@ def report_form(
     reason: Annotated[str, Form(max_length=2000)] = "",
     csrf_token: Annotated[str, Form()] = "",
 ):
-    c = ctx(request)
-    c.check_csrf(request, csrf_token)
-    user = c.user(request)
+    c, user = signed_in(request, csrf_token)
     if user is None:
         return login_first(request)
     comment_or_404(c, request, comment_id, user)
@@ -248,9 +242,7 @@ def comments_json(request: Request, paper_id: str):
 @api.post("/papers/{paper_id:path}/comments", summary="Comment on a paper, or reply (replyTo: a comment id)")
 def post_json(request: Request, paper_id: str, comment: NewComment):
     c = ctx(request)
-    user = c.api_user(request, write=True)
-    if user is None:
-        raise HTTPException(401, "authenticate with an API token (Authorization: Bearer ...) or log in")
+    user = need_user(c, request, write=True)
     paper = visible(c, paper_id, user)
     try:
         new_id = talk.post(c.engine, user, paper["id"], comment.body, comment.replyTo, limits(c))
@@ -266,9 +258,7 @@ def post_json(request: Request, paper_id: str, comment: NewComment):
 @api.get("/notifications", summary="Your replies and mentions, newest first")
 def notifications_json(request: Request):
     c = ctx(request)
-    user = c.api_user(request)
-    if user is None:
-        raise HTTPException(401, "authenticate with an API token (Authorization: Bearer ...) or log in")
+    user = need_user(c, request)
     with c.engine.connect() as conn:
         items = talk.inbox(conn, user.id)
     base = c.settings.base_url.rstrip("/")

@@ -11,11 +11,10 @@ from fastapi.responses import JSONResponse, Response
 
 from paperfeed.formats import LIBRARY_FORMATS, library_file
 from paperfeed.rank import profile
-from paperfeed.store import collections, library_io, marks
+from paperfeed.store import collections, groups, library_io, marks
 from paperfeed.store.accounts import User
 from paperfeed.web import present
-from paperfeed.web.api import need_user
-from paperfeed.web.common import ctx, login_first
+from paperfeed.web.common import ctx, login_first, need_user
 from paperfeed.web.taste_pages import form_user, read_upload
 
 router = APIRouter(include_in_schema=False)
@@ -77,9 +76,10 @@ def render_library(
         papers = present.load_papers(conn, [p["id"] for p in saved], user)
         shared = collections.of_tag(conn, user, tag) if tag else None
         arranged = collections.entries(conn, shared) if shared else {}
+        my_groups = [(f"group:{g['id']}", f"Members of {g['name']}") for g in groups.of_user(conn, user)]
     if tag and not papers and not (state or q):
         raise HTTPException(404, f"no papers tagged {tag!r} in your library")
-    values.update(state=state, q=q, states=marks.STATES, collection=shared, arranged=arranged)
+    values.update(state=state, q=q, states=marks.STATES, collection=shared, arranged=arranged, my_groups=my_groups)
     values.setdefault("share_form", None)
     values.setdefault("message", None)
     values.setdefault("error", None)

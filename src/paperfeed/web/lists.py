@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 
 from paperfeed.models import parse_arxiv_id
 from paperfeed.rank import foryou, trending
-from paperfeed.store import accounts, marks, taste
+from paperfeed.store import accounts, groups, marks, taste
 from paperfeed.store import queries as q
 from paperfeed.store.accounts import User
 from paperfeed.web import present
@@ -45,16 +45,22 @@ def render_list(
         return login_first(request)
     interest = interest_of(request)
     size = c.settings.page_size
+    group = group_of(request)
+    if group and user is None:
+        return login_first(request)
     with c.engine.connect() as conn:
+        only, my_groups = group_filter(conn, user, group)
         if period is None:
             latest = q.latest_day(conn)
             period = present.period_of("date", latest) if latest else None
         papers, total, prev, nxt, chips, ranking = [], 0, None, None, [], None
         if period:
             if sort == "foryou":
-                papers, total, ranking = for_you_page(c, conn, user, period, category, code, page, size, seen, interest)
+                papers, total, ranking = for_you_page(
+                    c, conn, user, period, category, code, page, size, seen, interest, only
+                )
             else:
-                papers, total = present.ranked_page(conn, period, sort, category, page, size, user, code)
+                papers, total = present.ranked_page(conn, period, sort, category, page, size, user, code, only)
             prev, nxt = present.neighbours(conn, period)
             chips = present.top_categories(conn, period.start, period.end)
         interests = marks.all_tags(conn, user) if sort == "foryou" else []
@@ -79,7 +85,27 @@ def render_list(
         interests=interests,
         ask=ask,
         marked=marked_paper(request.query_params.get("marked", "")),
+        group=group,
+        my_groups=my_groups,
     )
+
+
+def group_of(request: Request) -> int:
+    """?group=ID: only the papers the user's group picked (upvoted or saved by a member)."""
+    value = request.query_params.get("group", "")
+    if value and not (value.isdigit() and 0 < int(value) < 2**31):
+        raise HTTPException(422, f"group: a group's number, not {value[:20]!r}")
+    return int(value) if value else 0
+
+
+def group_filter(conn, user: User | None, group: int) -> tuple[set[str] | None, list[dict]]:
+    """The ids the group picked (None: no filter) and the user's groups; 404 for a group the user is not in."""
+    mine = groups.of_user(conn, user)
+    if not group:
+        return None, mine
+    if group not in {g["id"] for g in mine}:
+        raise HTTPException(404, "no such group (or you are not a member)")
+    return groups.picked_ids(conn, group), mine
 
 
 def default_sort(c: Context, user: User | None) -> str:
@@ -110,11 +136,21 @@ def interest_of(request: Request) -> str:
 
 
 def for_you_page(
-    c: Context, conn, user: User, period, category, code: bool, page: int, size: int, show_seen: bool, interest=""
+    c: Context,
+    conn,
+    user: User,
+    period,
+    category,
+    code: bool,
+    page: int,
+    size: int,
+    show_seen: bool,
+    interest="",
+    only: set[str] | None = None,
 ):
     """The period's papers ranked by the user's taste (or one interest of it), each with its reason; the
     trending order while the user has given no signal yet (the Ranking says why)."""
-    ids = present.ranked_ids(conn, period, "trending", category, code)
+    ids = present.ranked_ids(conn, period, "trending", category, code, only)
     ranking = foryou.for_you(c.engine, c.search, user.id, ids, show_seen=show_seen, interest=interest)
     if ranking.needs_signal or ranking.indexing:
         return present.load_papers(conn, ids[(page - 1) * size : page * size], user), len(ids), ranking

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 
 from paperfeed.formats import citation_meta, to_bibtex
 from paperfeed.models import SourceError, parse_arxiv_id
-from paperfeed.store import collections, discussions, marks, taste
+from paperfeed.store import collections, discussions, groups, marks, taste
 from paperfeed.store import queries as q
 from paperfeed.store.accounts import AccountError, User
 from paperfeed.sync.submit import fetch_and_index
@@ -19,6 +19,7 @@ from paperfeed.web.common import (
     SUBMIT_TIMEOUT,
     ctx,
     login_first,
+    signed_in,
     to,
     visible_paper,
 )
@@ -49,9 +50,12 @@ def render_paper(c: Context, request: Request, paper: dict, status: int = 200, *
         near = present.load_visible(conn, [h.id for h in similar], user)
         thread = discussions.thread(conn, paper["id"], user)
         held = collections.holding(conn, paper["id"])
+        mine = groups.of_user(conn, user)
+        notes = groups.shared_notes(conn, viewer=user, paper_id=paper["id"]) if mine else []
+        shared = groups.note_shared_with(conn, user, paper["id"]) if mine else set()
     citation = citation_meta(paper, c.settings.base_url)
     values = {"paper": paper, "similar": near, "bibtex": to_bibtex(paper), "citation": citation, "thread": thread}
-    values["held"] = held
+    values |= {"held": held, "my_groups": mine, "group_notes": notes, "note_groups": shared}
     return c.render(request, "paper.html", status=status, **values, **extra)
 
 
@@ -162,9 +166,7 @@ def note_form(
 def hide_form(
     request: Request, paper_id: str, csrf_token: Annotated[str, Form()] = "", hidden: Annotated[str, Form()] = "1"
 ):
-    c = ctx(request)
-    c.check_csrf(request, csrf_token)
-    user = c.user(request)
+    c, user = signed_in(request, csrf_token)
     if user is None or not user.is_admin:
         raise HTTPException(403, "only an admin can hide a paper")
     paper = visible_paper(c, request, paper_id)

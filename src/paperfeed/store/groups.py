@@ -1,0 +1,516 @@
+"""Groups: labs and reading groups on one instance.
+
+Who sees what is decided here, in one place. A group, its members, picks, activity, shared notes and group
+collections are read only through `membership`: for anyone who is not a member every function below answers
+None or nothing, and the web answers 404, so a private group's existence is not told. What a member upvotes
+and saves *while a member* is shown to the group (its picks and activity) unless they turn that off; notes are
+shared one paper at a time. Joining is one conditional UPDATE of the invite (not revoked, not expired, uses
+left), so an invite used twice at once, or after its revocation, admits no one it should not.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, Engine, and_, delete, func, literal, select, union_all, update
+
+from paperfeed import markup
+from paperfeed.clock import utcnow
+from paperfeed.store.accounts import AccountError, User, digest
+from paperfeed.store.db import insert_ignore, insert_under_cap
+from paperfeed.store.schema import (
+    collections,
+    comments,
+    group_invites,
+    group_members,
+    group_notes,
+    groups,
+    hidden_papers,
+    library,
+    papers,
+    upvotes,
+    users,
+)
+
+MAX_NAME = 100
+MAX_DESCRIPTION = 5_000
+MAX_MEMBERS = 500
+MAX_GROUPS_JOINED = 50
+MAX_LIVE_INVITES = 20
+INVITE_DAYS = (1, 90)
+INVITE_USES = (1, 500)
+ROLES = ("owner", "member")
+GROUP_LOCK = 0x67727570 << 20  # advisory lock keys of a group's member cap, one per group (PostgreSQL)
+
+
+class NotFound(AccountError):
+    """Not a member (or no such group): the web answers 404 for both."""
+
+
+def check(name: str, description: str) -> tuple[str, str]:
+    name = " ".join(name.split())
+    if not name:
+        raise AccountError("give the group a name")
+    if len(name) > MAX_NAME:
+        raise AccountError(f"a group's name is at most {MAX_NAME} characters")
+    description = description.replace("\r\n", "\n").strip()
+    if len(description) > MAX_DESCRIPTION:
+        raise AccountError(f"a description is at most {MAX_DESCRIPTION:,} characters")
+    if "\x00" in name + description:
+        raise AccountError("the text contains a NUL character; paste it again as plain text")
+    return name, description
+
+
+# -- making and changing a group ---------------------------------------------------------------------------
+def create(engine: Engine, user: User, name: str, description: str = "") -> int:
+    """A new group with the user as its owner; its id."""
+    name, description = check(name, description)
+    now = utcnow()
+    row = {"name": name, "description": description, "description_html": render(description), "created_at": now}
+    with engine.begin() as conn:
+        if joined_count(conn, user.id) >= MAX_GROUPS_JOINED:
+            raise AccountError(f"you are in {MAX_GROUPS_JOINED} groups already; leave one first")
+        group_id = conn.execute(groups.insert().values(row).returning(groups.c.id)).scalar_one()
+        conn.execute(group_members.insert().values(member_row(group_id, user.id, "owner", now)))
+    return group_id
+
+
+def render(description: str) -> str:
+    return markup.render(description) if description else ""
+
+
+def member_row(group_id: int, user_id: int, role: str, now: datetime) -> dict:
+    return {"group_id": group_id, "user_id": user_id, "role": role, "shares_activity": True, "joined_at": now}
+
+
+def joined_count(conn: Connection, user_id: int) -> int:
+    return conn.execute(select(func.count()).where(group_members.c.user_id == user_id)).scalar_one()
+
+
+def describe(engine: Engine, user: User, group_id: int, name: str, description: str) -> None:
+    name, description = check(name, description)
+    with engine.begin() as conn:
+        need_owner(conn, group_id, user)
+        values = {"name": name, "description": description, "description_html": render(description)}
+        conn.execute(update(groups).where(groups.c.id == group_id).values(**values))
+
+
+def remove_group(engine: Engine, user: User, group_id: int) -> None:
+    with engine.begin() as conn:
+        need_owner(conn, group_id, user)
+        conn.execute(update(collections).where(collections.c.group_id == group_id).values(visibility="private"))
+        conn.execute(delete(groups).where(groups.c.id == group_id))
+
+
+# -- who is in it ----------------------------------------------------------------------------------------
+def membership(conn: Connection, group_id: int, user: User | None) -> dict | None:
+    """The user's membership row (role, shares_activity, joined_at), or None."""
+    if user is None:
+        return None
+    row = (
+        conn.execute(
+            select(group_members).where(group_members.c.group_id == group_id, group_members.c.user_id == user.id)
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+def need_member(conn: Connection, group_id: int, user: User | None) -> dict:
+    found = membership(conn, group_id, user)
+    if found is None:
+        raise NotFound("no such group (or you are not a member)")
+    return found
+
+
+def need_owner(conn: Connection, group_id: int, user: User) -> dict:
+    found = need_member(conn, group_id, user)
+    if found["role"] != "owner":
+        raise AccountError("only an owner of the group can do that")
+    return found
+
+
+def readable(conn: Connection, group_id: int, user: User | None) -> dict | None:
+    """The group with the viewer's role, if the viewer is a member; None otherwise."""
+    mine = membership(conn, group_id, user)
+    if mine is None:
+        return None
+    row = conn.execute(select(groups).where(groups.c.id == group_id)).mappings().first()
+    return dict(row) | {"role": mine["role"], "shares_activity": mine["shares_activity"]} if row else None
+
+
+def of_user(conn: Connection, user: User | int | None) -> list[dict]:
+    """The groups the user (or user id) belongs to, with their role and member count, by name."""
+    if user is None:
+        return []
+    user_id = user if isinstance(user, int) else user.id
+    size = select(group_members.c.group_id, func.count().label("members")).group_by(group_members.c.group_id).subquery()
+    rows = conn.execute(
+        select(groups.c.id, groups.c.name, group_members.c.role, size.c.members)
+        .join(group_members, group_members.c.group_id == groups.c.id)
+        .join(size, size.c.group_id == groups.c.id)
+        .where(group_members.c.user_id == user_id)
+        .order_by(groups.c.name, groups.c.id)
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def members(conn: Connection, group_id: int) -> list[dict]:
+    rows = conn.execute(
+        select(users.c.id, users.c.username, group_members.c.role, group_members.c.joined_at)
+        .join(group_members, group_members.c.user_id == users.c.id)
+        .where(group_members.c.group_id == group_id)
+        .order_by(group_members.c.role.desc(), users.c.username)  # owners first
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def set_role(engine: Engine, user: User, group_id: int, member_id: int, role: str) -> None:
+    if role not in ROLES:
+        raise AccountError(f"a role is owner or member, not {role[:20]!r}")
+    with engine.begin() as conn:
+        need_owner(conn, group_id, user)
+        which = and_(group_members.c.group_id == group_id, group_members.c.user_id == member_id)
+        if role == "member":
+            which = and_(which, more_owners(group_id))
+        if conn.execute(update(group_members).where(which).values(role=role)).rowcount != 1:
+            raise AccountError("a group keeps at least one owner" if role == "member" else "not a member")
+
+
+def more_owners(group_id: int):
+    """True while the group has another owner besides the row being changed (counted in the statement)."""
+    owners = (
+        select(func.count())
+        .select_from(group_members)
+        .where(group_members.c.group_id == group_id, group_members.c.role == "owner")
+        .scalar_subquery()
+    )
+    return owners > 1
+
+
+def leave(engine: Engine, user: User, group_id: int, member_id: int | None = None) -> None:
+    """The user leaves, or (an owner) removes a member. The last owner cannot leave a group with members: they
+    hand it over or delete it. Their shared notes leave with them."""
+    member_id = user.id if member_id is None else member_id
+    with engine.begin() as conn:
+        mine = need_member(conn, group_id, user)
+        if member_id != user.id and mine["role"] != "owner":
+            raise AccountError("only an owner of the group can remove a member")
+        which = and_(group_members.c.group_id == group_id, group_members.c.user_id == member_id)
+        alone = select(func.count()).where(group_members.c.group_id == group_id).scalar_subquery() == 1
+        keeps_owner = (group_members.c.role != "owner") | more_owners(group_id) | alone
+        if conn.execute(delete(group_members).where(which, keeps_owner)).rowcount != 1:
+            raise AccountError("the last owner cannot leave: make another member an owner, or delete the group")
+        conn.execute(delete(group_notes).where(group_notes.c.group_id == group_id, group_notes.c.user_id == member_id))
+        if alone_now(conn, group_id):
+            conn.execute(delete(groups).where(groups.c.id == group_id))
+
+
+def alone_now(conn: Connection, group_id: int) -> bool:
+    return not conn.execute(select(func.count()).where(group_members.c.group_id == group_id)).scalar_one()
+
+
+def set_sharing(engine: Engine, user: User, group_id: int, on: bool) -> None:
+    with engine.begin() as conn:
+        need_member(conn, group_id, user)
+        which = and_(group_members.c.group_id == group_id, group_members.c.user_id == user.id)
+        conn.execute(update(group_members).where(which).values(shares_activity=on))
+
+
+# -- invites ---------------------------------------------------------------------------------------------
+def invite(engine: Engine, user: User, group_id: int, days: int = 7, uses: int = 20) -> str:
+    """A new invite link's token (shown once: only its hash is kept)."""
+    if not INVITE_DAYS[0] <= days <= INVITE_DAYS[1]:
+        raise AccountError(f"an invite lasts {INVITE_DAYS[0]} to {INVITE_DAYS[1]} days")
+    if not INVITE_USES[0] <= uses <= INVITE_USES[1]:
+        raise AccountError(f"an invite admits {INVITE_USES[0]} to {INVITE_USES[1]} people")
+    token = secrets.token_urlsafe(24)
+    now = utcnow()
+    row = {
+        "group_id": group_id,
+        "token_hash": digest(token),
+        "created_by": user.id,
+        "created_at": now,
+        "expires_at": now + timedelta(days=days),
+        "revoked_at": None,
+        "max_uses": uses,
+        "uses": 0,
+    }
+    with engine.begin() as conn:
+        need_owner(conn, group_id, user)
+        live = and_(group_invites.c.group_id == group_id, usable(now))
+        if not insert_under_cap(conn, group_invites, row, live, MAX_LIVE_INVITES):
+            raise AccountError(f"a group has at most {MAX_LIVE_INVITES} live invites; revoke some first")
+    return token
+
+
+def usable(now: datetime):
+    return and_(
+        group_invites.c.revoked_at.is_(None),
+        group_invites.c.expires_at > now,
+        group_invites.c.uses < group_invites.c.max_uses,
+    )
+
+
+def invites(conn: Connection, group_id: int) -> list[dict]:
+    now = utcnow()
+    rows = conn.execute(
+        select(group_invites, users.c.username.label("by"))
+        .outerjoin(users, users.c.id == group_invites.c.created_by)
+        .where(group_invites.c.group_id == group_id)
+        .order_by(group_invites.c.created_at.desc())
+        .limit(50)
+    ).mappings()
+    live = lambda r: r["revoked_at"] is None and r["expires_at"] > now and r["uses"] < r["max_uses"]  # noqa: E731
+    return [dict(r) | {"live": live(r)} for r in rows]
+
+
+def revoke(engine: Engine, user: User, group_id: int, invite_id: int) -> None:
+    with engine.begin() as conn:
+        need_owner(conn, group_id, user)
+        which = and_(group_invites.c.id == invite_id, group_invites.c.group_id == group_id)
+        conn.execute(
+            update(group_invites).where(which, group_invites.c.revoked_at.is_(None)).values(revoked_at=utcnow())
+        )
+
+
+def invited_to(conn: Connection, token: str) -> dict | None:
+    """The group a still-usable invite leads to (its name only, for the page that asks to join)."""
+    found = (
+        conn.execute(
+            select(groups.c.id, groups.c.name)
+            .join(group_invites, group_invites.c.group_id == groups.c.id)
+            .where(group_invites.c.token_hash == digest(token), usable(utcnow()))
+        )
+        .mappings()
+        .first()
+    )
+    return dict(found) if found else None
+
+
+def join(engine: Engine, user: User, token: str) -> int:
+    """Join the group the invite leads to; its id. Already a member: nothing changes (no use is spent)."""
+    now = utcnow()
+    refused = AccountError("this invite link has expired, been used up or been revoked; ask for a new one")
+    with engine.begin() as conn:
+        invite_row = conn.execute(
+            select(group_invites.c.id, group_invites.c.group_id).where(group_invites.c.token_hash == digest(token))
+        ).first()
+        if invite_row is None:
+            raise refused
+        invite_id, group_id = invite_row
+        if membership(conn, group_id, user) is not None:
+            return group_id
+        if conn.dialect.name == "postgresql":  # joins at once count one after the other against the cap
+            conn.execute(select(func.pg_advisory_xact_lock(GROUP_LOCK + group_id)))
+        # The invite is spent and checked in one UPDATE: revoked, expired or used up, it matches no row.
+        spent = update(group_invites).where(group_invites.c.id == invite_id, usable(now))
+        if conn.execute(spent.values(uses=group_invites.c.uses + 1)).rowcount != 1:
+            raise refused
+        if joined_count(conn, user.id) >= MAX_GROUPS_JOINED:
+            raise AccountError(f"you are in {MAX_GROUPS_JOINED} groups already; leave one first")
+        in_group = group_members.c.group_id == group_id
+        if not insert_under_cap(
+            conn, group_members, member_row(group_id, user.id, "member", now), in_group, MAX_MEMBERS
+        ):
+            raise AccountError(f"the group has {MAX_MEMBERS} members, its limit")
+    return group_id
+
+
+# -- what the group sees ----------------------------------------------------------------------------------
+def sharing(group_id: int, but: int | None = None):
+    """The members who share their upvotes and saves with the group, with when they joined."""
+    query = select(group_members.c.user_id, group_members.c.joined_at).where(
+        group_members.c.group_id == group_id, group_members.c.shares_activity.is_(True)
+    )
+    if but is not None:
+        query = query.where(group_members.c.user_id != but)
+    return query.subquery()
+
+
+def events(group_id: int, since: datetime, but: int | None = None):
+    """Upvotes and saves of sharing members (but one) since `since` and since they joined: (user_id, paper_id,
+    at, kind)."""
+    who = sharing(group_id, but)
+    voted = (
+        select(
+            upvotes.c.user_id, upvotes.c.paper_id, upvotes.c.created_at.label("at"), literal("upvoted").label("kind")
+        )
+        .join(who, who.c.user_id == upvotes.c.user_id)
+        .where(upvotes.c.created_at >= since, upvotes.c.created_at >= who.c.joined_at)
+    )
+    saved = (
+        select(library.c.user_id, library.c.paper_id, library.c.saved_at.label("at"), literal("saved").label("kind"))
+        .join(who, who.c.user_id == library.c.user_id)
+        .where(library.c.saved_at >= since, library.c.saved_at >= who.c.joined_at)
+    )
+    return union_all(voted, saved).subquery()
+
+
+def picks(conn: Connection, group_id: int, since: datetime, limit: int = 50, but: int | None = None) -> list[dict]:
+    """The papers members (but one) upvoted or saved since `since`: the most members first, then the latest."""
+    e = events(group_id, since, but)
+    rows = conn.execute(
+        select(e.c.paper_id, func.count(func.distinct(e.c.user_id)).label("members"), func.max(e.c.at).label("last"))
+        .where(e.c.paper_id.not_in(select(hidden_papers.c.paper_id)))
+        .group_by(e.c.paper_id)
+        .order_by(func.count(func.distinct(e.c.user_id)).desc(), func.max(e.c.at).desc(), e.c.paper_id)
+        .limit(limit)
+    ).mappings()
+    found = [dict(r) for r in rows]
+    names = who_picked(conn, group_id, since, [r["paper_id"] for r in found], but)
+    return [r | {"by": names.get(r["paper_id"], [])} for r in found]
+
+
+def who_picked(
+    conn: Connection, group_id: int, since: datetime, paper_ids: list[str], but: int | None = None
+) -> dict[str, list[str]]:
+    e = events(group_id, since, but)
+    rows = conn.execute(
+        select(e.c.paper_id, users.c.username)
+        .join(users, users.c.id == e.c.user_id)
+        .where(e.c.paper_id.in_(paper_ids))
+        .distinct()
+        .order_by(users.c.username)
+    )
+    names: dict[str, list[str]] = {}
+    for pid, name in rows:
+        names.setdefault(pid, []).append(name)
+    return names
+
+
+def picked_ids(conn: Connection, group_id: int, start: datetime | None = None) -> set[str]:
+    """Every paper a sharing member upvoted or saved while a member (the "what my group picked" filter)."""
+    e = events(group_id, start or datetime(1970, 1, 1))
+    return set(conn.execute(select(e.c.paper_id).distinct()).scalars())
+
+
+def activity(conn: Connection, group_id: int, since: datetime, limit: int = 50) -> list[dict]:
+    """What happened in the group, newest first: upvotes, saves, shared notes, comments by members, joins."""
+    e = events(group_id, since)
+    rows = [dict(r) for r in conn.execute(select(e).order_by(e.c.at.desc()).limit(limit)).mappings()]
+    rows += [r | {"kind": "shared a note on"} for r in shared_notes(conn, group_id, since=since, limit=limit)]
+    rows += [r | {"kind": "commented on"} for r in member_comments(conn, group_id, since, limit)]
+    joined = select(group_members.c.user_id, group_members.c.joined_at.label("at")).where(
+        group_members.c.group_id == group_id, group_members.c.joined_at >= since
+    )
+    rows += [dict(r) | {"kind": "joined", "paper_id": None} for r in conn.execute(joined).mappings()]
+    rows.sort(key=lambda r: r["at"], reverse=True)
+    rows = rows[:limit]
+    who = list({r["user_id"] for r in rows})
+    what = list({r["paper_id"] for r in rows if r["paper_id"]})
+    names = dict(conn.execute(select(users.c.id, users.c.username).where(users.c.id.in_(who))).all())
+    titles = dict(conn.execute(select(papers.c.id, papers.c.title).where(papers.c.id.in_(what))).all())
+    hidden = set(conn.execute(select(hidden_papers.c.paper_id)).scalars())
+    return [
+        r | {"username": names.get(r["user_id"], "?"), "title": titles.get(r["paper_id"], "")}
+        for r in rows
+        if r["paper_id"] not in hidden
+    ]
+
+
+def member_comments(conn: Connection, group_id: int, since: datetime, limit: int = 50) -> list[dict]:
+    """Members' readable comments on any paper since `since` (a discussion view across papers)."""
+    rows = conn.execute(
+        select(
+            comments.c.id, comments.c.user_id, comments.c.paper_id, comments.c.html, comments.c.created_at.label("at")
+        )
+        .join(group_members, group_members.c.user_id == comments.c.user_id)
+        .where(
+            group_members.c.group_id == group_id,
+            comments.c.created_at >= since,
+            comments.c.deleted_at.is_(None),
+            comments.c.hidden_at.is_(None),
+        )
+        .order_by(comments.c.created_at.desc())
+        .limit(limit)
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+# -- notes shared with a group ---------------------------------------------------------------------------
+def share_note(engine: Engine, user: User, paper_id: str, group_id: int, on: bool = True) -> None:
+    """Share (or stop sharing) the user's note on a saved paper with one of their groups."""
+    with engine.begin() as conn:
+        need_member(conn, group_id, user)
+        which = and_(
+            group_notes.c.group_id == group_id, group_notes.c.user_id == user.id, group_notes.c.paper_id == paper_id
+        )
+        if not on:
+            conn.execute(delete(group_notes).where(which))
+            return
+        saved = conn.execute(
+            select(library.c.note).where(library.c.user_id == user.id, library.c.paper_id == paper_id)
+        ).first()
+        if saved is None or not saved.note:
+            raise AccountError("write a note on the saved paper first, then share it")
+        row = {"group_id": group_id, "user_id": user.id, "paper_id": paper_id, "shared_at": utcnow()}
+        insert_ignore(conn, group_notes, row)
+
+
+def shared_notes(
+    conn: Connection,
+    group_id: int | None = None,
+    viewer: User | None = None,
+    paper_id: str | None = None,
+    since: datetime | None = None,
+    limit: int = 50,
+) -> list[dict]:
+    """Shared notes of one group, or (for `viewer`) of every group they belong to; one paper's or all.
+    A note shows while its author is a member and the paper is in their library with a note."""
+    query = (
+        select(
+            group_notes.c.group_id,
+            groups.c.name.label("group"),
+            group_notes.c.user_id,
+            users.c.username,
+            group_notes.c.paper_id,
+            library.c.note_html,
+            group_notes.c.shared_at.label("at"),
+        )
+        .join(groups, groups.c.id == group_notes.c.group_id)
+        .join(users, users.c.id == group_notes.c.user_id)
+        .join(library, and_(library.c.user_id == group_notes.c.user_id, library.c.paper_id == group_notes.c.paper_id))
+        .join(
+            group_members,
+            and_(group_members.c.group_id == group_notes.c.group_id, group_members.c.user_id == group_notes.c.user_id),
+        )
+        .where(library.c.note_html.is_not(None))
+        .order_by(group_notes.c.shared_at.desc())
+        .limit(limit)
+    )
+    if group_id is not None:
+        query = query.where(group_notes.c.group_id == group_id)
+    if viewer is not None:
+        theirs = select(group_members.c.group_id).where(group_members.c.user_id == viewer.id)
+        query = query.where(group_notes.c.group_id.in_(theirs), group_notes.c.user_id != viewer.id)
+    elif group_id is None:
+        return []  # nobody's notes without a group or a viewer to read them
+    if paper_id is not None:
+        query = query.where(group_notes.c.paper_id == paper_id)
+    if since is not None:
+        query = query.where(group_notes.c.shared_at >= since)
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def note_shared_with(conn: Connection, user: User, paper_id: str) -> set[int]:
+    rows = conn.execute(
+        select(group_notes.c.group_id).where(group_notes.c.user_id == user.id, group_notes.c.paper_id == paper_id)
+    )
+    return set(rows.scalars())
+
+
+def group_collections(conn: Connection, group_id: int) -> list[dict]:
+    rows = conn.execute(
+        select(collections.c.id, collections.c.title, collections.c.secret, users.c.username.label("owner"))
+        .join(users, users.c.id == collections.c.user_id)
+        .join(
+            group_members,
+            and_(group_members.c.group_id == collections.c.group_id, group_members.c.user_id == collections.c.user_id),
+        )
+        .where(collections.c.visibility == "group", collections.c.group_id == group_id)
+        .order_by(collections.c.title)
+    ).mappings()
+    return [dict(r) for r in rows]
