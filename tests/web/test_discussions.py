@@ -285,3 +285,35 @@ def test_ids_past_what_the_database_holds_are_a_422_not_a_500(client, sample_pap
     assert answer.status_code == 422
     assert client.get(f"/collections/{huge}").status_code == 422
     assert client.get(f"/api/authors/{sample_papers[0].authors[0]}?offset={huge}").status_code == 422
+
+
+def test_a_long_thread_comes_in_pages_and_a_link_finds_its_comment(client, app, sample_papers):
+    from paperfeed.store import accounts
+    from paperfeed.store import discussions as talk
+
+    pid = paper_of(sample_papers, 7)
+    register(client, "alice")
+    engine = app.state.ctx.engine
+    with engine.connect() as conn:
+        alice = accounts.get_user(conn, "alice")
+    limits = talk.Limits(per_minute=1000, per_hour=1000)
+    ids = [talk.post(engine, alice, pid, f"comment number {n}", None, limits) for n in range(230)]
+    reply = talk.post(engine, alice, pid, "a reply to the first", ids[0], limits)
+
+    def shown(page: str) -> list[int]:
+        return [int(i) for i in lxml.html.fromstring(page).xpath("//ol[@class='comments']/li/@id") for i in [i[2:]]]
+
+    latest = client.get(f"/papers/{pid}")
+    assert shown(latest.text) == ids[200:]  # the last page, where new comments land
+    assert "Page 3 of 3 (230 threads)" in " ".join(latest.text.split())
+    first = client.get(f"/papers/{pid}?comments=1")
+    assert shown(first.text) == ids[:100] and comment_body(first.text, reply) is not None
+    assert shown(client.get(f"/papers/{pid}?c={ids[150]}").text) == ids[100:200]
+    assert shown(client.get(f"/papers/{pid}?c={reply}").text) == ids[:100]  # a reply: its thread's page
+    assert client.get(f"/papers/{pid}?comments=x").status_code == 422
+    assert shown(client.get(f"/papers/{pid}?comments=99").text) == ids[200:]
+    api = client.get(f"/api/papers/{pid}/comments?page=2").json()
+    assert (api["page"], api["pages"], len(api["comments"])) == (2, 3, 100)
+    assert api["comments"][0]["url"].endswith(f"/papers/{pid}?c={ids[100]}#c-{ids[100]}")
+    feed = ET.fromstring(client.get(f"/feeds/comments.xml?paper={pid}").content)
+    assert len(feed.findall("./channel/item")) == 50

@@ -19,6 +19,7 @@ from paperfeed.store.listing import load_papers
 group_app = typer.Typer(help="Groups (labs, reading groups): list, start, invite, show the week's picks.")
 app.add_typer(group_app, name="group")
 As = Annotated[str, typer.Option("--as", help="The account (a member of the group).")]
+GroupId = Annotated[int, typer.Argument(min=1, max=2**31 - 1, help="The group's number (`group list`).")]
 
 
 @group_app.command("list")
@@ -46,7 +47,7 @@ def group_create(name: str, username: As, description: str = "") -> None:
 
 @group_app.command("invite")
 def group_invite(
-    group_id: int,
+    group_id: GroupId,
     username: As,
     days: Annotated[int, typer.Option(help="How long the link works (1-90).")] = 7,
     uses: Annotated[int, typer.Option(help="How many people it admits (1-500).")] = 20,
@@ -62,7 +63,7 @@ def group_invite(
 
 @group_app.command("show")
 def group_show(
-    group_id: int,
+    group_id: GroupId,
     username: As,
     days: Annotated[int, typer.Option(help="Picks of the last N days.")] = 7,
     as_json: Annotated[bool, typer.Option("--json", help="Print it as JSON.")] = False,

@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from zxcvbn import zxcvbn
 
@@ -23,6 +23,9 @@ from paperfeed.clock import utcnow
 from paperfeed.store.db import insert_ignore
 from paperfeed.store.schema import (
     api_tokens,
+    collections,
+    group_members,
+    groups,
     harvest_state,
     hidden_papers,
     library,
@@ -206,10 +209,31 @@ def change_password(
 def delete_user(engine: Engine, user: User) -> None:
     """The account and everything it owns (sessions, tokens, votes, library) go; cascades do the rest."""
     with engine.begin() as conn:
+        hand_over_groups(conn, user.id)
         for table in (sessions, api_tokens, upvotes, library_tags, library, subscriptions, saved_searches, outbox):
             conn.execute(delete(table).where(table.c.user_id == user.id))
         conn.execute(update(hidden_papers).where(hidden_papers.c.hidden_by == user.id).values(hidden_by=None))
         conn.execute(delete(users).where(users.c.id == user.id))
+
+
+def hand_over_groups(conn: Connection, user_id: int) -> None:
+    """Before an account goes: a group it alone owns passes to its longest-standing other member, and a group it
+    alone is in goes too (its collections become private), so no group is left without an owner."""
+    theirs = conn.execute(
+        select(group_members.c.group_id).where(group_members.c.user_id == user_id, group_members.c.role == "owner")
+    ).scalars()
+    for group_id in list(theirs):
+        others = conn.execute(
+            select(group_members.c.user_id, group_members.c.role)
+            .where(group_members.c.group_id == group_id, group_members.c.user_id != user_id)
+            .order_by(group_members.c.joined_at, group_members.c.user_id)
+        ).all()
+        if not others:
+            conn.execute(update(collections).where(collections.c.group_id == group_id).values(visibility="private"))
+            conn.execute(delete(groups).where(groups.c.id == group_id))
+        elif not any(role == "owner" for _, role in others):
+            heir = and_(group_members.c.group_id == group_id, group_members.c.user_id == others[0][0])
+            conn.execute(update(group_members).where(heir).values(role="owner"))
 
 
 def set_admin(engine: Engine, username: str, admin: bool) -> None:

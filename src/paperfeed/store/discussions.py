@@ -251,16 +251,17 @@ def set_hidden(engine: Engine, comment_id: int, hidden: bool) -> str:
 
 
 # -- reading ------------------------------------------------------------------------------------------------
-def thread(conn: Connection, paper_id: str, viewer: User | None) -> list[dict]:
+def thread(conn: Connection, paper_id: str, viewer: User | None, only=None) -> list[dict]:
     """The paper's comments, oldest first, each top-level one with its `replies`. Deleted ones read
     "[deleted]"; hidden ones "[hidden by an admin]" except to admins, who see the text, the reports and the
-    earlier texts."""
-    rows = conn.execute(
+    earlier texts. `only`: a condition that picks some threads (a page of them)."""
+    query = (
         select(comments, users.c.username)
         .select_from(comments.outerjoin(users, users.c.id == comments.c.user_id))
         .where(comments.c.paper_id == paper_id)
         .order_by(comments.c.created_at, comments.c.id)
-    ).mappings()
+    )
+    rows = conn.execute(query if only is None else query.where(only)).mappings()
     admin = bool(viewer and viewer.is_admin)
     out: list[dict] = []
     by_id: dict[int, dict] = {}
@@ -272,6 +273,54 @@ def thread(conn: Connection, paper_id: str, viewer: User | None) -> list[dict]:
     if admin and by_id:
         attach_moderation(conn, by_id)
     return [c for c in out if c["replies"] or not c["gone"]]
+
+
+@dataclass
+class ThreadPage:
+    threads: list[dict]
+    page: int
+    pages: int
+    total: int  # top-level comments, on every page
+
+
+def thread_page(
+    conn: Connection, paper_id: str, viewer: User | None, size: int, page: int | None = None, around: int | None = None
+) -> ThreadPage:
+    """One page of `size` top-level comments (with all their replies), oldest first. Without a page: the one
+    holding comment `around` (a link to a comment), else the last page, where new comments land."""
+    tops = list(
+        conn.execute(
+            select(comments.c.id)
+            .where(comments.c.paper_id == paper_id, comments.c.parent_id.is_(None))
+            .order_by(comments.c.created_at, comments.c.id)
+        ).scalars()
+    )
+    pages = max(1, -(-len(tops) // size))
+    if page is None and around is not None:
+        top = conn.execute(
+            select(func.coalesce(comments.c.parent_id, comments.c.id)).where(
+                comments.c.id == around, comments.c.paper_id == paper_id
+            )
+        ).scalar()
+        page = tops.index(top) // size + 1 if top in tops else None
+    page = min(page or pages, pages)
+    chosen = tops[(page - 1) * size : page * size]
+    if not chosen:
+        return ThreadPage([], page, pages, len(tops))
+    only = comments.c.id.in_(chosen) | comments.c.parent_id.in_(chosen)
+    return ThreadPage(thread(conn, paper_id, viewer, only), page, pages, len(tops))
+
+
+def latest_threads(conn: Connection, paper_id: str, viewer: User | None, n: int) -> list[dict]:
+    """The `n` newest top-level comments with their replies (a thread's feed)."""
+    newest = (
+        select(comments.c.id)
+        .where(comments.c.paper_id == paper_id, comments.c.parent_id.is_(None))
+        .order_by(comments.c.created_at.desc(), comments.c.id.desc())
+        .limit(n)
+    )
+    chosen = list(conn.execute(newest).scalars())
+    return thread(conn, paper_id, viewer, comments.c.id.in_(chosen) | comments.c.parent_id.in_(chosen))
 
 
 def shown(c: dict, viewer: User | None, admin: bool) -> dict:

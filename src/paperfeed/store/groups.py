@@ -11,7 +11,7 @@ left), so an invite used twice at once, or after its revocation, admits no one i
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import Connection, Engine, and_, delete, func, literal, select, union_all, update
 
@@ -22,6 +22,7 @@ from paperfeed.store.db import insert_ignore, insert_under_cap
 from paperfeed.store.schema import (
     collections,
     comments,
+    group_bans,
     group_invites,
     group_members,
     group_notes,
@@ -81,7 +82,8 @@ def render(description: str) -> str:
 
 
 def member_row(group_id: int, user_id: int, role: str, now: datetime) -> dict:
-    return {"group_id": group_id, "user_id": user_id, "role": role, "shares_activity": True, "joined_at": now}
+    row = {"group_id": group_id, "user_id": user_id, "role": role, "shares_activity": True}
+    return row | {"joined_at": now, "sharing_since": now}
 
 
 def joined_count(conn: Connection, user_id: int) -> int:
@@ -146,7 +148,13 @@ def of_user(conn: Connection, user: User | int | None) -> list[dict]:
     if user is None:
         return []
     user_id = user if isinstance(user, int) else user.id
-    size = select(group_members.c.group_id, func.count().label("members")).group_by(group_members.c.group_id).subquery()
+    theirs = select(group_members.c.group_id).where(group_members.c.user_id == user_id)
+    size = (
+        select(group_members.c.group_id, func.count().label("members"))
+        .where(group_members.c.group_id.in_(theirs))
+        .group_by(group_members.c.group_id)
+        .subquery()
+    )
     rows = conn.execute(
         select(groups.c.id, groups.c.name, group_members.c.role, size.c.members)
         .join(group_members, group_members.c.group_id == groups.c.id)
@@ -172,11 +180,27 @@ def set_role(engine: Engine, user: User, group_id: int, member_id: int, role: st
         raise AccountError(f"a role is owner or member, not {role[:20]!r}")
     with engine.begin() as conn:
         need_owner(conn, group_id, user)
+        one_at_a_time(conn, group_id)
         which = and_(group_members.c.group_id == group_id, group_members.c.user_id == member_id)
         if role == "member":
             which = and_(which, more_owners(group_id))
         if conn.execute(update(group_members).where(which).values(role=role)).rowcount != 1:
             raise AccountError("a group keeps at least one owner" if role == "member" else "not a member")
+        if role == "member":
+            revoke_made_by(conn, group_id, member_id)
+
+
+def one_at_a_time(conn: Connection, group_id: int) -> None:
+    """On PostgreSQL, changes to one group's members wait for each other: counted in the statement alone, two
+    owners leaving at once could each see the other and leave the group with no owner."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(GROUP_LOCK + group_id)))
+
+
+def revoke_made_by(conn: Connection, group_id: int, user_id: int) -> None:
+    """The invites someone made stop when they are no longer an owner."""
+    mine = and_(group_invites.c.group_id == group_id, group_invites.c.created_by == user_id)
+    conn.execute(update(group_invites).where(mine, group_invites.c.revoked_at.is_(None)).values(revoked_at=utcnow()))
 
 
 def more_owners(group_id: int):
@@ -198,13 +222,20 @@ def leave(engine: Engine, user: User, group_id: int, member_id: int | None = Non
         mine = need_member(conn, group_id, user)
         if member_id != user.id and mine["role"] != "owner":
             raise AccountError("only an owner of the group can remove a member")
+        one_at_a_time(conn, group_id)
         which = and_(group_members.c.group_id == group_id, group_members.c.user_id == member_id)
+        if conn.execute(select(group_members.c.user_id).where(which)).first() is None:
+            raise AccountError("not a member of the group")
         alone = select(func.count()).where(group_members.c.group_id == group_id).scalar_subquery() == 1
         keeps_owner = (group_members.c.role != "owner") | more_owners(group_id) | alone
         if conn.execute(delete(group_members).where(which, keeps_owner)).rowcount != 1:
             raise AccountError("the last owner cannot leave: make another member an owner, or delete the group")
         conn.execute(delete(group_notes).where(group_notes.c.group_id == group_id, group_notes.c.user_id == member_id))
+        revoke_made_by(conn, group_id, member_id)
+        if member_id != user.id:  # removed by an owner: their old invite link must not let them back in
+            insert_ignore(conn, group_bans, {"group_id": group_id, "user_id": member_id, "banned_at": utcnow()})
         if alone_now(conn, group_id):
+            conn.execute(update(collections).where(collections.c.group_id == group_id).values(visibility="private"))
             conn.execute(delete(groups).where(groups.c.id == group_id))
 
 
@@ -216,7 +247,26 @@ def set_sharing(engine: Engine, user: User, group_id: int, on: bool) -> None:
     with engine.begin() as conn:
         need_member(conn, group_id, user)
         which = and_(group_members.c.group_id == group_id, group_members.c.user_id == user.id)
-        conn.execute(update(group_members).where(which).values(shares_activity=on))
+        was = and_(which, group_members.c.shares_activity.is_(not on))
+        values = {"shares_activity": on} | ({"sharing_since": utcnow()} if on else {})
+        conn.execute(update(group_members).where(was).values(**values))
+
+
+def let_back(engine: Engine, user: User, group_id: int, member_id: int) -> None:
+    """An owner lifts a removal: the person can join again with an invite."""
+    with engine.begin() as conn:
+        need_owner(conn, group_id, user)
+        conn.execute(delete(group_bans).where(group_bans.c.group_id == group_id, group_bans.c.user_id == member_id))
+
+
+def banned(conn: Connection, group_id: int) -> list[dict]:
+    rows = conn.execute(
+        select(users.c.id, users.c.username, group_bans.c.banned_at)
+        .join(group_bans, group_bans.c.user_id == users.c.id)
+        .where(group_bans.c.group_id == group_id)
+        .order_by(users.c.username)
+    ).mappings()
+    return [dict(r) for r in rows]
 
 
 # -- invites ---------------------------------------------------------------------------------------------
@@ -303,8 +353,10 @@ def join(engine: Engine, user: User, token: str) -> int:
         invite_id, group_id = invite_row
         if membership(conn, group_id, user) is not None:
             return group_id
-        if conn.dialect.name == "postgresql":  # joins at once count one after the other against the cap
-            conn.execute(select(func.pg_advisory_xact_lock(GROUP_LOCK + group_id)))
+        one_at_a_time(conn, group_id)  # joins at once count one after the other against the cap
+        removed = and_(group_bans.c.group_id == group_id, group_bans.c.user_id == user.id)
+        if conn.execute(select(group_bans.c.user_id).where(removed)).first() is not None:
+            raise AccountError("an owner removed you from this group; ask them to let you back in")
         # The invite is spent and checked in one UPDATE: revoked, expired or used up, it matches no row.
         spent = update(group_invites).where(group_invites.c.id == invite_id, usable(now))
         if conn.execute(spent.values(uses=group_invites.c.uses + 1)).rowcount != 1:
@@ -312,9 +364,9 @@ def join(engine: Engine, user: User, token: str) -> int:
         if joined_count(conn, user.id) >= MAX_GROUPS_JOINED:
             raise AccountError(f"you are in {MAX_GROUPS_JOINED} groups already; leave one first")
         in_group = group_members.c.group_id == group_id
-        if not insert_under_cap(
-            conn, group_members, member_row(group_id, user.id, "member", now), in_group, MAX_MEMBERS
-        ):
+        row = member_row(group_id, user.id, "member", now)
+        added = insert_under_cap(conn, group_members, row, in_group, MAX_MEMBERS)
+        if not added and membership(conn, group_id, user) is None:  # not a double click that joined already
             raise AccountError(f"the group has {MAX_MEMBERS} members, its limit")
     return group_id
 
@@ -322,7 +374,7 @@ def join(engine: Engine, user: User, token: str) -> int:
 # -- what the group sees ----------------------------------------------------------------------------------
 def sharing(group_id: int, but: int | None = None):
     """The members who share their upvotes and saves with the group, with when they joined."""
-    query = select(group_members.c.user_id, group_members.c.joined_at).where(
+    query = select(group_members.c.user_id, group_members.c.sharing_since).where(
         group_members.c.group_id == group_id, group_members.c.shares_activity.is_(True)
     )
     if but is not None:
@@ -331,20 +383,20 @@ def sharing(group_id: int, but: int | None = None):
 
 
 def events(group_id: int, since: datetime, but: int | None = None):
-    """Upvotes and saves of sharing members (but one) since `since` and since they joined: (user_id, paper_id,
-    at, kind)."""
+    """Upvotes and saves of sharing members (but one) since `since`, and since they joined or last turned sharing
+    on: (user_id, paper_id, at, kind)."""
     who = sharing(group_id, but)
     voted = (
         select(
             upvotes.c.user_id, upvotes.c.paper_id, upvotes.c.created_at.label("at"), literal("upvoted").label("kind")
         )
         .join(who, who.c.user_id == upvotes.c.user_id)
-        .where(upvotes.c.created_at >= since, upvotes.c.created_at >= who.c.joined_at)
+        .where(upvotes.c.created_at >= since, upvotes.c.created_at >= who.c.sharing_since)
     )
     saved = (
         select(library.c.user_id, library.c.paper_id, library.c.saved_at.label("at"), literal("saved").label("kind"))
         .join(who, who.c.user_id == library.c.user_id)
-        .where(library.c.saved_at >= since, library.c.saved_at >= who.c.joined_at)
+        .where(library.c.saved_at >= since, library.c.saved_at >= who.c.sharing_since)
     )
     return union_all(voted, saved).subquery()
 
@@ -381,10 +433,16 @@ def who_picked(
     return names
 
 
-def picked_ids(conn: Connection, group_id: int, start: datetime | None = None) -> set[str]:
-    """Every paper a sharing member upvoted or saved while a member (the "what my group picked" filter)."""
-    e = events(group_id, start or datetime(1970, 1, 1))
-    return set(conn.execute(select(e.c.paper_id).distinct()).scalars())
+def picked_ids(conn: Connection, group_id: int, start: date | None = None, end: date | None = None) -> set[str]:
+    """The papers listed from `start` to `end` that a sharing member upvoted or saved while a member (the "what
+    my group picked" filter)."""
+    e = events(group_id, datetime(1970, 1, 1))
+    query = select(e.c.paper_id).distinct().join(papers, papers.c.id == e.c.paper_id)
+    if start is not None:
+        query = query.where(papers.c.listed_date >= start)
+    if end is not None:
+        query = query.where(papers.c.listed_date <= end)
+    return set(conn.execute(query).scalars())
 
 
 def activity(conn: Connection, group_id: int, since: datetime, limit: int = 50) -> list[dict]:

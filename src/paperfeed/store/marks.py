@@ -175,6 +175,10 @@ def set_note(engine: Engine, user: User, paper_id: str, text: str) -> None:
         raise AccountError("the note contains a NUL character; paste it again as plain text")
     values = {"note": text or None, "note_html": markup.render(text) if text else None}
     update_saved(engine, user, paper_id, values)
+    if not text:  # a removed note is no longer shared: a new one is private until shared again
+        with engine.begin() as conn:
+            mine = and_(group_notes.c.user_id == user.id, group_notes.c.paper_id == paper_id)
+            conn.execute(delete(group_notes).where(mine))
 
 
 def set_state(engine: Engine, user: User, paper_id: str, state: str | None) -> None:

@@ -530,6 +530,9 @@ group_members = Table(
     Column("role", String(8), nullable=False),  # owner | member
     Column("shares_activity", Boolean, nullable=False),
     Column("joined_at", DateTime, nullable=False),
+    # Only what a member does from here on is the group's: set when they join and when they turn sharing
+    # back on, so turning it on does not reveal what they did while it was off.
+    Column("sharing_since", DateTime, nullable=False),
     Index("ix_group_members_user", "user_id"),
 )
 
@@ -559,4 +562,13 @@ group_notes = Table(
     Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
     Column("shared_at", DateTime, nullable=False),
     Index("ix_group_notes_paper", "paper_id"),
+)
+
+# Someone an owner removed: no invite admits them again until an owner lets them back.
+group_bans = Table(
+    "group_bans",
+    metadata,
+    Column("group_id", Integer, ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("banned_at", DateTime, nullable=False),
 )

@@ -52,8 +52,12 @@ HERE = Path(__file__).parent
 access_log = logging.getLogger("paperfeed.access")
 error_log = logging.getLogger("paperfeed.errors")
 JSON_PATHS = ("/api/", "/feeds/", "/healthz", "/mcp")
-# Private feed tokens and email links' tokens travel in the path; the access log must not keep them.
-SECRET_PATH = re.compile(r"^(/feeds/library/|/feeds/foryou/|/unsubscribe/|/verify-email/)[^/]+")
+# Private feed tokens, email links' tokens, invite links and secret collection links travel in the path; the
+# access log must not keep them.
+SECRET_PATH = re.compile(
+    r"^(/feeds/library/|/feeds/foryou/|/unsubscribe/|/verify-email/|/groups/join/|/collections/s/|/feeds/collection/s/)"
+    r"[^/]+"
+)
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",

@@ -63,6 +63,8 @@ def share_form(
         shelf.unshare(c.engine, user, tag)
         return to(tag_url(tag))
     kind, _, group = visibility.partition(":")
+    if group and not 0 < int(group) < 2**31:
+        raise HTTPException(422, f"visibility: no group {group}")
     try:
         shelf.share(c.engine, user, tag, title, description, kind, int(group) if group else None)
     except AccountError as exc:

@@ -21,6 +21,15 @@ from paperfeed.web.context import Context
 from paperfeed.web.paper import render_paper
 
 router = APIRouter(include_in_schema=False)
+FEED_THREADS = 50  # the latest top-level comments (with replies) in a thread's feed
+API_THREADS = 100  # top-level comments (with replies) on a page of /api/papers/ID/comments
+
+
+def comment_url(paper_id: str, comment_id: int) -> str:
+    """A comment's link: ?c= opens the page of the discussion that holds it."""
+    return f"/papers/{paper_id}?c={comment_id}#c-{comment_id}"
+
+
 api = APIRouter(prefix="/api", tags=["discussions"])
 Body = Annotated[str, Form(max_length=talk.MAX_CHARS + 2000)]  # the store says "at most 10,000" in a sentence
 DISCUSSED_DAYS = 30
@@ -67,7 +76,7 @@ def comment_form(
         # The text stays in the form it was typed in: nothing is lost to a refusal.
         form = {"error": str(exc), "draft": body, "reply_to": reply_to}
         return render_paper(c, request, paper, status=status(exc), form=form)
-    return to(f"/papers/{paper['id']}#c-{new_id}")
+    return to(comment_url(paper["id"], new_id))
 
 
 @router.post("/comments/{comment_id}/edit")
@@ -82,7 +91,7 @@ def edit_form(request: Request, comment_id: CommentId, body: Body = "", csrf_tok
         paper = visible_paper(c, request, found["paper_id"])
         form = {"error": str(exc), "draft": body, "editing": comment_id}
         return render_paper(c, request, paper, status=status(exc), form=form)
-    return to(f"/papers/{found['paper_id']}#c-{comment_id}")
+    return to(comment_url(found["paper_id"], comment_id))
 
 
 @router.post("/comments/{comment_id}/delete")
@@ -95,7 +104,7 @@ def delete_form(request: Request, comment_id: CommentId, csrf_token: Annotated[s
         paper_id = talk.remove(c.engine, user, comment_id)
     except talk.NotFound as exc:
         raise HTTPException(404, str(exc)) from exc
-    return to(f"/papers/{paper_id}#c-{comment_id}")
+    return to(comment_url(paper_id, comment_id))
 
 
 @router.post("/comments/{comment_id}/report")
@@ -115,7 +124,7 @@ def report_form(
         raise HTTPException(404, str(exc)) from exc
     except talk.DiscussionError as exc:
         raise HTTPException(422, str(exc)) from exc
-    return to(f"/papers/{paper_id}?reported={comment_id}#c-{comment_id}")
+    return to(f"/papers/{paper_id}?reported={comment_id}&c={comment_id}#c-{comment_id}")
 
 
 # -- admins -------------------------------------------------------------------------------------------------
@@ -152,7 +161,7 @@ def moderate_form(
         paper_id = talk.set_hidden(c.engine, comment_id, hidden == "1")
     except talk.NotFound as exc:
         raise HTTPException(404, str(exc)) from exc
-    return to("/admin/comments" if next == "queue" else f"/papers/{paper_id}#c-{comment_id}")
+    return to("/admin/comments" if next == "queue" else comment_url(paper_id, comment_id))
 
 
 # -- notifications and the Discussed list ---------------------------------------------------------------------
@@ -188,7 +197,7 @@ def thread_feed(request: Request, paper: Annotated[str, Query(max_length=200)]):
     c = ctx(request)
     found = visible(c, paper, None)  # a feed reader is nobody: a hidden paper's thread is not served
     with c.engine.connect() as conn:
-        thread = talk.thread(conn, found["id"], None)
+        thread = talk.latest_threads(conn, found["id"], None, FEED_THREADS)
     base = c.settings.base_url.rstrip("/")
     fg = FeedGenerator()
     page = f"{base}/papers/{found['id']}"
@@ -200,7 +209,7 @@ def thread_feed(request: Request, paper: Annotated[str, Query(max_length=200)]):
     for x in sorted(flat, key=lambda x: x["created_at"]):
         entry = fg.add_entry()
         entry.id(f"{page}#c-{x['id']}")
-        entry.link(href=f"{page}#c-{x['id']}")
+        entry.link(href=base + comment_url(found["id"], x["id"]))
         entry.title(clean_text(f"{x['author']} on {found['title']}"[:200]))
         entry.author(name=clean_text(x["author"]))
         entry.description(clean_text(x["html"]))
@@ -223,20 +232,29 @@ def comment_json(x: dict, base: str) -> dict:
         "status": x["status"] or None,
         "body": x["body"] or None,
         "html": x["html"] or None,
-        "url": f"{base}/papers/{x['paper_id']}#c-{x['id']}",
+        "url": base + comment_url(x["paper_id"], x["id"]),
         "replies": [comment_json(r, base) for r in x.get("replies", [])],
     }
 
 
 @api.get("/papers/{paper_id:path}/comments", summary="A paper's discussion here (top-level comments, replies)")
-def comments_json(request: Request, paper_id: str):
+def comments_json(
+    request: Request,
+    paper_id: str,
+    page: Annotated[
+        int, Query(ge=1, le=100_000, description=f"{API_THREADS} top-level comments a page, oldest first")
+    ] = 1,
+):
     c = ctx(request)
     user = c.api_user(request)
     paper = visible(c, paper_id, user)
     with c.engine.connect() as conn:
-        thread = talk.thread(conn, paper["id"], user)
+        found = talk.thread_page(conn, paper["id"], user, API_THREADS, page)
     base = c.settings.base_url.rstrip("/")
-    return {"id": paper["id"], "numComments": paper["discussion"], "comments": [comment_json(x, base) for x in thread]}
+    listed = [comment_json(x, base) for x in found.threads]
+    return {"id": paper["id"], "numComments": paper["discussion"], "page": found.page, "pages": found.pages} | {
+        "comments": listed
+    }
 
 
 @api.post("/papers/{paper_id:path}/comments", summary="Comment on a paper, or reply (replyTo: a comment id)")
@@ -252,7 +270,7 @@ def post_json(request: Request, paper_id: str, comment: NewComment):
         detail = [{"loc": ["body", "body"], "msg": str(exc), "type": "value_error"}]
         return JSONResponse({"detail": detail}, status(exc))
     base = c.settings.base_url.rstrip("/")
-    return {"id": new_id, "url": f"{base}/papers/{paper['id']}#c-{new_id}"}
+    return {"id": new_id, "url": base + comment_url(paper["id"], new_id)}
 
 
 @api.get("/notifications", summary="Your replies and mentions, newest first")
@@ -268,7 +286,7 @@ def notifications_json(request: Request):
             "author": n["author"],
             "paper": n["paper_id"],
             "comment": n["comment_id"],
-            "url": f"{base}/papers/{n['paper_id']}#c-{n['comment_id']}",
+            "url": base + comment_url(n["paper_id"], n["comment_id"]),
             "createdAt": present.iso(n["created_at"]),
             "read": n["read_at"] is not None,
             "body": n["body"],

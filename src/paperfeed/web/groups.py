@@ -59,6 +59,7 @@ def contents(c: Context, group: dict, user: User, days: int = 7) -> dict:
             "talk": with_titles(conn, groups.member_comments(conn, group["id"], now - MONTH, 30)),
             "activity": groups.activity(conn, group["id"], now - MONTH),
             "invites": groups.invites(conn, group["id"]) if group["role"] == "owner" else [],
+            "removed": groups.banned(conn, group["id"]) if group["role"] == "owner" else [],
             "week_key": f"{iso.year}-W{iso.week:02d}",
             "month_key": day.strftime("%Y-%m"),
         }
@@ -179,10 +180,14 @@ def member_form(
     group_id: GroupId,
     member_id: RowId,
     csrf_token: Csrf = "",
-    action: Annotated[str, Form(pattern="^(remove|owner|member)$")] = "remove",
+    action: Annotated[str, Form(pattern="^(remove|owner|member|let-back)$")] = "remove",
 ):
+    """An owner's change to someone: remove (their invite links stop, and no link admits them again until an
+    owner lets them back), make owner, make member (their links stop), let back."""
     if action == "remove":
         return act(request, group_id, csrf_token, lambda e, u, g: groups.leave(e, u, g, member_id))
+    if action == "let-back":
+        return act(request, group_id, csrf_token, groups.let_back, member_id)
     return act(request, group_id, csrf_token, groups.set_role, member_id, action)
 
 
@@ -223,7 +228,7 @@ def join_form(request: Request, token: Token, csrf_token: Csrf = ""):
     try:
         group_id = groups.join(c.engine, user, token)
     except AccountError as exc:
-        return c.render(request, "notice.html", 404, heading="Invite not valid", text=str(exc))
+        return c.render(request, "notice.html", 404, heading="Could not join the group", text=str(exc))
     return to(group_url(group_id))
 
 

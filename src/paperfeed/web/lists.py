@@ -49,10 +49,10 @@ def render_list(
     if group and user is None:
         return login_first(request)
     with c.engine.connect() as conn:
-        only, my_groups = group_filter(conn, user, group)
         if period is None:
             latest = q.latest_day(conn)
             period = present.period_of("date", latest) if latest else None
+        only, my_groups = group_filter(conn, user, group, period)
         papers, total, prev, nxt, chips, ranking = [], 0, None, None, [], None
         if period:
             if sort == "foryou":
@@ -98,14 +98,14 @@ def group_of(request: Request) -> int:
     return int(value) if value else 0
 
 
-def group_filter(conn, user: User | None, group: int) -> tuple[set[str] | None, list[dict]]:
+def group_filter(conn, user: User | None, group: int, period) -> tuple[set[str] | None, list[dict]]:
     """The ids the group picked (None: no filter) and the user's groups; 404 for a group the user is not in."""
     mine = groups.of_user(conn, user)
     if not group:
         return None, mine
     if group not in {g["id"] for g in mine}:
         raise HTTPException(404, "no such group (or you are not a member)")
-    return groups.picked_ids(conn, group), mine
+    return groups.picked_ids(conn, group, period and period.start, period and period.end), mine
 
 
 def default_sort(c: Context, user: User | None) -> str:

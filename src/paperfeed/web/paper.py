@@ -26,6 +26,7 @@ from paperfeed.web.common import (
 from paperfeed.web.context import Context, safe_next
 
 router = APIRouter(include_in_schema=False)
+THREAD_PAGE = 100  # top-level comments on a page (with all their replies)
 
 
 # -- paper page and actions ------------------------------------------------------------------------
@@ -48,15 +49,29 @@ def render_paper(c: Context, request: Request, paper: dict, status: int = 200, *
     similar = c.search.similar(paper["id"], 10) or []
     with c.engine.connect() as conn:
         near = present.load_visible(conn, [h.id for h in similar], user)
-        thread = discussions.thread(conn, paper["id"], user)
+        where = thread_place(request)
+        talk = discussions.thread_page(conn, paper["id"], user, THREAD_PAGE, *where)
         held = collections.holding(conn, paper["id"])
         mine = groups.of_user(conn, user)
         notes = groups.shared_notes(conn, viewer=user, paper_id=paper["id"]) if mine else []
         shared = groups.note_shared_with(conn, user, paper["id"]) if mine else set()
     citation = citation_meta(paper, c.settings.base_url)
-    values = {"paper": paper, "similar": near, "bibtex": to_bibtex(paper), "citation": citation, "thread": thread}
+    values = {"paper": paper, "similar": near, "bibtex": to_bibtex(paper), "citation": citation}
+    values |= {"thread": talk.threads, "talk": talk}
     values |= {"held": held, "my_groups": mine, "group_notes": notes, "note_groups": shared}
     return c.render(request, "paper.html", status=status, **values, **extra)
+
+
+def thread_place(request: Request) -> tuple[int | None, int | None]:
+    """?comments=P (a page of the discussion) and ?c=ID (the page holding that comment); 422 for anything else
+    than a small whole number."""
+    found = []
+    for name in ("comments", "c"):
+        value = request.query_params.get(name, "")
+        if value and not (value.isdigit() and 0 < int(value) < 2**31):
+            raise HTTPException(422, f"{name}: a whole number from 1, not {value[:20]!r}")
+        found.append(int(value) if value else None)
+    return found[0], found[1]
 
 
 def form_paper(request: Request, paper_id: str, csrf_token: str) -> tuple[Context, User | None, dict]:

@@ -5,6 +5,8 @@ Revision ID: 0014
 Revises: 0013
 """
 
+from contextlib import contextmanager
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -30,6 +32,7 @@ def upgrade() -> None:
         sa.Column("role", sa.String(8), nullable=False),
         sa.Column("shares_activity", sa.Boolean, nullable=False),
         sa.Column("joined_at", sa.DateTime, nullable=False),
+        sa.Column("sharing_since", sa.DateTime, nullable=False),
     )
     op.create_index("ix_group_members_user", "group_members", ["user_id"])
     op.create_table(
@@ -53,17 +56,40 @@ def upgrade() -> None:
         sa.Column("shared_at", sa.DateTime, nullable=False),
     )
     op.create_index("ix_group_notes_paper", "group_notes", ["paper_id"])
-    with op.batch_alter_table("collections") as batch:
-        batch.add_column(
-            sa.Column(
-                "group_id", sa.Integer, sa.ForeignKey("groups.id", name="fk_collections_group", ondelete="SET NULL")
-            )
-        )
+    op.create_table(
+        "group_bans",
+        sa.Column("group_id", sa.Integer, sa.ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("banned_at", sa.DateTime, nullable=False),
+    )
+    add_group_column()
+
+
+def add_group_column() -> None:
+    """collections.group_id. SQLite adds a constraint by copying the table (batch mode), and dropping the old copy
+    cascades to collection_entries: every collection's order and notes are kept aside and put back."""
+    with keeping_entries(), op.batch_alter_table("collections") as batch:
+        batch.add_column(sa.Column("group_id", sa.Integer))
+        batch.create_foreign_key("fk_collections_group", "groups", ["group_id"], ["id"], ondelete="SET NULL")
+
+
+@contextmanager
+def keeping_entries():
+    entries = sa.table(
+        "collection_entries",
+        *(sa.column(n) for n in ("collection_id", "paper_id", "position", "note", "note_html")),
+    )
+    kept = [dict(r) for r in op.get_bind().execute(sa.select(entries)).mappings()]
+    yield
+    if kept and not op.get_bind().execute(sa.select(sa.func.count()).select_from(entries)).scalar():
+        op.bulk_insert(entries, kept)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("collections") as batch:
+    with keeping_entries(), op.batch_alter_table("collections") as batch:
+        batch.drop_constraint("fk_collections_group", type_="foreignkey")
         batch.drop_column("group_id")
+    op.drop_table("group_bans")
     op.drop_table("group_notes")
     op.drop_table("group_invites")
     op.drop_table("group_members")
