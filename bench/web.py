@@ -7,8 +7,9 @@ other, and asks over a real socket (keep-alive, one request at a time). For each
 round trip seen by the client and the app's own time (its Server-Timing header). Baseline in the same
 run: a static file (/static/style.css), the floor of the HTTP stack on this machine.
 Targets (issue #4): p95 <= 50 ms for the daily page (100 papers) and the paper page with similar papers,
-<= 100 ms for a search page; (issue #22) <= 50 ms for a paper page with a 200-comment thread and for the
-author page of the most prolific author.
+<= 100 ms for a search page; (issue #22) <= 50 ms for a paper page with a 200-comment thread, for the
+author page of the most prolific author, and for a 20-member group's page and a daily page filtered to what
+the group picked (signed in as a member).
 """
 
 from __future__ import annotations
@@ -28,13 +29,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import machine, python, table, write_section  # noqa: E402
 from bench.speed import FULL, SEED, ensure_full, env, make_queries  # noqa: E402
-from paperfeed.store import accounts, authors, make_engine  # noqa: E402
+from paperfeed.store import accounts, authors, groups, make_engine, marks  # noqa: E402
 from paperfeed.store import discussions as talk  # noqa: E402
+from paperfeed.store.db import init_db  # noqa: E402
 from paperfeed.store.schema import papers  # noqa: E402
+from paperfeed.web.context import SESSION_COOKIE  # noqa: E402
 
 REQUESTS = int(os.environ.get("BENCH_WEB_REQUESTS", 200))
 WARMUP = 20
 THREAD = 200  # comments on one paper: 20 people, every other comment a reply
+MEMBERS = 20  # in the benchmark's group
 
 
 def start_server(
@@ -110,12 +114,16 @@ def pick_paths(engine) -> dict[str, list[str]]:
     with engine.connect() as conn:
         key, count = authors.most_prolific(conn)
         prolific = authors.profile(conn, key)["name"]
+    group_id = with_group(engine, rng, ids)
+    day = rng.choice(days)
     return {
         "static file (baseline)": ["/static/style.css"] * n,
         "daily page (100 papers)": [f"/papers/date/{rng.choice(days)}" for _ in range(n)],
         "paper page + 10 similar": [f"/papers/{rng.choice(ids)}" for _ in range(n)],
         f"paper page + {THREAD}-comment thread": [f"/papers/{discussed}"] * n,
         f"author page, most prolific ({count} papers)": ["/authors/" + quote(prolific, safe="")] * n,
+        f"group page ({MEMBERS} members, signed in)": [f"/groups/{group_id}"] * n,
+        "daily page, what my group picked (signed in)": [f"/papers/date/{day}?group={group_id}"] * n,
         "search page (hybrid)": ["/search?" + urlencode({"q": q}) for q in (queries * 2)[:n]],
         "search API (hybrid, JSON)": ["/api/search?" + urlencode({"q": q}) for q in (queries * 2)[:n]],
     }
@@ -127,11 +135,7 @@ def with_thread(engine, paper_id: str) -> str:
         have = talk.counts(conn, [paper_id]).get(paper_id, 0)
     if have >= THREAD:
         return paper_id
-    people = []
-    for n in range(20):
-        with engine.connect() as conn:
-            found = accounts.get_user(conn, f"bench-reader-{n}")
-        people.append(found or accounts.create_user(engine, f"bench-reader-{n}", "bench reader password"))
+    people = readers(engine)
     unlimited = talk.Limits(per_minute=10**6, per_hour=10**6)
     top = None
     for n in range(have, THREAD):
@@ -139,6 +143,37 @@ def with_thread(engine, paper_id: str) -> str:
         new = talk.post(engine, people[n % 20], paper_id, text, top if n % 2 else None, unlimited)
         top = new if n % 2 == 0 else top
     return paper_id
+
+
+def readers(engine, n: int = 20) -> list:
+    people = []
+    for k in range(n):
+        with engine.connect() as conn:
+            found = accounts.get_user(conn, f"bench-reader-{k}")
+        people.append(found or accounts.create_user(engine, f"bench-reader-{k}", "bench reader password"))
+    return people
+
+
+def with_group(engine, rng: random.Random, ids: list[str]) -> int:
+    """A lab of MEMBERS readers (made once): each upvoted 5 and saved 5 papers this week, 20 shared notes."""
+    people = readers(engine, MEMBERS)
+    with engine.connect() as conn:
+        mine = [g for g in groups.of_user(conn, people[0]) if g["name"] == "Bench lab"]
+    if mine:
+        return mine[0]["id"]
+    lab = groups.create(engine, people[0], "Bench lab", "Our **weekly** reading, $O(n)$ papers.")
+    link = groups.invite(engine, people[0], lab, uses=MEMBERS)
+    recent = sorted(ids)[-3000:]  # papers of the last listing days, so the filtered daily page has picks
+    for k, who in enumerate(people):
+        groups.join(engine, who, link)
+        for pid in rng.sample(recent, 5):
+            marks.set_upvote(engine, who, pid, True)
+        saved = rng.sample(recent, 5)
+        for pid in saved:
+            marks.save_paper(engine, who, pid, ["lab"])
+        marks.set_note(engine, who, saved[0], f"Note {k}: see **Table 2**; the bound $O(n)$ is tight.")
+        groups.share_note(engine, who, saved[0], lab)
+    return lab
 
 
 def pct(a: list[float], q: float) -> float:
@@ -149,17 +184,23 @@ def main() -> None:
     if "BENCH_FULL" not in os.environ:
         ensure_full()
     engine = make_engine(f"sqlite:///{FULL / 'paperfeed.db'}")
+    init_db(engine)  # a copy made by an older version gains the newer tables (the server would, later)
     paths = pick_paths(engine)
+    with engine.connect() as conn:
+        member = accounts.get_user(conn, "bench-reader-0")
+    session = accounts.start_session(engine, member)
     engine.dispose()
     port = 8765
     server = start_server(port)
     os.sched_setaffinity(0, {1 % os.cpu_count()})
     rows = []
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+        base = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=base, timeout=60) as client, httpx.Client(base_url=base, timeout=60) as member:
+            member.cookies.set(SESSION_COOKIE, session)
             base_wall = None
             for name, plist in paths.items():
-                wall, app = measure(client, plist)
+                wall, app = measure(member if "signed in" in name else client, plist)
                 base_wall = base_wall or pct(wall, 50)
                 rows.append(
                     [
@@ -185,12 +226,14 @@ after {WARMUP} warm-up requests. Round trip = what the client waited; app = the 
 Pages: a random listing day (first page: 100 papers, trending order), a random paper with its 10 similar papers,
 one paper with a {THREAD}-comment discussion (20 people; Markdown, TeX and mentions; half of them replies) and its
 10 similar papers, the author page of the corpus's most prolific author (first 50 papers, co-authors,
-categories), a search page for 2-6 words of a random title (hybrid, 20 results).
+categories), a {MEMBERS}-member group's page signed in as a member (the week's picks: each member upvoted 5 and
+saved 5 recent papers; {MEMBERS} shared notes; members' comments; activity), a random listing day filtered to what
+the group picked, a search page for 2-6 words of a random title (hybrid, 20 results).
 
 {table(["request", "n", "p50 ms", "p95 ms", "p99 ms", "app p50 ms", "app p95 ms", "p50 vs static"], rows)}
 
-Targets: p95 ≤ 50 ms for the daily and paper pages (with a {THREAD}-comment thread too) and the author page,
-≤ 100 ms for search (round trip).
+Targets: p95 ≤ 50 ms for the daily and paper pages (with a {THREAD}-comment thread too), the author page and
+the group pages, ≤ 100 ms for search (round trip).
 """
     write_section("web", body)
 

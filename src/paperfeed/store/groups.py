@@ -445,12 +445,22 @@ def picked_ids(conn: Connection, group_id: int, start: date | None = None, end: 
     return set(conn.execute(query).scalars())
 
 
-def activity(conn: Connection, group_id: int, since: datetime, limit: int = 50) -> list[dict]:
-    """What happened in the group, newest first: upvotes, saves, shared notes, comments by members, joins."""
+def activity(
+    conn: Connection,
+    group_id: int,
+    since: datetime,
+    limit: int = 50,
+    notes: list | None = None,
+    talk: list | None = None,
+) -> list[dict]:
+    """What happened in the group, newest first: upvotes, saves, shared notes, comments by members, joins.
+    `notes` and `talk`: the group's shared notes and members' comments since `since`, if already read."""
     e = events(group_id, since)
     rows = [dict(r) for r in conn.execute(select(e).order_by(e.c.at.desc()).limit(limit)).mappings()]
-    rows += [r | {"kind": "shared a note on"} for r in shared_notes(conn, group_id, since=since, limit=limit)]
-    rows += [r | {"kind": "commented on"} for r in member_comments(conn, group_id, since, limit)]
+    notes = shared_notes(conn, group_id, since=since, limit=limit) if notes is None else notes
+    notes = [n for n in notes if n["at"] >= since]
+    talk = member_comments(conn, group_id, since, limit) if talk is None else talk
+    rows += [r | {"kind": "shared a note on"} for r in notes] + [r | {"kind": "commented on"} for r in talk]
     joined = select(group_members.c.user_id, group_members.c.joined_at.label("at")).where(
         group_members.c.group_id == group_id, group_members.c.joined_at >= since
     )

@@ -25,6 +25,7 @@ Csrf = Annotated[str, Form()]
 Token = Annotated[str, Path(min_length=10, max_length=64, pattern=r"^[\w-]+$")]
 WEEK = timedelta(days=7)
 MONTH = timedelta(days=30)
+PICKS_SHOWN = 30  # the group's page: the most picked papers of the period (the API's ?days= reads the same)
 
 
 def group_url(group_id: int) -> str:
@@ -46,7 +47,9 @@ def contents(c: Context, group: dict, user: User, days: int = 7) -> dict:
     with c.engine.connect() as conn:
         day = q.latest_day(conn) or now.date()
         iso = day.isocalendar()
-        picks = groups.picks(conn, group["id"], now - timedelta(days=days))
+        picks = groups.picks(conn, group["id"], now - timedelta(days=days), PICKS_SHOWN)
+        notes = groups.shared_notes(conn, group["id"], limit=30)  # the newest, however old
+        talk = groups.member_comments(conn, group["id"], now - MONTH, 30)
         loaded = {p["id"]: p for p in present.load_visible(conn, [r["paper_id"] for r in picks], user)}
         picked = [loaded[r["paper_id"]] | {"picked_by": r["by"]} for r in picks if r["paper_id"] in loaded]
         return {
@@ -55,9 +58,9 @@ def contents(c: Context, group: dict, user: User, days: int = 7) -> dict:
             "days": days,
             "members": groups.members(conn, group["id"]),
             "collections": groups.group_collections(conn, group["id"]),
-            "notes": with_titles(conn, groups.shared_notes(conn, group["id"], limit=30)),
-            "talk": with_titles(conn, groups.member_comments(conn, group["id"], now - MONTH, 30)),
-            "activity": groups.activity(conn, group["id"], now - MONTH),
+            "notes": with_titles(conn, notes),
+            "talk": with_titles(conn, talk),
+            "activity": groups.activity(conn, group["id"], now - MONTH, 50, notes, talk),
             "invites": groups.invites(conn, group["id"]) if group["role"] == "owner" else [],
             "removed": groups.banned(conn, group["id"]) if group["role"] == "owner" else [],
             "week_key": f"{iso.year}-W{iso.week:02d}",
