@@ -196,3 +196,9 @@ def test_the_api_lists_joins_and_reads_a_group(client, other, app, sample_papers
     assert [p["paper"]["id"] for p in info["picks"]] == [a] and info["picks"][0]["pickedBy"] == ["alice"]
     assert other.get("/api/groups/99999", headers=bob).status_code == 404
     assert _third(app).get(f"/api/groups/{gid}").status_code == 401
+    made = other.post("/api/groups", json={"name": "Bob's <b>club</b>"}, headers=bob)
+    assert (
+        made.status_code == 201 and other.get(f"/api/groups/{made.json()['id']}", headers=bob).json()["role"] == "owner"
+    )
+    nameless = other.post("/api/groups", json={"name": ""}, headers=bob)
+    assert nameless.status_code == 422 and nameless.json()["detail"][0]["loc"] == ["body", "name"]

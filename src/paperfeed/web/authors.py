@@ -143,13 +143,19 @@ def follow_form(
     c, user = signed_in(request, csrf_token)
     if user is None:
         return to(f"/login?next={quote(author_url(name))}")
-    # Stopping needs no page: an author whose papers were all hidden since can still be unfollowed.
-    shown = found(c, name)["name"] if action == "follow" else name
+    shown = set_follow(c, user, name, action == "follow")
+    return to("/authors" if next == "following" else author_url(shown))
+
+
+def set_follow(c: Context, user, name: str, on: bool) -> str:
+    """Follow or stop following; the name as shown. Stopping needs no page: an author whose papers were all
+    hidden since can still be unfollowed."""
+    shown = found(c, name)["name"] if on else name
     try:
-        authors.follow(c.engine, user, shown, action == "follow")
+        authors.follow(c.engine, user, shown, on)
     except AccountError as exc:
         raise HTTPException(422, str(exc)) from exc
-    return to("/authors" if next == "following" else author_url(shown))
+    return shown
 
 
 @router.get("/feeds/author.xml")
@@ -202,12 +208,7 @@ def unfollow_json(request: Request, name: str):
 def _follow(request: Request, name: str, on: bool) -> dict:
     c = ctx(request)
     user = need_user(c, request, write=True)
-    shown = found(c, name)["name"] if on else name  # stopping needs no page (see follow_form)
-    try:
-        authors.follow(c.engine, user, shown, on)
-    except AccountError as exc:
-        raise HTTPException(422, str(exc)) from exc
-    return {"name": shown, "following": on}
+    return {"name": set_follow(c, user, name, on), "following": on}
 
 
 @api.get("/following", summary="The authors you follow")

@@ -258,6 +258,11 @@ def share_note_form(
 
 
 # -- JSON ---------------------------------------------------------------------------------------------------
+class NewGroup(BaseModel):
+    name: str = Field(min_length=1, max_length=groups.MAX_NAME)
+    description: str = Field("", max_length=groups.MAX_DESCRIPTION, description="Markdown")
+
+
 class Invite(BaseModel):
     token: str = Field(min_length=10, max_length=64, pattern=r"^[\w-]+$", description="the last part of the link")
 
@@ -301,6 +306,17 @@ def group_json(request: Request, group_id: GroupId, days: Annotated[int, Query(g
             for a in found["activity"]
         ],
     }
+
+
+@api.post("/groups", summary="Start a group (you are its owner)", status_code=201)
+def create_json(request: Request, new: NewGroup):
+    c = ctx(request)
+    user = need_user(c, request, write=True)
+    try:
+        group_id = groups.create(c.engine, user, new.name, new.description)
+    except AccountError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    return {"id": group_id, "url": c.settings.base_url.rstrip("/") + group_url(group_id)}
 
 
 @api.post("/groups/join", summary="Join a group with an invite link's token")
