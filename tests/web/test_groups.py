@@ -100,6 +100,8 @@ def test_nobody_outside_the_group_sees_any_of_it(client, other, app, sample_pape
         secret = conn.execute(select(collections.c.secret).where(collections.c.id == cid)).scalar_one()
     page = client.get(f"/groups/{gid}").text
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
+    collection_page = client.get(f"/collections/{cid}").text
+    assert "for the members of Secret &lt;script&gt;" in collection_page and "/feeds/collection/" not in collection_page
 
     register(other, "mallory")
     token = {"Authorization": f"Bearer {api_token(other)}"}

@@ -21,6 +21,7 @@ from paperfeed.store.schema import (
     collection_entries,
     collections,
     group_members,
+    groups,
     hidden_papers,
     library,
     library_tags,
@@ -96,7 +97,11 @@ def of_tag(conn: Connection, user: User, tag: str) -> dict | None:
 def readable(conn: Connection, collection_id: int | None, secret: str | None, viewer: User | None) -> dict | None:
     """The collection, if `viewer` may read it: by id when public or theirs, by secret link when not private
     (or theirs). None otherwise: the caller answers 404 either way, so a private one's existence is not told."""
-    query = select(collections, users.c.username.label("owner")).join(users, users.c.id == collections.c.user_id)
+    query = (
+        select(collections, users.c.username.label("owner"), groups.c.name.label("group_name"))
+        .join(users, users.c.id == collections.c.user_id)
+        .outerjoin(groups, groups.c.id == collections.c.group_id)
+    )
     if secret is not None:
         query = query.where(collections.c.secret == secret)
     else:
