@@ -204,3 +204,26 @@ def test_the_api_lists_joins_and_reads_a_group(client, other, app, sample_papers
     )
     nameless = other.post("/api/groups", json={"name": ""}, headers=bob)
     assert nameless.status_code == 422 and nameless.json()["detail"][0]["loc"] == ["body", "name"]
+
+
+def test_a_members_feed_of_the_picks_stops_when_they_leave(client, other, app, sample_papers):
+    import xml.etree.ElementTree as ET
+
+    (a,) = ids_of(sample_papers, 1, 90)
+    register(client, "alice")
+    gid = start_group(client, "Feed lab")
+    register(other, "bob")
+    join(other, invite(client, gid))
+    post(client, f"/papers/{a}/upvote", {}, f"/papers/{a}")
+    bob_feed = f"/feeds/group/{api_token(other, kind='feed')}.xml?group={gid}"
+    feed = ET.fromstring(_third(app).get(bob_feed).content)  # a feed reader: no session
+    assert feed.findtext("./channel/title") == "Feed lab: picked this week"
+    assert [i.findtext("link").rsplit("/", 1)[1] for i in feed.findall("./channel/item")] == [a]
+    carol = _third(app)
+    register(carol, "carol")
+    assert _third(app).get(f"/feeds/group/{api_token(carol, kind='feed')}.xml?group={gid}").status_code == 404
+    assert _third(app).get(f"/feeds/group/nonsense.xml?group={gid}").status_code == 404
+    opml = post(other, "/feeds/opml", {}, "/settings").text
+    assert "Picked in Feed lab" in opml and f"group={gid}" in opml
+    assert post(other, f"/groups/{gid}/leave", {}, f"/groups/{gid}").status_code == 303
+    assert _third(app).get(bob_feed).status_code == 404

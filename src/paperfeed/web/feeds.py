@@ -17,7 +17,7 @@ from paperfeed.digest import subscriptions as subs
 from paperfeed.models import clean_text
 from paperfeed.rank import foryou, trending
 from paperfeed.search.query import QueryError
-from paperfeed.store import accounts, marks, taste
+from paperfeed.store import accounts, groups, marks, taste
 from paperfeed.store import queries as q
 from paperfeed.tex import text_macros
 from paperfeed.web import present
@@ -154,8 +154,9 @@ def for_you_feed(request: Request, token: str, format: Format = "rss"):
 @router.post("/opml")
 def opml(request: Request, csrf_token: Annotated[str, Form()] = ""):
     """Every feed the user has, in one OPML file for a feed reader: daily, trending, the digest's categories and
-    saved searches, the library (all and each tag) and For you. The private ones need a feed token: a new one,
-    named "OPML export", is made for this file (revocable on /settings like any other)."""
+    saved searches, the library (all and each tag), For you and each of their groups' picks. The private ones
+    need a feed token: a new one, named "OPML export", is made for this file (revocable on /settings like any
+    other)."""
     c = ctx(request)
     c.check_csrf(request, csrf_token)
     user = c.require_user(request)
@@ -164,6 +165,7 @@ def opml(request: Request, csrf_token: Annotated[str, Form()] = ""):
     sub = subs.get(c.engine, user.id)
     with c.engine.connect() as conn:
         tags = [t for t, _ in marks.all_tags(conn, user)]
+        mine = groups.of_user(conn, user)
     public = [("Daily papers", "/feeds/daily.xml"), ("Trending papers", "/feeds/trending.xml")]
     public += (
         [(f"Daily papers in {cat}", f"/feeds/daily.xml?{urlencode({'category': cat})}") for cat in sub.categories]
@@ -176,6 +178,7 @@ def opml(request: Request, csrf_token: Annotated[str, Form()] = ""):
     ]
     private = [("For you", f"/feeds/foryou/{token}.xml"), ("Library", f"/feeds/library/{token}.xml")]
     private += [(f"Library: {t}", f"/feeds/library/{token}.xml?{urlencode({'tag': t})}") for t in tags]
+    private += [(f"Picked in {g['name']}", f"/feeds/group/{token}.xml?group={g['id']}") for g in mine]
     body = opml_document(
         f"paperfeed feeds for {user.username}", base, [("paperfeed", public), ("Private (feed token)", private)]
     )

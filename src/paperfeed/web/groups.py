@@ -10,12 +10,13 @@ from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from paperfeed.clock import utcnow
-from paperfeed.store import groups
+from paperfeed.store import accounts, groups
 from paperfeed.store import queries as q
 from paperfeed.store.accounts import AccountError, User
 from paperfeed.web import present
 from paperfeed.web.common import ctx, login_first, need_user, signed_in, to, visible
 from paperfeed.web.context import Context
+from paperfeed.web.feeds import Format, feed_response
 
 router = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api", tags=["groups"])
@@ -255,6 +256,20 @@ def share_note_form(
     except AccountError as exc:
         raise HTTPException(422, str(exc)) from exc
     return to(f"/papers/{paper['id']}#note")
+
+
+# -- a member's feed of the group's picks --------------------------------------------------------------------
+@router.get("/feeds/group/{token}.xml")
+def picks_feed(request: Request, token: str, group: Annotated[int, Query(ge=1, le=2**31 - 1)], format: Format = "rss"):
+    """The group's picks of the last 7 days, read with a member's (revocable) feed token: a feed reader cannot
+    sign in. The membership is checked on every read, so a member who leaves or is removed stops getting it."""
+    c = ctx(request)
+    user = accounts.token_user(c.engine, token[:100], "feed")
+    found = load(c, group, user)  # 404 for an unknown token as for a non-member
+    with c.engine.connect() as conn:
+        picks = groups.picks(conn, group, utcnow() - WEEK, PICKS_SHOWN)
+        papers = present.load_visible(conn, [r["paper_id"] for r in picks], None)
+    return feed_response(request, f"{found['name']}: picked this week", group_url(group), papers, format)
 
 
 # -- JSON ---------------------------------------------------------------------------------------------------
