@@ -608,6 +608,10 @@ def test_a_group_started_joined_and_read_in_the_browser(browser, server, sample_
     owner.goto(server + f"/papers/date/{day}?sort=new")
     owner.click("nav.groups a:text('Robot lab')")
     expect(owner.locator("ol.papers > li.paper")).to_have_count(1)
+    member.goto(group_url)
+    expect(member.locator(".shared-notes em")).to_have_text("the")
+    assert member.evaluate("() => document.documentElement.scrollWidth") <= 390
+    shot(member, "group-phone.png")
     owner_ctx.close()
     member_ctx.close()
 
