@@ -170,7 +170,11 @@ def test_a_deleted_account_hands_its_groups_over(engine):
     groups.create(engine, ada, "Solo")
     groups.join(engine, bob, groups.invite(engine, ada, lab))
     groups.join(engine, cy, groups.invite(engine, ada, lab))
+    left_behind = groups.invite(engine, ada, lab)
     delete_user(engine, ada)
+    dee = create_user(engine, "dee", PASSWORD)
+    with pytest.raises(AccountError, match="revoked"):
+        groups.join(engine, dee, left_behind)  # her links went with her
     with engine.connect() as conn:
         assert [(m["username"], m["role"]) for m in groups.members(conn, lab)] == [
             ("user1", "owner"),

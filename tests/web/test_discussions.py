@@ -315,5 +315,18 @@ def test_a_long_thread_comes_in_pages_and_a_link_finds_its_comment(client, app, 
     api = client.get(f"/api/papers/{pid}/comments?page=2").json()
     assert (api["page"], api["pages"], len(api["comments"])) == (2, 3, 100)
     assert api["comments"][0]["url"].endswith(f"/papers/{pid}?c={ids[100]}#c-{ids[100]}")
+    assert client.get(f"/api/papers/{pid}/comments?page=4").json()["comments"] == []  # past the end: nothing
+    assert client.get(f"/papers/{pid}?c=²").status_code == 422
+    talk.post(engine, alice, pid, "a late reply in the first thread", ids[0], limits)
     feed = ET.fromstring(client.get(f"/feeds/comments.xml?paper={pid}").content)
-    assert len(feed.findall("./channel/item")) == 50
+    texts = " ".join(i.findtext("description") or "" for i in feed.findall("./channel/item"))
+    assert len(feed.findall("./channel/item")) > 50 and "a late reply in the first thread" in texts
+
+    # A refused reply in a thread on page 1: the answer is page 1, with the draft in the reply form.
+    refused = write(client, pid, "x" * 10_001, reply_to=ids[0])
+    assert refused.status_code == 422 and "x" * 10_001 in refused.text and f'id="c-{ids[0]}"' in refused.text
+
+    # Deleted comments without replies are on no page: deleting the only one on the last page leaves 2 pages.
+    for cid in ids[200:]:
+        talk.remove(engine, alice, cid)
+    assert shown(client.get(f"/papers/{pid}").text) == ids[100:200]

@@ -20,10 +20,11 @@ from sqlalchemy.exc import IntegrityError
 from zxcvbn import zxcvbn
 
 from paperfeed.clock import utcnow
-from paperfeed.store.db import insert_ignore
+from paperfeed.store.db import group_lock, insert_ignore
 from paperfeed.store.schema import (
     api_tokens,
     collections,
+    group_invites,
     group_members,
     groups,
     harvest_state,
@@ -219,10 +220,14 @@ def delete_user(engine: Engine, user: User) -> None:
 def hand_over_groups(conn: Connection, user_id: int) -> None:
     """Before an account goes: a group it alone owns passes to its longest-standing other member, and a group it
     alone is in goes too (its collections become private), so no group is left without an owner."""
+    # The links they made stop with them (a link does not say who may use it, only who made it).
+    made = (group_invites.c.created_by == user_id) & group_invites.c.revoked_at.is_(None)
+    conn.execute(update(group_invites).where(made).values(revoked_at=utcnow()))
     theirs = conn.execute(
         select(group_members.c.group_id).where(group_members.c.user_id == user_id, group_members.c.role == "owner")
     ).scalars()
-    for group_id in list(theirs):
+    for group_id in sorted(theirs):
+        group_lock(conn, group_id)  # another owner leaving at the same time waits (in id order: no deadlock)
         others = conn.execute(
             select(group_members.c.user_id, group_members.c.role)
             .where(group_members.c.group_id == group_id, group_members.c.user_id != user_id)

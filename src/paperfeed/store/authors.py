@@ -96,10 +96,10 @@ def frequent_coauthors(conn: Connection, key: str, mine, n: int) -> list[tuple[s
         .limit(n)
     ).all()
     forms = conn.execute(
-        select(paper_authors.c.key, paper_authors.c.name, func.count())
+        select(paper_authors.c.key, paper_authors.c.name, together)
         .where(on_mine, paper_authors.c.key.in_([k for k, _ in top]))
         .group_by(paper_authors.c.key, paper_authors.c.name)
-        .order_by(paper_authors.c.key, func.count().desc(), paper_authors.c.name)
+        .order_by(paper_authors.c.key, together.desc(), paper_authors.c.name)
     ).all()
     names: dict[str, str] = {}
     for k, name, _ in forms:

@@ -85,6 +85,18 @@ def insert_under_caps(conn: Connection, table: Table, row: dict, caps: list[tupl
     return None if found is None else found[0]
 
 
+GROUP_LOCK = 0x67727570 << 20  # advisory lock keys of one group's membership, one per group (PostgreSQL)
+
+
+def group_lock(conn: Connection, group_id: int) -> None:
+    """On PostgreSQL, changes to one group's members wait for each other until the transaction ends (counted in
+    one statement alone, two owners leaving at once could each see the other and leave no owner)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy import func, select
+
+        conn.execute(select(func.pg_advisory_xact_lock(GROUP_LOCK + group_id)))
+
+
 def upsert(conn: Connection, table: Table, row: dict, key: list[str]) -> None:
     """INSERT row, or UPDATE the one with the same `key` columns, in one statement (no check-then-write)."""
     query = _dialect_insert(conn, table).values(row)

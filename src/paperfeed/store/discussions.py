@@ -284,17 +284,19 @@ class ThreadPage:
 
 
 def thread_page(
-    conn: Connection, paper_id: str, viewer: User | None, size: int, page: int | None = None, around: int | None = None
+    conn: Connection,
+    paper_id: str,
+    viewer: User | None,
+    size: int,
+    page: int | None = None,
+    around: int | None = None,
+    clamp: bool = True,
 ) -> ThreadPage:
     """One page of `size` top-level comments (with all their replies), oldest first. Without a page: the one
-    holding comment `around` (a link to a comment), else the last page, where new comments land."""
-    tops = list(
-        conn.execute(
-            select(comments.c.id)
-            .where(comments.c.paper_id == paper_id, comments.c.parent_id.is_(None))
-            .order_by(comments.c.created_at, comments.c.id)
-        ).scalars()
-    )
+    holding comment `around` (a link to a comment), else the last page, where new comments land. A page past
+    the last: the last one (`clamp`), or none. Counted as shown: a deleted or hidden comment without replies is
+    on no page (it is not shown)."""
+    tops = list(conn.execute(shown_tops(paper_id, bool(viewer and viewer.is_admin))).scalars())
     pages = max(1, -(-len(tops) // size))
     if page is None and around is not None:
         top = conn.execute(
@@ -303,7 +305,9 @@ def thread_page(
             )
         ).scalar()
         page = tops.index(top) // size + 1 if top in tops else None
-    page = min(page or pages, pages)
+    page = page or pages
+    if page > pages and clamp:
+        page = pages
     chosen = tops[(page - 1) * size : page * size]
     if not chosen:
         return ThreadPage([], page, pages, len(tops))
@@ -311,15 +315,33 @@ def thread_page(
     return ThreadPage(thread(conn, paper_id, viewer, only), page, pages, len(tops))
 
 
-def latest_threads(conn: Connection, paper_id: str, viewer: User | None, n: int) -> list[dict]:
-    """The `n` newest top-level comments with their replies (a thread's feed)."""
-    newest = (
+def shown_tops(paper_id: str, admin: bool):
+    """The paper's top-level comments a reader sees, oldest first: those still readable (hidden ones too, for
+    admins) and those with replies (shown as "[deleted]" above them)."""
+    replies = comments.alias("replies")
+    answered = select(replies.c.id).where(replies.c.parent_id == comments.c.id).exists()
+    readable = comments.c.deleted_at.is_(None) & (literal(admin) | comments.c.hidden_at.is_(None))
+    return (
         select(comments.c.id)
+        .where(comments.c.paper_id == paper_id, comments.c.parent_id.is_(None), readable | answered)
+        .order_by(comments.c.created_at, comments.c.id)
+    )
+
+
+def latest_threads(conn: Connection, paper_id: str, viewer: User | None, n: int) -> list[dict]:
+    """The `n` threads with the latest activity (a new top-level comment or a new reply), with their replies:
+    a thread's feed, where a new reply in an old thread must show too."""
+    replies = comments.alias("replies")
+    latest = func.max(func.coalesce(replies.c.created_at, comments.c.created_at))
+    active = (
+        select(comments.c.id)
+        .select_from(comments.outerjoin(replies, replies.c.parent_id == comments.c.id))
         .where(comments.c.paper_id == paper_id, comments.c.parent_id.is_(None))
-        .order_by(comments.c.created_at.desc(), comments.c.id.desc())
+        .group_by(comments.c.id)
+        .order_by(latest.desc(), comments.c.id.desc())
         .limit(n)
     )
-    chosen = list(conn.execute(newest).scalars())
+    chosen = list(conn.execute(active).scalars())
     return thread(conn, paper_id, viewer, comments.c.id.in_(chosen) | comments.c.parent_id.in_(chosen))
 
 

@@ -17,8 +17,9 @@ from sqlalchemy import Connection, Engine, and_, delete, func, literal, select, 
 
 from paperfeed import markup
 from paperfeed.clock import utcnow
+from paperfeed.models import clean_text
 from paperfeed.store.accounts import AccountError, User, digest
-from paperfeed.store.db import insert_ignore, insert_under_cap
+from paperfeed.store.db import group_lock, insert_ignore, insert_under_cap
 from paperfeed.store.schema import (
     collections,
     comments,
@@ -42,7 +43,6 @@ MAX_LIVE_INVITES = 20
 INVITE_DAYS = (1, 90)
 INVITE_USES = (1, 500)
 ROLES = ("owner", "member")
-GROUP_LOCK = 0x67727570 << 20  # advisory lock keys of a group's member cap, one per group (PostgreSQL)
 
 
 class NotFound(AccountError):
@@ -50,7 +50,7 @@ class NotFound(AccountError):
 
 
 def check(name: str, description: str) -> tuple[str, str]:
-    name = " ".join(name.split())
+    name = " ".join(clean_text(name).split())  # control characters out: a name goes into feeds and OPML
     if not name:
         raise AccountError("give the group a name")
     if len(name) > MAX_NAME:
@@ -180,7 +180,7 @@ def set_role(engine: Engine, user: User, group_id: int, member_id: int, role: st
         raise AccountError(f"a role is owner or member, not {role[:20]!r}")
     with engine.begin() as conn:
         need_owner(conn, group_id, user)
-        one_at_a_time(conn, group_id)
+        group_lock(conn, group_id)
         which = and_(group_members.c.group_id == group_id, group_members.c.user_id == member_id)
         if role == "member":
             which = and_(which, more_owners(group_id))
@@ -188,13 +188,6 @@ def set_role(engine: Engine, user: User, group_id: int, member_id: int, role: st
             raise AccountError("a group keeps at least one owner" if role == "member" else "not a member")
         if role == "member":
             revoke_made_by(conn, group_id, member_id)
-
-
-def one_at_a_time(conn: Connection, group_id: int) -> None:
-    """On PostgreSQL, changes to one group's members wait for each other: counted in the statement alone, two
-    owners leaving at once could each see the other and leave the group with no owner."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(select(func.pg_advisory_xact_lock(GROUP_LOCK + group_id)))
 
 
 def revoke_made_by(conn: Connection, group_id: int, user_id: int) -> None:
@@ -222,7 +215,7 @@ def leave(engine: Engine, user: User, group_id: int, member_id: int | None = Non
         mine = need_member(conn, group_id, user)
         if member_id != user.id and mine["role"] != "owner":
             raise AccountError("only an owner of the group can remove a member")
-        one_at_a_time(conn, group_id)
+        group_lock(conn, group_id)
         which = and_(group_members.c.group_id == group_id, group_members.c.user_id == member_id)
         if conn.execute(select(group_members.c.user_id).where(which)).first() is None:
             raise AccountError("not a member of the group")
@@ -353,7 +346,7 @@ def join(engine: Engine, user: User, token: str) -> int:
         invite_id, group_id = invite_row
         if membership(conn, group_id, user) is not None:
             return group_id
-        one_at_a_time(conn, group_id)  # joins at once count one after the other against the cap
+        group_lock(conn, group_id)  # joins at once count one after the other against the cap
         removed = and_(group_bans.c.group_id == group_id, group_bans.c.user_id == user.id)
         if conn.execute(select(group_bans.c.user_id).where(removed)).first() is not None:
             raise AccountError("an owner removed you from this group; ask them to let you back in")

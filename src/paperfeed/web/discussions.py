@@ -249,7 +249,7 @@ def comments_json(
     user = c.api_user(request)
     paper = visible(c, paper_id, user)
     with c.engine.connect() as conn:
-        found = talk.thread_page(conn, paper["id"], user, API_THREADS, page)
+        found = talk.thread_page(conn, paper["id"], user, API_THREADS, page, clamp=False)  # past the end: []
     base = c.settings.base_url.rstrip("/")
     listed = [comment_json(x, base) for x in found.threads]
     return {"id": paper["id"], "numComments": paper["discussion"], "page": found.page, "pages": found.pages} | {

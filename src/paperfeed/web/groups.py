@@ -329,8 +329,8 @@ def create_json(request: Request, new: NewGroup):
     user = need_user(c, request, write=True)
     try:
         group_id = groups.create(c.engine, user, new.name, new.description)
-    except AccountError as exc:
-        raise HTTPException(422, str(exc)) from exc
+    except AccountError as exc:  # shaped like FastAPI's own validation errors
+        raise HTTPException(422, [{"loc": ["body", "name"], "msg": str(exc), "type": "value_error"}]) from exc
     return {"id": group_id, "url": c.settings.base_url.rstrip("/") + group_url(group_id)}
 
 

@@ -49,8 +49,11 @@ def render_paper(c: Context, request: Request, paper: dict, status: int = 200, *
     similar = c.search.similar(paper["id"], 10) or []
     with c.engine.connect() as conn:
         near = present.load_visible(conn, [h.id for h in similar], user)
-        where = thread_place(request)
-        talk = discussions.thread_page(conn, paper["id"], user, THREAD_PAGE, *where)
+        page, around = thread_place(request)
+        form = extra.get("form") or {}
+        # A refused reply or edit: the page that holds the comment, so its form and draft are there.
+        around = around or form.get("reply_to") or form.get("editing")
+        talk = discussions.thread_page(conn, paper["id"], user, THREAD_PAGE, page, around if page is None else None)
         held = collections.holding(conn, paper["id"])
         mine = groups.of_user(conn, user)
         notes = groups.shared_notes(conn, viewer=user, paper_id=paper["id"]) if mine else []
@@ -68,7 +71,7 @@ def thread_place(request: Request) -> tuple[int | None, int | None]:
     found = []
     for name in ("comments", "c"):
         value = request.query_params.get(name, "")
-        if value and not (value.isdigit() and 0 < int(value) < 2**31):
+        if value and not (re.fullmatch(r"[0-9]{1,10}", value) and 0 < int(value) < 2**31):
             raise HTTPException(422, f"{name}: a whole number from 1, not {value[:20]!r}")
         found.append(int(value) if value else None)
     return found[0], found[1]
