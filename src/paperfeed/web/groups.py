@@ -74,12 +74,13 @@ def with_titles(conn, rows: list[dict]) -> list[dict]:
     return [r | {"title": papers[r["paper_id"]]["title"]} for r in rows if r["paper_id"] in papers]
 
 
-def page(request: Request, group_id: int, status: int = 200, **extra):
+def page(request: Request, group_id: int, status: int = 200, days: int = 7, **extra):
+    """The group's page for a member (a form's answer: `extra` holds its error or the new invite link)."""
     c = ctx(request)
     user = c.user(request)
     if user is None:
         return login_first(request)
-    values = contents(c, load(c, group_id, user), user) | extra
+    values = contents(c, load(c, group_id, user), user, days) | extra
     return c.render(request, "group.html", status, **values)
 
 
@@ -123,11 +124,7 @@ def create_form(
 
 @router.get("/groups/{group_id:int}")
 def group_page(request: Request, group_id: GroupId, days: Annotated[int, Query(ge=1, le=90)] = 7):
-    c = ctx(request)
-    user = c.user(request)
-    if user is None:
-        return login_first(request)
-    return c.render(request, "group.html", **contents(c, load(c, group_id, user), user, days))
+    return page(request, group_id, days=days)
 
 
 @router.post("/groups/{group_id:int}/edit")
