@@ -116,8 +116,8 @@ def rss_mb() -> float:
 
 
 def fit_tastes(engine, search: SearchService, uids: list[int], day: list[str]) -> float:
-    """Each distinct taste's model fitted (its first ranking), timed per taste; then copied to the users who
-    hold the same taste (same likes, same times: the same key)."""
+    """Each distinct taste's models fitted (its first ranking), timed per taste; then copied to the users who
+    hold the same taste (same likes, same times: the same keys: their own model and the embedding term's)."""
     from sqlalchemy import select
 
     from paperfeed.store.schema import taste_models
@@ -129,8 +129,15 @@ def fit_tastes(engine, search: SearchService, uids: list[int], day: list[str]) -
         foryou.for_you(engine, search, uid, day)
     per_taste = (time.perf_counter() - start) / max(TASTES - 1, 1)
     with engine.begin() as conn:
-        fitted = {r.user_id: r for r in conn.execute(select(taste_models))}
-        copies = [{**fitted[uids[k % TASTES]]._asdict(), "user_id": uid} for k, uid in enumerate(uids) if k >= TASTES]
+        fitted: dict[int, list] = {}  # a user's models: their own (view "") and the embedding term's
+        for row in conn.execute(select(taste_models)):
+            fitted.setdefault(row.user_id, []).append(row)
+        copies = [
+            {**row._asdict(), "user_id": uid}
+            for k, uid in enumerate(uids)
+            if k >= TASTES
+            for row in fitted[uids[k % TASTES]]
+        ]
         if copies:
             conn.execute(taste_models.insert(), copies)
     return per_taste

@@ -134,6 +134,33 @@ def test_the_model_is_fitted_once_per_taste_and_stored(service, sample_papers, m
     assert len(fits) == 2
 
 
+def test_the_embedding_term_is_fitted_once_per_taste_not_per_day(service, sample_papers, monkeypatch):
+    """The embedding term's weights are stored too: the next day, or another process, reads them; a paper
+    opened (which the embedding term reads, the user's own model does not) refits it once."""
+    from datetime import timedelta
+
+    from paperfeed.clock import utcnow
+    from paperfeed.rank import recommend
+
+    engine = service.engine
+    user = accounts.create_user(engine, "ada", "correct horse battery")
+    vision = [p.id for p in sample_papers if "cs.CV" in p.categories and p.listed_date != DAY]
+    marks.set_upvote(engine, user, vision[0], True)
+    fits = []
+    real = recommend.ours_fit
+    monkeypatch.setattr(recommend, "ours_fit", lambda *a, **k: fits.append(1) or real(*a, **k))
+    ids = day_ids(engine)
+    today = foryou.for_you(engine, service, user.id, ids)
+    foryou.RANKINGS.clear()
+    tomorrow = foryou.for_you(engine, service, user.id, ids, now=utcnow() + timedelta(days=1))
+    assert len(fits) == 1 and [p.id for p in today.picks] == [p.id for p in tomorrow.picks]
+    taste.mark_seen(engine, user.id, [vision[2]], "opened")
+    foryou.for_you(engine, service, user.id, ids)
+    foryou.RANKINGS.clear()
+    foryou.for_you(engine, service, user.id, ids)
+    assert len(fits) == 2
+
+
 def test_neither_the_days_papers_nor_the_likes_are_ever_negatives(service, sample_papers, monkeypatch):
     from paperfeed.rank import model
 

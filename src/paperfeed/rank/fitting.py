@@ -1,5 +1,7 @@
-"""The user's own model (rank/model.py) for For you: stored per taste and fitted only when what it reads changes,
-under a per-user budget and one fit at a time per process, against negatives drawn with the vocabulary."""
+"""The user's models for For you, each stored per taste and fitted only when what it reads changes, not per day:
+- their own model (rank/model.py), under a per-user budget and one fit at a time per process, against
+  negatives drawn with the vocabulary;
+- the embedding term (Scholar Inbox's logistic regression, rank/recommend.py), stored as its weights."""
 
 from __future__ import annotations
 
@@ -10,9 +12,11 @@ from datetime import datetime
 from time import monotonic
 from typing import TYPE_CHECKING
 
+import numpy as np
 from sqlalchemy import Engine
 
 from paperfeed.rank import model, terms
+from paperfeed.rank import recommend as rec
 from paperfeed.search.service import SearchService
 from paperfeed.store import taste as store_taste
 
@@ -21,6 +25,9 @@ if TYPE_CHECKING:
     from paperfeed.rank.likes import Likes
 
 FITS_PER_MINUTE = 6  # model fits a user may cause a minute (each 2-3 s of a core on a large store)
+EMBED_NEGATIVES = 300  # random indexed papers the embedding term learns against (a fixed draw per user)
+EMBED_VERSION = 1  # part of every stored embedding term's key: a change of its fitting refits them all
+EMBED_VIEW = "~"  # the embedding term's models are stored under this view (no tag holds a "~")
 
 
 def taste_model(
@@ -37,8 +44,7 @@ def taste_model(
     change of what the model reads, not per day or per view). A user changing their taste faster than
     FITS_PER_MINUTE times a minute gets their last stored model until the minute is over; one fit runs at a
     time in a process, so no user can keep both cores busy for everyone."""
-    ids = negative_ids(engine, vocabulary, cands)
-    pool_key = model.pool_key(vocabulary.key, ids)
+    ids, pool_key = cands.negatives(vocabulary, lambda: negative_ids(engine, vocabulary, cands))
     key = hashlib.sha256(f"{model_input(profile)} {pool_key} {model.VERSION}".encode()).hexdigest()[:32]
     found = stored_model(engine, user_id, profile.interest, key)
     if found is not None:
@@ -137,3 +143,26 @@ def read_pool(engine: Engine, vocabulary: terms.Terms, ids: list[str], key: str)
     kept = [pid for pid in ids if pid in found]
     fields = [found[pid] for pid in kept]
     return model.Pool(kept, fields, vocabulary.transform([f.text for f in fields]), key)
+
+
+def embedding_model(search: SearchService, engine: Engine, user_id: int, profile: Profile, likes: Likes):
+    """The embedding term's weights (coef, intercept) for this taste: the stored ones, or fitted now and stored.
+    Its key is everything it reads: the likes, imports, papers opened and "not interested" marks, and which of
+    them are indexed yet, so a new signal (or a like's paper newly embedded) refits it once, and a new day or a
+    new index generation does not. As the user's own model, its likes decay as of the day it was fitted."""
+    dim = likes.vectors.shape[1]
+    found, dislikes = search.vectors(profile.dislikes)
+    indexed = np.packbits(likes.vectors.any(axis=1)).tobytes().hex()
+    parts = (profile.likes, profile.imported.matched, profile.imported.titles, profile.opened, profile.interest)
+    parts += (found, indexed, dim, EMBED_NEGATIVES, EMBED_VERSION)
+    key = hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+    view = EMBED_VIEW + profile.interest[:63]
+    blob = store_taste.load_model(engine, user_id, view, key)
+    if blob is not None and len(blob) == (dim + 1) * 8:
+        weights = np.frombuffer(blob, dtype=np.float64)
+        return weights[:-1], float(weights[-1])
+    dislikes = dislikes if len(dislikes) else np.zeros((0, dim), dtype=np.float32)
+    randoms = search.random_vectors(EMBED_NEGATIVES, seed=user_id)
+    coef, intercept = rec.ours_fit(likes.vectors, likes.ages, dislikes, randoms, likes.strength)
+    store_taste.save_model(engine, user_id, view, key, np.r_[coef, intercept].astype(np.float64).tobytes())
+    return coef, intercept

@@ -28,13 +28,12 @@ from paperfeed.clock import utcnow
 from paperfeed.models import author_key
 from paperfeed.rank import model, terms
 from paperfeed.rank import recommend as rec
-from paperfeed.rank.fitting import taste_model
+from paperfeed.rank.fitting import embedding_model, taste_model
 from paperfeed.rank.likes import Likes, like_matrix, paper_rows, search_dim, with_zeros  # noqa: F401
 from paperfeed.search.service import SearchService
 from paperfeed.store import authors
 from paperfeed.store import taste as store_taste
 
-RANDOM_NEGATIVES = 300
 BOOST = 1.0  # scores are z-scores over the day: a boost phrase lifts a paper by one standard deviation
 CATEGORY_BONUS = 0.2  # cold start: a paper in a chosen category, on top of its closeness to the keywords
 CACHE_SIZE = 2048  # rankings kept, and at most CACHE_PICKS papers in them all (a pick is ~0.3 kB: ~100 MB)
@@ -83,10 +82,31 @@ class Candidates:
     fields: list[store_taste.Fields] = field(default_factory=list)
     _words: tuple | None = None
     _layout: model.Layout | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _idset: frozenset | None = None
+    _row_of: dict | None = None
+    _negatives: tuple | None = None
+    _lock: threading.RLock = field(default_factory=threading.RLock)  # negatives() reads idset() inside it
 
     def idset(self) -> frozenset[str]:
-        return frozenset(self.ids)
+        with self._lock:
+            if self._idset is None:
+                self._idset = frozenset(self.ids)
+            return self._idset
+
+    def row_of(self) -> dict[str, int]:
+        with self._lock:
+            if self._row_of is None:
+                self._row_of = {pid: i for i, pid in enumerate(self.ids)}
+            return self._row_of
+
+    def negatives(self, vocabulary: terms.Terms, make) -> tuple[list[str], str]:
+        """The model's negatives for these candidates and their pool key, made once (`make()`) per vocabulary:
+        every user ranking the same day draws the same ones."""
+        with self._lock:
+            if self._negatives is None or self._negatives[0] != vocabulary.key:
+                ids = make()
+                self._negatives = (vocabulary.key, ids, model.pool_key(vocabulary.key, ids))
+            return self._negatives[1], self._negatives[2]
 
     def layout(self) -> model.Layout:
         """These papers' fields as every user's model reads them, made once."""
@@ -257,6 +277,8 @@ def allowed_rows(profile: Profile, cands: Candidates) -> tuple[list[int], int]:
     done = {pid for pid, _ in profile.likes} | set(profile.dislikes) | {pid for pid, _ in profile.imported.matched}
     rows = [i for i, pid in enumerate(cands.ids) if pid not in done]
     never, must = patterns(profile.phrases("never")), patterns(profile.phrases("must"))
+    if not never and not must:
+        return rows, 0
     kept = [i for i in rows if not mentioned(never, cands.texts[i]) and (not must or mentioned(must, cands.texts[i]))]
     return kept, len(rows) - len(kept)
 
@@ -266,8 +288,8 @@ def patterns(phrases: list[str]) -> list[tuple[str, re.Pattern]]:
     return [(p, re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, p.split())) + r"(?!\w)", re.I)) for p in phrases]
 
 
-def mentioned(pats: list[tuple[str, re.Pattern]], text: str) -> list[str]:
-    return [phrase for phrase, pat in pats if pat.search(text)]
+def mentioned(pats: list[tuple[str, re.Pattern]], text: str) -> tuple[str, ...]:
+    return tuple(phrase for phrase, pat in pats if pat.search(text))
 
 
 def by_likes(
@@ -282,27 +304,29 @@ def by_likes(
 ) -> list[rec.Pick]:
     if not rows:
         return []
-    vecs = cands.vectors[rows]
+    # Every candidate is scored and then the user's rows taken: the day's matrices are shared by every user,
+    # and slicing them per user cost more than scoring them whole.
+    take = np.asarray(rows)
     vocabulary = terms.corpus_terms(engine, search.root)
     fitted = taste_model(engine, search, user_id, profile, likes, cands, vocabulary, now) if vocabulary else None
-    embedded = vecs.shape[1] > 0 and bool(likes.vectors.any())
+    embedded = cands.vectors.shape[1] > 0 and bool(likes.vectors.any())
     if fitted is None:  # no words anywhere, or nothing to learn against: the embeddings alone
-        scores = embedding_scores(search, user_id, profile, likes, vecs) if embedded else np.zeros(len(rows))
+        scores = embedding_scores(engine, search, user_id, profile, likes, cands.vectors, take) if embedded else None
+        scores = np.zeros(len(rows)) if scores is None else scores
     else:
-        words = cands.words(vocabulary)[rows]
-        raw = fitted.scores(words, [], layout=cands.layout().take(rows))
+        raw = fitted.scores(cands.words(vocabulary), [], layout=cands.layout())[take]
         scores = rec.zscore(raw)
         weight = rec.embed_weight(len(likes.keys))
         if weight and embedded:
-            scores = scores + weight * rec.zscore(embedding_scores(search, user_id, profile, likes, vecs))
-    because = rec.reasons(likes.vectors, likes.keys, vecs)
+            scores = scores + weight * embedding_scores(engine, search, user_id, profile, likes, cands.vectors, take)
+    every = rec.reasons(likes.vectors, likes.keys, cands.vectors)
+    margins = raw.tolist() if fitted is not None else [None] * len(rows)
+    ids = cands.ids
     picks = [
-        rec.Pick(cands.ids[r], float(s), because=b[0], because_title=b[1])
-        for r, s, b in zip(rows, scores, because, strict=True)
+        rec.Pick(ids[r], s, because=every[r][0], because_title=every[r][1], margin=m)
+        for r, s, m in zip(rows, scores.tolist(), margins, strict=True)
     ]
     if fitted is not None:
-        for pick, margin in zip(picks, raw, strict=True):
-            pick.margin = float(margin)
         explain(fitted, vocabulary, cands, rows, picks)
     return picks
 
@@ -311,26 +335,30 @@ def least_sure(picks: list[rec.Pick], n: int = ASK) -> list[str]:
     """The papers whose score is nearest the model's boundary: an answer about them teaches it the most
     (uncertainty sampling, as Scholar Inbox asks its users)."""
     scored = [p for p in picks if p.margin is not None]
+    if len(scored) > 4 * n:  # the nearest few by one partial sort, not a sort of the whole day
+        near = np.argpartition(np.abs([p.margin for p in scored]), 4 * n)[: 4 * n]
+        scored = [scored[i] for i in near]
     return [p.id for p in sorted(scored, key=lambda p: (abs(p.margin), p.id))[:n]]
 
 
 def explain(fitted: model.Model, vocabulary: terms.Terms, cands: Candidates, rows: list[int], picks) -> None:
     """The words and the author that lifted each of the best picks (the rest are seldom read: not computed)."""
-    words = cands.words(vocabulary)
     keys = cands.layout().keys
     order = np.argsort([-p.score for p in picks])[:EXPLAINED]
-    for i in order:
-        picks[i].words = fitted.words_for(words[rows[i]], vocabulary.words)
+    named = fitted.words_of(cands.words(vocabulary)[[rows[i] for i in order]], vocabulary.words)
+    for i, words in zip(order, named, strict=True):
+        picks[i].words = words
         picks[i].author = fitted.author_for(cands.fields[rows[i]], keys[rows[i]])
 
 
-def embedding_scores(search: SearchService, user_id: int, profile: Profile, likes: Likes, vecs) -> np.ndarray:
+def embedding_scores(
+    engine: Engine, search: SearchService, user_id: int, profile: Profile, likes: Likes, vecs, rows
+) -> np.ndarray:
     """Scholar Inbox's logistic regression on the embeddings: the likes (decayed) against random papers and
-    the "not interested" marks."""
-    _, dislikes = search.vectors(profile.dislikes)
-    dislikes = dislikes if len(dislikes) else np.zeros((0, vecs.shape[1]), dtype=np.float32)
-    randoms = search.random_vectors(RANDOM_NEGATIVES, seed=user_id)
-    return rec.ours(likes.vectors, likes.ages, dislikes, randoms, vecs, likes.strength)
+    the "not interested" marks, fitted once per change of taste (rank/fitting.py); `vecs[rows]`' scores,
+    z-scored among themselves."""
+    coef, intercept = embedding_model(search, engine, user_id, profile, likes)
+    return rec.zscore((vecs @ coef)[rows] + intercept)
 
 
 def cold_start(search: SearchService, profile: Profile, cands: Candidates, rows: list[int]) -> list[rec.Pick]:
@@ -364,10 +392,12 @@ def boosted(profile: Profile, cands: Candidates, picks: list[rec.Pick]) -> list[
     the card says which); best first, stable."""
     boosts = patterns(profile.phrases("boost"))
     follows = set(profile.follows)
-    row_of = {pid: i for i, pid in enumerate(cands.ids)}
-    for pick in picks:
-        row = row_of[pick.id]
-        pick.mentions = mentioned(boosts, cands.texts[row])
-        pick.followed = next((a for a in cands.fields[row].authors if author_key(a) in follows), "") if follows else ""
-        pick.score += (BOOST if pick.mentions else 0.0) + (BOOST if pick.followed else 0.0)
+    if boosts or follows:
+        row_of = cands.row_of()
+        for pick in picks:
+            row = row_of[pick.id]
+            pick.mentions = mentioned(boosts, cands.texts[row]) if boosts else ()
+            by = cands.fields[row].authors if follows else []
+            pick.followed = next((a for a in by if author_key(a) in follows), "")
+            pick.score += (BOOST if pick.mentions else 0.0) + (BOOST if pick.followed else 0.0)
     return sorted(picks, key=lambda p: -p.score)

@@ -58,7 +58,7 @@ def like_matrix(engine: Engine, search: SearchService, profile: Profile, now: da
     keys = [(pid, "") for pid in ids] + [(None, title) for title, _, _ in imported]
     times = [when.get(pid) or opened_at[pid] for pid in ids] + [at for _, _, at in imported]
     weights = [strength[pid] for pid in ids] + [1.0] * len(imported)
-    texts = paper_texts(engine, ids) + [title for title, _, _ in imported]
+    texts = [f"{stored[pid].title}\n{stored[pid].abstract}" for pid in ids] + [title for title, _, _ in imported]
     # An imported paper came to the user when it was listed, not when the file was imported (None: the
     # model reads its listing date); an upvote, save or opening when it was made.
     liked_at = dict(profile.likes)
@@ -76,11 +76,6 @@ def with_zeros(ids: list[str], found: list[str], vecs: np.ndarray, dim: int) -> 
         if pid in at:
             out[i] = vecs[at[pid]]
     return out
-
-
-def paper_texts(engine: Engine, ids: list[str]) -> list[str]:
-    found = paper_rows(engine, ids)
-    return [f"{found[pid].title}\n{found[pid].abstract}" if pid in found else "" for pid in ids]
 
 
 def search_dim(search: SearchService) -> int:

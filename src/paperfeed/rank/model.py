@@ -27,7 +27,7 @@ import re
 import threading
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import numpy as np
@@ -91,27 +91,31 @@ class Model:
         size_w = self.coef[n + 2 * nc : n + 2 * nc + len(SIZE_BINS) + 1]
         out += np.where(lay.bins >= 0, size_w[np.maximum(lay.bins, 0)], 0.0)
         author_w = self.coef[n + 2 * nc + len(SIZE_BINS) + 1 :].astype(np.float64)
-        liked = self.liked_authors
-        for r, ks in enumerate(lay.keys):
-            counts = [liked[k] for k in ks if k in liked]
-            if counts:
-                out[r] += author_w @ (math.log1p(max(counts)), math.log1p(sum(counts)), len(counts) / len(ks), 1.0)
-        return out
+        return out + lay.author_features(self.liked_authors) @ author_w
 
     def words_for(self, words_row, vocabulary: np.ndarray, n: int = 3) -> list[str]:
         """The words of one paper that lifted it most (their weight times their tf-idf), best first; a word
         already named inside a phrase is not named again ("diffusion", not also "diffusion model")."""
-        row = sp.csr_matrix(words_row)
-        lift = row.data * self.coef[row.indices]
-        named, used = [], set()
-        for i in np.argsort(-lift):
-            if lift[i] <= 0 or len(named) == n:
-                break
-            term = str(vocabulary[row.indices[i]])
-            if used.isdisjoint(term.split()):
-                named.append(term)
-                used.update(term.split())
-        return named
+        return self.words_of(sp.csr_matrix(words_row), vocabulary, n)[0]
+
+    def words_of(self, words, vocabulary: np.ndarray, n: int = 3) -> list[list[str]]:
+        """words_for of each row of a tf-idf matrix, read in one pass (not a sparse slice per paper)."""
+        words = sp.csr_matrix(words)
+        lift_all = words.data * self.coef[words.indices]
+        out = []
+        for r in range(words.shape[0]):
+            start, end = words.indptr[r], words.indptr[r + 1]
+            lift, cols = lift_all[start:end], words.indices[start:end]
+            named, used = [], set()
+            for i in np.argsort(-lift):
+                if lift[i] <= 0 or len(named) == n:
+                    break
+                term = str(vocabulary[cols[i]])
+                if used.isdisjoint(term.split()):
+                    named.append(term)
+                    used.update(term.split())
+            out.append(named)
+        return out
 
     def author_for(self, fields: Fields, keys: set[str] | None = None) -> str:
         """The author of this paper the user has liked most, when their authors lifted it at all."""
@@ -162,6 +166,11 @@ class Layout:
     primary: object
     bins: np.ndarray
     keys: list[set[str]]
+    # The authors flat, for author_features: each distinct name's number, and per (paper, author) entry, in
+    # paper order, the name's number and the paper's row.
+    author_ids: dict[str, int] = field(default_factory=dict)
+    entry_author: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    entry_row: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @classmethod
     def of(cls, fields: list[Fields], keys: list[set[str]] | None = None) -> Layout:
@@ -178,10 +187,37 @@ class Layout:
         primary = sp.csr_matrix((np.ones(len(prow)), (prow, pcol)), shape=shape, dtype=np.float64)
         bins = np.array([size_bin(len(f.authors)) if f.authors else -1 for f in fields], dtype=np.int64)
         keys = keys if keys is not None else [{author_key(a) for a in f.authors} for f in fields]
-        return cls(names, cats, primary, bins, keys)
+        ids: dict[str, int] = {}
+        entry_author = [ids.setdefault(k, len(ids)) for ks in keys for k in sorted(ks)]
+        entry_row = [r for r, ks in enumerate(keys) for _ in ks]
+        flat = (np.array(entry_author, dtype=np.int64), np.array(entry_row, dtype=np.int64))
+        return cls(names, cats, primary, bins, keys, ids, *flat)
 
-    def take(self, rows: list[int]) -> Layout:
-        return Layout(self.names, self.cats[rows], self.primary[rows], self.bins[rows], [self.keys[r] for r in rows])
+    def author_features(self, liked: Counter) -> np.ndarray:
+        """Each paper's author evidence (author_evidence's four features) against one user's liked authors, for
+        every paper at once: (papers, 4), zeros where no author of it was liked."""
+        n = len(self.keys)
+        out = np.zeros((n, len(AUTHOR_FEATURES)))
+        count = np.zeros(len(self.author_ids))
+        known = np.zeros(len(self.author_ids), dtype=bool)
+        for name, liked_papers in liked.items():
+            at = self.author_ids.get(name)
+            if at is not None:
+                count[at], known[at] = liked_papers, True
+        hit = known[self.entry_author]
+        if not hit.any():
+            return out
+        rows, counts = self.entry_row[hit], count[self.entry_author[hit]]
+        most = np.zeros(n)
+        np.maximum.at(most, rows, counts)
+        total = np.bincount(rows, weights=counts, minlength=n)
+        named = np.bincount(rows, minlength=n)
+        sizes = np.array([len(ks) for ks in self.keys], dtype=np.float64)
+        lifted = named > 0
+        out[lifted] = np.column_stack(
+            [np.log1p(most[lifted]), np.log1p(total[lifted]), named[lifted] / sizes[lifted], np.ones(lifted.sum())]
+        )
+        return out
 
 
 def size_bin(n: int) -> int:

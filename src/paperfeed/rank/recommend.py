@@ -23,7 +23,7 @@ reason.)
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
@@ -46,15 +46,17 @@ TEXT_WEIGHT = 0.5  # the tf-idf SVM's z-score beside the embedding model's: 0.3,
 SHIPPED = "ours"
 
 
-@dataclass
+@dataclass(slots=True)  # a day's ranking holds thousands: slots make them quicker to build and smaller
 class Pick:
     id: str
     score: float
     because: str | None = None  # the liked paper this one is closest to (an id, or None for an imported entry)
     because_title: str = ""  # its title
-    mentions: list[str] = field(default_factory=list)  # the user's boost phrases it mentions
+    # Tuples, not lists, by default: a day's picks are then a few objects each (thousands of lists per ranking
+    # made the garbage collector walk the whole rankings cache every few users).
+    mentions: tuple[str, ...] | list[str] = ()  # the user's boost phrases it mentions
     interest: str = ""  # cold start: the sign-up keyword or category it matches
-    words: list[str] = field(default_factory=list)  # the words of it that the user's model weighs most
+    words: tuple[str, ...] | list[str] = ()  # the words of it that the user's model weighs most
     author: str = ""  # its author the user liked most, when that lifted it
     followed: str = ""  # its author the user follows (lifted like a boost phrase)
     margin: float | None = None  # the user's model's own score: near 0 it cannot tell (active learning asks)
@@ -98,13 +100,20 @@ def zotero(likes: np.ndarray, cands: np.ndarray) -> np.ndarray:
 
 
 def logreg(likes: np.ndarray, negatives: np.ndarray, cands: np.ndarray, weights=None) -> np.ndarray:
+    coef, intercept = logreg_fit(likes, negatives, weights)
+    return cands @ coef + intercept
+
+
+def logreg_fit(likes: np.ndarray, negatives: np.ndarray, weights=None) -> tuple[np.ndarray, float]:
+    """Scholar Inbox's logistic regression, as its weights (a paper's score is its embedding @ coef +
+    intercept, the same as scikit-learn's decision_function)."""
     from sklearn.linear_model import LogisticRegression
 
     x = np.vstack([likes, negatives])
     y = np.r_[np.ones(len(likes)), np.zeros(len(negatives))]
     model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000)
     model.fit(x, y, sample_weight=weights)
-    return model.decision_function(cands)
+    return np.asarray(model.coef_[0], dtype=np.float64), float(model.intercept_[0])
 
 
 def ours(
@@ -118,13 +127,26 @@ def ours(
 ) -> np.ndarray:
     """z-scores over the candidates (about -3..3). `strength`: per like, how much it says (1 for an upvote or
     save, less for a paper only opened). `text`: the tf-idf SVM's scores of the same candidates, if any."""
-    negatives = np.vstack([dislikes, randoms]) if len(dislikes) else randoms
-    liked = decay(ages_days) * (1.0 if strength is None else strength)
-    weights = np.r_[liked, np.full(len(dislikes), DISLIKE_WEIGHT), np.ones(len(randoms))]
-    model = zscore(logreg(likes, negatives, cands, weights * len(weights) / weights.sum()))
+    coef, intercept = ours_fit(likes, ages_days, dislikes, randoms, strength)
+    model = zscore(cands @ coef + intercept)
     if text is not None and len(text):
         model = model + TEXT_WEIGHT * zscore(text)
     return model + NEAREST_WEIGHT * (cands @ likes.T).max(axis=1)
+
+
+def ours_fit(
+    likes: np.ndarray,
+    ages_days: np.ndarray,
+    dislikes: np.ndarray,
+    randoms: np.ndarray,
+    strength: np.ndarray | None = None,
+) -> tuple[np.ndarray, float]:
+    """The embedding term of `ours` as its weights: the likes (decayed, by strength) against the random papers
+    and the "not interested" marks (each DISLIKE_WEIGHT)."""
+    negatives = np.vstack([dislikes, randoms]) if len(dislikes) else randoms
+    liked = decay(ages_days) * (1.0 if strength is None else strength)
+    weights = np.r_[liked, np.full(len(dislikes), DISLIKE_WEIGHT), np.ones(len(randoms))]
+    return logreg_fit(likes, negatives, weights * len(weights) / weights.sum())
 
 
 def zscore(scores: np.ndarray) -> np.ndarray:
@@ -203,7 +225,8 @@ def reasons(likes: np.ndarray, like_ids: list, cands: np.ndarray) -> list:
         return [(None, "")] * len(cands)
     sims = cands @ likes.T
     best = sims.argmax(axis=1)
-    return [like_ids[i] if sims[r, i] > 0 else (None, "") for r, i in enumerate(best)]
+    close = sims[np.arange(len(best)), best] > 0
+    return [like_ids[i] if ok else (None, "") for i, ok in zip(best.tolist(), close.tolist(), strict=True)]
 
 
 def age_days(when: list[datetime], now: datetime) -> np.ndarray:

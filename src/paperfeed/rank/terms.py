@@ -19,6 +19,7 @@ import zipfile
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from time import monotonic
 
 import numpy as np
 from sqlalchemy import Engine
@@ -52,15 +53,22 @@ class Terms:
 
 _lock = threading.Lock()
 _loaded: dict[Path, tuple[float, Terms]] = {}
+# The store's size is compared with the vocabulary's at most every CHECK_EVERY seconds: counting the papers
+# cost more than the rest of a user's For-you ranking's reads, and a drift of a quarter takes days, not seconds.
+CHECK_EVERY = 30.0
+_checked: dict[Path, float] = {}  # when the size was last compared, by vocabulary file
 _wordless: dict[Path, int] = {}  # stores found without words, by their size then: not fitted again until it moves
 
 
 def corpus_terms(engine: Engine, index_root: Path) -> Terms | None:
     """The current vocabulary, fitted first if needed; None when the store has no words at all."""
     path = index_root / FILE
-    stored = count_papers(engine)
     with _lock:
         terms = _read(path)
+        if terms is not None and monotonic() - _checked.get(path, -CHECK_EVERY) < CHECK_EVERY:
+            return terms
+        stored = count_papers(engine)
+        _checked[path] = monotonic()
         if terms is None or _drifted(terms.fitted_on, stored):
             if _wordless.get(path) == stored:
                 return None
