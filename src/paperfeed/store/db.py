@@ -1,4 +1,4 @@
-"""Engine creation and schema migration."""
+"""Engine creation, schema migration, and the small helpers every store module shares."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, Table, create_engine, event, literal_column
+from sqlalchemy import Connection, Engine, Table, create_engine, event, literal_column, select
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -109,3 +109,19 @@ def _dialect_insert(conn: Connection, table: Table):
     else:
         from sqlalchemy.dialects.sqlite import insert
     return insert(table)
+
+
+CHUNK = 500  # ids per IN (...) clause
+
+
+def chunks(items: list, size: int = CHUNK):
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def load_in(conn: Connection, table: Table, column, keys: list[str]) -> list:
+    """The rows of `table` whose `column` is one of `keys`, as mappings (an IN clause per CHUNK keys)."""
+    rows = []
+    for chunk in chunks(keys):
+        rows.extend(conn.execute(select(table).where(column.in_(chunk))).mappings())
+    return rows

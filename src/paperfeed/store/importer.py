@@ -25,11 +25,12 @@ from paperfeed.models import (
     Signals,
     author_key,
     clean_paper,
-    clean_signal,
     normalize_title,
     title_id,
 )
 from paperfeed.store import changes
+from paperfeed.store.db import chunks, load_in
+from paperfeed.store.merge import CONTENT, full_row, merge, paper_row
 from paperfeed.store.schema import (
     external_signals,
     ingest_runs,
@@ -39,24 +40,7 @@ from paperfeed.store.schema import (
     paper_sources,
     papers,
 )
-
-CONTENT = (
-    "title",
-    "abstract",
-    "authors",
-    "categories",
-    "primary_category",
-    "version",
-    "published",
-    "updated",
-    "listed_date",
-    "comments",
-    "doi",
-    "journal_ref",
-    "report_no",
-    "license",
-)
-_CHUNK = 500  # ids per IN (...) clause
+from paperfeed.store.signals import signal_value, write_changed, write_signals
 
 
 @dataclass
@@ -75,62 +59,6 @@ class Counts:
     def summary(self) -> str:
         text = f"new {self.new}, updated {self.updated}, unchanged {self.unchanged}, rejected {self.rejected}"
         return text + (f", not in the store {self.unmatched}" if self.unmatched else "")
-
-
-def paper_row(p: Paper) -> dict:
-    return {
-        "title": p.title,
-        "abstract": p.abstract,
-        "authors": list(p.authors),
-        "categories": list(p.categories),
-        "primary_category": p.categories[0] if p.categories else None,
-        "version": p.version,
-        "published": p.published,
-        "updated": p.updated,
-        "listed_date": p.listed_date,
-        "comments": p.comments,
-        "doi": p.doi,
-        "journal_ref": p.journal_ref,
-        "report_no": p.report_no,
-        "license": p.license,
-    }
-
-
-def _empty(v) -> bool:
-    return v is None or v == "" or v == []
-
-
-def _is_newer(a: dict, b: dict) -> bool:
-    """True when record a describes a strictly later state of the paper than b."""
-    if a["version"] is not None and b["version"] is not None:
-        return a["version"] > b["version"]
-    if a["updated"] is not None and b["updated"] is not None:
-        return a["updated"] > b["updated"]
-    return False
-
-
-def _pick(values, fn):
-    present = [v for v in values if v is not None]
-    return fn(present) if present else None
-
-
-def merge(stored: dict, incoming: dict) -> dict:
-    """The content that results from applying `incoming` to `stored` (both CONTENT dicts)."""
-    first, second = (incoming, stored) if _is_newer(incoming, stored) else (stored, incoming)
-    out = {f: first[f] if not _empty(first[f]) else second[f] for f in CONTENT}
-    if first["categories"]:
-        out["primary_category"] = first["primary_category"]
-    pair = (stored, incoming)
-    out["listed_date"] = _pick((r["listed_date"] for r in pair), min)
-    out["published"] = _pick((r["published"] for r in pair), min)
-    out["updated"] = _pick((r["updated"] for r in pair), max)
-    out["version"] = _pick((r["version"] for r in pair), max)
-    return out
-
-
-def _chunks(items: list, size: int = _CHUNK):
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
 
 
 class Importer:
@@ -238,7 +166,7 @@ def _resolve_titles(conn: Connection, batch: list[Paper]) -> None:
         return
     norms = list({normalize_title(p.title) for p in idless})
     found: dict[str, str] = {}
-    for chunk in _chunks(norms):
+    for chunk in chunks(norms):
         rows = conn.execute(select(papers.c.id, papers.c.title_norm).where(papers.c.title_norm.in_(chunk)))
         for pid, norm in rows:
             # Prefer a real arXiv id over another title-keyed paper.
@@ -246,13 +174,6 @@ def _resolve_titles(conn: Connection, batch: list[Paper]) -> None:
                 found[norm] = pid
     for p in idless:
         p.id = found.get(normalize_title(p.title))
-
-
-def _load(conn: Connection, table, column, keys: list[str]) -> list:
-    rows = []
-    for chunk in _chunks(keys):
-        rows.extend(conn.execute(select(table).where(column.in_(chunk))).mappings())
-    return rows
 
 
 def write_batch(conn: Connection, batch: list[Paper]) -> tuple[int, int, int]:
@@ -282,15 +203,15 @@ def write_batch(conn: Connection, batch: list[Paper]) -> tuple[int, int, int]:
     keys = list(incoming)
     # A paper first stored without an arXiv id (from a page) is re-keyed when its arXiv record comes.
     title_keys = {title_id(incoming[k]["title"]): k for k in keys if not k.startswith("t-")}
-    stored = {r["id"]: dict(r) for r in _load(conn, papers, papers.c.id, keys + list(title_keys))}
+    stored = {r["id"]: dict(r) for r in load_in(conn, papers, papers.c.id, keys + list(title_keys))}
     rekey = {tk: k for tk, k in title_keys.items() if tk in stored and k not in stored and tk != k}
     for tk, k in rekey.items():
         _rekey(conn, tk, k, stored, now)
 
-    old_sources = {(r["paper_id"], r["source"]) for r in _load(conn, paper_sources, paper_sources.c.paper_id, keys)}
+    old_sources = {(r["paper_id"], r["source"]) for r in load_in(conn, paper_sources, paper_sources.c.paper_id, keys)}
     old_signals = {
-        (r["paper_id"], r["source"], r["name"]): _signal_value(r)
-        for r in _load(conn, external_signals, external_signals.c.paper_id, keys)
+        (r["paper_id"], r["source"], r["name"]): signal_value(r)
+        for r in load_in(conn, external_signals, external_signals.c.paper_id, keys)
     }
     touched = {k for (k, src) in refs if (k, src) not in old_sources}
     touched |= {sk[0] for sk, v in signals.items() if old_signals.get(sk) != v}
@@ -301,7 +222,7 @@ def write_batch(conn: Connection, batch: list[Paper]) -> tuple[int, int, int]:
     for key, row in incoming.items():
         old = stored.get(key)
         if old is None:
-            inserts.append(_full_row(key, row, now, now))
+            inserts.append(full_row(key, row, now, now))
             category_rows.extend({"paper_id": key, "category": c} for c in dict.fromkeys(row["categories"]))
             author_rows.extend(authors_of(key, row["authors"]))
             new += 1
@@ -309,7 +230,7 @@ def write_batch(conn: Connection, batch: list[Paper]) -> tuple[int, int, int]:
         before = {f: old[f] for f in CONTENT}
         after = merge(before, row)
         if after != before:
-            updates.append(_full_row(key, after, old["created_at"], now))
+            updates.append(full_row(key, after, old["created_at"], now))
             if after["categories"] != before["categories"]:
                 changed_categories.append(key)
                 category_rows.extend({"paper_id": key, "category": c} for c in dict.fromkeys(after["categories"]))
@@ -328,11 +249,11 @@ def write_batch(conn: Connection, batch: list[Paper]) -> tuple[int, int, int]:
         params = [{**u, "b_id": u["id"]} for u in updates]
         values = {c: bindparam(c) for c in updates[0] if c not in ("id",)}
         conn.execute(update(papers).where(papers.c.id == bindparam("b_id")).values(values), params)
-    for chunk in _chunks(changed_categories):
+    for chunk in chunks(changed_categories):
         conn.execute(delete(paper_categories).where(paper_categories.c.paper_id.in_(chunk)))
     if category_rows:
         conn.execute(insert(paper_categories), category_rows)
-    for chunk in _chunks(changed_authors):
+    for chunk in chunks(changed_authors):
         conn.execute(delete(paper_authors).where(paper_authors.c.paper_id.in_(chunk)))
     if author_rows:
         conn.execute(insert(paper_authors), author_rows)
@@ -343,7 +264,7 @@ def write_batch(conn: Connection, batch: list[Paper]) -> tuple[int, int, int]:
     ]
     if new_sources:
         conn.execute(insert(paper_sources), new_sources)
-    _write_signals(conn, signals, old_signals, now)
+    write_changed(conn, signals, old_signals, now)
     # Every node's search index follows this log (a re-keyed paper: the old id is gone, the new one is new).
     changed = [r["id"] for r in inserts] + [u["id"] for u in updates] + [*rekey, *rekey.values()]
     changes.record(conn, changed, now)
@@ -357,71 +278,6 @@ def authors_of(paper_id: str, names: list[str]) -> list[dict]:
         for n, name in enumerate(names)
         if author_key(name)
     ]
-
-
-def write_signals(conn: Connection, batch: list[Signals]) -> tuple[int, int, int]:
-    """Attach signals to stored papers, in order (a later record of a paper wins). Returns (updated,
-    unchanged, unmatched): unmatched records name a paper the store does not hold and write nothing."""
-    ids = list({s.paper_id for s in batch})
-    stored = {pid for chunk in _chunks(ids) for pid in conn.scalars(select(papers.c.id).where(papers.c.id.in_(chunk)))}
-    old = {
-        (r["paper_id"], r["source"], r["name"]): _signal_value(r)
-        for r in _load(conn, external_signals, external_signals.c.paper_id, list(stored))
-    }
-    current = dict(old)
-    updated = unchanged = unmatched = 0
-    for s in batch:
-        if s.paper_id not in stored:
-            unmatched += 1
-            continue
-        values = {(s.paper_id, s.source, name): clean_signal(v) for name, v in s.values.items()}
-        changed = any(current.get(k) != v for k, v in values.items())
-        updated, unchanged = updated + changed, unchanged + (not changed)
-        current.update(values)
-    _write_signals(conn, {k: v for k, v in current.items() if k not in old or old[k] != v}, old, utcnow())
-    return updated, unchanged, unmatched
-
-
-def _full_row(key: str, content: dict, created_at: datetime, modified_at: datetime) -> dict:
-    return {
-        **content,
-        "id": key,
-        "title_norm": normalize_title(content["title"]),
-        "created_at": created_at,
-        "modified_at": modified_at,
-    }
-
-
-def _signal_value(row) -> float | str | None:
-    return row["value_num"] if row["value_num"] is not None else row["value_text"]
-
-
-def _write_signals(conn: Connection, signals: dict, old: dict, now: datetime) -> None:
-    changed = {k: v for k, v in signals.items() if old.get(k) != v}
-    if not changed:
-        return
-    for paper_id, source, name in (k for k in changed if k in old):
-        conn.execute(
-            delete(external_signals).where(
-                external_signals.c.paper_id == paper_id,
-                external_signals.c.source == source,
-                external_signals.c.name == name,
-            )
-        )
-    conn.execute(
-        insert(external_signals),
-        [
-            {
-                "paper_id": k[0],
-                "source": k[1],
-                "name": k[2],
-                "value_num": float(v) if isinstance(v, int | float) else None,
-                "value_text": None if isinstance(v, int | float) else str(v),
-                "observed_at": now,
-            }
-            for k, v in changed.items()
-        ],
-    )
 
 
 REFERENCING = [t for t in metadata.sorted_tables if any(fk.column is papers.c.id for c in t.c for fk in c.foreign_keys)]
