@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
@@ -17,8 +15,7 @@ from paperfeed.search.fusion import ALPHA, FUSIONS, Hit, Results, fuse, good_mat
 from paperfeed.search.indexer import index_dir
 from paperfeed.search.lexical import LexicalIndex, day_number
 from paperfeed.search.query import MODES, ParsedQuery, QueryError, check_options, parse, with_filters  # noqa: F401
-from paperfeed.search.rowmap import RowMap
-from paperfeed.search.vectors import ROW_BYTES, Damaged, VectorStore, search_breadth
+from paperfeed.search.state import IndexState, Snapshot
 from paperfeed.store import queries
 from paperfeed.store.listing import with_code
 from paperfeed.store.queries import resolve_id, with_links
@@ -32,39 +29,8 @@ PHRASE_LIMIT = 5_000
 LEGS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="search-leg")  # keyword legs of hybrid searches
 
 
-class Snapshot:
-    """The vector store's committed state, held in memory for filtering: row -> paper, date, categories."""
-
-    def __init__(self, store: VectorStore):
-        self.generation, n = store.meta()
-        self.listed = np.full(n, -1, dtype=np.int32)
-        self.alive = np.zeros(n, dtype=bool)
-        rows, ids = [], []
-        cursor = store.live_rows()
-        while chunk := cursor.fetchmany(100_000):
-            part = np.array([(r, d) for r, _, d in chunk], dtype=np.int64).reshape(-1, 2)
-            self.listed[part[:, 0]] = part[:, 1]
-            rows.append(part[:, 0])
-            ids += [pid for _, pid, _ in chunk]
-        live = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
-        self.alive[live] = True
-        self.row_of = RowMap(n, live, ids)  # compact arrays: see search/rowmap.py
-        self.paper_of = self.row_of.paper_of
-        self._store = store
-        self.graph = store.load_graph(self.generation, view=True)
-        self.graph.expansion_search = search_breadth(len(self.row_of))
-        self.matrix = store.matrix()
-
-    def rows_in(self, categories: list[str]) -> np.ndarray:
-        return self._store.rows_in(categories)
-
-
 class Unavailable(RuntimeError):
     """Search cannot answer this query while an index is damaged (the message says which)."""
-
-
-# What opening or reading a damaged index can raise (tantivy reports errors as ValueError).
-INDEX_ERRORS = (Damaged, sqlite3.DatabaseError, ValueError, RuntimeError, OSError)
 
 
 class SearchService:
@@ -86,13 +52,9 @@ class SearchService:
     def __init__(self, engine: Engine, data_dir: Path, encoder: Encoder | None = None, encoder_factory=None):
         self.engine = engine
         self.root = index_dir(data_dir)
-        self.lexical: LexicalIndex | None = None
-        self.store: VectorStore | None = None
-        self.damage: dict[str, str] = {}  # index name -> what is wrong with it
+        self.state = IndexState(engine, self.root)
         self._encoder = encoder
         self._encoder_factory = encoder_factory
-        self._snapshot: Snapshot | None = None
-        self._lock = threading.Lock()
 
     # -- state ---------------------------------------------------------------------------------
     @property
@@ -101,74 +63,25 @@ class SearchService:
             self._encoder = self._encoder_factory()
         return self._encoder
 
+    @property
+    def lexical(self) -> LexicalIndex | None:
+        return self.state.lexical
+
+    @property
+    def damage(self) -> dict[str, str]:
+        return self.state.damage
+
     def snapshot(self) -> Snapshot | None:
-        """The current committed state, reloaded (and checked) when `paperfeed index` has committed since;
-        None while the vector index is damaged."""
-        with self._lock:
-            try:
-                if self.store is None or self.store.replaced():
-                    self.store = VectorStore(self.root / "vectors")  # new, or rebuilt by another process
-                generation, rows = self.store.meta()
-                if self._snapshot is None or self._snapshot.generation != generation:
-                    self.store.check()
-                    self._snapshot = Snapshot(self.store)
-                    self._open_lexical(len(self._snapshot.row_of))
-                elif rows and self.store.vectors_path().stat().st_size < rows * ROW_BYTES:
-                    # Cut while mapped: reading past the end would kill the process (SIGBUS), so look first.
-                    raise Damaged(f"the vector file was truncated below its {rows} rows")
-                self.damage.pop("vectors", None)
-                return self._snapshot
-            except INDEX_ERRORS as exc:
-                # Not closed: searches in other threads may still be reading the snapshot they hold.
-                self.damage["vectors"] = str(exc)
-                self._snapshot = None
-                self.store = None
-                self._open_lexical(None)
-                return None
+        return self.state.snapshot()
 
     def check(self) -> None:
-        """A fresh look at both indexes' files, for damage done while they are open (the server's index keeper
-        calls this every so often): the vector files against their commit, the keyword index reopened."""
-        snap = self.snapshot()
-        with self._lock:
-            try:
-                if self.store is not None:
-                    self.store.check()
-            except INDEX_ERRORS as exc:
-                self.damage["vectors"] = str(exc)
-                self._snapshot = None
-            self._open_lexical(len(snap.row_of) if snap else None, fresh=True)
-
-    def _open_lexical(self, expected: int | None, fresh: bool = False) -> None:
-        """(Re)open the keyword index and check it holds at least the papers the vector index holds."""
-        try:
-            if fresh or self.lexical is None or "lexical" in self.damage:
-                self.lexical = LexicalIndex(self.root / "lexical")
-            self.lexical.names = self._snapshot.row_of.names if self._snapshot else None
-            self.lexical.index.reload()
-            held = self.lexical.count()
-            if expected is not None and held < expected:
-                raise Damaged(f"the keyword index holds {held} papers, the vector index {expected}")
-            if expected is None and held == 0 and self._stored_papers():
-                raise Damaged("the keyword index is empty while the store holds papers")
-            self.damage.pop("lexical", None)
-        except INDEX_ERRORS as exc:
-            self.damage["lexical"] = str(exc)
-
-    def _stored_papers(self) -> int:
-        return queries.count_papers(self.engine)
+        self.state.check()
 
     def indexed_count(self) -> int:
-        snap = self.snapshot()
-        return len(snap.row_of) if snap else 0
+        return self.state.indexed_count()
 
     def health(self, papers: int) -> dict:
-        """Each index "ok" or what is wrong with it; how many papers are searchable; whether that is all."""
-        indexed = self.indexed_count()
-        if "vectors" in self.damage and self.lexical is not None and "lexical" not in self.damage:
-            indexed = self.lexical.count()  # keyword search still covers these
-        states = {name: self.damage.get(name, "ok") for name in ("lexical", "vectors")}
-        return {"indexes": states, "indexed": indexed, "fresh": indexed >= papers}
+        return self.state.health(papers)
 
     # -- search --------------------------------------------------------------------------------
     def search(
@@ -210,7 +123,7 @@ class SearchService:
 
     def _usable_mode(self, q: ParsedQuery, snap: Snapshot, mode: str) -> str:
         """The mode asked for, or the one the indexes can answer now (the query's notes say why)."""
-        behind = self._vectors_behind(snap)
+        behind = self.state.vectors_behind(snap)
         if behind and mode == "hybrid":
             q.notes.append(f"search by meaning is still being built ({behind}); these results match keywords")
             mode = "lexical"
@@ -236,7 +149,7 @@ class SearchService:
     def _spell(self, q: ParsedQuery) -> None:
         """Words no paper contains, one typo away from words many do, are searched as those words (keywords
         and meaning alike), and the page says so."""
-        if self.lexical is None or "lexical" in self.damage:
+        if not self.state.keywords_ok():
             return
         fixed = self.lexical.correct(q.terms)
         if fixed == q.terms:
@@ -247,19 +160,9 @@ class SearchService:
         changed = [f"{a} → {b}" for a, b in q.corrections]
         q.notes.append(f"Showing results for: {q.text} (corrected {', '.join(changed)})")
 
-    def _vectors_behind(self, snap: Snapshot) -> str | None:
-        """ "N of M papers" while the indexer has added keywords it has not embedded yet (it does keywords
-        first), else None."""
-        if self.lexical is None or "lexical" in self.damage:
-            return None
-        held, embedded = self.lexical.count(), len(snap.row_of)
-        if held == embedded == 0:
-            held = self._stored_papers()  # nothing indexed yet: a fresh install, its indexer just started
-        return f"{embedded:,} of {held:,} papers" if held > embedded else None
-
     def _without_vectors(self, q: ParsedQuery, limit: int, offset: int, sort: str, depth: int) -> Results:
         """Keyword search alone while the vector index is damaged (filters still apply)."""
-        if self.lexical is None or "lexical" in self.damage:
+        if not self.state.keywords_ok():
             raise Unavailable("search is unavailable while its indexes are rebuilt; try again in a minute")
         q.notes.append("search by meaning is being rebuilt: these results match keywords only")
         ranked = self._code_only(q, [Hit(pid, s, lexical=s) for pid, s in self.lexical.search(q, depth)])
