@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import machine, python, table, write_section  # noqa: E402
 from bench.speed import FULL, SEED, ensure_full, env, make_queries  # noqa: E402
-from paperfeed.store import accounts, authors, groups, make_engine, marks  # noqa: E402
+from paperfeed.store import accounts, authors, group_activity, groups, make_engine, marks  # noqa: E402
 from paperfeed.store import discussions as talk  # noqa: E402
 from paperfeed.store.db import init_db  # noqa: E402
 from paperfeed.store.schema import papers  # noqa: E402
@@ -172,7 +172,7 @@ def with_group(engine, rng: random.Random, ids: list[str]) -> int:
         for pid in saved:
             marks.save_paper(engine, who, pid, ["lab"])
         marks.set_note(engine, who, saved[0], f"Note {k}: see **Table 2**; the bound $O(n)$ is tight.")
-        groups.share_note(engine, who, saved[0], lab)
+        group_activity.share_note(engine, who, saved[0], lab)
     return lab
 
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, update
 
 from paperfeed.clock import utcnow
-from paperfeed.store import groups, marks, schema
+from paperfeed.store import group_activity, groups, marks, schema
 from paperfeed.store.accounts import AccountError, create_user
 from paperfeed.store.schema import collection_entries, group_members
 from tests.support.builders import make, run
@@ -87,10 +87,11 @@ def test_picks_are_what_sharing_members_did_while_members(engine):
     groups.set_sharing(engine, cy, lab, False)
     marks.set_upvote(engine, cy, ids[3], True)
     with engine.connect() as conn:
-        picks = groups.picks(conn, lab, utcnow() - timedelta(days=7))
+        picks = group_activity.picks(conn, lab, utcnow() - timedelta(days=7))
         assert [(p["paper_id"], p["members"], p["by"]) for p in picks] == [(ids[1], 2, ["user0", "user1"])]
-        assert groups.picked_ids(conn, lab) == {ids[1]}
-        assert [p["paper_id"] for p in groups.picks(conn, lab, utcnow() - timedelta(days=7), but=ada.id)] == [ids[1]]
+        assert group_activity.picked_ids(conn, lab) == {ids[1]}
+        others = group_activity.picks(conn, lab, utcnow() - timedelta(days=7), but=ada.id)
+        assert [p["paper_id"] for p in others] == [ids[1]]
 
 
 def test_the_migration_keeps_every_collections_order_and_notes(engine):
@@ -145,7 +146,7 @@ def test_turning_sharing_back_on_does_not_reveal_what_was_done_meanwhile(engine)
     groups.set_sharing(engine, bob, lab, True)
     marks.set_upvote(engine, bob, ids[1], True)
     with engine.connect() as conn:
-        assert groups.picked_ids(conn, lab) == {ids[1]}
+        assert group_activity.picked_ids(conn, lab) == {ids[1]}
 
 
 def test_a_cleared_note_is_no_longer_shared(engine):
@@ -155,11 +156,11 @@ def test_a_cleared_note_is_no_longer_shared(engine):
     groups.join(engine, bob, groups.invite(engine, ada, lab))
     marks.save_paper(engine, bob, "2501.00001", [])
     marks.set_note(engine, bob, "2501.00001", "shared thoughts")
-    groups.share_note(engine, bob, "2501.00001", lab)
+    group_activity.share_note(engine, bob, "2501.00001", lab)
     marks.set_note(engine, bob, "2501.00001", "")
     marks.set_note(engine, bob, "2501.00001", "private second thoughts")
     with engine.connect() as conn:
-        assert groups.shared_notes(conn, lab) == []
+        assert group_activity.shared_notes(conn, lab) == []
 
 
 def test_a_deleted_account_hands_its_groups_over(engine):

@@ -12,7 +12,7 @@ import typer
 from paperfeed.cli.common import _engine, _user_named, app, fail, out
 from paperfeed.clock import utcnow
 from paperfeed.config import get_settings
-from paperfeed.store import groups
+from paperfeed.store import group_activity, groups
 from paperfeed.store.accounts import AccountError
 from paperfeed.store.listing import load_papers
 
@@ -76,7 +76,7 @@ def group_show(
         if found is None:
             fail(f"no group {group_id} (or {username} is not a member)", 1)
         members = groups.members(conn, group_id)
-        picks = groups.picks(conn, group_id, utcnow() - timedelta(days=days))
+        picks = group_activity.picks(conn, group_id, utcnow() - timedelta(days=days))
         titles = {p["id"]: p["title"] for p in load_papers(conn, [r["paper_id"] for r in picks], None)}
     if as_json:
         shown = [{"id": r["paper_id"], "title": titles.get(r["paper_id"], ""), "by": r["by"]} for r in picks]

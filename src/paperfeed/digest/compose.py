@@ -21,7 +21,7 @@ from paperfeed.digest.subscriptions import Period, Subscription, make_token, mak
 from paperfeed.rank import trending
 from paperfeed.rank.foryou import for_you
 from paperfeed.search.service import SearchService
-from paperfeed.store import authors, discussions, groups
+from paperfeed.store import authors, discussions, group_activity, groups
 from paperfeed.store import queries as q
 from paperfeed.store.accounts import User
 from paperfeed.store.listing import load_papers
@@ -122,7 +122,7 @@ class Composer:
         since = datetime.combine(start, time())
         with self.engine.connect() as conn:
             found = [
-                (g, groups.picks(conn, g["id"], since, PER_SECTION * 2, but=user_id))
+                (g, group_activity.picks(conn, g["id"], since, PER_SECTION * 2, but=user_id))
                 for g in groups.of_user(conn, user_id)
             ]
         return [

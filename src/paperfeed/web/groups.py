@@ -10,7 +10,7 @@ from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from paperfeed.clock import utcnow
-from paperfeed.store import accounts, groups
+from paperfeed.store import accounts, group_activity, groups
 from paperfeed.store import queries as q
 from paperfeed.store.accounts import AccountError, User
 from paperfeed.web import present
@@ -48,9 +48,9 @@ def contents(c: Context, group: dict, user: User, days: int = 7) -> dict:
     with c.engine.connect() as conn:
         day = q.latest_day(conn) or now.date()
         iso = day.isocalendar()
-        picks = groups.picks(conn, group["id"], now - timedelta(days=days), PICKS_SHOWN)
-        notes = groups.shared_notes(conn, group["id"], limit=30)  # the newest, however old
-        talk = groups.member_comments(conn, group["id"], now - MONTH, 30)
+        picks = group_activity.picks(conn, group["id"], now - timedelta(days=days), PICKS_SHOWN)
+        notes = group_activity.shared_notes(conn, group["id"], limit=30)  # the newest, however old
+        talk = group_activity.member_comments(conn, group["id"], now - MONTH, 30)
         loaded = {p["id"]: p for p in present.load_visible(conn, [r["paper_id"] for r in picks], user)}
         picked = [loaded[r["paper_id"]] | {"picked_by": r["by"]} for r in picks if r["paper_id"] in loaded]
         return {
@@ -58,10 +58,10 @@ def contents(c: Context, group: dict, user: User, days: int = 7) -> dict:
             "picks": picked,
             "days": days,
             "members": groups.members(conn, group["id"]),
-            "collections": groups.group_collections(conn, group["id"]),
+            "collections": group_activity.group_collections(conn, group["id"]),
             "notes": with_titles(conn, notes),
             "talk": with_titles(conn, talk),
-            "activity": groups.activity(conn, group["id"], now - MONTH, 50, notes, talk),
+            "activity": group_activity.activity(conn, group["id"], now - MONTH, 50, notes, talk),
             "invites": groups.invites(conn, group["id"]) if group["role"] == "owner" else [],
             "removed": groups.banned(conn, group["id"]) if group["role"] == "owner" else [],
             "week_key": f"{iso.year}-W{iso.week:02d}",
@@ -247,7 +247,7 @@ def share_note_form(
         return login_first(request)
     paper = visible(c, paper_id, user)
     try:
-        groups.share_note(c.engine, user, paper["id"], group, on)
+        group_activity.share_note(c.engine, user, paper["id"], group, on)
     except groups.NotFound as exc:
         raise HTTPException(404, str(exc)) from exc
     except AccountError as exc:
@@ -264,7 +264,7 @@ def picks_feed(request: Request, token: str, group: Annotated[int, Query(ge=1, l
     user = accounts.token_user(c.engine, token[:100], "feed")
     found = load(c, group, user)  # 404 for an unknown token as for a non-member
     with c.engine.connect() as conn:
-        picks = groups.picks(conn, group, utcnow() - WEEK, PICKS_SHOWN)
+        picks = group_activity.picks(conn, group, utcnow() - WEEK, PICKS_SHOWN)
         papers = present.load_visible(conn, [r["paper_id"] for r in picks], None)
     return feed_response(request, f"{found['name']}: picked this week", group_url(group), papers, format)
 

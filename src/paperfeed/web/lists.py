@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 
 from paperfeed.models import parse_arxiv_id
 from paperfeed.rank import foryou, trending
-from paperfeed.store import accounts, groups, marks, taste
+from paperfeed.store import accounts, group_activity, groups, marks, taste
 from paperfeed.store import queries as q
 from paperfeed.store.accounts import User
 from paperfeed.web import present
@@ -105,7 +105,7 @@ def group_filter(conn, user: User | None, group: int, period) -> tuple[set[str] 
         return None, mine
     if group not in {g["id"] for g in mine}:
         raise HTTPException(404, "no such group (or you are not a member)")
-    return groups.picked_ids(conn, group, period and period.start, period and period.end), mine
+    return group_activity.picked_ids(conn, group, period and period.start, period and period.end), mine
 
 
 def default_sort(c: Context, user: User | None) -> str:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 
 from paperfeed.formats import citation_meta, to_bibtex
 from paperfeed.models import SourceError, parse_arxiv_id
-from paperfeed.store import collections, discussions, groups, marks, taste
+from paperfeed.store import collections, discussions, group_activity, groups, marks, taste
 from paperfeed.store import queries as q
 from paperfeed.store.accounts import AccountError, User
 from paperfeed.sync.submit import fetch_and_index
@@ -56,8 +56,8 @@ def render_paper(c: Context, request: Request, paper: dict, status: int = 200, *
         talk = discussions.thread_page(conn, paper["id"], user, THREAD_PAGE, page, around if page is None else None)
         held = collections.holding(conn, paper["id"])
         mine = groups.of_user(conn, user)
-        notes = groups.shared_notes(conn, viewer=user, paper_id=paper["id"]) if mine else []
-        shared = groups.note_shared_with(conn, user, paper["id"]) if mine else set()
+        notes = group_activity.shared_notes(conn, viewer=user, paper_id=paper["id"]) if mine else []
+        shared = group_activity.note_shared_with(conn, user, paper["id"]) if mine else set()
     citation = citation_meta(paper, c.settings.base_url)
     values = {"paper": paper, "similar": near, "bibtex": to_bibtex(paper), "citation": citation}
     values |= {"thread": talk.threads, "talk": talk}
