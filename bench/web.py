@@ -29,7 +29,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import machine, python, table, write_section  # noqa: E402
 from bench.speed import FULL, SEED, ensure_full, env, make_queries  # noqa: E402
-from paperfeed.store import accounts, authors, group_activity, groups, make_engine, marks  # noqa: E402
+from paperfeed.store import (  # noqa: E402
+    accounts,
+    authors,
+    group_activity,
+    groups,
+    make_engine,
+    marks,
+    threads,  # noqa: E402
+)
 from paperfeed.store import discussions as talk  # noqa: E402
 from paperfeed.store.db import init_db  # noqa: E402
 from paperfeed.store.schema import papers  # noqa: E402
@@ -132,7 +140,7 @@ def pick_paths(engine) -> dict[str, list[str]]:
 def with_thread(engine, paper_id: str) -> str:
     """A discussion of THREAD comments on the paper (made once; later runs find it): Markdown, TeX, mentions."""
     with engine.connect() as conn:
-        have = talk.counts(conn, [paper_id]).get(paper_id, 0)
+        have = threads.counts(conn, [paper_id]).get(paper_id, 0)
     if have >= THREAD:
         return paper_id
     people = readers(engine)

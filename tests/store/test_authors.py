@@ -12,7 +12,7 @@ from sqlalchemy import delete, select
 
 from paperfeed.ingest import arxiv_snapshot
 from paperfeed.models import Paper, author_key, title_id
-from paperfeed.store import authors, marks
+from paperfeed.store import authors, marks, threads
 from paperfeed.store import discussions as talk
 from paperfeed.store.accounts import create_user
 from paperfeed.store.db import alembic_config
@@ -51,7 +51,7 @@ def test_the_importer_keeps_author_rows_in_step(engine):
     run(engine, [make("2501.00002", title="Only a page", authors=["Grace Hopper"])])
     assert rows(engine, tid) == [] and rows(engine, "2501.00002") == [("Grace Hopper", "grace hopper")]
     with engine.connect() as conn:
-        assert [c["body"] for c in talk.thread(conn, "2501.00002", None)] == ["Is there a preprint?"]
+        assert [c["body"] for c in threads.thread(conn, "2501.00002", None)] == ["Is there a preprint?"]
         saved = [(p["id"], p["tags"], p["note"]) for p in marks.library_of(conn, ada)]
         assert saved == [("2501.00002", ["later"], "check the arXiv version")]
 

@@ -10,6 +10,7 @@ import pytest
 
 from paperfeed.rank import trending
 from paperfeed.store import discussions as talk
+from paperfeed.store import threads
 from paperfeed.store.accounts import create_user
 from tests.support.builders import make, run
 
@@ -38,7 +39,7 @@ def test_many_posts_at_once_stop_at_the_limit(two_papers):
         outcomes = list(pool.map(attempt, range(16)))
     assert outcomes.count("ok") == 3 and outcomes.count("limited") == 13
     with two_papers.connect() as conn:
-        assert talk.counts(conn, ["2501.00001"]) == {"2501.00001": 3}
+        assert threads.counts(conn, ["2501.00001"]) == {"2501.00001": 3}
 
 
 def test_edit_and_delete_change_only_the_authors_live_comment(two_papers):
@@ -54,8 +55,8 @@ def test_edit_and_delete_change_only_the_authors_live_comment(two_papers):
     with pytest.raises(talk.NotFound, match="deleted already"):
         talk.remove(two_papers, ada, cid)
     with two_papers.connect() as conn:
-        [shown] = [c for c in talk.thread(conn, "2501.00001", None)] or [None]
-        admin_view = talk.thread(conn, "2501.00001", create_user(two_papers, "root", PASSWORD, admin=True))
+        [shown] = [c for c in threads.thread(conn, "2501.00001", None)] or [None]
+        admin_view = threads.thread(conn, "2501.00001", create_user(two_papers, "root", PASSWORD, admin=True))
     assert shown is None  # deleted, without replies: gone from the thread
     assert admin_view == []
 
@@ -68,8 +69,8 @@ def test_admins_see_the_earlier_texts(two_papers):
     talk.edit(two_papers, ada, cid, "second")
     talk.remove(two_papers, ada, cid)
     with two_papers.connect() as conn:
-        [top] = talk.thread(conn, "2501.00001", root)
-        [mine] = talk.thread(conn, "2501.00001", ada)
+        [top] = threads.thread(conn, "2501.00001", root)
+        [mine] = threads.thread(conn, "2501.00001", ada)
     assert [h["body"] for h in top["history"]] == ["first", "second"] and top["status"] == "[deleted]"
     assert "history" not in mine and mine["body"] == "" and len(mine["replies"]) == 1
 
@@ -97,7 +98,7 @@ def test_edits_are_bounded(two_papers, monkeypatch):
     with pytest.raises(talk.DiscussionError, match="edited 2 times"):
         talk.edit(two_papers, ada, cid, "v3")
     with two_papers.connect() as conn:
-        assert talk.thread(conn, "2501.00001", ada)[0]["body"] == "v2"  # the refused edit changed nothing
+        assert threads.thread(conn, "2501.00001", ada)[0]["body"] == "v2"  # the refused edit changed nothing
 
 
 def test_a_deleted_account_leaves_its_comments_without_an_author(two_papers):
@@ -110,12 +111,12 @@ def test_a_deleted_account_leaves_its_comments_without_an_author(two_papers):
     talk.report(two_papers, bob, cid, "test")
     delete_user(two_papers, ada)
     with two_papers.connect() as conn:
-        [top] = talk.thread(conn, "2501.00001", None)
+        [top] = threads.thread(conn, "2501.00001", None)
         assert (top["author"], top["body"]) == ("[deleted account]", "kept")
         assert top["replies"][0]["author"] == "bob"
     delete_user(two_papers, bob)  # its reports and notifications go with it
     with two_papers.connect() as conn:
-        assert talk.reported(conn) == []
+        assert threads.reported(conn) == []
 
 
 def test_edits_cannot_notify_more_people_than_one_comment_may(two_papers):
@@ -133,6 +134,6 @@ def test_edits_cannot_notify_more_people_than_one_comment_may(two_papers):
         talk.edit(two_papers, ada, cid, " ".join(f"@{n}" for n in names[start : start + 5]))
     with two_papers.connect() as conn:
         sent = conn.execute(select(func.count()).select_from(notifications)).scalar_one()
-        [top] = talk.thread(conn, "2501.00001", create_user(two_papers, "root", PASSWORD, admin=True))
+        [top] = threads.thread(conn, "2501.00001", create_user(two_papers, "root", PASSWORD, admin=True))
     assert sent == markup.MAX_MENTIONS + 1  # at most ten mentions and a reply per comment (without the cap: 20)
     assert [h["body"] for h in top["history"]][0] == "hello" and len(top["history"]) == len(names) // 5

@@ -12,7 +12,7 @@ from rich.markup import escape
 from paperfeed.cli.common import _engine, app, fail, out
 from paperfeed.config import get_settings
 from paperfeed.models import parse_arxiv_id
-from paperfeed.store import accounts
+from paperfeed.store import accounts, threads
 from paperfeed.store import discussions as talk
 from paperfeed.store.listing import load_papers
 
@@ -32,7 +32,7 @@ def comments_show(
 ) -> None:
     """A paper's discussion, oldest first, replies indented (what a signed-out reader sees)."""
     with _engine().connect() as conn:
-        thread = talk.thread(conn, _paper_id(paper), None)
+        thread = threads.thread(conn, _paper_id(paper), None)
     if as_json:
         keep = ("id", "author", "status", "body", "created_at", "edited_at")
         flat = [{k: x[k] for k in keep} | {"replies": [{k: r[k] for k in keep} for r in x["replies"]]} for x in thread]
@@ -74,7 +74,7 @@ def comments_post(
 def comments_reported() -> None:
     """The admins' queue: comments with open reports, most reported first."""
     with _engine().connect() as conn:
-        queue = talk.reported(conn)
+        queue = threads.reported(conn)
     if not queue:
         out.print("no open reports")
     for x in queue:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time
 
@@ -30,6 +29,7 @@ from paperfeed.rank import model, terms
 from paperfeed.rank import recommend as rec
 from paperfeed.rank.fitting import embedding_model, taste_model
 from paperfeed.rank.likes import Likes, like_matrix, paper_rows, search_dim, with_zeros  # noqa: F401
+from paperfeed.rank.lru import LRU
 from paperfeed.search.service import SearchService
 from paperfeed.store import authors
 from paperfeed.store import taste as store_taste
@@ -124,37 +124,9 @@ class Candidates:
             return self._words[1]
 
 
-class _Cache:
-    """Least recently used, bounded by entries and by their total cost (a ranking costs one per paper)."""
-
-    def __init__(self, size: int, max_cost: int | None = None, cost=lambda value: 1):
-        self.size, self.items, self.lock = size, OrderedDict(), threading.Lock()
-        self.max_cost, self.cost, self.total = max_cost or size, cost, 0
-
-    def get(self, key):
-        with self.lock:
-            if key in self.items:
-                self.items.move_to_end(key)
-            return self.items.get(key)
-
-    def put(self, key, value) -> None:
-        with self.lock:
-            if key in self.items:
-                self.total -= self.cost(self.items.pop(key))
-            self.items[key] = value
-            self.total += self.cost(value)
-            while len(self.items) > self.size or (self.total > self.max_cost and len(self.items) > 1):
-                self.total -= self.cost(self.items.popitem(last=False)[1])
-
-    def clear(self) -> None:
-        with self.lock:
-            self.items.clear()
-            self.total = 0
-
-
-RANKINGS = _Cache(CACHE_SIZE, max_cost=CACHE_PICKS, cost=lambda ranking: len(ranking.picks) + 1)
-CANDIDATES = _Cache(8)
-PHRASE_VECTORS = _Cache(4096)
+RANKINGS = LRU(CACHE_SIZE, max_cost=CACHE_PICKS, cost=lambda ranking: len(ranking.picks) + 1)
+CANDIDATES = LRU(8)
+PHRASE_VECTORS = LRU(4096)
 
 
 # -- loading -----------------------------------------------------------------------------------------

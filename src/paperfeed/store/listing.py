@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, func, or_, select
 
 from paperfeed.links import code_url, find_links
-from paperfeed.store import discussions, marks
+from paperfeed.store import marks, threads
 from paperfeed.store import queries as q
 from paperfeed.store.accounts import User
 from paperfeed.store.schema import external_signals, papers
@@ -20,7 +20,7 @@ def load_papers(conn: Connection, ids: list[str], user: User | None) -> list[dic
     mine = marks.voted_by(conn, user, ids)
     tags = marks.tags_of(conn, user, ids)
     signals = signals_of(conn, ids)
-    talk = discussions.counts(conn, ids)
+    talk = threads.counts(conn, ids)
     notes = marks.notes_of(conn, user, ids)
     out = []
     for pid in ids:

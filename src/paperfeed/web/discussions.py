@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from paperfeed.clock import utcnow
 from paperfeed.models import clean_text
 from paperfeed.store import discussions as talk
+from paperfeed.store import threads
 from paperfeed.store.accounts import User
 from paperfeed.web import present
 from paperfeed.web.common import ctx, login_first, need_user, signed_in, to, visible, visible_paper
@@ -48,7 +49,7 @@ def status(exc: talk.DiscussionError) -> int:
 def comment_or_404(c: Context, request: Request, comment_id: int, user: User | None) -> dict:
     """The comment, if its paper is one this user may see."""
     with c.engine.connect() as conn:
-        found = talk.comment(conn, comment_id)
+        found = threads.comment(conn, comment_id)
     if found is None:
         raise HTTPException(404, "no such comment")
     visible(c, found["paper_id"], user)
@@ -142,7 +143,7 @@ def moderation_page(request: Request):
         return login_first(request)
     admin(c, request)
     with c.engine.connect() as conn:
-        queue = talk.reported(conn)
+        queue = threads.reported(conn)
     return c.render(request, "moderation.html", queue=queue)
 
 
@@ -185,7 +186,7 @@ def discussed_page(request: Request):
     c = ctx(request)
     user = c.user(request)
     with c.engine.connect() as conn:
-        rows = talk.discussed(conn, utcnow() - timedelta(days=DISCUSSED_DAYS))
+        rows = threads.discussed(conn, utcnow() - timedelta(days=DISCUSSED_DAYS))
         papers = {p["id"]: p for p in present.load_visible(conn, [r[0] for r in rows], user)}
     shown = [papers[pid] | {"last_comment": last} for pid, _, last in rows if pid in papers]
     return c.render(request, "discussed.html", papers=shown, days=DISCUSSED_DAYS)
@@ -197,7 +198,7 @@ def thread_feed(request: Request, paper: Annotated[str, Query(max_length=200)]):
     c = ctx(request)
     found = visible(c, paper, None)  # a feed reader is nobody: a hidden paper's thread is not served
     with c.engine.connect() as conn:
-        thread = talk.latest_threads(conn, found["id"], None, FEED_THREADS)
+        thread = threads.latest_threads(conn, found["id"], None, FEED_THREADS)
     base = c.settings.base_url.rstrip("/")
     fg = FeedGenerator()
     page = f"{base}/papers/{found['id']}"
@@ -249,7 +250,7 @@ def comments_json(
     user = c.api_user(request)
     paper = visible(c, paper_id, user)
     with c.engine.connect() as conn:
-        found = talk.thread_page(conn, paper["id"], user, API_THREADS, page, clamp=False)  # past the end: []
+        found = threads.thread_page(conn, paper["id"], user, API_THREADS, page, clamp=False)  # past the end: []
     base = c.settings.base_url.rstrip("/")
     listed = [comment_json(x, base) for x in found.threads]
     return {"id": paper["id"], "numComments": paper["discussion"], "page": found.page, "pages": found.pages} | {

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 
 from paperfeed.formats import citation_meta, to_bibtex
 from paperfeed.models import SourceError, parse_arxiv_id
-from paperfeed.store import collections, discussions, group_activity, groups, marks, taste
+from paperfeed.store import collections, group_activity, groups, marks, taste, threads
 from paperfeed.store import queries as q
 from paperfeed.store.accounts import AccountError, User
 from paperfeed.sync.submit import fetch_and_index
@@ -53,7 +53,7 @@ def render_paper(c: Context, request: Request, paper: dict, status: int = 200, *
         form = extra.get("form") or {}
         # A refused reply or edit: the page that holds the comment, so its form and draft are there.
         around = around or form.get("reply_to") or form.get("editing")
-        talk = discussions.thread_page(conn, paper["id"], user, THREAD_PAGE, page, around if page is None else None)
+        talk = threads.thread_page(conn, paper["id"], user, THREAD_PAGE, page, around if page is None else None)
         held = collections.holding(conn, paper["id"])
         mine = groups.of_user(conn, user)
         notes = group_activity.shared_notes(conn, viewer=user, paper_id=paper["id"]) if mine else []
