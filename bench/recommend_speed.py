@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import WORK, machine, table, write_section  # noqa: E402
 from bench.web import start_server  # noqa: E402
 from paperfeed.clock import utcnow  # noqa: E402
+from paperfeed.heap import settle  # noqa: E402
 from paperfeed.rank import foryou, model  # noqa: E402
 from paperfeed.rank import recommend as rec  # noqa: E402
 from paperfeed.search.service import SearchService  # noqa: E402
@@ -256,6 +257,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=1000)
     args = parser.parse_args()
     start = time.perf_counter()
+    settle()  # as every paperfeed process does once started (the CLI's main, the server's app): paperfeed/heap.py
     os.sched_setaffinity(0, {0})
     engine, search, day = prepare()
     uids = make_users(engine, search, args.users)

@@ -18,6 +18,7 @@ from paperfeed.cli import (  # noqa: F401  (registers commands)
 )
 from paperfeed.cli.common import app, err
 from paperfeed.config import get_settings
+from paperfeed.heap import settle
 
 __all__ = ["app", "main"]
 
@@ -28,6 +29,7 @@ def main() -> None:
     from paperfeed.search.service import Unavailable
     from paperfeed.store.errors import explain
 
+    settle()
     try:
         app()
     except Unavailable as exc:

@@ -124,7 +124,8 @@ class Candidates:
             return self._words[1]
 
 
-RANKINGS = LRU(CACHE_SIZE, max_cost=CACHE_PICKS, cost=lambda ranking: len(ranking.picks) + 1)
+# (the ranking without its picks, its picks packed as plain tuples: Pick.packed)
+RANKINGS = LRU(CACHE_SIZE, max_cost=CACHE_PICKS, cost=lambda kept: len(kept[1]) + 1)
 CANDIDATES = LRU(8)
 PHRASE_VECTORS = LRU(4096)
 
@@ -207,12 +208,14 @@ def cached_rank(
     digest = hashlib.sha256("\n".join(cands.ids).encode()).hexdigest()
     key = (user_id, profile.fingerprint(), digest, snap.generation if snap else None, now.date())
     found = RANKINGS.get(key)
-    if found is None:
-        # Ages from the start of the day, as the key: a ranking recomputed later the same day (a rule added,
-        # another process) gives the same order, not one whose near ties moved with the seconds between.
-        found = rank(engine, search, user_id, profile, cands, datetime.combine(now.date(), time()))
-        RANKINGS.put(key, found)
-    return found
+    if found is not None:
+        kept, rows = found
+        return replace(kept, picks=[rec.Pick(*row) for row in rows])
+    # Ages from the start of the day, as the key: a ranking recomputed later the same day (a rule added,
+    # another process) gives the same order, not one whose near ties moved with the seconds between.
+    ranking = rank(engine, search, user_id, profile, cands, datetime.combine(now.date(), time()))
+    RANKINGS.put(key, (replace(ranking, picks=[]), [p.packed() for p in ranking.picks]))
+    return ranking
 
 
 def without_seen(engine: Engine, user_id: int, ranking: Ranking, now: datetime) -> Ranking:
@@ -295,7 +298,7 @@ def by_likes(
     margins = raw.tolist() if fitted is not None else [None] * len(rows)
     ids = cands.ids
     picks = [
-        rec.Pick(ids[r], s, because=every[r][0], because_title=every[r][1], margin=m)
+        rec.Pick(ids[r], s, every[r][0], every[r][1], margin=m)
         for r, s, m in zip(rows, scores.tolist(), margins, strict=True)
     ]
     if fitted is not None:

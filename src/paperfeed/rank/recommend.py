@@ -52,14 +52,19 @@ class Pick:
     score: float
     because: str | None = None  # the liked paper this one is closest to (an id, or None for an imported entry)
     because_title: str = ""  # its title
-    # Tuples, not lists, by default: a day's picks are then a few objects each (thousands of lists per ranking
-    # made the garbage collector walk the whole rankings cache every few users).
     mentions: tuple[str, ...] | list[str] = ()  # the user's boost phrases it mentions
     interest: str = ""  # cold start: the sign-up keyword or category it matches
     words: tuple[str, ...] | list[str] = ()  # the words of it that the user's model weighs most
     author: str = ""  # its author the user liked most, when that lifted it
     followed: str = ""  # its author the user follows (lifted like a boost phrase)
     margin: float | None = None  # the user's model's own score: near 0 it cannot tell (active learning asks)
+
+    def packed(self) -> tuple:
+        """Its fields as one plain tuple of strings and numbers, which the garbage collector stops tracking (a
+        cache of rankings kept as Pick objects, thousands per ranking, cost a quarter of each new ranking in
+        collections); Pick(*row) makes it again."""
+        head = (self.id, self.score, self.because, self.because_title, tuple(self.mentions), self.interest)
+        return (*head, tuple(self.words), self.author, self.followed, self.margin)
 
 
 def reason_text(

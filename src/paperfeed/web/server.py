@@ -16,6 +16,8 @@ import time
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from paperfeed.heap import settle
+
 log = logging.getLogger("paperfeed.server")
 
 
@@ -159,6 +161,7 @@ def worker_app():
         from paperfeed.sync.scheduler import SyncScheduler
 
         jobs += [Scheduler(ctx.engine, settings, ctx.search), SyncScheduler(ctx.engine, settings)]
+    settle()  # the app just built and the code it loaded: out of the collector's full passes (paperfeed/heap.py)
     for job in jobs:
         job.start()
     web.router.add_event_handler("shutdown", lambda: [job.stop() for job in [*jobs, library_file]])
