@@ -27,6 +27,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.support.serving import wait_until_up  # noqa: E402
+
 from bench.common import machine, python, table, write_section  # noqa: E402
 from bench.speed import FULL, SEED, ensure_full, env, make_queries  # noqa: E402
 from paperfeed.store import (  # noqa: E402
@@ -66,17 +68,8 @@ def start_server(
         stderr=subprocess.DEVNULL,
         preexec_fn=(lambda: os.sched_setaffinity(0, {core})) if core is not None else None,
     )
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            raise RuntimeError("paperfeed serve did not start")
-        time.sleep(0.5)
+    wait_until_up(f"http://127.0.0.1:{port}", proc, wait)
+    return proc
 
 
 def stop_server(proc: subprocess.Popen) -> None:

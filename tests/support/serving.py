@@ -50,17 +50,28 @@ def start(
     proc = subprocess.Popen([*(wrap or []), *cmd], env=full_env, stdout=log, stderr=subprocess.STDOUT, text=True)
     proc.log = log
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    try:
+        wait_until_up(url, proc, 60, healthy=False)  # a damaged index answers 503 there: started all the same
+    except RuntimeError:
+        log.seek(0)
+        pytest.fail(f"paperfeed serve did not start:\n{log.read()[-3000:]}")
+    return proc, url
+
+
+def wait_until_up(url: str, proc: subprocess.Popen, seconds: float, healthy: bool = True) -> None:
+    """Return once `url`/healthz answers (200, when `healthy`); kill `proc` and raise RuntimeError if it exits
+    or `seconds` pass first. bench/ starts its servers with this too."""
+    deadline = time.monotonic() + seconds
     while True:
         try:
-            httpx.get(url + "/healthz", timeout=2)
-            return proc, url
+            if httpx.get(url + "/healthz", timeout=5).status_code == 200 or not healthy:
+                return
         except httpx.TransportError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                log.seek(0)
-                pytest.fail(f"paperfeed serve did not start:\n{log.read()[-3000:]}")
-            time.sleep(0.2)
+            pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            raise RuntimeError(f"paperfeed serve did not start at {url}")
+        time.sleep(0.2)
 
 
 def stop(proc: subprocess.Popen) -> str:
