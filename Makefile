@@ -28,15 +28,23 @@ run: $(STAMP)
 	$(BIN)/paperfeed init --demo --no-index
 	$(BIN)/paperfeed serve --with-scheduler
 
+# The model the tests embed with, exported once for both runs and all their workers, and the sample's vectors
+# it made (tests/conftest.py, model_cache): `make test` empties it first, so nothing outlives one run.
+TEST_MODELS := $(abspath build/test-models)
+
 # The whole suite twice: on SQLite (the embedded default), then on a real PostgreSQL that pgserver starts.
 test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check src tests bench
-	$(BIN)/python -m pytest -n $(JOBS)
-	$(BIN)/python -m pytest -n $(JOBS) --store postgresql
+	rm -rf $(TEST_MODELS)
+	PAPERFEED_TEST_MODELS=$(TEST_MODELS) $(BIN)/python -m pytest -n $(JOBS)
+	PAPERFEED_TEST_MODELS=$(TEST_MODELS) $(BIN)/python -m pytest -n $(JOBS) --store postgresql
 
-# The inner loop: SQLite only, no browser, not the whole-corpus import; stops at the first failure.
+# The inner loop: SQLite only, no browser, not the whole-corpus import, no test that starts, kills or floods
+# paperfeed processes; stops at the first failure. It keeps the exported model between runs (its file is named
+# by the export's version, as the product's own cache is), never the vectors.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -n $(JOBS) -x -m "not slow and not browser"
+	rm -f $(TEST_MODELS)/sample-vectors.npz
+	PAPERFEED_TEST_MODELS=$(TEST_MODELS) $(BIN)/python -m pytest -n $(JOBS) -x -m "not slow and not browser and not process"
 
 # Refresh docs/screenshots/ from the demo that `make run` serves (the browser tests write theirs under build/).
 screenshots: $(STAMP) $(CHROMIUM)

@@ -21,6 +21,7 @@ from paperfeed.search.indexer import sync
 from paperfeed.search.service import SearchService
 from paperfeed.store import init_db, make_engine
 from paperfeed.store.importer import Importer
+from tests.support.vectors import RememberingEncoder
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).parent.parent
@@ -100,12 +101,13 @@ def store_env(data: Path) -> dict[str, str]:
     return {"PAPERFEED_DATABASE_URL": url} if url else {}
 
 
-def new_store(postgres, data: Path, sample: bool = False) -> str:
+def new_store(postgres, data: Path, sample: bool = False, template: str | None = None) -> str:
     """A store of its own for the data folder `data`: its SQLite file, or a new PostgreSQL database (with
-    `sample`, a copy of the indexed sample's; the folder then also needs a copy of indexed_dir's indexes)."""
+    `sample`, a copy of the indexed sample's, and the folder then also needs a copy of indexed_dir's indexes;
+    with `template`, a copy of that database; else empty)."""
     if postgres is None:
         return f"sqlite:///{Path(data) / 'paperfeed.db'}"
-    url = postgres.url(postgres.create(template="indexed" if sample else None))
+    url = postgres.url(postgres.create(template="indexed" if sample else template))
     STORES[str(Path(data).resolve())] = url
     return url
 
@@ -136,7 +138,13 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def model_cache(tmp_path_factory) -> Path:
-    """One exported ONNX model for the whole run (the export takes about ten seconds)."""
+    """One exported ONNX model for the whole run (the export takes ten seconds or more). `make test` names one
+    folder for both its runs and all their workers (PAPERFEED_TEST_MODELS, emptied as it starts), so the model
+    is exported once, not once per worker and store."""
+    shared = os.environ.get("PAPERFEED_TEST_MODELS")
+    if shared:
+        Path(shared).mkdir(parents=True, exist_ok=True)
+        return Path(shared)
     return tmp_path_factory.mktemp("models")
 
 
@@ -187,10 +195,10 @@ def postgres(store_kind) -> Iterator[Postgres | None]:
 
 
 @pytest.fixture
-def settings(tmp_path, monkeypatch, model_cache, postgres, request) -> Settings:
+def settings(tmp_path, monkeypatch, model_cache, postgres, migrated, request) -> Settings:
     monkeypatch.setenv("PAPERFEED_DATA_DIR", str(tmp_path / "data"))
     if postgres is not None:
-        url = new_store(postgres, tmp_path / "data")
+        url = new_store(postgres, tmp_path / "data", template=migrated)
         monkeypatch.setenv("PAPERFEED_DATABASE_URL", url)
         request.addfinalizer(lambda: postgres.drop(make_url(url).database))
     monkeypatch.setenv("PAPERFEED_ARXIV_API_DELAY", "0")
@@ -202,10 +210,32 @@ def settings(tmp_path, monkeypatch, model_cache, postgres, request) -> Settings:
     get_settings.cache_clear()
 
 
-@pytest.fixture
-def engine(settings):
-    engine = make_engine(settings.db_url)
+@pytest.fixture(scope="session")
+def migrated(tmp_path_factory, postgres) -> Path | str:
+    """An empty store at the newest migration, made once by running the migrations: a SQLite file, or a
+    PostgreSQL template database. Each test's fresh store starts as a copy of it (the migrations take about
+    0.1 s a store on SQLite; a copy about 5 ms)."""
+    if postgres is not None:
+        url = postgres.url(postgres.create("migrated"))
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('migrated') / 'paperfeed.db'}"
+    engine = make_engine(url)
     init_db(engine)
+    if postgres is None:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")  # the copy is the one file, complete
+    engine.dispose()
+    return "migrated" if postgres is not None else Path(engine.url.database)
+
+
+@pytest.fixture
+def engine(settings, migrated, postgres):
+    path = Path(make_url(settings.db_url).database)
+    if postgres is None and not path.exists():  # on PostgreSQL, `settings` made it from the template
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(migrated, path)
+    engine = make_engine(settings.db_url)
+    init_db(engine)  # at the newest already: checks it, as every start does
     yield engine
     engine.dispose()
 
@@ -230,13 +260,13 @@ def indexed_url(tmp_path_factory, postgres) -> str:
 
 
 @pytest.fixture(scope="session")
-def indexed_dir(indexed_url, sample_papers, encoder, tmp_path_factory) -> Path:
+def indexed_dir(indexed_url, sample_papers, encoder, model_cache, tmp_path_factory) -> Path:
     engine = make_engine(indexed_url)
     sqlite = indexed_url.startswith("sqlite")
     data = Path(engine.url.database).parent if sqlite else tmp_path_factory.mktemp("indexed-pg") / "data"
     init_db(engine)
     Importer(engine).run(sample_papers, "arxiv-snapshot", str(SAMPLE))
-    report = sync(engine, data, encoder)
+    report = sync(engine, data, RememberingEncoder(encoder, model_cache / "sample-vectors.npz"))
     assert (report.added, report.embedded) == (len(sample_papers), len(sample_papers))
     engine.dispose()
     return data

@@ -5,11 +5,14 @@ immediately, indexes in a background process with progress in its log, searches 
 import time
 
 import httpx
+import pytest
 
 from paperfeed.store import init_db, make_engine
 from paperfeed.store.importer import Importer
 from tests.conftest import SAMPLE, new_store
 from tests.support.serving import start, stop
+
+pytestmark = pytest.mark.process  # starts, kills or floods paperfeed processes: make test, not test-fast
 
 
 def test_serve_answers_at_once_and_indexes_in_the_background(tmp_path, sample_papers, model_cache, postgres):

@@ -10,8 +10,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 
 from tests.support.serving import register, start, stop, token
+
+pytestmark = pytest.mark.process  # starts, kills or floods paperfeed processes: make test, not test-fast
 
 
 def broken_entries(n: int) -> bytes:

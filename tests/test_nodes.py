@@ -21,6 +21,8 @@ from paperfeed.store.schema import upvotes
 from tests.conftest import new_store, shared
 from tests.support.serving import register, start, stop, token
 
+pytestmark = pytest.mark.process  # starts, kills or floods paperfeed processes: make test, not test-fast
+
 NEW_MONTH = ("corpus", "arxiv-listings", "2026-05.jsonl.gz")  # real papers the indexed sample does not hold
 
 

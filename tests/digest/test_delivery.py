@@ -113,6 +113,7 @@ def digest_run(env_extra=None) -> subprocess.Popen:
     )
 
 
+@pytest.mark.process
 def test_sigkill_mid_batch_then_rerun_sends_each_once(mail_engine, mail_settings, sink):
     addresses = users(mail_engine, 8)
     proc_box = {}
@@ -141,6 +142,7 @@ def test_sigkill_mid_batch_then_rerun_sends_each_once(mail_engine, mail_settings
     assert statuses(mail_engine) == Counter({"sent": 8})
 
 
+@pytest.mark.process
 def test_two_runs_at_once_send_each_digest_once(mail_engine, mail_settings, sink):
     addresses = users(mail_engine, 12)
     sink.on_data = lambda msg: time.sleep(0.05)  # a slow server, so both senders are busy at once
@@ -162,6 +164,7 @@ def test_invalid_address_is_refused_at_subscription(mail_engine, bad):
     assert subs.get(mail_engine, user.id) is None
 
 
+@pytest.mark.process
 def test_serve_with_scheduler_sends_in_process(mail_engine, mail_settings, sink):
     from tests.conftest import free_port
 
@@ -232,6 +235,7 @@ def test_smtp_login_with_a_password_file_that_is_never_logged(
         controller.stop()
 
 
+@pytest.mark.process
 def test_two_nodes_with_schedulers_send_each_digest_once(mail_engine, mail_settings, sink, tmp_path):
     """Two `serve --with-scheduler` nodes, each with its own data directory, on one store: the "digest" lease
     lets one run at a time, and each user gets one message for the period."""

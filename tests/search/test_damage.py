@@ -16,6 +16,8 @@ from paperfeed.search.service import SearchService
 from paperfeed.store import make_engine
 from paperfeed.web.app import create_app
 
+pytestmark = pytest.mark.process  # starts, kills or floods paperfeed processes: make test, not test-fast
+
 QUERY = "image segmentation"
 
 

@@ -8,10 +8,13 @@ import sys
 import time
 
 import numpy as np
+import pytest
 
 from paperfeed.search.service import SearchService
 from paperfeed.store import make_engine
 from paperfeed.store.importer import Importer
+
+pytestmark = pytest.mark.process  # starts, kills or floods paperfeed processes: make test, not test-fast
 
 
 def committed_rows(path) -> int:

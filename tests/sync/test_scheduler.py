@@ -9,10 +9,14 @@ import sys
 import time
 from datetime import date, datetime, timedelta
 
+import pytest
+
 from paperfeed.sync.run import SourceState, states
 from paperfeed.sync.scheduler import SyncScheduler, next_due
 from tests.conftest import free_port
 from tests.sync.conftest import FOLLOW, Clock, arxiv_days, expected
+
+pytestmark = pytest.mark.process  # starts, kills or floods paperfeed processes: make test, not test-fast
 
 
 def test_next_due_backs_off_after_failures():

@@ -117,6 +117,7 @@ def test_two_syncs_at_once_fetch_each_page_once(engine, sync_settings, upstream)
     assert not lease.held(engine, "sync", datetime(2025, 3, 25, 1, 31))  # released at the end
 
 
+@pytest.mark.process
 def test_a_killed_backfill_resumes_without_asking_again(tmp_path, sync_settings, upstream, sample_papers):
     """`paperfeed sync --since` SIGKILLed mid-backfill, then run again: the same store as one uninterrupted run
     (exports compared byte for byte), and no committed page asked for twice."""

@@ -122,12 +122,14 @@ def check_refused(out: dict) -> None:
         assert out[name].is_error and "needs an API token" in out[name].content[0].text, name
 
 
+@pytest.mark.process
 def test_stdio_with_a_token_reads_and_writes(store, model_cache):
     out = anyio.run(session, stdio(store, model_cache, store[1]), store)
     check_reads(out, store)
     check_writes(out)
 
 
+@pytest.mark.process
 def test_stdio_without_a_token_reads_only(store, model_cache):
     out = anyio.run(session, stdio(store, model_cache), store)
     check_reads(out, store)
@@ -166,6 +168,7 @@ def test_writes_are_limited_per_user(store, http_url):
     assert sum(not a.is_error for a in answers) <= 30
 
 
+@pytest.mark.process
 def test_a_bad_stdio_token_is_one_line_before_serving(store, model_cache):
     import subprocess
 

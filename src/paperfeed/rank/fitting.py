@@ -131,7 +131,8 @@ def fit_model(
 def negative_ids(engine: Engine, vocabulary: terms.Terms, cands: Candidates) -> list[str]:
     """The random older papers drawn with the vocabulary, less any being ranked: the newest days are never
     among them, and an older day ranked gets a model fitted without its own papers. A small store, with fewer
-    such papers than model.MIN_POOL, draws from all its papers but the ones being ranked, per ranking."""
+    such papers than model.MIN_POOL, draws from all its papers but the ones being ranked (once per day ranked
+    and index generation: Candidates.negatives keeps the draw)."""
     ranked = cands.idset()
     if len(vocabulary.negatives) >= model.MIN_POOL:
         return [pid for pid in vocabulary.negatives if pid not in ranked]
