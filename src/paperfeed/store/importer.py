@@ -181,94 +181,127 @@ def write_batch(conn: Connection, batch: list[Paper]) -> tuple[int, int, int]:
     now = utcnow()
     batch = [clean_paper(p) for p in batch]  # every importer and sync writes through here
     _resolve_titles(conn, batch)
-
-    # Several records of one paper in a batch are applied in order, as if one at a time.
-    incoming: dict[str, dict] = {}
-    refs: dict[tuple[str, str], str] = {}
-    signals: dict[tuple[str, str, str], float | str] = {}
-    repeat_updated = repeat_unchanged = 0
-    for p in batch:
-        key = p.key
-        row = paper_row(p)
-        if key in incoming:
-            merged = merge(incoming[key], row)
-            repeat_updated += merged != incoming[key]
-            repeat_unchanged += merged == incoming[key]
-            row = merged
-        incoming[key] = row
-        refs.setdefault((key, p.source), p.source_ref)
-        for name, value in p.signals.items():
-            signals[(key, p.source, name)] = value
-
-    keys = list(incoming)
-    # A paper first stored without an arXiv id (from a page) is re-keyed when its arXiv record comes.
-    title_keys = {title_id(incoming[k]["title"]): k for k in keys if not k.startswith("t-")}
-    stored = {r["id"]: dict(r) for r in load_in(conn, papers, papers.c.id, keys + list(title_keys))}
-    rekey = {tk: k for tk, k in title_keys.items() if tk in stored and k not in stored and tk != k}
-    for tk, k in rekey.items():
-        _rekey(conn, tk, k, stored, now)
-
+    got = Incoming.of(batch)
+    keys = list(got.rows)
+    stored, rekey = _stored_rekeyed(conn, got.rows, now)
     old_sources = {(r["paper_id"], r["source"]) for r in load_in(conn, paper_sources, paper_sources.c.paper_id, keys)}
     old_signals = {
         (r["paper_id"], r["source"], r["name"]): signal_value(r)
         for r in load_in(conn, external_signals, external_signals.c.paper_id, keys)
     }
-    touched = {k for (k, src) in refs if (k, src) not in old_sources}
-    touched |= {sk[0] for sk, v in signals.items() if old_signals.get(sk) != v}
-
-    inserts, updates, category_rows, changed_categories = [], [], [], []
-    author_rows, changed_authors = [], []
-    new, updated, unchanged = 0, repeat_updated, repeat_unchanged
-    for key, row in incoming.items():
-        old = stored.get(key)
-        if old is None:
-            inserts.append(full_row(key, row, now, now))
-            category_rows.extend({"paper_id": key, "category": c} for c in dict.fromkeys(row["categories"]))
-            author_rows.extend(authors_of(key, row["authors"]))
-            new += 1
-            continue
-        before = {f: old[f] for f in CONTENT}
-        after = merge(before, row)
-        if after != before:
-            updates.append(full_row(key, after, old["created_at"], now))
-            if after["categories"] != before["categories"]:
-                changed_categories.append(key)
-                category_rows.extend({"paper_id": key, "category": c} for c in dict.fromkeys(after["categories"]))
-            if after["authors"] != before["authors"]:
-                changed_authors.append(key)
-                author_rows.extend(authors_of(key, after["authors"]))
-            updated += 1
-        elif key in touched or key in rekey.values():
-            updated += 1
-        else:
-            unchanged += 1
-
-    if inserts:
-        conn.execute(insert(papers), inserts)
-    if updates:
-        params = [{**u, "b_id": u["id"]} for u in updates]
-        values = {c: bindparam(c) for c in updates[0] if c not in ("id",)}
-        conn.execute(update(papers).where(papers.c.id == bindparam("b_id")).values(values), params)
-    for chunk in chunks(changed_categories):
-        conn.execute(delete(paper_categories).where(paper_categories.c.paper_id.in_(chunk)))
-    if category_rows:
-        conn.execute(insert(paper_categories), category_rows)
-    for chunk in chunks(changed_authors):
-        conn.execute(delete(paper_authors).where(paper_authors.c.paper_id.in_(chunk)))
-    if author_rows:
-        conn.execute(insert(paper_authors), author_rows)
+    touched = {k for (k, src) in got.refs if (k, src) not in old_sources}
+    touched |= {sk[0] for sk, v in got.signals.items() if old_signals.get(sk) != v}
+    touched |= set(rekey.values())
+    plan = Plan(updated=got.repeat_updated, unchanged=got.repeat_unchanged)
+    for key, row in got.rows.items():
+        plan.add(key, row, stored.get(key), key in touched, now)
+    plan.write(conn)
     new_sources = [
         {"paper_id": k, "source": s, "ref": ref, "first_seen": now}
-        for (k, s), ref in refs.items()
+        for (k, s), ref in got.refs.items()
         if (k, s) not in old_sources
     ]
     if new_sources:
         conn.execute(insert(paper_sources), new_sources)
-    write_changed(conn, signals, old_signals, now)
+    write_changed(conn, got.signals, old_signals, now)
     # Every node's search index follows this log (a re-keyed paper: the old id is gone, the new one is new).
-    changed = [r["id"] for r in inserts] + [u["id"] for u in updates] + [*rekey, *rekey.values()]
+    changed = [r["id"] for r in plan.inserts] + [u["id"] for u in plan.updates] + [*rekey, *rekey.values()]
     changes.record(conn, changed, now)
-    return new, updated, unchanged
+    return plan.new, plan.updated, plan.unchanged
+
+
+@dataclass
+class Incoming:
+    """A batch by paper: several records of one paper are applied in order, as if one at a time."""
+
+    rows: dict[str, dict] = field(default_factory=dict)  # key -> content (CONTENT fields)
+    refs: dict[tuple[str, str], str] = field(default_factory=dict)  # (key, source) -> the source's reference
+    signals: dict[tuple[str, str, str], float | str] = field(default_factory=dict)  # (key, source, name) -> value
+    repeat_updated: int = 0  # a later record of a paper in the batch that changed the earlier one
+    repeat_unchanged: int = 0
+
+    @classmethod
+    def of(cls, batch: list[Paper]) -> Incoming:
+        got = cls()
+        for p in batch:
+            key, row = p.key, paper_row(p)
+            if key in got.rows:
+                merged = merge(got.rows[key], row)
+                got.repeat_updated += merged != got.rows[key]
+                got.repeat_unchanged += merged == got.rows[key]
+                row = merged
+            got.rows[key] = row
+            got.refs.setdefault((key, p.source), p.source_ref)
+            for name, value in p.signals.items():
+                got.signals[(key, p.source, name)] = value
+        return got
+
+
+def _stored_rekeyed(conn: Connection, rows: dict[str, dict], now: datetime) -> tuple[dict, dict]:
+    """The stored papers of these keys, and {title key: arXiv id} of those just moved to their arXiv id: a paper
+    first stored without one (from a page) is re-keyed when its arXiv record comes."""
+    keys = list(rows)
+    title_keys = {title_id(rows[k]["title"]): k for k in keys if not k.startswith("t-")}
+    stored = {r["id"]: dict(r) for r in load_in(conn, papers, papers.c.id, keys + list(title_keys))}
+    rekey = {tk: k for tk, k in title_keys.items() if tk in stored and k not in stored and tk != k}
+    for tk, k in rekey.items():
+        _rekey(conn, tk, k, stored, now)
+    return stored, rekey
+
+
+@dataclass
+class Plan:
+    """What a batch writes to papers, paper_categories and paper_authors, and how it counts."""
+
+    inserts: list[dict] = field(default_factory=list)
+    updates: list[dict] = field(default_factory=list)
+    category_rows: list[dict] = field(default_factory=list)
+    changed_categories: list[str] = field(default_factory=list)
+    author_rows: list[dict] = field(default_factory=list)
+    changed_authors: list[str] = field(default_factory=list)
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def add(self, key: str, row: dict, old: dict | None, touched: bool, now: datetime) -> None:
+        """One paper: new, merged into the stored one, or unchanged (`touched`: a new source or signal, or
+        re-keyed, counts as updated even when its content is not)."""
+        if old is None:
+            self.inserts.append(full_row(key, row, now, now))
+            self.category_rows.extend({"paper_id": key, "category": c} for c in dict.fromkeys(row["categories"]))
+            self.author_rows.extend(authors_of(key, row["authors"]))
+            self.new += 1
+            return
+        before = {f: old[f] for f in CONTENT}
+        after = merge(before, row)
+        if after == before:
+            self.updated += touched
+            self.unchanged += not touched
+            return
+        self.updates.append(full_row(key, after, old["created_at"], now))
+        if after["categories"] != before["categories"]:
+            self.changed_categories.append(key)
+            self.category_rows.extend({"paper_id": key, "category": c} for c in dict.fromkeys(after["categories"]))
+        if after["authors"] != before["authors"]:
+            self.changed_authors.append(key)
+            self.author_rows.extend(authors_of(key, after["authors"]))
+        self.updated += 1
+
+    def write(self, conn: Connection) -> None:
+        if self.inserts:
+            conn.execute(insert(papers), self.inserts)
+        if self.updates:
+            params = [{**u, "b_id": u["id"]} for u in self.updates]
+            values = {c: bindparam(c) for c in self.updates[0] if c not in ("id",)}
+            conn.execute(update(papers).where(papers.c.id == bindparam("b_id")).values(values), params)
+        for chunk in chunks(self.changed_categories):
+            conn.execute(delete(paper_categories).where(paper_categories.c.paper_id.in_(chunk)))
+        if self.category_rows:
+            conn.execute(insert(paper_categories), self.category_rows)
+        for chunk in chunks(self.changed_authors):
+            conn.execute(delete(paper_authors).where(paper_authors.c.paper_id.in_(chunk)))
+        if self.author_rows:
+            conn.execute(insert(paper_authors), self.author_rows)
 
 
 def authors_of(paper_id: str, names: list[str]) -> list[dict]:
