@@ -112,18 +112,29 @@ def test_an_import_that_fails_part_way_imports_nothing(service, sample_papers, m
         assert taste.imported_count(conn, user.id) == (0, 0)  # the three matched entries did not land alone
 
 
+def liker(engine, sample_papers):
+    """Ada, who upvoted one vision paper listed before DAY; and the other such papers."""
+    user = accounts.create_user(engine, "ada", "correct horse battery")
+    vision = [p.id for p in sample_papers if "cs.CV" in p.categories and p.listed_date != DAY]
+    marks.set_upvote(engine, user, vision[0], True)
+    return user, vision
+
+
+def counted(monkeypatch, module, name: str) -> list:
+    """module.name, its calls counted in the list returned."""
+    calls, real = [], getattr(module, name)
+    monkeypatch.setattr(module, name, lambda *a, **k: calls.append(1) or real(*a, **k))
+    return calls
+
+
 def test_the_model_is_fitted_once_per_taste_and_stored(service, sample_papers, monkeypatch):
     """A new like refits the model once; a second view (even after the rankings cache is emptied, as in
     another process or on the next day) reads the stored one instead of fitting again."""
     from paperfeed.rank import model
 
     engine = service.engine
-    user = accounts.create_user(engine, "ada", "correct horse battery")
-    vision = [p.id for p in sample_papers if "cs.CV" in p.categories and p.listed_date != DAY]
-    marks.set_upvote(engine, user, vision[0], True)
-    fits = []
-    real = model.fit
-    monkeypatch.setattr(model, "fit", lambda *a, **k: fits.append(1) or real(*a, **k))
+    user, vision = liker(engine, sample_papers)
+    fits = counted(monkeypatch, model, "fit")
     ids = day_ids(engine)
     first = foryou.for_you(engine, service, user.id, ids)
     foryou.RANKINGS.clear()
@@ -145,12 +156,8 @@ def test_the_embedding_term_is_fitted_once_per_taste_not_per_day(service, sample
     from paperfeed.rank import recommend
 
     engine = service.engine
-    user = accounts.create_user(engine, "ada", "correct horse battery")
-    vision = [p.id for p in sample_papers if "cs.CV" in p.categories and p.listed_date != DAY]
-    marks.set_upvote(engine, user, vision[0], True)
-    fits = []
-    real = recommend.ours_fit
-    monkeypatch.setattr(recommend, "ours_fit", lambda *a, **k: fits.append(1) or real(*a, **k))
+    user, vision = liker(engine, sample_papers)
+    fits = counted(monkeypatch, recommend, "ours_fit")
     ids = day_ids(engine)
     today = foryou.for_you(engine, service, user.id, ids)
     foryou.RANKINGS.clear()

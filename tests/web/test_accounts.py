@@ -207,7 +207,10 @@ def test_library_with_tags_is_private(client, other, sample_papers):
 
 
 def test_pages_that_need_an_account_redirect_to_login(client):
-    for path in ("/library", "/settings", "/submit"):
+    pages = ("/library", "/settings", "/submit", "/settings/digest", "/settings/digest/preview", "/settings/taste")
+    pages += ("/authors", "/notifications", "/groups", "/library/robotics", "/admin/sources", "/admin/comments")
+    pages += ("/admin/claims",)
+    for path in pages:
         answer = client.get(path, follow_redirects=False)
         assert answer.status_code == 303 and answer.headers["location"] == f"/login?next={path}"
 

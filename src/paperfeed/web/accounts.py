@@ -11,8 +11,9 @@ from fastapi.responses import RedirectResponse
 from paperfeed.store import accounts, taste
 from paperfeed.store.accounts import AccountError, User
 from paperfeed.web.common import (
+    Csrf,
     ctx,
-    login_first,
+    page_user,
     to,
 )
 from paperfeed.web.context import SESSION_COOKIE, Context, client_ip, safe_next
@@ -32,7 +33,7 @@ def login_form(
     username: Annotated[str, Form(max_length=100)] = "",
     password: Annotated[str, Form(max_length=1024)] = "",
     next: Annotated[str, Form()] = "",
-    csrf_token: Annotated[str, Form()] = "",
+    csrf_token: Csrf = "",
 ):
     c = ctx(request)
     c.check_csrf(request, csrf_token)
@@ -86,7 +87,7 @@ def register_form(
     password: Annotated[str, Form(max_length=2000)] = "",
     password2: Annotated[str, Form(max_length=2000)] = "",
     next: Annotated[str, Form()] = "",
-    csrf_token: Annotated[str, Form()] = "",
+    csrf_token: Csrf = "",
     categories: Annotated[str, Form(max_length=1000)] = "",
     keywords: Annotated[str, Form(max_length=2000)] = "",
 ):
@@ -114,7 +115,7 @@ def register_form(
 
 
 @router.post("/logout")
-def logout(request: Request, csrf_token: Annotated[str, Form()] = ""):
+def logout(request: Request, csrf_token: Csrf = ""):
     c = ctx(request)
     c.check_csrf(request, csrf_token)
     token = request.cookies.get(SESSION_COOKIE)
@@ -138,8 +139,7 @@ def render_settings(request: Request, status: int = 200, **values):
 
 @router.get("/settings")
 def settings_page(request: Request):
-    if ctx(request).user(request) is None:
-        return login_first(request)
+    page_user(request)  # signed out: the login form first
     return render_settings(request)
 
 
@@ -155,7 +155,7 @@ def change_password(
     current: Annotated[str, Form(max_length=2000)] = "",
     new: Annotated[str, Form(max_length=2000)] = "",
     revoke_tokens: Annotated[str, Form()] = "",
-    csrf_token: Annotated[str, Form()] = "",
+    csrf_token: Csrf = "",
 ):
     c, user = settings_user(request, csrf_token)
     keep = request.cookies.get(SESSION_COOKIE)
@@ -168,9 +168,7 @@ def change_password(
 
 
 @router.post("/settings/delete")
-def delete_account(
-    request: Request, password: Annotated[str, Form(max_length=2000)] = "", csrf_token: Annotated[str, Form()] = ""
-):
+def delete_account(request: Request, password: Annotated[str, Form(max_length=2000)] = "", csrf_token: Csrf = ""):
     c, user = settings_user(request, csrf_token)
     if accounts.authenticate(c.engine, user.username, password) is None:
         return render_settings(request, 422, error="Wrong password; the account was not deleted.")
@@ -185,7 +183,7 @@ def create_token(
     request: Request,
     kind: Annotated[str, Form(pattern="^(api|feed)$")] = "api",
     name: Annotated[str, Form(max_length=100)] = "",
-    csrf_token: Annotated[str, Form()] = "",
+    csrf_token: Csrf = "",
 ):
     c, user = settings_user(request, csrf_token)
     token = accounts.create_token(c.engine, user, kind, name)
@@ -195,14 +193,14 @@ def create_token(
 
 
 @router.post("/settings/tokens/revoke-all")
-def revoke_all_tokens(request: Request, csrf_token: Annotated[str, Form()] = ""):
+def revoke_all_tokens(request: Request, csrf_token: Csrf = ""):
     c, user = settings_user(request, csrf_token)
     n = accounts.revoke_all_tokens(c.engine, user)
     return render_settings(request, message=f"{n} token{'s' if n != 1 else ''} revoked.")
 
 
 @router.post("/settings/tokens/{token_id}/revoke")
-def revoke_token(request: Request, token_id: int, csrf_token: Annotated[str, Form()] = ""):
+def revoke_token(request: Request, token_id: int, csrf_token: Csrf = ""):
     c, user = settings_user(request, csrf_token)
     if not accounts.revoke_token(c.engine, user, token_id):
         raise HTTPException(404, "no such token")

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request
 
 from paperfeed.sync.run import Follow, summary
-from paperfeed.web.common import ctx, login_first, to
+from paperfeed.web.common import Csrf, ctx, login_first, page_user, to
 
 router = APIRouter(include_in_schema=False)
 # arXiv's archives: those with subject classes name them in capitals (cs.LG, math.AG, q-bio.NC); physics-style
@@ -48,8 +48,7 @@ def _page(request: Request, error: str | None = None, saved: bool = False, statu
 
 @router.get("/admin/sources")
 def sources_page(request: Request):
-    if ctx(request).user(request) is None:
-        return login_first(request)
+    page_user(request)  # signed out: the login form first
     return _page(request)
 
 
@@ -58,7 +57,7 @@ def sources_form(
     request: Request,
     categories: Annotated[str, Form(max_length=2000)] = "",
     hf: Annotated[str, Form()] = "",
-    csrf_token: Annotated[str, Form()] = "",
+    csrf_token: Csrf = "",
 ):
     c = ctx(request)
     c.check_csrf(request, csrf_token)

@@ -12,7 +12,7 @@ from paperfeed.models import author_key
 from paperfeed.store import authors
 from paperfeed.store.accounts import AccountError
 from paperfeed.web import present
-from paperfeed.web.common import ctx, login_first, need_user, paper_key, signed_in, to
+from paperfeed.web.common import Csrf, ctx, need_user, page_user, paper_key, signed_in, to
 from paperfeed.web.context import Context
 from paperfeed.web.feeds import FEED_SIZE, Format, feed_response
 
@@ -37,10 +37,7 @@ def author_url(name: str) -> str:
 
 @router.get("/authors")
 def following_page(request: Request):
-    c = ctx(request)
-    user = c.user(request)
-    if user is None:
-        return login_first(request)
+    c, user = page_user(request)
     with c.engine.connect() as conn:
         follows = authors.followed(conn, user)
     return c.render(request, "following.html", follows=follows)
@@ -67,7 +64,7 @@ def author_page(request: Request, name: str, page: Page = 1):
 
 
 @router.post("/authors/{name:path}/claim")
-def claim_form(request: Request, name: str, csrf_token: Annotated[str, Form()] = ""):
+def claim_form(request: Request, name: str, csrf_token: Csrf = ""):
     """ "This is me": a claim an admin confirms (as Hugging Face does for paper authors)."""
     c, user = signed_in(request, csrf_token)
     if user is None:
@@ -84,7 +81,7 @@ def claim_form(request: Request, name: str, csrf_token: Annotated[str, Form()] =
 def profile_form(
     request: Request,
     name: str,
-    csrf_token: Annotated[str, Form()] = "",
+    csrf_token: Csrf = "",
     bio: Annotated[str, Form(max_length=authors.MAX_BIO + 1000)] = "",
     pinned: Annotated[str, Form(max_length=500)] = "",
 ):
@@ -103,10 +100,7 @@ def profile_form(
 
 @router.get("/admin/claims")
 def claims_page(request: Request):
-    c = ctx(request)
-    user = c.user(request)
-    if user is None:
-        return login_first(request)
+    c, user = page_user(request)
     if not user.is_admin:
         raise HTTPException(403, "only an admin can confirm author claims")
     with c.engine.connect() as conn:
@@ -119,7 +113,7 @@ def claims_page(request: Request):
 def decide_form(
     request: Request,
     claim_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
-    csrf_token: Annotated[str, Form()] = "",
+    csrf_token: Csrf = "",
     decision: Annotated[str, Form(pattern="^(confirm|refuse)$")] = "refuse",
 ):
     c, user = signed_in(request, csrf_token)
@@ -136,7 +130,7 @@ def decide_form(
 def follow_form(
     request: Request,
     name: str,
-    csrf_token: Annotated[str, Form()] = "",
+    csrf_token: Csrf = "",
     action: Annotated[str, Form(pattern="^(follow|unfollow)$")] = "follow",
     next: Annotated[str, Form()] = "",
 ):

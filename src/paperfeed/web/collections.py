@@ -11,7 +11,7 @@ from paperfeed.store import collections as shelf
 from paperfeed.store import marks
 from paperfeed.store.accounts import AccountError, User
 from paperfeed.web import present
-from paperfeed.web.common import ctx, login_first, signed_in, to
+from paperfeed.web.common import Csrf, ctx, login_first, signed_in, to
 from paperfeed.web.context import Context
 from paperfeed.web.feeds import Format, feed_response
 from paperfeed.web.library_pages import render_library
@@ -50,7 +50,7 @@ def with_papers(c: Context, found: dict, user: User | None) -> list[dict]:
 def share_form(
     request: Request,
     tag: str,
-    csrf_token: Annotated[str, Form()] = "",
+    csrf_token: Csrf = "",
     title: Annotated[str, Form(max_length=1000)] = "",
     description: Annotated[str, Form(max_length=shelf.MAX_DESCRIPTION + 1000)] = "",
     visibility: Annotated[str, Form(pattern=r"^(private|unlisted|public|group:\d{1,10})$")] = "private",
@@ -130,7 +130,7 @@ def render(c: Context, request: Request, found: dict, user: User | None, **extra
 def copy_form(
     request: Request,
     collection_id: CollectionId,
-    csrf_token: Annotated[str, Form()] = "",
+    csrf_token: Csrf = "",
     secret: Secret = "",
     tag: Annotated[str, Form(max_length=100)] = "",
 ):

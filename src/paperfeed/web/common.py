@@ -9,7 +9,7 @@ from datetime import date
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import Depends, HTTPException, Query, Request
+from fastapi import Depends, Form, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse
 from pydantic import AfterValidator, BeforeValidator
 
@@ -23,6 +23,7 @@ from paperfeed.web.context import Context
 ListSort = Annotated[str | None, Query(pattern="^(trending|new|foryou)$", description="trending, new or foryou")]
 Category = Annotated[str | None, Query(max_length=32, pattern=r"^[A-Za-z0-9.\-]*$")]
 PageNo = Annotated[int, Query(ge=1, le=10_000)]
+Csrf = Annotated[str, Form()]  # every form's csrf_token field (Context.check_csrf checks it)
 # An HTML form sends an empty date field as "since=": that means no date, not a bad one.
 Day = Annotated[date | None, BeforeValidator(lambda v: v or None), AfterValidator(lambda d: d and check_day(d))]
 T_ID = re.compile(r"^t-[0-9a-f]{12}$")
@@ -48,6 +49,16 @@ def signed_in(request: Request, csrf_token: str) -> tuple[Context, User | None]:
     c = ctx(request)
     c.check_csrf(request, csrf_token)
     return c, c.user(request)
+
+
+def page_user(request: Request) -> tuple[Context, User]:
+    """A page's context and its signed-in user. Anyone signed out gets a 401, which the app answers on a page
+    with login_first: the login form, and back here after."""
+    c = ctx(request)
+    user = c.user(request)
+    if user is None:
+        raise HTTPException(401, "log in first")
+    return c, user
 
 
 def need_user(c: Context, request: Request, write: bool = False) -> User:

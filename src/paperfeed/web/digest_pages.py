@@ -15,7 +15,7 @@ from paperfeed.digest import outbox
 from paperfeed.digest import subscriptions as subs
 from paperfeed.store import outbox as outbox_store
 from paperfeed.store import queries as q
-from paperfeed.web.common import Day, ctx, login_first, need_user, to
+from paperfeed.web.common import Csrf, Day, ctx, need_user, page_user, to
 from paperfeed.web.context import Context
 
 router = APIRouter(include_in_schema=False)
@@ -53,15 +53,14 @@ def render_digest(request: Request, status: int = 200, **values):
 
 @router.get("/settings/digest")
 def digest_page(request: Request):
-    if ctx(request).user(request) is None:
-        return login_first(request)
+    page_user(request)  # signed out: the login form first
     return render_digest(request)
 
 
 @router.post("/settings/digest")
 def digest_save(
     request: Request,
-    csrf_token: Annotated[str, Form()] = "",
+    csrf_token: Csrf = "",
     email: Annotated[str, Form(max_length=320)] = "",
     frequency: Annotated[str, Form()] = "daily",
     hour: Annotated[int, Form()] = 8,
@@ -115,7 +114,7 @@ def confirmation_note(c: Context, user_id: int, email: str) -> str:
 
 
 @router.post("/settings/digest/verify")
-def digest_resend(request: Request, csrf_token: Annotated[str, Form()] = ""):
+def digest_resend(request: Request, csrf_token: Csrf = ""):
     c = ctx(request)
     c.check_csrf(request, csrf_token)
     user = c.require_user(request)
@@ -128,7 +127,7 @@ def digest_resend(request: Request, csrf_token: Annotated[str, Form()] = ""):
 @router.post("/settings/digest/searches")
 def search_add(
     request: Request,
-    csrf_token: Annotated[str, Form()] = "",
+    csrf_token: Csrf = "",
     title: Annotated[str, Form(max_length=200)] = "",
     query: Annotated[str, Form(max_length=2000)] = "",
 ):
@@ -143,7 +142,7 @@ def search_add(
 
 
 @router.post("/settings/digest/searches/{search_id}/delete")
-def search_delete(request: Request, search_id: int, csrf_token: Annotated[str, Form()] = ""):
+def search_delete(request: Request, search_id: int, csrf_token: Csrf = ""):
     c = ctx(request)
     c.check_csrf(request, csrf_token)
     user = c.require_user(request)
@@ -159,10 +158,7 @@ def digest_preview(
     part: Annotated[str, Query(pattern="^(html|text)$")] = "html",
 ):
     """Exactly the digest that is (or would be) sent for the period due on `date`."""
-    c = ctx(request)
-    user = c.user(request)
-    if user is None:
-        return login_first(request)
+    c, user = page_user(request)
     try:
         raw = outbox.preview(c.engine, c.settings, user.id, day or utcnow().date(), c.search)
     except subs.SubscriptionError as exc:

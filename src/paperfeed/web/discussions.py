@@ -17,7 +17,7 @@ from paperfeed.store import discussions as talk
 from paperfeed.store import threads
 from paperfeed.store.accounts import User
 from paperfeed.web import present
-from paperfeed.web.common import ctx, login_first, need_user, signed_in, to, visible, visible_paper
+from paperfeed.web.common import Csrf, ctx, login_first, need_user, page_user, signed_in, to, visible, visible_paper
 from paperfeed.web.context import Context
 from paperfeed.web.paper import render_paper
 
@@ -63,7 +63,7 @@ def comment_form(
     paper_id: str,
     body: Body = "",
     reply_to: Annotated[int | None, Form(ge=1, le=ID_MAX)] = None,
-    csrf_token: Annotated[str, Form()] = "",
+    csrf_token: Csrf = "",
 ):
     c = ctx(request)
     c.check_csrf(request, csrf_token)
@@ -81,7 +81,7 @@ def comment_form(
 
 
 @router.post("/comments/{comment_id}/edit")
-def edit_form(request: Request, comment_id: CommentId, body: Body = "", csrf_token: Annotated[str, Form()] = ""):
+def edit_form(request: Request, comment_id: CommentId, body: Body = "", csrf_token: Csrf = ""):
     c, user = signed_in(request, csrf_token)
     if user is None:
         return login_first(request)
@@ -96,7 +96,7 @@ def edit_form(request: Request, comment_id: CommentId, body: Body = "", csrf_tok
 
 
 @router.post("/comments/{comment_id}/delete")
-def delete_form(request: Request, comment_id: CommentId, csrf_token: Annotated[str, Form()] = ""):
+def delete_form(request: Request, comment_id: CommentId, csrf_token: Csrf = ""):
     c, user = signed_in(request, csrf_token)
     if user is None:
         return login_first(request)
@@ -113,7 +113,7 @@ def report_form(
     request: Request,
     comment_id: CommentId,
     reason: Annotated[str, Form(max_length=2000)] = "",
-    csrf_token: Annotated[str, Form()] = "",
+    csrf_token: Csrf = "",
 ):
     c, user = signed_in(request, csrf_token)
     if user is None:
@@ -138,9 +138,7 @@ def admin(c: Context, request: Request) -> User:
 
 @router.get("/admin/comments")
 def moderation_page(request: Request):
-    c = ctx(request)
-    if c.user(request) is None:
-        return login_first(request)
+    c, _ = page_user(request)
     admin(c, request)
     with c.engine.connect() as conn:
         queue = threads.reported(conn)
@@ -153,7 +151,7 @@ def moderate_form(
     comment_id: CommentId,
     hidden: Annotated[str, Form(pattern="^[01]$")] = "1",
     next: Annotated[str, Form()] = "",
-    csrf_token: Annotated[str, Form()] = "",
+    csrf_token: Csrf = "",
 ):
     c = ctx(request)
     c.check_csrf(request, csrf_token)
@@ -168,10 +166,7 @@ def moderate_form(
 # -- notifications and the Discussed list ---------------------------------------------------------------------
 @router.get("/notifications")
 def notifications_page(request: Request):
-    c = ctx(request)
-    user = c.user(request)
-    if user is None:
-        return login_first(request)
+    c, user = page_user(request)
     with c.engine.connect() as conn:
         items = talk.inbox(conn, user.id)
         titles = {p["id"]: p["title"] for p in present.load_visible(conn, list({n["paper_id"] for n in items}), user)}

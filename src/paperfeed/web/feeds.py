@@ -9,7 +9,7 @@ from email.utils import format_datetime
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 from feedgen.feed import FeedGenerator
 
@@ -21,7 +21,7 @@ from paperfeed.store import accounts, groups, marks, taste
 from paperfeed.store import queries as q
 from paperfeed.tex import text_macros
 from paperfeed.web import present
-from paperfeed.web.common import Category, Day, ctx
+from paperfeed.web.common import Category, Csrf, Day, ctx
 
 router = APIRouter(prefix="/feeds", include_in_schema=False)
 Format = Annotated[str, Query(pattern="^(rss|atom)$")]
@@ -152,7 +152,7 @@ def for_you_feed(request: Request, token: str, format: Format = "rss"):
 
 
 @router.post("/opml")
-def opml(request: Request, csrf_token: Annotated[str, Form()] = ""):
+def opml(request: Request, csrf_token: Csrf = ""):
     """Every feed the user has, in one OPML file for a feed reader: daily, trending, the digest's categories and
     saved searches, the library (all and each tag), For you and each of their groups' picks. The private ones
     need a feed token: a new one, named "OPML export", is made for this file (revocable on /settings like any

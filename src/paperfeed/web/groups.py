@@ -14,7 +14,7 @@ from paperfeed.store import accounts, group_activity, groups
 from paperfeed.store import queries as q
 from paperfeed.store.accounts import AccountError, User
 from paperfeed.web import present
-from paperfeed.web.common import ctx, login_first, need_user, signed_in, to, visible
+from paperfeed.web.common import Csrf, ctx, login_first, need_user, page_user, signed_in, to, visible
 from paperfeed.web.context import Context
 from paperfeed.web.feeds import Format, feed_response
 
@@ -22,7 +22,6 @@ router = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api", tags=["groups"])
 GroupId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-Csrf = Annotated[str, Form()]
 Token = Annotated[str, Path(min_length=10, max_length=64, pattern=r"^[\w-]+$")]
 WEEK = timedelta(days=7)
 MONTH = timedelta(days=30)
@@ -76,10 +75,7 @@ def with_titles(conn, rows: list[dict]) -> list[dict]:
 
 def page(request: Request, group_id: int, status: int = 200, days: int = 7, **extra):
     """The group's page for a member (a form's answer: `extra` holds its error or the new invite link)."""
-    c = ctx(request)
-    user = c.user(request)
-    if user is None:
-        return login_first(request)
+    c, user = page_user(request)
     values = contents(c, load(c, group_id, user), user, days) | extra
     return c.render(request, "group.html", status, **values)
 
@@ -93,10 +89,7 @@ def failed(request: Request, group_id: int, exc: AccountError):
 # -- pages ----------------------------------------------------------------------------------------------
 @router.get("/groups")
 def groups_page(request: Request):
-    c = ctx(request)
-    user = c.user(request)
-    if user is None:
-        return login_first(request)
+    c, user = page_user(request)
     with c.engine.connect() as conn:
         mine = groups.of_user(conn, user)
     return c.render(request, "groups.html", groups=mine, form={})
@@ -210,9 +203,7 @@ def sharing_form(request: Request, group_id: GroupId, csrf_token: Csrf = "", on:
 # -- joining by invite ----------------------------------------------------------------------------------
 @router.get("/groups/join/{token}")
 def join_page(request: Request, token: Token):
-    c = ctx(request)
-    if c.user(request) is None:
-        return login_first(request)
+    c, _ = page_user(request)
     with c.engine.connect() as conn:
         group = groups.invited_to(conn, token)
     if group is None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from paperfeed.formats import LIBRARY_FORMATS, library_file
@@ -14,7 +14,7 @@ from paperfeed.rank import profile
 from paperfeed.store import collections, groups, library_io, marks
 from paperfeed.store.accounts import User
 from paperfeed.web import present
-from paperfeed.web.common import ctx, login_first, need_user
+from paperfeed.web.common import Csrf, ctx, need_user, page_user
 from paperfeed.web.taste_pages import form_user, read_upload
 
 router = APIRouter(include_in_schema=False)
@@ -29,7 +29,7 @@ ImportFormat = Annotated[str, Query(pattern="^(auto|bibtex|ris|csl-json)$")]
 @router.post("/library/import")
 def import_file(
     request: Request,
-    csrf_token: Annotated[str, Form()] = "",
+    csrf_token: Csrf = "",
     file: Annotated[UploadFile | None, File()] = None,
 ):
     user = form_user(request, csrf_token)
@@ -57,10 +57,7 @@ def library_page(
 ):
     """The library page; with ?format=, this view (all or one tag) as a file to download; ?state= (to-read,
     reading, read, unset) and ?q= (words in a title, the authors or your note) narrow it."""
-    c = ctx(request)
-    user = c.user(request)
-    if user is None:
-        return login_first(request)
+    c, user = page_user(request)
     if format:
         return export_response(c, user, format, tag)
     return render_library(request, user, tag, state=state, q=q)

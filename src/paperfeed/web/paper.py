@@ -17,8 +17,10 @@ from paperfeed.sync.submit import fetch_and_index
 from paperfeed.web import present
 from paperfeed.web.common import (
     SUBMIT_TIMEOUT,
+    Csrf,
     ctx,
     login_first,
+    page_user,
     signed_in,
     to,
     visible_paper,
@@ -88,7 +90,7 @@ def form_paper(request: Request, paper_id: str, csrf_token: str) -> tuple[Contex
 def upvote_form(
     request: Request,
     paper_id: str,
-    csrf_token: Annotated[str, Form()] = "",
+    csrf_token: Csrf = "",
     action: Annotated[str, Form()] = "up",
     next: Annotated[str, Form()] = "",
 ):
@@ -103,7 +105,7 @@ def upvote_form(
 def not_interested_form(
     request: Request,
     paper_id: str,
-    csrf_token: Annotated[str, Form()] = "",
+    csrf_token: Csrf = "",
     action: Annotated[str, Form()] = "mark",
     next: Annotated[str, Form()] = "",
 ):
@@ -125,7 +127,7 @@ def not_interested_form(
 def relevant_form(
     request: Request,
     paper_id: str,
-    csrf_token: Annotated[str, Form()] = "",
+    csrf_token: Csrf = "",
     answer: Annotated[str, Form(pattern="^(yes|no)$")] = "yes",
     next: Annotated[str, Form()] = "",
 ):
@@ -142,7 +144,7 @@ def relevant_form(
 def save_form(
     request: Request,
     paper_id: str,
-    csrf_token: Annotated[str, Form()] = "",
+    csrf_token: Csrf = "",
     tags: Annotated[str, Form(max_length=2000)] = "",
     action: Annotated[str, Form()] = "save",
 ):
@@ -163,7 +165,7 @@ def save_form(
 def note_form(
     request: Request,
     paper_id: str,
-    csrf_token: Annotated[str, Form()] = "",
+    csrf_token: Csrf = "",
     note: Annotated[str, Form(max_length=marks.MAX_NOTE + 2000)] = "",
     state: Annotated[str, Form(pattern="^(|to-read|reading|read)$")] = "",
 ):
@@ -181,9 +183,7 @@ def note_form(
 
 
 @router.post("/papers/{paper_id:path}/hide")
-def hide_form(
-    request: Request, paper_id: str, csrf_token: Annotated[str, Form()] = "", hidden: Annotated[str, Form()] = "1"
-):
+def hide_form(request: Request, paper_id: str, csrf_token: Csrf = "", hidden: Annotated[str, Form()] = "1"):
     c, user = signed_in(request, csrf_token)
     if user is None or not user.is_admin:
         raise HTTPException(403, "only an admin can hide a paper")
@@ -195,16 +195,12 @@ def hide_form(
 # -- submit -----------------------------------------------------------------------------------------
 @router.get("/submit")
 def submit_page(request: Request):
-    c = ctx(request)
-    if c.user(request) is None:
-        return login_first(request)
+    c, _ = page_user(request)
     return c.render(request, "submit.html", value="", error=None)
 
 
 @router.post("/submit")
-async def submit_form(
-    request: Request, paper: Annotated[str, Form(max_length=500)] = "", csrf_token: Annotated[str, Form()] = ""
-):
+async def submit_form(request: Request, paper: Annotated[str, Form(max_length=500)] = "", csrf_token: Csrf = ""):
     c = ctx(request)
     c.check_csrf(request, csrf_token)
     if c.user(request) is None:

@@ -14,10 +14,9 @@ from paperfeed.store import queries as q
 from paperfeed.store import taste
 from paperfeed.store.accounts import User
 from paperfeed.web import present
-from paperfeed.web.common import ctx, login_first
+from paperfeed.web.common import Csrf, ctx, page_user
 
 router = APIRouter(include_in_schema=False)
-Csrf = Annotated[str, Form()]
 
 
 def form_user(request: Request, csrf_token: str) -> User:
@@ -54,8 +53,7 @@ def to_ask(c, user: User, n: int = 5) -> list[dict]:
 
 @router.get("/settings/taste")
 def taste_page(request: Request):
-    if ctx(request).user(request) is None:
-        return login_first(request)
+    page_user(request)  # signed out: the login form first
     c = ctx(request)
     return render_taste(request, ask=to_ask(c, c.user(request)))
 
