@@ -41,6 +41,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import SHARED, WORK, machine, python, table, write_section  # noqa: E402
+from paperfeed.models import author_key  # noqa: E402
 from paperfeed.rank import model, terms  # noqa: E402
 from paperfeed.rank import recommend as rec  # noqa: E402
 from paperfeed.search.service import SearchService  # noqa: E402
@@ -85,6 +86,14 @@ class Corpus:
         assert found == self.ids, "every stored paper must be embedded (run bench/speed.py to build the index)"
         self.vecs = vecs
         self._words = None
+        self._keys = None
+
+    def author_papers(self, before: date) -> Counter:
+        """Each author's papers listed before `before`: what the store held of them (store.taste.author_papers)."""
+        if self._keys is None:
+            self._keys = [{author_key(a) for a in f.authors} for f in self.fields]
+        pairs = zip(self.fields, self._keys, strict=True)
+        return Counter(k for f, ks in pairs if f.listed and f.listed < before for k in ks)
 
     def words(self, vocabulary: terms.Terms):
         """Every paper's tf-idf on the corpus vocabulary, once."""
@@ -247,7 +256,8 @@ def ours(c: Corpus, pos: list[int], test: list[int], start: date, vocabulary: te
     negs = [older[k] for k in sorted(pick)]
     likes = [model.Example(c.fields[i], model.like_weight(1.0, c.fields[i].listed, start)) for i in pos]
     words = c.words(vocabulary)
-    fitted = model.fit(likes, words[pos], [c.fields[i] for i in negs], words[negs], [], words[:0])
+    negatives = [c.fields[i] for i in negs]
+    fitted = model.fit(likes, words[pos], negatives, words[negs], [], words[:0], c.author_papers(start))
     full = fitted.scores(words[test], [c.fields[i] for i in test])
     text_only = words_only(likes, words[pos], words[negs])
     ages = np.array([(start - c.fields[i].listed).days for i in pos], float)
@@ -298,6 +308,7 @@ def active_learning(c: Corpus, month: str, first: dict, grade: dict, vocabulary:
     negs = [older[k] for k in sorted(pick)]
     test = month_papers(c, month)
     grades, days = graded_days(c, test, grade)
+    negatives, author_papers = [c.fields[i] for i in negs], c.author_papers(start)
     out = {}
     for strategy in ("least sure", "random"):
         yes, no, asked = list(seed_likes), [], set()
@@ -307,7 +318,7 @@ def active_learning(c: Corpus, month: str, first: dict, grade: dict, vocabulary:
             likes = [model.Example(c.fields[i], 1.0) for i in yes]
             disl = [c.fields[i] for i in no]
             fitted = model.fit(
-                likes, words[yes], [c.fields[i] for i in negs], words[negs], disl, words[no] if no else words[:0]
+                likes, words[yes], negatives, words[negs], disl, words[no] if no else words[:0], author_papers
             )
             if r in AL_REPORT:
                 s = fitted.scores(words[test], [c.fields[i] for i in test])

@@ -72,8 +72,28 @@ def test_a_paper_by_an_author_the_user_keeps_liking_ranks_higher_on_the_same_wor
 
 def test_a_liked_papers_own_like_is_left_out_of_its_author_evidence():
     liked = Counter({"ada lovelace": 1})
-    assert model.author_evidence(["Ada Lovelace"], liked, own=True) == (0.0, 0.0, 0.0, 0.0)
+    assert model.author_evidence(["Ada Lovelace"], liked, own=True) == (0.0,) * len(model.AUTHOR_FEATURES)
     assert model.author_evidence(["Ada Lovelace"], liked, own=False)[3] == 1.0
+
+
+def test_an_author_whose_papers_the_user_mostly_liked_lifts_a_paper_more_than_a_prolific_one():
+    liked, papers = Counter({"ada l": 8, "bob b": 8}), Counter({"ada l": 10, "bob b": 200})
+    share = model.AUTHOR_FEATURES.index("liked share of an author's papers")
+    assert model.author_evidence(["Ada L"], liked, False, None, papers)[share] == 8 / 11
+    assert model.author_evidence(["Bob B"], liked, False, None, papers)[share] == 8 / 201
+    # A training paper is left out of its own author's counts: a liked one of the likes, a stored one of the papers.
+    assert model.author_evidence(["Ada L"], liked, True, None, papers, stored=True)[share] == 7 / 10
+
+    # Fitted: the same likes by each (8 papers), but Bob wrote many papers the user passed over.
+    likes = [paper(f"{OTHER[i % 6]} a{i}", authors=("Ada L",)) for i in range(8)]
+    likes += [paper(f"{OTHER[i % 6]} b{i}", authors=("Bob B",)) for i in range(8)]
+    negatives = many_negatives() + [paper(f"{OTHER[i % 6]} n{i}", authors=("Bob B",)) for i in range(60)]
+    fitted, words = fit(likes, negatives)
+    assert fitted.author_papers == Counter({"ada l": 8, "bob b": 68})
+    same = SPEECH + " fresh"
+    cands = [paper(same, authors=("Ada L",)), paper(same, authors=("Bob B",))]
+    scores = fitted.scores(words(cands), cands)
+    assert scores[0] > scores[1]
 
 
 def test_names_are_compared_without_accents_case_or_punctuation():
@@ -112,6 +132,7 @@ def test_a_model_is_stored_and_read_back_whole():
     cands = [paper(SPEECH, authors=("Ada L",)), paper(OTHER[0])]
     assert np.allclose(back.scores(words(cands), cands), fitted.scores(words(cands), cands))
     assert back.liked_authors == fitted.liked_authors and back.categories == fitted.categories
+    assert back.author_papers == fitted.author_papers == Counter({"ada l": 3})
 
 
 def test_not_interested_pushes_papers_like_it_down():

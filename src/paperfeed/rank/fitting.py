@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import zipfile
+from collections import Counter
 from datetime import datetime
 from time import monotonic
 from typing import TYPE_CHECKING
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from sqlalchemy import Engine
 
+from paperfeed.models import author_key
 from paperfeed.rank import model, terms
 from paperfeed.rank import recommend as rec
 from paperfeed.search.service import SearchService
@@ -118,6 +120,7 @@ def fit_model(
     skip = chosen | set(profile.dislikes)
     keep = [i for i, pid in enumerate(pool.ids) if pid not in skip]
     disliked = [fields[pid] for pid in profile.dislikes if pid in fields]
+    liked_keys = [author_key(a) for e in examples for a in e.fields.authors]
     return model.fit(
         examples,
         vocabulary.transform(texts),
@@ -125,6 +128,7 @@ def fit_model(
         pool.words[keep],
         disliked,
         vocabulary.transform([f.text for f in disliked]),
+        Counter(store_taste.author_papers(engine, liked_keys)),
     )
 
 

@@ -11,12 +11,13 @@ from sqlalchemy import Connection, Engine, delete, func, select
 
 from paperfeed.clock import utcnow
 from paperfeed.store.accounts import User
-from paperfeed.store.db import insert_ignore, insert_under_cap, upsert
+from paperfeed.store.db import chunks, insert_ignore, insert_under_cap, upsert
 from paperfeed.store.schema import (
     imported_papers,
     library,
     library_tags,
     not_interested,
+    paper_authors,
     papers,
     seen_papers,
     taste_answers,
@@ -290,6 +291,14 @@ def paper_fields(engine: Engine, ids: list[str]) -> dict[str, Fields]:
                     f"{r.title}\n{r.abstract}", list(r.authors or []), list(r.categories or []), r.listed_date
                 )
     return out
+
+
+def author_papers(engine: Engine, keys: list[str]) -> dict[str, int]:
+    """Author key -> how many stored papers list them (models.author_key, as their author pages count)."""
+    cols = paper_authors.c
+    query = select(cols.key, func.count(func.distinct(cols.paper_id))).group_by(cols.key)
+    with engine.connect() as conn:
+        return {k: n for chunk in chunks(sorted(set(keys))) for k, n in conn.execute(query.where(cols.key.in_(chunk)))}
 
 
 def sample_paper_ids(engine: Engine, n: int, seed: int, before: date | None = None) -> list[str]:
