@@ -9,29 +9,15 @@ from datetime import date, datetime
 
 import rispy
 
+from paperfeed.models import PAPER_FIELDS
+
 LIBRARY_FORMATS = {  # format -> (file extension, media type)
     "bibtex": ("bib", "application/x-bibtex"),
     "ris": ("ris", "application/x-research-info-systems"),
     "csl-json": ("json", "application/vnd.citationstyles.csl+json"),
 }
 
-EXPORT_FIELDS = (
-    "id",
-    "title",
-    "authors",
-    "abstract",
-    "categories",
-    "version",
-    "published",
-    "updated",
-    "listed_date",
-    "comments",
-    "doi",
-    "journal_ref",
-    "report_no",
-    "license",
-    "links",
-)
+EXPORT_FIELDS = ("id", *PAPER_FIELDS, "links")
 
 
 def _plain(value):

@@ -117,6 +117,25 @@ def title_id(title: str) -> str:
     return "t-" + hashlib.sha1(normalize_title(title).encode()).hexdigest()[:12]
 
 
+# What a paper says of itself, in the order exports write it: the stored content (store/merge.py) and the
+# fields of every export (formats.py) are these.
+PAPER_FIELDS = (
+    "title",
+    "authors",
+    "abstract",
+    "categories",
+    "version",
+    "published",
+    "updated",
+    "listed_date",
+    "comments",
+    "doi",
+    "journal_ref",
+    "report_no",
+    "license",
+)
+
+
 @dataclass
 class Paper:
     """One paper as a source describes it. `id` is None when the source has no arXiv id."""

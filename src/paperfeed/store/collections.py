@@ -199,19 +199,24 @@ def public_list(conn: Connection, limit: int = 100) -> list[dict]:
     return [dict(r) for r in rows]
 
 
-def holding(conn: Connection, paper_id: str) -> list[dict]:
-    """The public collections that hold the paper ("in 3 collections")."""
+def by_title(conn: Connection, joined, where, *columns) -> list[dict]:
+    """Collections (id, title, `columns`, owner) joined to `joined` (a table and its join condition) where
+    `where` holds, by title: the one shape of the lists a paper page and a group page show."""
     rows = conn.execute(
-        select(collections.c.id, collections.c.title, users.c.username.label("owner"))
+        select(collections.c.id, collections.c.title, *columns, users.c.username.label("owner"))
         .join(users, users.c.id == collections.c.user_id)
-        .join(
-            library_tags,
-            and_(library_tags.c.user_id == collections.c.user_id, library_tags.c.tag == collections.c.tag),
-        )
-        .where(collections.c.visibility == "public", library_tags.c.paper_id == paper_id)
+        .join(*joined)
+        .where(where)
         .order_by(collections.c.title)
     ).mappings()
     return [dict(r) for r in rows]
+
+
+def holding(conn: Connection, paper_id: str) -> list[dict]:
+    """The public collections that hold the paper ("in 3 collections")."""
+    tagged = and_(library_tags.c.user_id == collections.c.user_id, library_tags.c.tag == collections.c.tag)
+    where = and_(collections.c.visibility == "public", library_tags.c.paper_id == paper_id)
+    return by_title(conn, (library_tags, tagged), where)
 
 
 def copy_into(engine: Engine, user: User, c: dict, paper_ids: list[str], tag: str) -> int:

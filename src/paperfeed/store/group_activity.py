@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine, and_, delete, func, literal, select, 
 
 from paperfeed.clock import utcnow
 from paperfeed.store.accounts import AccountError, User
+from paperfeed.store.collections import by_title
 from paperfeed.store.db import insert_ignore
 from paperfeed.store.groups import need_member
 from paperfeed.store.schema import (
@@ -229,14 +230,7 @@ def note_shared_with(conn: Connection, user: User, paper_id: str) -> set[int]:
 
 
 def group_collections(conn: Connection, group_id: int) -> list[dict]:
-    rows = conn.execute(
-        select(collections.c.id, collections.c.title, collections.c.secret, users.c.username.label("owner"))
-        .join(users, users.c.id == collections.c.user_id)
-        .join(
-            group_members,
-            and_(group_members.c.group_id == collections.c.group_id, group_members.c.user_id == collections.c.user_id),
-        )
-        .where(collections.c.visibility == "group", collections.c.group_id == group_id)
-        .order_by(collections.c.title)
-    ).mappings()
-    return [dict(r) for r in rows]
+    """The group's collections whose owners are still members."""
+    member = and_(group_members.c.group_id == collections.c.group_id, group_members.c.user_id == collections.c.user_id)
+    where = and_(collections.c.visibility == "group", collections.c.group_id == group_id)
+    return by_title(conn, (group_members, member), where, collections.c.secret)

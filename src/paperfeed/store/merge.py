@@ -7,43 +7,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from paperfeed.models import Paper, normalize_title
+from paperfeed.models import PAPER_FIELDS, Paper, normalize_title
 
-CONTENT = (
-    "title",
-    "abstract",
-    "authors",
-    "categories",
-    "primary_category",
-    "version",
-    "published",
-    "updated",
-    "listed_date",
-    "comments",
-    "doi",
-    "journal_ref",
-    "report_no",
-    "license",
-)
+CONTENT = (*PAPER_FIELDS, "primary_category")
 
 
 def paper_row(p: Paper) -> dict:
-    return {
-        "title": p.title,
-        "abstract": p.abstract,
-        "authors": list(p.authors),
-        "categories": list(p.categories),
-        "primary_category": p.categories[0] if p.categories else None,
-        "version": p.version,
-        "published": p.published,
-        "updated": p.updated,
-        "listed_date": p.listed_date,
-        "comments": p.comments,
-        "doi": p.doi,
-        "journal_ref": p.journal_ref,
-        "report_no": p.report_no,
-        "license": p.license,
-    }
+    row = {f: getattr(p, f) for f in PAPER_FIELDS}
+    row["authors"], row["categories"] = list(p.authors), list(p.categories)
+    row["primary_category"] = p.categories[0] if p.categories else None
+    return row
 
 
 def empty(v) -> bool:
