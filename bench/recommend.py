@@ -24,6 +24,9 @@ similarity on embeddings); Scholar Inbox's logistic regression on tf-idf with 20
 and Scholar Inbox's recipe on MiniLM embeddings (300 random negatives), which is also `ours`' embedding term.
 `ours` adds its embedding term with weight k / (number of likes), measured for each k of EMBED_LIKES; the
 shipped k (rank.recommend.EMBED_LIKES) is marked.
+Intervals: 95 % bootstrap, resampling the independent units (topic pages, whose repetitions share the page;
+authors, whose days share their likes); `ours` against the best baseline as the relative difference of the
+means on the same units, called "inside the noise" when its interval holds zero.
 The speed measurements the issue asks for are bench/recommend_speed.py's.
 
 `--only` picks protocols (topics, authors; both by default).
@@ -68,7 +71,7 @@ BASELINES = ["random", "zotero", "logreg tf-idf", "svm", "logreg MiniLM"]
 PROTOCOLS = ["topics", "authors"]
 # Author continuity: who counts, how many likes at least, how long "their last months" are, the draw's seed.
 MIN_PAPERS, MIN_AUTHOR_LIKES, RECENT_DAYS, AUTHOR_SEED = 8, 3, 91, 11
-TOPIC_HEADER = ["variant", "ranker", "nDCG@20", "recall@50", "MRR"]
+TOPIC_HEADER = ["variant", "ranker", "nDCG@20 [95 % interval]", "recall@50", "MRR"]
 
 
 def ours_name(k: float) -> str:
@@ -201,7 +204,8 @@ def metrics(order: list[int], gains: dict[int, float]) -> tuple[float, float, fl
     return ndcg, recall, 1.0 / first if first else 0.0
 
 
-def topic_lists(corpus: Corpus, pages_dir: Path, encoder) -> list[list]:
+def topic_lists(corpus: Corpus, pages_dir: Path, encoder) -> dict:
+    """(variant, ranker) -> {(page, repetition): (nDCG@20, recall@50, MRR)}."""
     pages = {f.name: [p for p in hf_page.read(f) if isinstance(p, Paper)] for f in sorted(pages_dir.glob("*.txt"))}
     page_papers = [p for ps in pages.values() for p in ps]
     page_texts = [f"{p.title}\n{p.abstract}" for p in page_papers]
@@ -217,7 +221,7 @@ def topic_lists(corpus: Corpus, pages_dir: Path, encoder) -> list[list]:
         len(corpus.ids),
     )
     n0 = len(corpus.ids)
-    results = {(v, r): [] for v in ("likes", "likes + not interested") for r in RANKERS}
+    results = {(v, r): {} for v in ("likes", "likes + not interested") for r in RANKERS}
     offset = n0
     for name, ps in pages.items():
         rows = list(range(offset, offset + len(ps)))
@@ -236,12 +240,9 @@ def topic_lists(corpus: Corpus, pages_dir: Path, encoder) -> list[list]:
                 for ranker, sc in scores.items():
                     s = day_part(sc, np.arange(len(cand)))
                     order = [int(cand[i]) for i in np.argsort(-s)[:1000]]
-                    results[(variant, ranker)].append(metrics(order, gains))
+                    results[(variant, ranker)][(name, rep)] = metrics(order, gains)
         print("topic page", name, flush=True)
-    return [
-        [variant, ranker, *(f"{statistics.mean(m[i] for m in ms):.4f}" for i in range(3))]
-        for (variant, ranker), ms in results.items()
-    ]
+    return results
 
 
 def by_author(corpus: Corpus) -> dict[str, list[int]]:
@@ -306,60 +307,105 @@ def one_author(
     return out
 
 
-def continuity(corpus: Corpus, n: int) -> tuple[list[list], dict]:
-    """Per ranker: author-days, mean nDCG@20, mean MRR; and what was drawn (authors, skipped, median likes)."""
+def continuity(corpus: Corpus, n: int) -> tuple[dict, dict]:
+    """Per ranker {(author, day): (nDCG@20, MRR)}; and what was drawn (authors, skipped, median likes)."""
     drawn, skipped = draw_authors(corpus, n)
     days = by_day(corpus)
     space = Space(corpus.vecs, corpus.matrix, corpus.words, corpus.fields, corpus.pool, len(corpus.ids))
-    per = {r: [] for r in RANKERS}
+    per = {r: {} for r in RANKERS}
     for k, split in enumerate(drawn):
         for ranker, ms in one_author(corpus, space, days, k, *split).items():
-            per[ranker] += ms
+            per[ranker].update({(k, d): m for d, m in enumerate(ms)})
         if k % 25 == 24:
             print("author continuity", k + 1, "of", len(drawn), flush=True)
-    rows = [[r, len(ms), *(f"{statistics.mean(m[i] for m in ms):.4f}" for i in range(2))] for r, ms in per.items()]
     likes = statistics.median(len(likes) for likes, _, _ in drawn)
-    return rows, {"authors": len(drawn), "skipped": skipped, "likes": likes}
+    return per, {"authors": len(drawn), "skipped": skipped, "likes": likes}
 
 
-def versus(protocol: str, ndcg: dict[str, float]) -> list:
-    """A summary row: the shipped `ours` against the best baseline (random aside) by nDCG@20."""
-    base, name = max((v, k) for k, v in ndcg.items() if k in BASELINES and k != "random")
-    ours = ndcg[ours_name(rec.EMBED_LIKES)]
-    return [protocol, f"{ours:.4f}", f"{name} {base:.4f}", f"{(ours / base - 1) * 100:+.1f} %"]
+# -- intervals ------------------------------------------------------------------------------------
+# 95 % bootstrap intervals that resample the independent units: topic pages (their repetitions share the
+# page) and authors (their days share the author's likes), 2,000 resamples.
+BOOT = 2000
+
+
+def boot_mean(values: dict, col: int = 0, base: dict | None = None) -> tuple[float, float]:
+    """The 95 % interval of the mean of `values[unit][col]` (with `base`: of the relative difference of the two
+    means on their common units), resampling units' clusters (a unit's first part)."""
+    units = sorted(set(values) & set(base)) if base is not None else sorted(values)
+    clusters = sorted({u[0] for u in units})
+    at = {c: i for i, c in enumerate(clusters)}
+    idx = np.array([at[u[0]] for u in units])
+    a = np.bincount(idx, weights=[values[u][col] for u in units], minlength=len(clusters))
+    b = np.bincount(idx, weights=[base[u][col] for u in units], minlength=len(clusters)) if base else None
+    n = np.bincount(idx, minlength=len(clusters)).astype(float)
+    rng = np.random.default_rng(0)
+    out = []
+    for _ in range(BOOT):
+        pick = np.bincount(rng.integers(0, len(clusters), len(clusters)), minlength=len(clusters))
+        mean = (pick @ a) / (pick @ n)
+        out.append(mean / ((pick @ b) / (pick @ n)) - 1 if b is not None else mean)
+    return float(np.percentile(out, 2.5)), float(np.percentile(out, 97.5))
+
+
+def mean_of(values: dict, col: int = 0) -> float:
+    return statistics.mean(m[col] for m in values.values())
+
+
+def with_interval(values: dict, col: int = 0) -> str:
+    lo, hi = boot_mean(values, col)
+    return f"{mean_of(values, col):.4f} [{lo:.4f}, {hi:.4f}]"
+
+
+def versus(protocol: str, by_ranker: dict[str, dict]) -> list:
+    """A summary row: the shipped `ours` against the best baseline (random aside) by nDCG@20, the relative
+    difference on the same units with its interval, and whether that is outside the noise."""
+    base, name = max((mean_of(v), k) for k, v in by_ranker.items() if k in BASELINES and k != "random")
+    mine = by_ranker[ours_name(rec.EMBED_LIKES)]
+    ours = mean_of(mine)
+    lo, hi = boot_mean(mine, 0, by_ranker[name])
+    verdict = "ours better" if lo > 0 else "ours worse" if hi < 0 else "inside the noise"
+    relative = f"{(ours / base - 1) * 100:+.1f} % [{lo * 100:+.1f}, {hi * 100:+.1f}]"
+    return [protocol, f"{ours:.4f}", f"{name} {base:.4f}", relative, verdict]
+
+
+VERSUS_HEADER = ["protocol", "ours nDCG@20", "best baseline nDCG@20", "ours vs best [95 % interval]", "verdict"]
 
 
 def authors_report(corpus: Corpus, n: int, loaded_s: float) -> str:
     start = time.perf_counter()
-    rows, drawn = continuity(corpus, n)
-    summary = versus(f"author continuity ({drawn['authors']} authors)", {r[0]: float(r[2]) for r in rows})
+    per, drawn = continuity(corpus, n)
+    summary = versus(f"author continuity ({drawn['authors']} authors)", per)
+    rows = [[r, len(ms), with_interval(ms), f"{mean_of(ms, 1):.4f}"] for r, ms in per.items()]
     return (
         f"{machine()}. The rankers of the recommend section on the author-continuity protocol (bench/recommend.py\n"
         f"docstring): {drawn['authors']} authors with at least {MIN_PAPERS} papers, drawn with seed {AUTHOR_SEED}; "
         f"{drawn['skipped']} drawn on the way were skipped (under {MIN_AUTHOR_LIKES} papers before their last "
         f"{RECENT_DAYS} days). Median {drawn['likes']:g} likes per author. One fit per author and ranker scores all "
         f"their later days. Run in {time.perf_counter() - start:.0f} s (the corpus loaded in {loaded_s:.0f} s).\n\n"
-        + table(["protocol", "ours nDCG@20", "best baseline nDCG@20", "ours vs best"], [summary])
-        + "\n\n**Author continuity** (means over author-days; relevant = the author's papers that day)\n\n"
-        + table(["ranker", "author-days", "nDCG@20", "MRR"], rows)
-        + "\n"
+        + table(VERSUS_HEADER, [summary])
+        + "\n\n**Author continuity** (means over author-days, intervals over authors; relevant = the author's "
+        "papers that day)\n\n" + table(["ranker", "author-days", "nDCG@20 [95 % interval]", "MRR"], rows) + "\n"
     )
 
 
 def lists_report(corpus: Corpus, pages: Path, start: float) -> str:
     """The recommend section: topic lists (community curation is bench/curation.py's section)."""
-    topics = topic_lists(corpus, pages, get_encoder(WORK / "models"))
-    best = {}
-    for variant, ranker, ndcg, *_ in topics:
-        best.setdefault(variant, {})[ranker] = float(ndcg)
-    summary = [versus(f"topic lists, {variant}", by) for variant, by in best.items()]
+    results = topic_lists(corpus, pages, get_encoder(WORK / "models"))
+    by_variant = {}
+    for (variant, ranker), units in results.items():
+        by_variant.setdefault(variant, {})[ranker] = units
+    summary = [versus(f"topic lists, {variant}", by) for variant, by in by_variant.items()]
+    topics = [
+        [variant, ranker, with_interval(units), f"{mean_of(units, 1):.4f}", f"{mean_of(units, 2):.4f}"]
+        for (variant, ranker), units in results.items()
+    ]
     return (
         f"{machine()}. `ours` is the shipped For-you model (rank/model.py) with its embedding term at each weight;\n"
         f"the baselines at full strength (bench/recommend.py docstring). {REPS} seeded repetitions per topic page\n"
         f"({pages}; the SVM baseline {SVM_REPS}). Community curation: the recommend-curation section. "
         f"Run in {time.perf_counter() - start:.0f} s.\n\n"
-        + table(["protocol", "ours nDCG@20", "best baseline nDCG@20", "ours vs best"], summary)
-        + "\n\n**Topic lists** (means over pages and repetitions)\n\n"
+        + table(VERSUS_HEADER, summary)
+        + "\n\n**Topic lists** (means over pages and repetitions; intervals resample the pages)\n\n"
         + table(TOPIC_HEADER, topics)
         + "\n\nAuthor continuity: the recommend-authors section. Speed (1,000 users over a day of 2,000\n"
         "papers; the For you page's p95): the recommend-speed section (bench/recommend_speed.py).\n"

@@ -3,6 +3,7 @@ on a real PostgreSQL that pgserver starts), recorded real responses, the shared 
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import socket
@@ -16,7 +17,7 @@ from sqlalchemy.engine import make_url
 
 from paperfeed.config import Settings, get_settings
 from paperfeed.ingest import arxiv_snapshot
-from paperfeed.search.encoder import get_encoder
+from paperfeed.search.encoder import ensure_onnx, get_encoder
 from paperfeed.search.indexer import sync
 from paperfeed.search.service import SearchService
 from paperfeed.store import init_db, make_engine
@@ -39,7 +40,7 @@ def pytest_addoption(parser):
         "--store",
         choices=("sqlite", "postgresql"),
         default="sqlite",
-        help="the store every test runs on (make test runs the suite on both)",
+        help="the store every test runs on (make test runs both; postgresql leaves tests that use no store to sqlite)",
     )
 
 
@@ -58,15 +59,23 @@ def pytest_configure_node(node):
 
 
 def pytest_collection_modifyitems(config, items):
-    """On PostgreSQL the SQLite-only tests are left out, and said so at the end (never skipped silently)."""
+    """The tests that take longest (the whole corpus, other processes, the browser) are handed out first, so
+    the last minutes of a run are not one worker finishing a long test while the other idles.
+
+    On PostgreSQL the SQLite-only tests are left out, and said so at the end (never skipped silently); so
+    are the tests that use no store at all (no `postgres` among their fixtures: parsers, formats, the model's
+    arithmetic), which the SQLite pass of `make test` runs and a second pass would only repeat."""
+    items.sort(key=lambda i: [i.get_closest_marker(m) is None for m in ("slow", "process", "browser")])
     if config.getoption("--store") != "postgresql":
         return
     left = [i for i in items if i.get_closest_marker("sqlite_only")]
-    items[:] = [i for i in items if not i.get_closest_marker("sqlite_only")]
+    storeless = [i for i in items if "postgres" not in getattr(i, "fixturenames", ()) and i not in left]
+    items[:] = [i for i in items if i not in left and i not in storeless]
     target = config.workerinput["sqlite_only_file"] if hasattr(config, "workerinput") else config.sqlite_only_file
     with open(target, "a") as f:
         f.writelines(f"{i.nodeid}\t{i.get_closest_marker('sqlite_only').args[0]}\n" for i in left)
-    config.hook.pytest_deselected(items=left)
+        f.write(f"storeless\t{len(storeless)}\n")
+    config.hook.pytest_deselected(items=left + storeless)
 
 
 def pytest_terminal_summary(terminalreporter, config):
@@ -75,7 +84,12 @@ def pytest_terminal_summary(terminalreporter, config):
         return
     for line in sorted(set(path.read_text().splitlines())):  # every worker lists the same ones
         nodeid, why = line.split("\t", 1)
-        terminalreporter.write_line(f"SQLite only, not run on PostgreSQL: {nodeid} ({why})")
+        if nodeid == "storeless":
+            terminalreporter.write_line(
+                f"Not run again on PostgreSQL: {why} tests that use no store (the SQLite pass ran them)"
+            )
+        else:
+            terminalreporter.write_line(f"SQLite only, not run on PostgreSQL: {nodeid} ({why})")
     path.unlink()
 
 
@@ -142,10 +156,15 @@ def model_cache(tmp_path_factory) -> Path:
     folder for both its runs and all their workers (PAPERFEED_TEST_MODELS, emptied as it starts), so the model
     is exported once, not once per worker and store."""
     shared = os.environ.get("PAPERFEED_TEST_MODELS")
-    if shared:
-        Path(shared).mkdir(parents=True, exist_ok=True)
-        return Path(shared)
-    return tmp_path_factory.mktemp("models")
+    if not shared:
+        return tmp_path_factory.mktemp("models")
+    path = Path(shared)
+    path.mkdir(parents=True, exist_ok=True)
+    # One worker exports while the other waits for its file: both exporting at once took each twice as long.
+    with open(path / ".export.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        ensure_onnx(path)
+    return path
 
 
 class Postgres:
@@ -195,8 +214,9 @@ def postgres(store_kind) -> Iterator[Postgres | None]:
 
 
 @pytest.fixture
-def settings(tmp_path, monkeypatch, model_cache, postgres, migrated, request) -> Settings:
+def settings(tmp_path, monkeypatch, model_cache, postgres, migrated, remembering, request) -> Settings:
     monkeypatch.setenv("PAPERFEED_DATA_DIR", str(tmp_path / "data"))
+    remember_in_process(monkeypatch, model_cache, remembering)
     if postgres is not None:
         url = new_store(postgres, tmp_path / "data", template=migrated)
         monkeypatch.setenv("PAPERFEED_DATABASE_URL", url)
@@ -252,6 +272,28 @@ def encoder(model_cache):
 
 
 @pytest.fixture(scope="session")
+def remembering(encoder, model_cache) -> RememberingEncoder:
+    return RememberingEncoder(encoder, model_cache / "sample-vectors.npz")
+
+
+def remember_in_process(monkeypatch, model_cache: Path, remembering: RememberingEncoder) -> None:
+    """The app and the CLI run in the test's process get the remembering encoder: `paperfeed index` after a
+    damaged index, or an import through the web, embedded the sample's papers again (about 12 s of a core
+    each). A chosen number of ONNX sessions gets the model itself (test_cli checks that choice reaches it), as
+    do the processes a test starts."""
+    from paperfeed.search import encoder as encoder_module
+    from paperfeed.search import service as service_module
+
+    def get(cache_dir, kind="onnx", workers=None):
+        if kind == "onnx" and Path(cache_dir) == model_cache and workers is None:
+            return remembering
+        return get_encoder(cache_dir, kind, workers)
+
+    monkeypatch.setattr(encoder_module, "get_encoder", get)
+    monkeypatch.setattr(service_module, "get_encoder", get)
+
+
+@pytest.fixture(scope="session")
 def indexed_url(tmp_path_factory, postgres) -> str:
     """The store of the indexed sample: a SQLite file beside its indexes, or a PostgreSQL template database."""
     if postgres is not None:
@@ -260,13 +302,13 @@ def indexed_url(tmp_path_factory, postgres) -> str:
 
 
 @pytest.fixture(scope="session")
-def indexed_dir(indexed_url, sample_papers, encoder, model_cache, tmp_path_factory) -> Path:
+def indexed_dir(indexed_url, sample_papers, remembering, tmp_path_factory) -> Path:
     engine = make_engine(indexed_url)
     sqlite = indexed_url.startswith("sqlite")
     data = Path(engine.url.database).parent if sqlite else tmp_path_factory.mktemp("indexed-pg") / "data"
     init_db(engine)
     Importer(engine).run(sample_papers, "arxiv-snapshot", str(SAMPLE))
-    report = sync(engine, data, RememberingEncoder(encoder, model_cache / "sample-vectors.npz"))
+    report = sync(engine, data, remembering)
     assert (report.added, report.embedded) == (len(sample_papers), len(sample_papers))
     engine.dispose()
     return data

@@ -240,7 +240,7 @@ def test_two_nodes_with_schedulers_send_each_digest_once(mail_engine, mail_setti
     """Two `serve --with-scheduler` nodes, each with its own data directory, on one store: the "digest" lease
     lets one run at a time, and each user gets one message for the period."""
     from tests.conftest import store_url
-    from tests.test_serve_faults import start, stop
+    from tests.support.serving import start, stop
 
     addresses = [f"{n}@example.org" for n in ("ada", "bob", "cyd", "dia", "eddy", "flo")]
     for a in addresses:

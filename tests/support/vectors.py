@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import zipfile
@@ -18,16 +19,23 @@ class RememberingEncoder:
 
     def __init__(self, encoder, path: Path):
         self.encoder, self.path = encoder, path
+        self.name, self.dim = encoder.name, encoder.dim
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return self.encoder.encode(texts)
-        known = self._read()
         keys = [hashlib.sha256(t.encode()).hexdigest() for t in texts]
-        missing = {k: t for k, t in zip(keys, texts, strict=True) if k not in known}
-        if missing:
-            known.update(zip(missing, self.encoder.encode(list(missing.values())), strict=True))
-            self._write(known)
+        known = self._read()
+        if any(k not in known for k in keys):
+            # One process embeds at a time and the others then read its vectors: two test workers embedding
+            # the sample at once each took twice as long, on the same two cores.
+            with open(self.path.with_suffix(".lock"), "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                known = self._read()
+                missing = {k: t for k, t in zip(keys, texts, strict=True) if k not in known}
+                if missing:
+                    known.update(zip(missing, self.encoder.encode(list(missing.values())), strict=True))
+                    self._write(known)
         return np.stack([known[k] for k in keys]).astype(np.float32)
 
     def _read(self) -> dict[str, np.ndarray]:

@@ -41,6 +41,7 @@ def sync_settings(settings, upstream):
             "hf_daily_url": upstream.url + "/api/daily_papers",
             "sync_categories": FOLLOW,
             "sync_first_days": 1,
+            "sync_delay": 0.0,  # arXiv's 3 s between requests: a test of the delay sets its own
         }
     )
 
