@@ -59,13 +59,9 @@ def pytest_configure_node(node):
 
 
 def pytest_collection_modifyitems(config, items):
-    """The tests that take longest (the whole corpus, other processes, the browser) are handed out first, so
-    the last minutes of a run are not one worker finishing a long test while the other idles.
-
-    On PostgreSQL the SQLite-only tests are left out, and said so at the end (never skipped silently); so
+    """On PostgreSQL the SQLite-only tests are left out, and said so at the end (never skipped silently); so
     are the tests that use no store at all (no `postgres` among their fixtures: parsers, formats, the model's
     arithmetic), which the SQLite pass of `make test` runs and a second pass would only repeat."""
-    items.sort(key=lambda i: [i.get_closest_marker(m) is None for m in ("slow", "process", "browser")])
     if config.getoption("--store") != "postgresql":
         return
     left = [i for i in items if i.get_closest_marker("sqlite_only")]
