@@ -1,4 +1,5 @@
-"""The real encoder, remembering its vectors for the next build of the same sample."""
+"""The real encoder, remembering its vectors for the next build of the same sample and for the app and CLI
+that tests run in their own process."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import numpy as np
 class RememberingEncoder:
     """The encoder the tests use, whose vectors are kept in a file (by text) that later builds of the indexed
     sample read: `make test` builds that sample once per worker and per store, and embedding its 466 papers
-    was most of each build (about 17 s of a core). Every vector is the encoder's own, made in this run; the
+    was most of each build (about 17 s of a core); the app and the CLI a test runs in its own process embed
+    through it too (conftest.remember_in_process). Every vector is the encoder's own, made in this run; the
     file lives in the run's model folder (conftest.model_cache) and is written whole, then renamed."""
 
     def __init__(self, encoder, path: Path):
