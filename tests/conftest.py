@@ -202,9 +202,7 @@ class Postgres:
             name = f"t{self.count}"
         self.drop(name)
         if template:  # a template with a session open cannot be copied: end any left (a test's engine)
-            self.admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (template,)
-            )
+            self.admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (template,))
             # FILE_COPY copies the template's files at once (the default, WAL_LOG, writes them through the log).
             self.admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY')
         else:
