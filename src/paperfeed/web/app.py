@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -66,6 +66,13 @@ SECURITY_HEADERS = {
 }
 
 
+def _add(app: FastAPI, router: APIRouter) -> None:
+    """The area's routes, as its module-level router built them at import. `include_router` would make each
+    new app build every route again on its first request (FastAPI 0.163 does so lazily, per app: about 0.1 s
+    of pydantic work before the first page of a fresh server, and in every test that makes an app)."""
+    app.router.routes.extend(router.routes)
+
+
 def create_app(settings: Settings | None = None, arxiv_client: httpx.Client | None = None) -> FastAPI:
     settings = settings or get_settings()
     # Connections for what may run at once: the admitted requests (two each at most), and the background jobs
@@ -88,27 +95,27 @@ def create_app(settings: Settings | None = None, arxiv_client: httpx.Client | No
     # MCP over streamable HTTP (web/agents.py): an ASGI endpoint, so the SDK reads the body itself.
     app.router.add_route("/mcp", app.state.agents, methods=["GET", "POST", "DELETE"], include_in_schema=False)
     app.add_api_route("/docs", api_docs, methods=["GET"], include_in_schema=False)
-    app.include_router(library_pages.api)  # /api/library/export and /import before /api/library/{paper_id}
-    app.include_router(discussions.api)  # /api/papers/{id}/comments before /api/papers/{id}
-    app.include_router(discussions.router)
-    app.include_router(authors.api)
-    app.include_router(collections.api)
-    app.include_router(groups.api)
-    app.include_router(groups.router)  # /papers/{id}/note/share before the paper pages
-    app.include_router(collections.router)  # /library/{tag}/collection before the library's own pages
-    app.include_router(authors.router)  # /feeds/author.xml with the other feeds' helpers
-    app.include_router(api.router)
-    app.include_router(api.pages)
-    app.include_router(admin.router)
-    app.include_router(digest_pages.api)
-    app.include_router(digest_pages.router)
-    app.include_router(feeds.router)
-    app.include_router(taste_pages.router)
-    app.include_router(library_pages.router)
+    _add(app, library_pages.api)  # /api/library/export and /import before /api/library/{paper_id}
+    _add(app, discussions.api)  # /api/papers/{id}/comments before /api/papers/{id}
+    _add(app, discussions.router)
+    _add(app, authors.api)
+    _add(app, collections.api)
+    _add(app, groups.api)
+    _add(app, groups.router)  # /papers/{id}/note/share before the paper pages
+    _add(app, collections.router)  # /library/{tag}/collection before the library's own pages
+    _add(app, authors.router)  # /feeds/author.xml with the other feeds' helpers
+    _add(app, api.router)
+    _add(app, api.pages)
+    _add(app, admin.router)
+    _add(app, digest_pages.api)
+    _add(app, digest_pages.router)
+    _add(app, feeds.router)
+    _add(app, taste_pages.router)
+    _add(app, library_pages.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["ops"])
     # The lists first: /papers/date/D is a list, /papers/ID (any other path) a paper.
     for pages in (lists, search_pages, paper, account_pages):
-        app.include_router(pages.router)
+        _add(app, pages.router)
     # Each middleware wraps those added before it: LogAndProtect, added last, is outermost, so every answer
     # (a 413 or a shed 503 included) is logged and gets the headers.
     app.add_middleware(
