@@ -4,13 +4,12 @@ immediately, indexes in a background process with progress in its log, searches 
 
 import time
 
-import httpx
 import pytest
 
 from paperfeed.store import init_db, make_engine
 from paperfeed.store.importer import Importer
 from tests.conftest import SAMPLE, new_store
-from tests.support.serving import start, stop
+from tests.support.serving import get, start, stop
 
 pytestmark = pytest.mark.process  # starts, kills or floods paperfeed processes: make test, not test-fast
 
@@ -24,22 +23,22 @@ def test_serve_answers_at_once_and_indexes_in_the_background(tmp_path, sample_pa
     started = time.monotonic()
     proc, url = start(data, model_cache, index_check_interval=0.5, index_chunk=100)
     try:
-        assert httpx.get(url + "/").status_code == 200
+        assert get(url + "/").status_code == 200
         served_s = time.monotonic() - started
-        first = httpx.get(url + "/healthz").json()
+        first = get(url + "/healthz").json()
         assert first["status"] == "degraded" and not first["index_fresh"]
         seen_keyword_only = False
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
-            page = httpx.get(url + "/search", params={"q": "image segmentation"}, timeout=30)
+            page = get(url + "/search", params={"q": "image segmentation"}, timeout=30)
             assert page.status_code in (200, 503), page.status_code
             seen_keyword_only |= "search by meaning is still being built" in page.text
-            if httpx.get(url + "/healthz").json()["status"] == "ok":
+            if get(url + "/healthz").json()["status"] == "ok":
                 break
             time.sleep(0.3)
-        health = httpx.get(url + "/healthz").json()
+        health = get(url + "/healthz").json()
         assert health["status"] == "ok" and health["indexed"] == len(sample_papers), health
-        done = httpx.get(url + "/search", params={"q": "image segmentation"})
+        done = get(url + "/search", params={"q": "image segmentation"})
         assert done.status_code == 200 and "still being built" not in done.text and 'class="paper"' in done.text
     finally:
         log = stop(proc)

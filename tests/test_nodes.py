@@ -13,13 +13,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import create_engine, func, select
 
 from paperfeed.store.schema import upvotes
 from tests.conftest import new_store, shared
-from tests.support.serving import register, start, stop, token
+from tests.support.serving import get, register, start, stop, token
 
 pytestmark = pytest.mark.process  # starts, kills or floods paperfeed processes: make test, not test-fast
 
@@ -64,7 +63,7 @@ def paperfeed(data: Path, model_cache: Path, url: str, *args: str, **env) -> sub
 
 
 def found(url: str, query: str) -> list[str]:
-    answer = httpx.get(url + "/api/search", params={"q": query}, timeout=30)
+    answer = get(url + "/api/search", params={"q": query}, timeout=30)
     assert answer.status_code == 200, answer.text[:300]
     return [r["paper"]["id"] for r in answer.json()["results"]]
 
@@ -79,7 +78,7 @@ def wait_for(check, seconds: float, what: str):
 
 
 def indexed(url: str) -> int:
-    return httpx.get(url + "/healthz", timeout=30).json()["indexed"]
+    return get(url + "/healthz", timeout=30).json()["indexed"]
 
 
 def test_import_through_one_node_is_found_and_hidden_through_the_other(two_dirs, model_cache, tmp_path):
@@ -98,8 +97,8 @@ def test_import_through_one_node_is_found_and_hidden_through_the_other(two_dirs,
         hid = admin.post(f"/papers/{paper['id']}/hide", data={"csrf_token": token(admin, f"/papers/{paper['id']}")})
         assert hid.status_code == 303, hid.text[:300]
         assert paper["id"] not in found(b_url, paper["title"])
-        assert httpx.get(f"{b_url}/papers/{paper['id']}").status_code == 404
-        assert httpx.get(f"{b_url}/api/papers/{paper['id']}").status_code == 404
+        assert get(f"{b_url}/papers/{paper['id']}").status_code == 404
+        assert get(f"{b_url}/api/papers/{paper['id']}").status_code == 404
     finally:
         logs = stop(a) + stop(b)
     assert "Traceback" not in logs, logs[-3000:]
@@ -167,7 +166,7 @@ def test_serve_with_two_workers_counts_fifty_upvotes_at_once(two_dirs, model_cac
         with ThreadPoolExecutor(50) as pool:
             statuses = list(pool.map(upvote, range(50)))
         # New connections, so the kernel spreads them over both processes' accept queues.
-        pids = {httpx.get(url + "/healthz").json()["worker"] for _ in range(40)}
+        pids = {get(url + "/healthz").json()["worker"] for _ in range(40)}
     finally:
         log = stop(proc)
     assert statuses == [303] * 50

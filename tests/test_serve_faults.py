@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, func, select
 
 from paperfeed.store.schema import upvotes, users
 from tests.conftest import free_port, store_url
-from tests.support.serving import PASSWORD, browser, register, start, stop, token
+from tests.support.serving import PASSWORD, browser, client, get, register, start, stop, token
 
 pytestmark = pytest.mark.process  # starts, kills or floods paperfeed processes: make test, not test-fast
 
@@ -53,7 +53,7 @@ def test_double_clicks_never_fail_and_count_once(served, sample_papers):
     for paper in sample_papers[:8]:
 
         def click(_i, pid=paper.id):
-            c = httpx.Client(base_url=url, cookies=alice.cookies, timeout=30)
+            c = client(base_url=url, cookies=alice.cookies, timeout=30)
             up = c.post(f"/papers/{pid}/upvote", data={"csrf_token": forms[0]}).status_code
             save = c.post(f"/papers/{pid}/save", data={"csrf_token": forms[0], "tags": "a b"}).status_code
             return up, save
@@ -78,7 +78,7 @@ def test_overload_is_shed_with_503_and_health_still_answers(copy, model_cache):
         refused_in: list[float] = []
 
         def hammer(i):  # asks again at once, whatever the answer said
-            with httpx.Client(base_url=url, timeout=30) as c:
+            with client(base_url=url, timeout=30) as c:
                 while time.monotonic() < stop_at:
                     asked = time.monotonic()
                     answer = c.get("/search", params={"q": f"neural network {i}"})
@@ -91,7 +91,7 @@ def test_overload_is_shed_with_503_and_health_still_answers(copy, model_cache):
             futures = [pool.submit(hammer, i) for i in range(40)]
             time.sleep(2)
             t0 = time.monotonic()
-            health = httpx.get(url + "/healthz", timeout=10)
+            health = get(url + "/healthz", timeout=10)
             health_s = time.monotonic() - t0
             for f in futures:
                 f.result()
@@ -100,7 +100,7 @@ def test_overload_is_shed_with_503_and_health_still_answers(copy, model_cache):
         # Refusals come when their Retry-After says, not at once: the eager clients are paced by the server.
         assert min(refused_in) >= 0.95 and max(refused_in) < 2.5, (min(refused_in), max(refused_in))
         assert health.status_code == 200 and health_s < 2.0, health_s
-        assert httpx.get(url + "/healthz").json()["busy_answers"] == seen[503]
+        assert get(url + "/healthz").json()["busy_answers"] == seen[503]
     finally:
         stop(proc)
 
@@ -115,7 +115,7 @@ def test_slow_clients_are_cut_off_and_do_not_block_others(copy, model_cache):
             s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")  # headers never finished
             slow.append(s)
         t0 = time.monotonic()
-        assert httpx.get(url + "/healthz", timeout=5).status_code == 200
+        assert get(url + "/healthz", timeout=5).status_code == 200
         assert time.monotonic() - t0 < 1.0
         for s in slow:
             s.settimeout(5)  # waits for the server to cut it (1 s after it connected): no fixed sleep
@@ -140,13 +140,13 @@ def test_the_server_repairs_a_damaged_index_in_the_background(copy, model_cache)
         deadline = time.monotonic() + 60
         states = []
         while time.monotonic() < deadline:
-            health = httpx.get(url + "/healthz").json()
+            health = get(url + "/healthz").json()
             states.append(health["status"])
             if health["status"] == "ok" and "degraded" in states:
                 break
             time.sleep(0.2)
         assert states[-1] == "ok" and "degraded" in states, states[-5:]
-        page = httpx.get(url + "/search", params={"q": "image segmentation", "mode": "lexical"})
+        page = get(url + "/search", params={"q": "image segmentation", "mode": "lexical"})
         assert page.status_code == 200 and "being rebuilt" not in page.text
     finally:
         out = stop(proc)
@@ -178,7 +178,7 @@ def test_a_full_disk_is_answered_clearly_and_loses_nothing(indexed_dir, model_ca
                     f.flush()
             except OSError:
                 pass
-        health = httpx.get(url + "/healthz").json()
+        health = get(url + "/healthz").json()
         assert health["status"] == "degraded" and health["storage"] == "the disk is full", health
         pid = "2503.11731"
         answer = alice.post(f"/papers/{pid}/save", data={"csrf_token": token(alice, "/"), "tags": "x"})
@@ -260,7 +260,7 @@ def test_a_healthz_flood_never_fails_nor_holds_up_a_page(copy, model_cache):
     try:
         flooder.start()
         assert flooding.wait(30)
-        with httpx.Client(base_url=url, timeout=60) as own:
+        with client(base_url=url, timeout=60) as own:
             while time.monotonic() < stop_at - 1 or len(pages) < 3:
                 started = time.monotonic()
                 assert own.get("/papers/2503.11731").status_code == 200

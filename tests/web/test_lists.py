@@ -1,7 +1,6 @@
 import re
 from datetime import date
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -9,7 +8,7 @@ from paperfeed.models import Paper
 from paperfeed.store import make_engine
 from paperfeed.store.importer import Importer
 from paperfeed.web.app import create_app
-from tests.support.serving import start, stop
+from tests.support.serving import get, start, stop
 from tests.web.conftest import post, register
 
 ENTRY = re.compile(r'<li class="paper" id="p-([^"]+)"')
@@ -152,7 +151,7 @@ def test_html_in_stored_text_is_escaped(client, settings):
 def test_serve_answers_real_http(settings, data_dir):
     proc, url = start(settings.data_dir, None)
     try:
-        page = httpx.get(url + "/", timeout=10)
+        page = get(url + "/", timeout=10)
         assert page.status_code == 200 and "Daily Papers" in page.text
     finally:
         log = stop(proc)
