@@ -1,12 +1,16 @@
+import subprocess
+import sys
 from datetime import date, datetime
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import select, text
 
 from paperfeed.models import Paper, Rejected, title_id
 from paperfeed.store import queries as q
+from paperfeed.store.db import HEAD, alembic_config, version
 from paperfeed.store.schema import external_signals, metadata, paper_categories, paper_sources, papers
 from tests.support.builders import make, run
 
@@ -20,6 +24,20 @@ def test_migrations_create_exactly_the_schema(engine):
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diff == []
+
+
+def test_head_is_alembics_newest_migration(engine):
+    assert ScriptDirectory.from_config(alembic_config(engine)).get_current_head() == HEAD == version(engine)
+
+
+def test_a_start_on_a_current_store_does_not_load_alembic(engine):
+    """Every command starts with init_db: on a store at HEAD it is one SELECT, not alembic and its scripts."""
+    check = (
+        "import sys; from paperfeed.store import init_db, make_engine; "
+        f"init_db(make_engine({engine.url.render_as_string(hide_password=False)!r})); print('alembic' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "False", out.stderr[-2000:]
 
 
 @pytest.mark.sqlite_only("the SQLite file's own settings")
