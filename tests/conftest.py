@@ -232,6 +232,7 @@ def postgres(store_kind) -> Iterator[Postgres | None]:
 def settings(tmp_path, monkeypatch, model_cache, postgres, migrated, remembering, request) -> Settings:
     monkeypatch.setenv("PAPERFEED_DATA_DIR", str(tmp_path / "data"))
     remember_in_process(monkeypatch, model_cache, remembering)
+    cheap_passwords(monkeypatch)
     if postgres is not None:
         # A test of the indexed sample (data_dir) gets its copy at once, not an empty store made twice.
         sample = "data_dir" in request.fixturenames
@@ -310,6 +311,17 @@ def remember_in_process(monkeypatch, model_cache: Path, remembering: Remembering
 
     monkeypatch.setattr(encoder_module, "get_encoder", get)
     monkeypatch.setattr(service_module, "get_encoder", get)
+
+
+def cheap_passwords(monkeypatch) -> None:
+    """The app and store run in the test's process hash passwords with argon2-cffi's profile for tests (the
+    same argon2id, at its smallest cost): each hash and check took 0.1 s of a core, a few hundred per pass.
+    Processes a test starts hash as shipped, and tests/web/test_accounts.py checks what ships."""
+    from argon2 import PasswordHasher, profiles
+
+    from paperfeed.store import accounts
+
+    monkeypatch.setattr(accounts, "_hasher", PasswordHasher.from_parameters(profiles.CHEAPEST))
 
 
 @pytest.fixture(scope="session")

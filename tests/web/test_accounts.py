@@ -6,10 +6,17 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from paperfeed.store import make_engine
+from paperfeed.store import accounts, make_engine
 from paperfeed.store.schema import library, sessions, upvotes, users
 from paperfeed.web.app import create_app
 from tests.web.conftest import PASSWORD, csrf, login, post, register
+
+
+def test_passwords_are_hashed_as_shipped_with_argon2id_at_its_recommended_cost():
+    """No `settings` here: the tests that use it hash at argon2's smallest cost (conftest.cheap_passwords)."""
+    stored = accounts.hash_password(PASSWORD)
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$"), stored
+    assert accounts._verify(stored, PASSWORD) and not accounts._verify(stored, PASSWORD + "!")
 
 
 def count(settings, table) -> int:
