@@ -87,13 +87,16 @@ class Corpus:
         self.vecs = vecs
         self._words = None
         self._keys = None
+        self._counts: dict[date, Counter] = {}
 
     def author_papers(self, before: date) -> Counter:
         """Each author's papers listed before `before`: what the store held of them (store.taste.author_papers)."""
         if self._keys is None:
             self._keys = [{author_key(a) for a in f.authors} for f in self.fields]
-        pairs = zip(self.fields, self._keys, strict=True)
-        return Counter(k for f, ks in pairs if f.listed and f.listed < before for k in ks)
+        if before not in self._counts:  # once per month: every ranker and user of the month shares it
+            pairs = zip(self.fields, self._keys, strict=True)
+            self._counts[before] = Counter(k for f, ks in pairs if f.listed and f.listed < before for k in ks)
+        return self._counts[before]
 
     def words(self, vocabulary: terms.Terms):
         """Every paper's tf-idf on the corpus vocabulary, once."""

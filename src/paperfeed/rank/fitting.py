@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import threading
 import zipfile
-from collections import Counter
 from datetime import datetime
 from time import monotonic
 from typing import TYPE_CHECKING
@@ -128,7 +127,7 @@ def fit_model(
         pool.words[keep],
         disliked,
         vocabulary.transform([f.text for f in disliked]),
-        Counter(store_taste.author_papers(engine, liked_keys)),
+        store_taste.author_papers(engine, liked_keys),
     )
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -293,12 +294,15 @@ def paper_fields(engine: Engine, ids: list[str]) -> dict[str, Fields]:
     return out
 
 
-def author_papers(engine: Engine, keys: list[str]) -> dict[str, int]:
-    """Author key -> how many stored papers list them (models.author_key, as their author pages count)."""
+def author_papers(engine: Engine, keys: list[str]) -> Counter:
+    """Author key -> how many stored papers list them (models.author_key, as their author pages count); 0 for
+    a key no stored paper lists."""
     cols = paper_authors.c
     query = select(cols.key, func.count(func.distinct(cols.paper_id))).group_by(cols.key)
     with engine.connect() as conn:
-        return {k: n for chunk in chunks(sorted(set(keys))) for k, n in conn.execute(query.where(cols.key.in_(chunk)))}
+        return Counter(
+            {k: n for chunk in chunks(sorted(set(keys))) for k, n in conn.execute(query.where(cols.key.in_(chunk)))}
+        )
 
 
 def sample_paper_ids(engine: Engine, n: int, seed: int, before: date | None = None) -> list[str]:
