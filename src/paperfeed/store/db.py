@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration. A start on a store already there reads its version and skips alembic, whose import
-# and 14 scripts cost every command about 0.3 s; tests/store/test_importer.py checks it is alembic's head.
+# and scripts cost every command about 0.3 s; tests/store/test_importer.py checks it is alembic's head.
 HEAD = "0014"
 
 
