@@ -42,11 +42,11 @@ from paperfeed.web import (
     search_pages,
     taste_pages,
 )
-from paperfeed.web.agents import Agents
 from paperfeed.web.common import login_first
 from paperfeed.web.context import SESSION_COOKIE, Context
 from paperfeed.web.guard import Admission, BodyLimit
 from paperfeed.web.health import Health
+from paperfeed.web.mcp_route import McpRoute
 
 HERE = Path(__file__).parent
 access_log = logging.getLogger("paperfeed.access")
@@ -90,10 +90,10 @@ def create_app(settings: Settings | None = None, arxiv_client: httpx.Client | No
     app.state.ctx = Context(settings, engine, arxiv_client)
     app.state.ctx.health = Health(app.state.ctx, settings.health_ttl)
     app.router.add_event_handler("shutdown", app.state.ctx.health.close)
-    app.state.agents = Agents(app.state.ctx)
+    app.state.mcp = McpRoute(app.state.ctx)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     # MCP over streamable HTTP (web/agents.py): an ASGI endpoint, so the SDK reads the body itself.
-    app.router.add_route("/mcp", app.state.agents, methods=["GET", "POST", "DELETE"], include_in_schema=False)
+    app.router.add_route("/mcp", app.state.mcp, methods=["GET", "POST", "DELETE"], include_in_schema=False)
     app.add_api_route("/docs", api_docs, methods=["GET"], include_in_schema=False)
     _add(app, library_pages.api)  # /api/library/export and /import before /api/library/{paper_id}
     _add(app, discussions.api)  # /api/papers/{id}/comments before /api/papers/{id}
@@ -146,11 +146,11 @@ def create_app(settings: Settings | None = None, arxiv_client: httpx.Client | No
 
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI):
-    """The MCP endpoint's session manager for the app's lifetime. A lifespan replaces FastAPI's running of the
-    startup and shutdown handlers (`paperfeed serve` stops its background jobs in one), so they run here."""
+    """The MCP endpoint's lifetime (its session manager, once asked). A lifespan replaces FastAPI's running of
+    the startup and shutdown handlers (`paperfeed serve` stops its background jobs in one), so they run here."""
     await _run_handlers(app.router.on_startup)
     try:
-        async with app.state.agents.serving():
+        async with app.state.mcp.running():
             yield
     finally:
         await _run_handlers(app.router.on_shutdown)
