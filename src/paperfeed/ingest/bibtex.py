@@ -7,11 +7,8 @@ database: the caller matches entries to stored papers by arXiv id, DOI or `norma
 
 from __future__ import annotations
 
-import functools
 import re
-import unicodedata
 from collections.abc import Iterable, Iterator
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -21,10 +18,9 @@ from bibtexparser.library import Library
 from bibtexparser.middlewares.names import parse_single_name_into_parts, split_multiple_persons_names
 from bibtexparser.model import Block, DuplicateBlockKeyBlock, DuplicateFieldKeyBlock, Field, ParsingFailedBlock
 from bibtexparser.model import Entry as BibEntry
-from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
 
+from paperfeed.ingest.bibtex_text import TEX_ESCAPE, plain_text, tex_budget
 from paperfeed.models import LIMITS, MAX_AUTHORS, MAX_NAME, clean_text, normalize_title, parse_arxiv_id
-from paperfeed.tex import MARKS
 
 MAX_BYTES = 20 * 1024 * 1024  # callers refuse bigger uploads; the parser itself does not check
 
@@ -41,22 +37,7 @@ _ARXIV_PREFIX = re.compile(r"^(?:(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:
 _URL_TAIL = re.compile(r"[?#].*")
 
 _DOI = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)?(10\.\d{4,9}/\S+)$", re.IGNORECASE)
-_TEX_ESCAPE = re.compile(r"\{?\\([_%&#])\}?")  # Mendeley writes 10.1007/978-3-540-89689-0{\_}23, 80.5{\%}
 _YEAR = re.compile(r"\d{4}")
-
-# Only text with TeX commands in it goes through pylatexenc: it is a full parser (about 80 KB/s on TeX-dense
-# text), and most titles and abstracts are plain or only protect capitals with braces ({Attention} is {All}...).
-# A file gets TEX_BUDGET characters of it (about 3 s); past that, and for any field longer than FIELD_CHARS,
-# a quick reading (`_quick_text`: accents, formatting macros, braces) stands in, so a file of TeX costs time
-# linear in its size with a small constant, and titles still match their stored papers.
-TEX_BUDGET, FIELD_CHARS = 250_000, 20_000
-_TEX_LEFT: ContextVar[list[int] | None] = ContextVar("tex_left", default=None)
-# "--" and quotes count, so a title reads the same whether or not it also has a command in it.
-_TEX_SYNTAX = re.compile(r"[\\$~]|--|``|''")
-_BRACES = str.maketrans("", "", "{}")
-# Exports write a bare % or & for a literal one (Mendeley, hand edits); TeX would read the first as a
-# comment, dropping the rest of the line, and the second as a table column.
-_BARE_SPECIAL = re.compile(r"(?<!\\)([%&])")
 
 # "@article{key," at the start of a block bibtexparser gave up on: an entry, just a broken one.
 _ENTRY_START = re.compile(r"@\s*[A-Za-z]{2,}\s*[{(]\s*[\w:.\-+/]+\s*,", re.ASCII)
@@ -110,11 +91,8 @@ def parse_bibtex(text: str) -> Parsed:
     if not any(_looks_like_entry(block) for block in library.blocks):
         raise NotBibtex("this file is not BibTeX: no @article{...} or similar entry found")
     macros = {key.lower(): string.value for key, string in library.strings_dict.items()}
-    budget = _TEX_LEFT.set([TEX_BUDGET])
-    try:
+    with tex_budget():
         return collect(item for block in library.blocks for item in _read_block(block, library, macros))
-    finally:
-        _TEX_LEFT.reset(budget)
 
 
 def parse_id_list(text: str) -> Parsed:
@@ -170,7 +148,7 @@ def _failure(block: ParsingFailedBlock) -> str:
 def _entry(block: BibEntry, macros: dict[str, str], raw: bool = False) -> Entry:
     read = _raw_value if raw else _value
     fields = {f.key.lower(): read(f, macros) for f in block.fields}  # exports write arxivId, archivePrefix...
-    fields["title"], fields["abstract"] = _plain_text(fields.get("title", "")), _plain_text(fields.get("abstract", ""))
+    fields["title"], fields["abstract"] = plain_text(fields.get("title", "")), plain_text(fields.get("abstract", ""))
     keywords = re.split(r"[,;]", fields.get("keywords", ""))
     return entry_from(block.key, fields, _authors(fields.get("author", "")), keywords)
 
@@ -246,78 +224,10 @@ def _concat_part(part: str, macros: dict[str, str]) -> str:
     return part[1:-1] if part[:1] in ('"', "{") else macros.get(part.lower(), part)
 
 
-def _plain_text(value: str) -> str:
-    """TeX as an export writes it ({\\"o}, \\'e, {Braces}, \\&) as plain unicode on one line."""
-    text = _TEX_ESCAPE.sub(r"\1", value)  # Mendeley's {\%} and {\&} alone need no TeX parser
-    if not _TEX_SYNTAX.search(text):
-        return " ".join(text.translate(_BRACES).split())
-    tex = _BARE_SPECIAL.sub(r"\\\1", value)
-    left = _TEX_LEFT.get()
-    if len(tex) > FIELD_CHARS or (left is not None and len(tex) > left[0]):
-        return " ".join(_quick_text(text).split())
-    if left is not None:
-        left[0] -= len(tex)
-    return " ".join((_short_latex_to_text(tex) if len(tex) <= 300 else _latex_to_text(tex)).split())
-
-
-# \"o, {\"o}, \'{e}, \c c ...: the letter and its combining mark; \ss, \o ...: the letter itself.
-_ACCENT = re.compile(r"\\([\"'`^~=.uvHckrd])\s*\{?\s*([A-Za-z]|\\i|\\j)(?:\s*\})?")
-_LETTERS = {
-    "ss": "ß",
-    "o": "ø",
-    "O": "Ø",
-    "ae": "æ",
-    "AE": "Æ",
-    "oe": "œ",
-    "OE": "Œ",
-    "aa": "å",
-    "AA": "Å",
-    "l": "ł",
-    "L": "Ł",
-    "i": "ı",
-    "j": "ȷ",
-}
-_LETTER = re.compile(r"\\(ss|o|O|ae|AE|oe|OE|aa|AA|l|L|i|j)(?![A-Za-z])\s*")
-_FORMAT = re.compile(
-    r"\\(?:textbf|textit|emph|texttt|textsc|textrm|textsf|mathrm|mathbf|mathit|url|mbox|text)\s*(?=\{)"
-)
-
-
-def _quick_text(value: str) -> str:
-    """TeX read roughly, in one pass of a few regular expressions: what pylatexenc would give for accents and
-    formatting macros (math and other commands kept as written, as pylatexenc keeps math)."""
-    text = _ACCENT.sub(lambda m: _LETTERS.get(m.group(2)[1:], m.group(2)) + MARKS[m.group(1)], value)
-    text = _LETTER.sub(lambda m: _LETTERS[m.group(1)], _FORMAT.sub("", text))
-    return unicodedata.normalize("NFC", text.translate(_BRACES))
-
-
-@functools.lru_cache(maxsize=4096)  # author names and venues repeat across a library; abstracts do not
-def _short_latex_to_text(value: str) -> str:
-    return _latex_to_text(value)
-
-
-def _latex_to_text(value: str) -> str:
-    try:
-        return _DECODER.latex_to_text(value)
-    except Exception:  # pylatexenc is tolerant; one odd field must still not fail a whole upload
-        return value.translate(_BRACES)
-
-
-def _decoder() -> LatexNodes2Text:
-    # Math stays verbatim ("$\alpha$"): arXiv titles keep their TeX and the pages render it with KaTeX,
-    # so a decoded "α" would neither match a stored title nor display like one.
-    context = get_default_latex_context_db()
-    context.add_context_category("paperfeed-bibtex", prepend=True, macros=[MacroTextSpec("url", simplify_repl="%s")])
-    return LatexNodes2Text(latex_context=context, math_mode="verbatim")
-
-
-_DECODER = _decoder()
-
-
 def _authors(value: str) -> list[str]:
     names = [name for name in split_multiple_persons_names(value) if name.strip().lower() != "others"]
     # not strict: a name with a stray comma or brace is kept as written rather than failing the entry
-    return [_plain_text(parse_single_name_into_parts(name, strict=False).merge_first_name_first) for name in names]
+    return [plain_text(parse_single_name_into_parts(name, strict=False).merge_first_name_first) for name in names]
 
 
 def _year(fields: dict[str, str]) -> int | None:
@@ -346,7 +256,7 @@ def _added(fields: dict[str, str]) -> date | None:
 
 def _doi(fields: dict[str, str]) -> str | None:
     for text in (fields.get("doi", ""), fields.get("url", "")):
-        found = _DOI.match(_TEX_ESCAPE.sub(r"\1", text.strip()))
+        found = _DOI.match(TEX_ESCAPE.sub(r"\1", text.strip()))
         if found:
             return found.group(1).lower()
     return None
