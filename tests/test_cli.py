@@ -114,6 +114,21 @@ def test_runs_as_a_real_process(settings, args):
     assert result.returncode == 0, result.stderr
 
 
+def test_a_command_that_neither_searches_nor_indexes_starts_without_the_search_libraries(settings):
+    """`paperfeed stats` as a process: it never loads onnxruntime (a tenth of a second of every start), and
+    a damaged index is still answered in one line by the commands that search (test_damage)."""
+    check = (
+        "import runpy, sys\n"
+        "sys.argv = ['paperfeed', 'stats']\n"
+        "try:\n    runpy.run_module('paperfeed', run_name='__main__')\n"
+        "except SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        "print(sorted(m for m in ('onnxruntime', 'usearch', 'tantivy', 'sklearn') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_user_add_admin_and_list(settings, monkeypatch):
     from paperfeed.store import accounts, make_engine
 

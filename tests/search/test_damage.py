@@ -103,6 +103,19 @@ def test_both_indexes_damaged_search_says_so(data_dir, settings):
         assert web.get("/").status_code == 200
 
 
+def test_the_search_command_says_in_one_line_that_the_indexes_need_repair(data_dir, settings):
+    """As a process (the shell's own error handling, which CliRunner does not go through)."""
+    (data_dir / "index" / "lexical" / "meta.json").unlink()
+    garble(data_dir / "index" / "vectors" / "state.sqlite", 0, 8192)
+    result = subprocess.run(
+        [sys.executable, "-m", "paperfeed", "search", QUERY], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 1, result.stderr[-2000:]
+    said = " ".join(result.stderr.split())
+    assert said.startswith("error:") and said.endswith("run `paperfeed index` to repair"), said
+    assert "Traceback" not in result.stderr
+
+
 def test_rebuild_flag_still_works_on_damage(data_dir, settings):
     shutil.rmtree(data_dir / "index" / "lexical")
     result = CliRunner().invoke(cli, ["index", "--rebuild"])

@@ -26,16 +26,15 @@ __all__ = ["app", "main"]
 def main() -> None:
     """The command, with storage failures (disk full, read-only data directory, …) and a missing index
     answered in one line and exit status 1 rather than a traceback."""
-    from paperfeed.search.service import Unavailable
     from paperfeed.store.errors import explain
 
     settle()
     try:
         app()
-    except Unavailable as exc:
-        err.print(f"error: {exc}; run `paperfeed index` to repair", highlight=False, markup=False, soft_wrap=True)
-        sys.exit(1)
     except Exception as exc:
+        if unavailable(exc):
+            err.print(f"error: {exc}; run `paperfeed index` to repair", highlight=False, markup=False, soft_wrap=True)
+            sys.exit(1)
         where = get_settings().data_dir.resolve()
         reason = explain(exc, where)
         if reason is None:
@@ -47,3 +46,10 @@ def main() -> None:
             soft_wrap=True,
         )
         sys.exit(1)
+
+
+def unavailable(exc: Exception) -> bool:
+    """A damaged index stopped the command. Search is imported only by the commands that search or index
+    (it loads onnxruntime, a tenth of a second of every start): an Unavailable can only come from it loaded."""
+    service = sys.modules.get("paperfeed.search.service")
+    return service is not None and isinstance(exc, service.Unavailable)
