@@ -89,14 +89,25 @@ class Corpus:
         self._keys = None
         self._counts: dict[date, Counter] = {}
 
-    def author_papers(self, before: date) -> Counter:
-        """Each author's papers listed before `before`: what the store held of them (store.taste.author_papers)."""
+    def keys(self) -> list[set[str]]:
         if self._keys is None:
             self._keys = [{author_key(a) for a in f.authors} for f in self.fields]
+        return self._keys
+
+    def author_papers(self, before: date) -> Counter:
+        """Each author's papers listed before `before`: what the store held of them (store.taste.author_papers)."""
         if before not in self._counts:  # once per month: every ranker and user of the month shares it
-            pairs = zip(self.fields, self._keys, strict=True)
+            pairs = zip(self.fields, self.keys(), strict=True)
             self._counts[before] = Counter(k for f, ks in pairs if f.listed and f.listed < before for k in ks)
         return self._counts[before]
+
+    def graph(self, likes: list[int], start: date) -> model.Graph:
+        """The co-author graph For you fits with when it first ranks a day of the month (rank/fitting.py): the
+        papers listed before it, read for the liked authors as store.taste.teams_with reads them."""
+        liked = set().union(*(self.keys()[i] for i in likes))
+        until = start - timedelta(days=1)
+        teams = (ks for f, ks in zip(self.fields, self.keys(), strict=True) if f.listed and f.listed <= until)
+        return model.Graph(model.Coauthors.of((ks for ks in teams if not ks.isdisjoint(liked)), liked), until)
 
     def words(self, vocabulary: terms.Terms):
         """Every paper's tf-idf on the corpus vocabulary, once."""
@@ -252,7 +263,8 @@ def baselines(c: Corpus, train: list[int], pos: list[int], test: list[int]) -> d
 def ours(c: Corpus, pos: list[int], test: list[int], start: date, vocabulary: terms.Terms) -> dict:
     """The shipped model as For you fits it (rank/model.py): the likes weighted by their listing date's
     decay, model.NEGATIVES random papers listed before the month (the product draws them from before its
-    newest day less model.RECENT_DAYS), the corpus vocabulary; and its parts."""
+    newest day less model.RECENT_DAYS), the corpus vocabulary, the co-author graph of the papers before the
+    month (as For you fits when it first ranks a day: the graph ends the day before); and its parts."""
     posset = set(pos)
     older = sorted(i for i, f in enumerate(c.fields) if f.listed and f.listed < start and i not in posset)
     pick = np.random.default_rng(model.SEED).choice(len(older), min(model.NEGATIVES, len(older)), replace=False)
@@ -260,13 +272,17 @@ def ours(c: Corpus, pos: list[int], test: list[int], start: date, vocabulary: te
     likes = [model.Example(c.fields[i], model.like_weight(1.0, c.fields[i].listed, start)) for i in pos]
     words = c.words(vocabulary)
     negatives = [c.fields[i] for i in negs]
-    fitted = model.fit(likes, words[pos], negatives, words[negs], [], words[:0], c.author_papers(start))
+    graph = c.graph(pos, start)
+    fitted = model.fit(likes, words[pos], negatives, words[negs], [], words[:0], c.author_papers(start), graph)
     full = fitted.scores(words[test], [c.fields[i] for i in test])
     text_only = words_only(likes, words[pos], words[negs])
     ages = np.array([(start - c.fields[i].listed).days for i in pos], float)
     randoms = c.vecs[np.sort(np.random.default_rng(1).choice(len(c.ids), 300, replace=False))]
     emb = rec.ours(c.vecs[pos], ages, np.zeros((0, c.vecs.shape[1]), np.float32), randoms, c.vecs[test])
     out = {"ours: words only": np.asarray(words[test] @ text_only[0]).ravel() + text_only[1]}
+    # The same without the co-author evidence (the shipped ranker of the last stop, weight 0/likes): what it adds.
+    alone = model.fit(likes, words[pos], negatives, words[negs], [], words[:0], c.author_papers(start))
+    out["ours without co-authors, embedding weight 0/likes"] = alone.scores(words[test], [c.fields[i] for i in test])
     for k in EMBED_LIKES:
         out[f"ours, embedding weight {k:g}/likes"] = (full, emb, k / len(pos))
     for w in FIXED_WEIGHTS:
@@ -320,9 +336,8 @@ def active_learning(c: Corpus, month: str, first: dict, grade: dict, vocabulary:
         for r in range(AL_ROUNDS + 1):
             likes = [model.Example(c.fields[i], 1.0) for i in yes]
             disl = [c.fields[i] for i in no]
-            fitted = model.fit(
-                likes, words[yes], negatives, words[negs], disl, words[no] if no else words[:0], author_papers
-            )
+            nos = words[no] if no else words[:0]
+            fitted = model.fit(likes, words[yes], negatives, words[negs], disl, nos, author_papers, c.graph(yes, start))
             if r in AL_REPORT:
                 s = fitted.scores(words[test], [c.fields[i] for i in test])
                 curve[r * AL_BATCH] = float(month_days(lambda rows, _s, s=s: s[rows], days, grades, [0])[:, 0].mean())
@@ -458,6 +473,24 @@ def cli_paragraph(cli: dict, month: str, rng) -> str:
     return text
 
 
+WITHOUT_COAUTHORS = "ours without co-authors, embedding weight 0/likes"
+
+
+def coauthor_paragraph(months_out: list[dict], shipped: str, rng) -> str:
+    """What the co-author evidence adds: the shipped ranker against the same without it, paired over days."""
+    if WITHOUT_COAUTHORS not in months_out[0]["results"]:
+        return ""
+    diffs = [m["results"][shipped][:, 0] - m["results"][WITHOUT_COAUTHORS][:, 0] for m in months_out]
+    lo, hi = boot_mean(diffs, rng)
+    better = sum(d.mean() > 0 for d in diffs)
+    verdict = "better" if lo > 0 else ("worse" if hi < 0 else "within the noise")
+    return (
+        f"\n\n**The co-author evidence** (session 15): the shipped ranker against the same without it, paired over the"
+        f" same days: {np.mean([d.mean() for d in diffs]):+.3f} nDCG@20 on the 6-month mean, 95 % interval"
+        f" [{lo:+.3f}, {hi:+.3f}] ({verdict}); better in {better} of {len(diffs)} months."
+    )
+
+
 def report(months_out: list[dict], ref: dict | None, cli: dict | None, shipped: str, seconds: float) -> str:
     rng = np.random.default_rng(7)
     names = list(months_out[0]["results"])
@@ -538,6 +571,7 @@ def report(months_out: list[dict], ref: dict | None, cli: dict | None, shipped: 
         )
     text += "\n\n**Ours against the best baseline, month by month** (paired over the same days)\n\n"
     text += table(["month", "best baseline", "nDCG@20 difference", "95 % interval", "relative", "verdict"], versus)
+    text += coauthor_paragraph(months_out, shipped, rng)
     text += "\n\n**Per month** (nDCG@20 [95 % interval]; reference figure and our difference from it)\n\n"
     text += table(["month", "ranker", "days", "nDCG@20", "P@10", "MRR", "reference (ours - ref)"], monthly)
     if cli:

@@ -147,6 +147,41 @@ def test_the_model_is_fitted_once_per_taste_and_stored(service, sample_papers, m
     assert len(fits) == 2
 
 
+def test_an_older_day_gets_a_model_whose_co_author_graph_ends_before_it(service, sample_papers, monkeypatch):
+    """The model fitted for a day counts co-authors over the papers listed before it, so it serves that day and
+    every later one as stored; a day before that gets a model of its own (stored too), never one that counted
+    the papers it ranks."""
+    from datetime import timedelta
+
+    from sqlalchemy import text
+
+    from paperfeed.rank import fitting, model
+
+    engine = service.engine
+    user, _ = liker(engine, sample_papers)
+    fits = counted(monkeypatch, model, "fit")
+    until = []
+    real = fitting.fit_model
+    monkeypatch.setattr(fitting, "fit_model", lambda *a: until.append(a[-1]) or real(*a))
+    older = DAY - timedelta(days=4)
+    with engine.connect() as conn:
+        older_ids = ranked_ids(conn, older, older)
+    assert older_ids
+    # One draw of negatives for both days, as a large store's (older than both): the same pool, so only the
+    # graph's last day tells the two models apart.
+    ranked = set(older_ids) | set(day_ids(engine))
+    with engine.connect() as conn:
+        pool = [pid for pid in conn.scalars(text("SELECT id FROM papers ORDER BY id")) if pid not in ranked]
+    monkeypatch.setattr(fitting, "negative_ids", lambda *a: pool)
+    foryou.for_you(engine, service, user.id, day_ids(engine))
+    foryou.for_you(engine, service, user.id, older_ids)
+    assert until == [DAY - timedelta(days=1), older - timedelta(days=1)]
+    foryou.RANKINGS.clear()
+    foryou.for_you(engine, service, user.id, day_ids(engine))
+    foryou.for_you(engine, service, user.id, older_ids)
+    assert len(fits) == 2  # both read back
+
+
 def test_the_embedding_term_is_fitted_once_per_taste_not_per_day(service, sample_papers, monkeypatch):
     """The embedding term's weights are stored too: the next day, or another process, reads them; a paper
     opened (which the embedding term reads, the user's own model does not) refits it once."""

@@ -133,6 +133,10 @@ def test_a_model_is_stored_and_read_back_whole():
     assert np.allclose(back.scores(words(cands), cands), fitted.scores(words(cands), cands))
     assert back.liked_authors == fitted.liked_authors and back.categories == fitted.categories
     assert back.author_papers == fitted.author_papers == Counter({"ada l": 3})
+    fitted.coauthors, fitted.until = Counter({"carol c": 2}), date(2025, 6, 1)
+    back = model.Model.from_bytes(fitted.to_bytes())
+    assert back.coauthors == Counter({"carol c": 2}) and back.until == date(2025, 6, 1)
+    assert back.ranks(date(2025, 6, 2)) and not back.ranks(date(2025, 6, 1))
 
 
 def test_not_interested_pushes_papers_like_it_down():
@@ -175,3 +179,69 @@ def test_a_stored_model_of_another_layout_is_refused():
         assert "weights" in str(exc)
     else:
         raise AssertionError("a model with a weight missing was read back")
+
+
+# -- co-authors ----------------------------------------------------------------------------------------
+def keys(*names: str) -> set[str]:
+    return {model.author_key(n) for n in names}
+
+
+def test_an_author_who_wrote_with_liked_authors_lifts_a_paper_of_the_same_words():
+    """Carol wrote with Ada and Bob (both liked) before; a new paper of hers, without them, ranks above the same
+    words by a stranger. In training, the likes' students carry the signal; the random papers do not."""
+    graph_papers = [paper(OTHER[0], authors=(f"Student {i}", "Ada L", "Bob B")) for i in range(6)]
+    graph_papers.append(paper(OTHER[1], authors=("Carol C", "Ada L", "Bob B")))
+    likes = [paper(f"{SPEECH} {i}", authors=(f"Student {i}",)) for i in range(6)]
+    likes += [paper(f"{SPEECH} by ada {i}", authors=("Ada L", "Bob B")) for i in range(2)]
+    negatives = many_negatives()
+    liked = set().union(*(keys(*f.authors) for f in likes))
+    teams = [keys(*f.authors) for f in graph_papers + likes + negatives]
+    graph = model.Graph(model.Coauthors.of(teams, liked), date(2025, 6, 1))
+    vec = vocabulary([f.text for f in likes + negatives] + [SPEECH, ROBOTS])
+    words = lambda fs: vec.transform([f.text for f in fs])  # noqa: E731
+    examples = [model.Example(f, 1.0) for f in likes]
+    fitted = model.fit(examples, words(likes), negatives, words(negatives), [], vec.transform([""])[:0], None, graph)
+    cands = [paper(SPEECH, authors=("Carol C",), listed=date(2025, 7, 1)), paper(SPEECH, authors=("Zed Z",))]
+    carol, stranger = fitted.scores(words(cands), cands)
+    assert fitted.coauthors[model.author_key("Carol C")] == 2 and carol > stranger
+    without = model.fit(examples, words(likes), negatives, words(negatives), [], vec.transform([""])[:0])
+    assert np.allclose(*without.scores(words(cands), cands))  # no graph: no co-author evidence
+
+
+def test_a_paper_learned_from_is_not_its_own_co_author_evidence():
+    """Ada and Bob share one paper of the graph, P, a like: for P, Bob is no co-author of Ada's (they share
+    nothing else) and Bob's only like is P itself; a later paper of Ada's counts Bob."""
+    p = paper(SPEECH, authors=("Ada L", "Bob B"))
+    liked = Counter({"ada l": 2, "bob b": 1})
+    g = model.Coauthors.of([keys("Ada L", "Bob B"), keys("Ada L", "Cy C")], {"ada l", "bob b"})
+    assert g.counts() == Counter({"ada l": 1, "bob b": 1, "cy c": 1})
+    assert g.within(keys("Ada L", "Bob B"), in_graph=True, liked=liked, own=True) == {}
+    assert g.within(keys("Ada L", "Dee D"), in_graph=False, liked=liked, own=False) == {"ada l": 1}
+    # In the graph but not a like (a random paper): only the pairs it alone makes are taken out; Cy wrote
+    # with Ada on this paper alone, Ada with Bob on another.
+    assert g.within(keys("Cy C", "Ada L"), in_graph=True, liked=liked, own=False) == {"ada l": 1}
+    assert model.Graph(g, date(2025, 6, 1)).holds(p, keys("Ada L", "Bob B"))
+    assert not model.Graph(g, date(2024, 12, 31)).holds(p, keys("Ada L", "Bob B"))  # listed after the graph
+
+
+def test_a_large_collaboration_makes_no_co_authors():
+    crowd = [f"Member {i}" for i in range(model.MAX_TEAM + 1)]
+    g = model.Coauthors.of([keys(*crowd, "Ada L")], {"ada l"})
+    assert g.counts() == Counter()
+    near = {model.author_key(n): 3 for n in crowd}
+    assert model.coauthor_evidence(keys(*crowd), near) == (0.0,) * len(model.COAUTHOR_FEATURES)
+
+
+def test_co_author_evidence_for_a_day_at_once_equals_paper_by_paper():
+    counts = Counter({"carol c": 3, "dan d": 1, "ada l": 2})
+    day = [
+        paper(SPEECH, authors=("Carol C", "Zed Z")),
+        paper(ROBOTS, authors=("Dan D",)),
+        paper(OTHER[0], authors=("Zed Z",)),
+        paper(OTHER[1], authors=()),
+        paper(OTHER[2], authors=[f"M {i}" for i in range(model.MAX_TEAM)] + ["Carol C"]),
+    ]
+    at_once = model.Layout.of(day).coauthor_features(counts)
+    one_by_one = [model.coauthor_evidence(keys(*f.authors), counts) for f in day]
+    assert np.allclose(at_once, one_by_one)
+    assert at_once[0].tolist() == [np.log1p(3), 0.5, 1.0] and not at_once[2:].any()

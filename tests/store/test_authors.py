@@ -117,3 +117,26 @@ def test_the_name_key_on_the_real_corpus():
     assert author_key("Kevin W. Bowyer") != author_key("Kevin Bowyer") and author_key("J. Smith") != author_key(
         "John Smith"
     )
+
+
+def test_the_teams_for_you_counts_co_authors_over(engine):
+    """store.taste.teams_with: every stored paper up to a day that lists one of the keys, with all its authors
+    (what rank.evidence.Coauthors reads)."""
+    from paperfeed.store.taste import teams_with
+
+    run(
+        engine,
+        [
+            make("2501.00001", authors=["Ada Lovelace", "Alan Turing"], listed_date=date(2025, 1, 2)),
+            make("2501.00002", authors=["Alan Turing", "Grace Hopper", "Ádá Lovelace"], listed_date=date(2025, 1, 3)),
+            make("2501.00003", authors=["Grace Hopper"], listed_date=date(2025, 1, 3)),
+            make("2501.00004", authors=["Ada Lovelace", "Kurt Gödel"], listed_date=date(2025, 1, 9)),
+        ],
+    )
+    teams = teams_with(engine, {"ada lovelace"}, date(2025, 1, 3))
+    assert sorted(map(sorted, teams)) == [
+        ["ada lovelace", "alan turing"],
+        ["ada lovelace", "alan turing", "grace hopper"],
+    ]
+    assert len(teams_with(engine, {"ada lovelace"}, date(2025, 1, 9))) == 3
+    assert teams_with(engine, {"nobody"}, date(2025, 1, 9)) == []

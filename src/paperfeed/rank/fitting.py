@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import zipfile
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from time import monotonic
 from typing import TYPE_CHECKING
 
@@ -44,18 +44,27 @@ def taste_model(
     """The user's model for this taste and vocabulary: the stored one, or fitted now and stored (once per
     change of what the model reads, not per day or per view). A user changing their taste faster than
     FITS_PER_MINUTE times a minute gets their last stored model until the minute is over; one fit runs at a
-    time in a process, so no user can keep both cores busy for everyone."""
+    time in a process, so no user can keep both cores busy for everyone.
+
+    Its co-author graph ends the day before the first day it ranked, so the model serves every later day as
+    it is; a day before that (an older day opened) gets a model of its own, stored under a key of its own."""
     ids, pool_key = cands.negatives(vocabulary, lambda: negative_ids(engine, vocabulary, cands))
     key = hashlib.sha256(f"{model_input(profile)} {pool_key} {model.VERSION}".encode()).hexdigest()[:32]
+    first = min((f.listed for f in cands.fields if f.listed), default=None)
     found = stored_model(engine, user_id, profile.interest, key)
-    if found is not None:
+    if found is not None and not found.ranks(first):
+        key = hashlib.sha256(f"{key} {first}".encode()).hexdigest()[:32]
+        found = stored_model(engine, user_id, profile.interest, key)
+    if found is not None and found.ranks(first):
         return found
     if not _fit_budget.take((engine.url.render_as_string(), user_id)):
         stale = stored_model(engine, user_id, profile.interest, None)  # an older taste's, but no fit for now
-        return stale if stale is not None and stale.n_words == len(vocabulary.words) else None
+        usable = stale is not None and stale.n_words == len(vocabulary.words) and stale.ranks(first)
+        return stale if usable else None
     with _one_fit:
         pool = model.cached_pool(pool_key, lambda: read_pool(engine, vocabulary, ids, pool_key))
-        fitted = fit_model(engine, profile, likes, pool, vocabulary, now)
+        until = first - timedelta(days=1) if first else None
+        fitted = fit_model(engine, profile, likes, pool, vocabulary, now, until)
     if fitted is not None:
         store_taste.save_model(engine, user_id, profile.interest, key, fitted.to_bytes())
     return fitted
@@ -103,10 +112,17 @@ _one_fit = threading.Lock()
 
 
 def fit_model(
-    engine: Engine, profile: Profile, likes: Likes, pool: model.Pool, vocabulary: terms.Terms, now: datetime
+    engine: Engine,
+    profile: Profile,
+    likes: Likes,
+    pool: model.Pool,
+    vocabulary: terms.Terms,
+    now: datetime,
+    until: date | None = None,
 ) -> model.Model | None:
     """The likes (upvotes, saves, answers, imports; papers only opened are left to the embedding term) against
-    the pool and the "not interested" marks."""
+    the pool and the "not interested" marks; co-authors counted over the papers listed up to `until` (None:
+    no co-author evidence)."""
     chosen = {pid for pid, _ in profile.likes} | {pid for pid, _ in profile.imported.matched}
     fields = store_taste.paper_fields(engine, list(chosen) + profile.dislikes)
     examples, texts = [], []
@@ -119,7 +135,7 @@ def fit_model(
     skip = chosen | set(profile.dislikes)
     keep = [i for i, pid in enumerate(pool.ids) if pid not in skip]
     disliked = [fields[pid] for pid in profile.dislikes if pid in fields]
-    liked_keys = [author_key(a) for e in examples for a in e.fields.authors]
+    liked_keys = {author_key(a) for e in examples for a in e.fields.authors}
     return model.fit(
         examples,
         vocabulary.transform(texts),
@@ -127,7 +143,10 @@ def fit_model(
         pool.words[keep],
         disliked,
         vocabulary.transform([f.text for f in disliked]),
-        store_taste.author_papers(engine, liked_keys),
+        store_taste.author_papers(engine, list(liked_keys)),
+        model.Graph(model.Coauthors.of(store_taste.teams_with(engine, liked_keys, until), liked_keys), until)
+        if until
+        else None,
     )
 
 

@@ -10,10 +10,16 @@ Features of a paper (bench/recommend.py measures each; docs/benchmarks.md, "reco
   as author pages are (models.author_key); for a liked paper its own like is left out, or every liked paper
   would look like one by a liked author;
 - its categories (each listed one, and the primary one apart);
-- the size of its author list (binned: a single author, a small group, a large collaboration).
+- the size of its author list (binned: a single author, a small group, a large collaboration);
+- its authors' co-authors, as evidence from this user's likes: for each of its authors, how many liked authors
+  they have written with (a student of a liked lab, a liked author's new collaborator): the most of its
+  authors, the share of its authors with any, and whether any. Counted over the stored papers of at most
+  MAX_TEAM authors listed before the first day the model ranks (evidence.Coauthors, store.taste.teams_with),
+  so a paper ranked is never among them; a paper learned from counts only its other papers' co-authors.
 The model is the user's own, so a field that says nothing about them gets no weight. The probe behind this
 (issue #20): the words alone measured 0.52 nDCG@20 on the validation months, with the other fields 0.66; the
-liked share of an author's papers added 0.009 on the six validation months 2025-06..11 (better in four).
+liked share of an author's papers added 0.009 on the six validation months 2025-06..11 (better in four); the
+co-author evidence 0.011 there (better in all six; 0.005 with a graph ending 30 days before the month).
 
 Negatives: NEGATIVES random papers listed at least RECENT_DAYS before the newest stored day (never the papers
 being ranked, which are the newest; never the user's likes), and "not interested" marks, weighted
@@ -35,9 +41,21 @@ import numpy as np
 import scipy.sparse as sp
 
 from paperfeed.models import author_key
+from paperfeed.rank.evidence import (  # noqa: F401  (AUTHOR_FEATURES, Layout, ... are read as model.X)
+    AUTHOR_FEATURES,
+    COAUTHOR_FEATURES,
+    MAX_TEAM,
+    SIZE_BINS,
+    Coauthors,
+    Layout,
+    author_evidence,
+    coauthor_evidence,
+    liked_share,
+    size_bin,
+)
 from paperfeed.store.taste import Fields
 
-VERSION = 2  # the feature layout and fitting: part of every stored model's key, so a change refits them all
+VERSION = 3  # the feature layout and fitting: part of every stored model's key, so a change refits them all
 NEGATIVES = 20_000  # 10,000 measured 1.7 % lower on the validation months (fit 1.4 s against 2.6 s)
 SEED = 0  # the draw of negatives: the same for every user, so it is read and transformed once
 RECENT_DAYS = 30
@@ -45,15 +63,6 @@ MIN_POOL = 500  # fewer older papers than this: a small store, whose model is fi
 C = 0.3  # regularisation, chosen on the validation months 2025-09..11 (0.1 and 1 measured worse)
 HALF_LIFE_DAYS = 365.0  # 90 and 180 measured no better; a long one still lets last year's taste fade
 DISLIKE_WEIGHT = 3.0
-SIZE_BINS = (1, 2, 4, 7, 11, 21, 51)  # author-list sizes: 1, 2-3, 4-6, 7-10, 11-20, 21-50, 51 and more
-AUTHOR_FEATURES = (
-    "most-liked author",
-    "liked papers by its authors",
-    "share of liked authors",
-    "a liked author",
-    "liked share of an author's papers",
-    "that share squared",
-)
 
 
 @dataclass
@@ -64,19 +73,26 @@ class Example:
 
 @dataclass
 class Model:
-    coef: np.ndarray  # float32, over [words | categories | primary category | size bins | author features]
+    coef: np.ndarray  # float32: [words | categories | primary category | size bins | author | co-author features]
     intercept: float
     categories: list[str]
     liked_authors: Counter  # normalised name -> liked papers by them
     n_words: int
     author_papers: Counter = field(default_factory=Counter)  # liked author -> their stored papers when fitted
+    coauthors: Counter = field(default_factory=Counter)  # author -> liked authors they wrote with (Coauthors.counts)
+    until: date | None = None  # the last listing day of the co-author graph's papers (None: no graph)
+
+    def ranks(self, first_day: date | None) -> bool:
+        """Whether it may rank papers listed from `first_day` on: none of them was in its co-author graph."""
+        return self.until is None or first_day is None or self.until < first_day
 
     # -- features ----------------------------------------------------------------------------------
-    def features(self, words, fields: list[Fields], own: list[bool] | None = None, stored: bool = False):
+    def features(self, words, fields: list[Fields], own: list[bool] | None = None, stored: bool = False, graph=None):
         """The feature matrix of these papers: `words` their tf-idf rows; `own[i]`: paper i is itself one of
         the likes (its own like is left out of its author counts); `stored`: they are among the papers counted
-        in author_papers (the training papers; left out of them too)."""
-        meta = meta_matrix(fields, self, own, stored)
+        in author_papers (the training papers; left out of them too); `graph` (Graph): they are learned from,
+        and those in the co-author graph count only their other papers' co-authors."""
+        meta = meta_matrix(fields, self, own, stored, graph)
         return sp.hstack([words, meta], format="csr", dtype=np.float32)
 
     def scores(self, words, fields: list[Fields], keys: list[set[str]] | None = None, layout=None) -> np.ndarray:
@@ -92,10 +108,13 @@ class Model:
         cat_w = np.where(known, self.coef[n + np.maximum(at, 0)], 0.0)
         primary_w = np.where(known, self.coef[n + nc + np.maximum(at, 0)], 0.0)
         out += lay.cats @ cat_w + lay.primary @ primary_w
-        size_w = self.coef[n + 2 * nc : n + 2 * nc + len(SIZE_BINS) + 1]
+        at = n + 2 * nc + len(SIZE_BINS) + 1
+        size_w = self.coef[n + 2 * nc : at]
         out += np.where(lay.bins >= 0, size_w[np.maximum(lay.bins, 0)], 0.0)
-        author_w = self.coef[n + 2 * nc + len(SIZE_BINS) + 1 :].astype(np.float64)
-        return out + lay.author_features(self.liked_authors, self.author_papers) @ author_w
+        author_w = self.coef[at : at + len(AUTHOR_FEATURES)].astype(np.float64)
+        coauthor_w = self.coef[at + len(AUTHOR_FEATURES) :].astype(np.float64)
+        out += lay.author_features(self.liked_authors, self.author_papers) @ author_w
+        return out + lay.coauthor_features(self.coauthors) @ coauthor_w
 
     def words_for(self, words_row, vocabulary: np.ndarray, n: int = 3) -> list[str]:
         """The words of one paper that lifted it most (their weight times their tf-idf), best first; a word
@@ -136,6 +155,7 @@ class Model:
     def to_bytes(self) -> bytes:
         buf = io.BytesIO()
         names = list(self.liked_authors)
+        near = list(self.coauthors)
         np.savez_compressed(
             buf,
             coef=self.coef.astype(np.float32),
@@ -144,6 +164,9 @@ class Model:
             authors=np.array(names, dtype=str),
             counts=np.array([self.liked_authors[a] for a in names], dtype=np.int32),
             papers=np.array([self.author_papers.get(a, 0) for a in names], dtype=np.int32),
+            near=np.array(near, dtype=str),
+            near_counts=np.array([self.coauthors[a] for a in near], dtype=np.int32),
+            until=np.int64(self.until.toordinal() if self.until else 0),
             n_words=np.int64(self.n_words),
         )
         return buf.getvalue()
@@ -155,91 +178,34 @@ class Model:
             names = d["authors"].tolist()
             authors = Counter(dict(zip(names, d["counts"].tolist(), strict=True)))
             papers = Counter(dict(zip(names, d["papers"].tolist(), strict=True)))
+            near = Counter(dict(zip(d["near"].tolist(), d["near_counts"].tolist(), strict=True)))
+            until = int(d["until"])
             found = cls(d["coef"], float(d["intercept"]), d["categories"].tolist(), authors, int(d["n_words"]), papers)
-        expected = found.n_words + 2 * len(found.categories) + len(SIZE_BINS) + 1 + len(AUTHOR_FEATURES)
+        found.coauthors, found.until = near, date.fromordinal(until) if until else None
+        fixed = len(SIZE_BINS) + 1 + len(AUTHOR_FEATURES) + len(COAUTHOR_FEATURES)
+        expected = found.n_words + 2 * len(found.categories) + fixed
         if found.coef.shape != (expected,):
             raise ValueError(f"a stored model of {found.coef.shape} weights, not {expected}")
         return found
 
 
 @dataclass
-class Layout:
-    """A set of papers' fields as the scores read them, the same for every user: category names (columns),
-    each paper's categories (1 / sqrt(how many it lists)) and primary category as sparse rows, its size bin
-    (-1: no authors known) and its authors' normalised names."""
+class Graph:
+    """The co-author graph a model is fitted with (evidence.Coauthors) and the last listing day of its papers."""
 
-    names: list[str]
-    cats: object
-    primary: object
-    bins: np.ndarray
-    keys: list[set[str]]
-    # The authors flat, for author_features: each distinct name's number, and per (paper, author) entry, in
-    # paper order, the name's number and the paper's row.
-    author_ids: dict[str, int] = field(default_factory=dict)
-    entry_author: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    entry_row: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    coauthors: Coauthors
+    until: date
 
-    @classmethod
-    def of(cls, fields: list[Fields], keys: list[set[str]] | None = None) -> Layout:
-        names = sorted({c for f in fields for c in f.categories})
-        col = {c: i for i, c in enumerate(names)}
-        rows, cols, vals, prow, pcol = [], [], [], [], []
-        for r, f in enumerate(fields):
-            for c in f.categories:
-                rows.append(r), cols.append(col[c]), vals.append(1 / math.sqrt(len(f.categories)))
-            if f.categories:
-                prow.append(r), pcol.append(col[f.categories[0]])
-        shape = (len(fields), len(names))
-        cats = sp.csr_matrix((vals, (rows, cols)), shape=shape, dtype=np.float64)
-        primary = sp.csr_matrix((np.ones(len(prow)), (prow, pcol)), shape=shape, dtype=np.float64)
-        bins = np.array([size_bin(len(f.authors)) if f.authors else -1 for f in fields], dtype=np.int64)
-        keys = keys if keys is not None else [{author_key(a) for a in f.authors} for f in fields]
-        ids: dict[str, int] = {}
-        entry_author = [ids.setdefault(k, len(ids)) for ks in keys for k in sorted(ks)]
-        entry_row = [r for r, ks in enumerate(keys) for _ in ks]
-        flat = (np.array(entry_author, dtype=np.int64), np.array(entry_row, dtype=np.int64))
-        return cls(names, cats, primary, bins, keys, ids, *flat)
-
-    def author_features(self, liked: Counter, papers: Counter) -> np.ndarray:
-        """Each paper's author evidence (author_evidence's features) against one user's liked authors and their
-        stored papers, for every paper at once: (papers, features), zeros where no author of it was liked."""
-        n = len(self.keys)
-        out = np.zeros((n, len(AUTHOR_FEATURES)))
-        count = np.zeros(len(self.author_ids))
-        share = np.zeros(len(self.author_ids))
-        known = np.zeros(len(self.author_ids), dtype=bool)
-        for name, liked_papers in liked.items():
-            at = self.author_ids.get(name)
-            if at is not None:
-                count[at], known[at] = liked_papers, True
-                share[at] = liked_share(liked_papers, papers.get(name, 0), False, False)
-        hit = known[self.entry_author]
-        if not hit.any():
-            return out
-        rows, counts = self.entry_row[hit], count[self.entry_author[hit]]
-        most, best = np.zeros(n), np.zeros(n)
-        np.maximum.at(most, rows, counts)
-        np.maximum.at(best, rows, share[self.entry_author[hit]])
-        total = np.bincount(rows, weights=counts, minlength=n)
-        named = np.bincount(rows, minlength=n)
-        sizes = np.array([len(ks) for ks in self.keys], dtype=np.float64)
-        lifted = named > 0
-        b = best[lifted]
-        out[lifted] = np.column_stack(
-            [np.log1p(most[lifted]), np.log1p(total[lifted]), named[lifted] / sizes[lifted], np.ones(len(b)), b, b * b]
-        )
-        return out
+    def holds(self, f: Fields, keys: set[str]) -> bool:
+        return f.listed is not None and f.listed <= self.until and 1 < len(keys) <= MAX_TEAM
 
 
-def size_bin(n: int) -> int:
-    return sum(n >= b for b in SIZE_BINS)
-
-
-def meta_matrix(fields: list[Fields], m: Model, own: list[bool] | None, stored: bool):
+def meta_matrix(fields: list[Fields], m: Model, own: list[bool] | None, stored: bool, graph: Graph | None = None):
     categories = m.categories
     col = {c: i for i, c in enumerate(categories)}
     nc = len(categories)
     size_at, author_at = 2 * nc, 2 * nc + len(SIZE_BINS) + 1
+    coauthor_at = author_at + len(AUTHOR_FEATURES)
     rows, cols, vals = [], [], []
     for r, f in enumerate(fields):
         for c in f.categories:
@@ -253,34 +219,16 @@ def meta_matrix(fields: list[Fields], m: Model, own: list[bool] | None, stored: 
         for k, v in enumerate(evidence):
             if v:
                 rows.append(r), cols.append(author_at + k), vals.append(v)
-    shape = (len(fields), author_at + len(AUTHOR_FEATURES))
+        keys = {author_key(a) for a in f.authors}
+        if graph is None:
+            near = m.coauthors
+        else:
+            near = graph.coauthors.within(keys, graph.holds(f, keys), m.liked_authors, bool(own and own[r]))
+        for k, v in enumerate(coauthor_evidence(keys, near)):
+            if v:
+                rows.append(r), cols.append(coauthor_at + k), vals.append(v)
+    shape = (len(fields), coauthor_at + len(COAUTHOR_FEATURES))
     return sp.csr_matrix((vals, (rows, cols)), shape=shape, dtype=np.float32)
-
-
-def author_evidence(
-    authors: list[str],
-    liked: Counter,
-    own: bool,
-    keys: set[str] | None = None,
-    papers: Counter | None = None,
-    stored: bool = False,
-) -> tuple[float, ...]:
-    """A paper's author features (AUTHOR_FEATURES). `own`: it is one of the likes; `stored`: it is counted in
-    `papers` (each liked author's stored papers)."""
-    keys = {author_key(a) for a in authors} if keys is None else keys
-    found = [(liked[k], (papers or {}).get(k, 0)) for k in keys if liked.get(k, 0) - own > 0]
-    if not found:
-        return (0.0,) * len(AUTHOR_FEATURES)
-    counts = [n - own for n, _ in found]
-    best = max(liked_share(n, total, own, stored) for n, total in found)
-    return math.log1p(max(counts)), math.log1p(sum(counts)), len(counts) / len(keys), 1.0, best, best * best
-
-
-def liked_share(liked: int, papers: int, own: bool, stored: bool) -> float:
-    """The share of an author's papers the user liked, this paper left out when counted: liked / (papers + 1),
-    where the 1 keeps an author of one liked paper below one of ten."""
-    papers = max(papers, liked)  # an author's likes are among their papers, even where the count missed some
-    return (liked - own) / (papers - stored + 1)
 
 
 # -- fitting -----------------------------------------------------------------------------------------
@@ -298,10 +246,13 @@ def fit(
     dislikes: list[Fields],
     dislike_words,
     author_papers: Counter | None = None,
+    graph: Graph | None = None,
 ) -> Model | None:
     """The user's model: `likes` (with their tf-idf rows) against the random `negatives` and the `dislikes`;
     None without both (a tiny store can leave no negatives). `author_papers`: the stored papers of each liked
-    author (store.taste.author_papers), the training papers among them; without it, the training papers'."""
+    author (store.taste.author_papers), the training papers among them; without it, the training papers'.
+    `graph`: who the liked authors wrote with (evidence.Coauthors over the stored papers up to a day, none of
+    those to be ranked); without it, no co-author evidence."""
     from sklearn.linear_model import LogisticRegression
 
     if not likes or not (negatives or dislikes):
@@ -312,12 +263,14 @@ def fit(
         training = [e.fields for e in likes] + negatives + dislikes
         author_papers = Counter(k for f in training for k in {author_key(a) for a in f.authors} if k in liked)
     papers = Counter({k: n for k, n in author_papers.items() if k in liked})
-    model = Model(np.zeros(0, np.float32), 0.0, categories, liked, like_words.shape[1], papers)
+    near = graph.coauthors.counts() if graph else Counter()
+    model = Model(np.zeros(0, np.float32), 0.0, categories, liked, like_words.shape[1], papers, near)
+    model.until = graph.until if graph else None
     x = sp.vstack(
         [
-            model.features(like_words, [e.fields for e in likes], own=[True] * len(likes), stored=True),
-            model.features(negative_words, negatives, stored=True),
-            model.features(dislike_words, dislikes, stored=True),
+            model.features(like_words, [e.fields for e in likes], [True] * len(likes), True, graph),
+            model.features(negative_words, negatives, stored=True, graph=graph),
+            model.features(dislike_words, dislikes, stored=True, graph=graph),
         ]
     ).tocsr()
     y = np.r_[np.ones(len(likes)), np.zeros(len(negatives) + len(dislikes))]

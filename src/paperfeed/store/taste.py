@@ -305,6 +305,20 @@ def author_papers(engine: Engine, keys: list[str]) -> Counter:
         )
 
 
+def teams_with(engine: Engine, keys: set[str], until: date) -> list[set[str]]:
+    """The author keys of every stored paper listed up to `until` that lists one of `keys` (models.author_key),
+    a set per paper: what For you counts a liked author's co-authors over (rank.evidence.Coauthors)."""
+    cols = paper_authors.c
+    query = select(cols.paper_id).join(papers, papers.c.id == cols.paper_id).where(papers.c.listed_date <= until)
+    teams: dict[str, set[str]] = {}
+    with engine.connect() as conn:
+        ids = {pid for chunk in chunks(sorted(keys)) for pid in conn.scalars(query.where(cols.key.in_(chunk)))}
+        for chunk in chunks(sorted(ids)):
+            for pid, key in conn.execute(select(cols.paper_id, cols.key).where(cols.paper_id.in_(chunk))):
+                teams.setdefault(pid, set()).add(key)
+    return list(teams.values())
+
+
 def sample_paper_ids(engine: Engine, n: int, seed: int, before: date | None = None) -> list[str]:
     """n stored paper ids (listed before `before`, if given) drawn at random: the same draw for the same
     store and seed; sorted."""
