@@ -16,6 +16,9 @@ Rankers, in one run on the same papers (those `paperfeed ingest` stored in bench
 Intervals: 95 % bootstrap over days (2,000 resamples; for the 6-month mean, days resampled within each
 month); `ours` against the best baseline as the paired difference on the same days.
 
+`--validation` runs the same on the six months before them (2025-06..11), where weights and features are
+chosen, and prints the tables without writing them.
+
 A second check runs the last month through the product as a user would: a copy of bench/.work/full, the
 likes imported with `paperfeed import-library --ids`, each day ranked by `paperfeed recommend --json`.
 """
@@ -607,6 +610,9 @@ def main() -> None:
     parser.add_argument("--no-cli", action="store_true")
     parser.add_argument("--no-active", action="store_true")
     parser.add_argument("--cli-only", action="store_true", help="only the end-to-end check, added to the section")
+    parser.add_argument(
+        "--validation", action="store_true", help="the 6 months before instead (choosing weights), printed only"
+    )
     args = parser.parse_args()
     if args.cli_only:
         return cli_only(args.months)
@@ -616,6 +622,13 @@ def main() -> None:
     first = {a: d for a, d in first.items() if a in c.row}
     months = sorted({f.listed.strftime("%Y-%m") for f in c.fields if f.listed})[-args.months :]
     vocabulary = terms.corpus_terms(c.engine, FULL / "index")
+    if args.validation:  # where weights and features are chosen: the 6 months before, printed, never written
+        earlier = sorted(
+            {f.listed.strftime("%Y-%m") for f in c.fields if f.listed and f.listed.strftime("%Y-%m") < months[0]}
+        )
+        out = [run_month(c, m, first, grade, vocabulary) for m in earlier[-args.months :]]
+        print(report(out, None, None, f"ours, embedding weight {rec.EMBED_LIKES:g}/likes", time.perf_counter() - t0))
+        return
     out = [run_month(c, m, first, grade, vocabulary) for m in months]
     ref = None if args.no_reference else reference(months)
     al = {} if args.no_active else {m: active_learning(c, m, first, grade, vocabulary) for m in months[-3:]}
