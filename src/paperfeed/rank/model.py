@@ -164,7 +164,8 @@ class Model:
             authors=np.array(names, dtype=str),
             counts=np.array([self.liked_authors[a] for a in names], dtype=np.int32),
             papers=np.array([self.author_papers.get(a, 0) for a in names], dtype=np.int32),
-            near=np.array(near, dtype=str),
+            # One UTF-8 buffer, not an array of strings: tens of thousands of names read back in milliseconds.
+            near=np.frombuffer("\n".join(near).encode(), dtype=np.uint8),
             near_counts=np.array([self.coauthors[a] for a in near], dtype=np.int32),
             until=np.int64(self.until.toordinal() if self.until else 0),
             n_words=np.int64(self.n_words),
@@ -178,7 +179,8 @@ class Model:
             names = d["authors"].tolist()
             authors = Counter(dict(zip(names, d["counts"].tolist(), strict=True)))
             papers = Counter(dict(zip(names, d["papers"].tolist(), strict=True)))
-            near = Counter(dict(zip(d["near"].tolist(), d["near_counts"].tolist(), strict=True)))
+            text = d["near"].tobytes().decode()
+            near = Counter(dict(zip(text.split("\n") if text else [], d["near_counts"].tolist(), strict=True)))
             until = int(d["until"])
             found = cls(d["coef"], float(d["intercept"]), d["categories"].tolist(), authors, int(d["n_words"]), papers)
         found.coauthors, found.until = near, date.fromordinal(until) if until else None
