@@ -30,6 +30,7 @@ import gzip
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -599,6 +600,8 @@ def cli_only(n_months: int) -> None:
     start, end = "<!-- bench:recommend-curation -->", "<!-- /bench:recommend-curation -->"
     section = body[body.index(start) + len(start) : body.index(end)]
     section = section.replace("\n\n(The end-to-end check through the CLI is running.)", "")
+    # This run's check replaces the one before (the rest of the section stays as the last full run wrote it).
+    section = re.sub(r"\n\n\*\*Through the product\*\*.*?(?=\n\n|\s*$)", "", section, flags=re.S)
     write_section("recommend-curation", section.strip() + text)
     print(text)
 
