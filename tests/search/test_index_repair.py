@@ -69,10 +69,16 @@ def test_index_survives_sigkill_and_the_next_run_repairs_it(settings, engine, sa
     snap = repaired.snapshot()
     assert len(snap.graph) == len(papers)
     assert (settings.data_dir / "index" / "vectors" / "vectors.f16").stat().st_size == snap.matrix.nbytes
+    # Every paper's vector as an uninterrupted run stores it (the model's, in half precision).
+    ids = [p.id for p in papers]
+    (found, mine), (_, theirs) = repaired.vectors(ids), clean.vectors(ids)
+    assert found == ids and np.allclose(mine, theirs, atol=2e-3)
     for query in ("image segmentation", "large language model agents", "robot manipulation policy"):
         got = repaired.search(query, limit=10).hits
         want = clean.search(query, limit=10).hits
-        assert [h.id for h in got] == [h.id for h in want]
-        assert np.allclose([h.score for h in got], [h.score for h in want], atol=1e-3)
+        # The same best five. Two graphs built in another order can swap near ties further down (seen once on
+        # PostgreSQL: the 10th of 200 papers), as in test_damage.
+        assert [h.id for h in got[:5]] == [h.id for h in want[:5]]
+        assert np.allclose([h.score for h in got[:5]], [h.score for h in want[:5]], atol=1e-3)
     again = subprocess.run([sys.executable, "-m", "paperfeed", "index"], env=env, capture_output=True, text=True)
     assert "added 0, updated 0, removed 0" in again.stdout
