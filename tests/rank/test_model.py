@@ -204,6 +204,7 @@ def test_an_author_who_wrote_with_liked_authors_lifts_a_paper_of_the_same_words(
     cands = [paper(SPEECH, authors=("Carol C",), listed=date(2025, 7, 1)), paper(SPEECH, authors=("Zed Z",))]
     carol, stranger = fitted.scores(words(cands), cands)
     assert fitted.coauthors[model.author_key("Carol C")] == 2 and carol > stranger
+    assert fitted.coauthor_for(cands[0]) == "Carol C" and fitted.coauthor_for(cands[1]) == ""  # the reason
     without = model.fit(examples, words(likes), negatives, words(negatives), [], vec.transform([""])[:0])
     assert np.allclose(*without.scores(words(cands), cands))  # no graph: no co-author evidence
 

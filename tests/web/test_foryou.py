@@ -178,3 +178,22 @@ def test_a_followed_authors_papers_are_lifted_and_say_why(client, sample_papers)
     api = client.get("/api/recommendations", params={"date": day}).json()
     first = api["results"][0] if isinstance(api, dict) else api[0]
     assert first["reason"]["followedAuthor"] == name and "whom you follow" in first["reason"]["text"]
+
+
+def test_a_pick_lifted_by_its_authors_co_authors_says_so(settings):
+    """The reason on the card, in the API's text and in `recommend`: "by Name, who has written with authors you
+    liked" (rank/model.py's coauthor_for names them; tests/rank/test_model.py checks when)."""
+    from paperfeed.rank.recommend import Pick, reason_of
+    from paperfeed.web.app import create_app
+
+    macros = create_app(settings).state.ctx.templates.env.get_template("_macros.html").module
+    reason = {"id": "2503.00001", "title": "A liked paper", "interest": "", "mentions": [], "words": ["diffusion"]}
+    reason |= {"author": "", "followed": "", "coauthor": "Carol Clark"}
+    card = " ".join(str(macros.reason(reason)).split())
+    assert "· by <strong>Carol Clark</strong>, who has written with authors you liked ·" in card
+    assert reason_of(reason) == (
+        "because you liked: A liked paper · by Carol Clark, who has written with authors you liked"
+        " · words you read about: diffusion"
+    )
+    pick = Pick("2503.00002", 1.5, coauthor="Carol Clark")
+    assert Pick(*pick.packed()) == pick  # kept through the rankings cache

@@ -64,11 +64,12 @@ def recommend(
         titles = q.titles(conn, {p.id for p in picks} | {p.because for p in picks if p.because})
     for rank, p in enumerate(picks, 1):
         liked = titles.get(p.because, p.because) if p.because else p.because_title
-        reason = reason_text(liked, p.interest, p.mentions, p.words, p.author, p.followed)
+        reason = reason_text(liked, p.interest, p.mentions, p.words, p.author, p.followed, p.coauthor)
         if as_json:
             record = {"rank": rank, "id": p.id, "score": round(p.score, 6), "title": titles.get(p.id, "")}
             record["reason"] = {"text": reason, "likedId": p.because, "likedTitle": liked, "interest": p.interest}
             record["reason"] |= {"mentions": p.mentions, "words": p.words, "likedAuthor": p.author}
+            record["reason"]["coauthorOfLiked"] = p.coauthor
             sys.stdout.write(json.dumps(record) + "\n")
             continue
         out.print(f"{p.score:6.3f}  {p.id}  {titles.get(p.id, '')}", highlight=False, markup=False, soft_wrap=True)

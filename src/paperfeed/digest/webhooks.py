@@ -310,5 +310,6 @@ def top_papers(engine, search, hook: store.Hook, day: date) -> list[dict]:
             "words": p.words,
             "author": p.author,
             "followed": p.followed,
+            "coauthor": p.coauthor,
         }
     return [loaded[p.id] for p in picks if p.id in loaded]

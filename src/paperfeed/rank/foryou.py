@@ -317,13 +317,15 @@ def least_sure(picks: list[rec.Pick], n: int = ASK) -> list[str]:
 
 
 def explain(fitted: model.Model, vocabulary: terms.Terms, cands: Candidates, rows: list[int], picks) -> None:
-    """The words and the author that lifted each of the best picks (the rest are seldom read: not computed)."""
+    """The words and the author (a liked one, or one who wrote with liked ones) that lifted each of the best
+    picks (the rest are seldom read: not computed)."""
     keys = cands.layout().keys
     order = np.argsort([-p.score for p in picks])[:EXPLAINED]
     named = fitted.words_of(cands.words(vocabulary)[[rows[i] for i in order]], vocabulary.words)
     for i, words in zip(order, named, strict=True):
         picks[i].words = words
         picks[i].author = fitted.author_for(cands.fields[rows[i]], keys[rows[i]])
+        picks[i].coauthor = "" if picks[i].author else fitted.coauthor_for(cands.fields[rows[i]])
 
 
 def embedding_scores(

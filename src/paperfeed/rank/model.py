@@ -151,6 +151,15 @@ class Model:
         best = max(fields.authors, key=lambda a: self.liked_authors.get(author_key(a), 0), default="")
         return best if self.liked_authors.get(author_key(best), 0) else ""
 
+    def coauthor_for(self, fields: Fields) -> str:
+        """The author of this paper who has written with the most liked authors, when that lifted it at all."""
+        keys = {author_key(a) for a in fields.authors}
+        evidence = coauthor_evidence(keys, self.coauthors)
+        at = len(self.coef) - len(COAUTHOR_FEATURES)
+        if not evidence[-1] or float(np.dot(self.coef[at:], evidence)) <= 0:
+            return ""
+        return max(fields.authors, key=lambda a: self.coauthors.get(author_key(a), 0))
+
     # -- storage -----------------------------------------------------------------------------------
     def to_bytes(self) -> bytes:
         buf = io.BytesIO()

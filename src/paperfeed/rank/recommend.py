@@ -58,13 +58,14 @@ class Pick:
     author: str = ""  # its author the user liked most, when that lifted it
     followed: str = ""  # its author the user follows (lifted like a boost phrase)
     margin: float | None = None  # the user's model's own score: near 0 it cannot tell (active learning asks)
+    coauthor: str = ""  # its author who wrote with the most liked authors, when that lifted it (and no liked one did)
 
     def packed(self) -> tuple:
         """Its fields as one plain tuple of strings and numbers, which the garbage collector stops tracking (a
         cache of rankings kept as Pick objects, thousands per ranking, cost a quarter of each new ranking in
         collections); Pick(*row) makes it again."""
         head = (self.id, self.score, self.because, self.because_title, tuple(self.mentions), self.interest)
-        return (*head, tuple(self.words), self.author, self.followed, self.margin)
+        return (*head, tuple(self.words), self.author, self.followed, self.margin, self.coauthor)
 
 
 def reason_text(
@@ -74,6 +75,7 @@ def reason_text(
     words: list[str] | None = None,
     author: str = "",
     followed: str = "",
+    coauthor: str = "",
 ) -> str:
     """The one sentence that says why a paper is recommended (CLI, API, feeds)."""
     if liked_title:
@@ -89,9 +91,17 @@ def reason_text(
         why += f" · by {followed}, whom you follow"
     if author:
         why += f" · by {author}, whose papers you liked"
+    if coauthor:
+        why += f" · by {coauthor}, who has written with authors you liked"
     if words:
         why += f" · words you read about: {', '.join(words)}"
     return why + (f" · mentions {', '.join(mentions)}" if mentions else "")
+
+
+def reason_of(r: dict) -> str:
+    """reason_text of a pick's reason as the pages hold it (web.present.with_reasons)."""
+    args = (r["title"], r["interest"], r["mentions"], r["words"], r["author"], r["followed"], r.get("coauthor", ""))
+    return reason_text(*args)
 
 
 def decay(ages_days: np.ndarray) -> np.ndarray:

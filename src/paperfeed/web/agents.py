@@ -27,7 +27,7 @@ from pydantic import Field
 
 from paperfeed import __version__
 from paperfeed.rank import foryou
-from paperfeed.rank.recommend import reason_text
+from paperfeed.rank.recommend import reason_of
 from paperfeed.search.query import QueryError
 from paperfeed.search.service import Unavailable
 from paperfeed.store import accounts, marks
@@ -244,7 +244,7 @@ class Agents:
             for pick in chosen:
                 if pick.id in papers:
                     r = papers[pick.id]["reason"]
-                    why = reason_text(r["title"], r["interest"], r["mentions"], r["words"], r["author"], r["followed"])
+                    why = reason_of(r)
                     results.append({**self.brief(papers[pick.id]), "score": round(pick.score, 4), "reason": why})
             return {"date": present.iso(day), "needsLikes": ranking.needs_signal, "results": results}
 

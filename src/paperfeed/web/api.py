@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 
 from paperfeed.rank import foryou
-from paperfeed.rank.recommend import reason_text
+from paperfeed.rank.recommend import reason_of
 from paperfeed.search.query import QueryError
 from paperfeed.store import accounts, marks
 from paperfeed.store import queries as q
@@ -347,7 +347,7 @@ def clean_interest(value: str | None) -> str:
 def recommendation_json(paper: dict, pick, base: str) -> dict:
     r = paper["reason"]
     reason = {
-        "text": reason_text(r["title"], r["interest"], r["mentions"], r["words"], r["author"], r["followed"]),
+        "text": reason_of(r),
         "likedId": r["id"],
         "likedTitle": r["title"],
         "interest": r["interest"],
@@ -355,6 +355,7 @@ def recommendation_json(paper: dict, pick, base: str) -> dict:
         "words": r["words"],
         "likedAuthor": r["author"],
         "followedAuthor": r["followed"],
+        "coauthorOfLiked": r.get("coauthor", ""),
     }
     return {
         "id": paper["id"],

@@ -154,6 +154,7 @@ def with_reasons(conn: Connection, picks: list, user: User | None) -> list[dict]
             "words": pick.words,
             "author": pick.author,
             "followed": getattr(pick, "followed", ""),
+            "coauthor": getattr(pick, "coauthor", ""),
         }
     return loaded
 
