@@ -24,8 +24,14 @@ PASSWORD = "correct horse battery"
 TLS = ssl.create_default_context()
 
 
+# `paperfeed serve` closes a connection idle for 5 s (uvicorn's keep-alive timeout), and httpx keeps one as
+# long: a request sent on it as the server closed it failed with "Server disconnected without sending a
+# response" (seen once in CI, a sign-up's connection reused after 49 others). The client lets it go first.
+KEEPALIVE = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=2.0)
+
+
 def client(**options) -> httpx.Client:
-    return httpx.Client(verify=TLS, **options)
+    return httpx.Client(verify=TLS, **({"limits": KEEPALIVE} | options))
 
 
 def get(url: str, timeout: float = 30, **options) -> httpx.Response:
