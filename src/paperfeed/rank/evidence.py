@@ -44,6 +44,7 @@ class Layout:
     author_ids: dict[str, int] = field(default_factory=dict)
     entry_author: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     entry_row: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    sizes: np.ndarray = field(default_factory=lambda: np.zeros(0))  # each paper's number of distinct authors
 
     @classmethod
     def of(cls, fields: list[Fields], keys: list[set[str]] | None = None) -> Layout:
@@ -64,7 +65,8 @@ class Layout:
         entry_author = [ids.setdefault(k, len(ids)) for ks in keys for k in sorted(ks)]
         entry_row = [r for r, ks in enumerate(keys) for _ in ks]
         flat = (np.array(entry_author, dtype=np.int64), np.array(entry_row, dtype=np.int64))
-        return cls(names, cats, primary, bins, keys, ids, *flat)
+        sizes = np.array([len(ks) for ks in keys], dtype=np.float64)
+        return cls(names, cats, primary, bins, keys, ids, *flat, sizes)
 
     def author_features(self, liked: Counter, papers: Counter) -> np.ndarray:
         """Each paper's author evidence (author_evidence's features) against one user's liked authors and their
@@ -88,7 +90,7 @@ class Layout:
         np.maximum.at(best, rows, share[self.entry_author[hit]])
         total = np.bincount(rows, weights=counts, minlength=n)
         named = np.bincount(rows, minlength=n)
-        sizes = np.array([len(ks) for ks in self.keys], dtype=np.float64)
+        sizes = self.sizes
         lifted = named > 0
         b = best[lifted]
         out[lifted] = np.column_stack(
@@ -112,7 +114,7 @@ class Layout:
         if not near.any():
             return out
         rows, per = self.entry_row, near[self.entry_author]
-        sizes = np.array([len(ks) for ks in self.keys], dtype=np.float64)
+        sizes = self.sizes
         per[sizes[rows] > MAX_TEAM] = 0.0
         most = np.zeros(n)
         np.maximum.at(most, rows, per)

@@ -50,7 +50,7 @@ def taste_model(
     it is; a day before that (an older day opened) gets a model of its own, stored under a key of its own."""
     ids, pool_key = cands.negatives(vocabulary, lambda: negative_ids(engine, vocabulary, cands))
     key = hashlib.sha256(f"{model_input(profile)} {pool_key} {model.VERSION}".encode()).hexdigest()[:32]
-    first = min((f.listed for f in cands.fields if f.listed), default=None)
+    first = cands.first_day()
     found = stored_model(engine, user_id, profile.interest, key)
     if found is not None and not found.ranks(first):
         key = hashlib.sha256(f"{key} {first}".encode()).hexdigest()[:32]

@@ -85,6 +85,7 @@ class Candidates:
     _idset: frozenset | None = None
     _row_of: dict | None = None
     _negatives: tuple | None = None
+    _first: tuple | None = None
     _lock: threading.RLock = field(default_factory=threading.RLock)  # negatives() reads idset() inside it
 
     def idset(self) -> frozenset[str]:
@@ -107,6 +108,14 @@ class Candidates:
                 ids = make()
                 self._negatives = (vocabulary.key, ids, model.pool_key(vocabulary.key, ids))
             return self._negatives[1], self._negatives[2]
+
+    def first_day(self):
+        """The earliest listing day among these papers (None if none is listed): where a model's co-author graph
+        must end before (rank/fitting.py). Read once for every user ranking them."""
+        with self._lock:
+            if self._first is None:
+                self._first = (min((f.listed for f in self.fields if f.listed), default=None),)
+            return self._first[0]
 
     def layout(self) -> model.Layout:
         """These papers' fields as every user's model reads them, made once."""

@@ -226,11 +226,11 @@ def meta_matrix(fields: list[Fields], m: Model, own: list[bool] | None, stored: 
             rows.append(r), cols.append(nc + col[f.categories[0]]), vals.append(1.0)
         if f.authors:  # none known (an imported entry kept by its title): its words alone, not "no authors"
             rows.append(r), cols.append(size_at + size_bin(len(f.authors))), vals.append(1.0)
-        evidence = author_evidence(f.authors, m.liked_authors, own[r] if own else False, None, m.author_papers, stored)
+        keys = {author_key(a) for a in f.authors}
+        evidence = author_evidence(f.authors, m.liked_authors, own[r] if own else False, keys, m.author_papers, stored)
         for k, v in enumerate(evidence):
             if v:
                 rows.append(r), cols.append(author_at + k), vals.append(v)
-        keys = {author_key(a) for a in f.authors}
         if graph is None:
             near = m.coauthors
         else:
