@@ -77,12 +77,17 @@ class Corpus:
 
         self.engine = make_engine(f"sqlite:///{FULL / 'paperfeed.db'}")
         cols = papers.c
-        query = select(cols.id, cols.title, cols.abstract, cols.authors, cols.categories, cols.listed_date)
+        query = select(
+            cols.id, cols.title, cols.abstract, cols.authors, cols.categories, cols.listed_date, cols.comments
+        )
         with self.engine.connect() as conn:
             rows = sorted(conn.execute(query), key=lambda r: r.id)
         self.ids = [r.id for r in rows]
+        # As store.taste.paper_fields reads them: the baselines read `text` (title and abstract, as their authors
+        # publish them), ours `words` (with the comments).
         self.fields = [
-            Fields(f"{r.title}\n{r.abstract}", list(r.authors), list(r.categories), r.listed_date) for r in rows
+            Fields(f"{r.title}\n{r.abstract}", list(r.authors), list(r.categories), r.listed_date, r.comments or "")
+            for r in rows
         ]
         self.row = {pid: i for i, pid in enumerate(self.ids)}
         self.search = SearchService(self.engine, FULL)
@@ -90,6 +95,7 @@ class Corpus:
         assert found == self.ids, "every stored paper must be embedded (run bench/speed.py to build the index)"
         self.vecs = vecs
         self._words = None
+        self._plain = None
         self._keys = None
         self._counts: dict[date, Counter] = {}
 
@@ -116,8 +122,14 @@ class Corpus:
     def words(self, vocabulary: terms.Terms):
         """Every paper's tf-idf on the corpus vocabulary, once."""
         if self._words is None:
-            self._words = vocabulary.transform([f.text for f in self.fields])
+            self._words = vocabulary.transform([f.words for f in self.fields])
         return self._words
+
+    def plain_words(self, vocabulary: terms.Terms):
+        """The same of the title and abstract alone (an ablation: what the comments add)."""
+        if self._plain is None:
+            self._plain = vocabulary.transform([f.text for f in self.fields])
+        return self._plain
 
 
 def hf_labels() -> tuple[dict[str, str], dict[str, float]]:
@@ -287,6 +299,10 @@ def ours(c: Corpus, pos: list[int], test: list[int], start: date, vocabulary: te
     # The same without the co-author evidence (the shipped ranker of the last stop, weight 0/likes): what it adds.
     alone = model.fit(likes, words[pos], negatives, words[negs], [], words[:0], c.author_papers(start))
     out["ours without co-authors, embedding weight 0/likes"] = alone.scores(words[test], [c.fields[i] for i in test])
+    # The same without the comments (title and abstract alone, as before session 16): what they add.
+    plain = c.plain_words(vocabulary)
+    titled = model.fit(likes, plain[pos], negatives, plain[negs], [], plain[:0], c.author_papers(start), graph)
+    out[WITHOUT_COMMENTS] = (titled.scores(plain[test], [c.fields[i] for i in test]), emb, rec.EMBED_LIKES / len(pos))
     for k in EMBED_LIKES:
         out[f"ours, embedding weight {k:g}/likes"] = (full, emb, k / len(pos))
     for w in FIXED_WEIGHTS:
@@ -478,18 +494,20 @@ def cli_paragraph(cli: dict, month: str, rng) -> str:
 
 
 WITHOUT_COAUTHORS = "ours without co-authors, embedding weight 0/likes"
+WITHOUT_COMMENTS = f"ours without the comments, embedding weight {rec.EMBED_LIKES:g}/likes"
+COMMENTS = "The authors' comments read with the words (session 16)"
 
 
-def coauthor_paragraph(months_out: list[dict], shipped: str, rng) -> str:
-    """What the co-author evidence adds: the shipped ranker against the same without it, paired over days."""
-    if WITHOUT_COAUTHORS not in months_out[0]["results"]:
+def ablation_paragraph(months_out: list[dict], shipped: str, without: str, title: str, rng) -> str:
+    """What one part adds: the shipped ranker against the same without it (`without`), paired over days."""
+    if without not in months_out[0]["results"]:
         return ""
-    diffs = [m["results"][shipped][:, 0] - m["results"][WITHOUT_COAUTHORS][:, 0] for m in months_out]
+    diffs = [m["results"][shipped][:, 0] - m["results"][without][:, 0] for m in months_out]
     lo, hi = boot_mean(diffs, rng)
     better = sum(d.mean() > 0 for d in diffs)
     verdict = "better" if lo > 0 else ("worse" if hi < 0 else "within the noise")
     return (
-        f"\n\n**The co-author evidence** (session 15): the shipped ranker against the same without it, paired over the"
+        f"\n\n**{title}**: the shipped ranker against the same without it, paired over the"
         f" same days: {np.mean([d.mean() for d in diffs]):+.3f} nDCG@20 on the 6-month mean, 95 % interval"
         f" [{lo:+.3f}, {hi:+.3f}] ({verdict}); better in {better} of {len(diffs)} months."
     )
@@ -575,7 +593,8 @@ def report(months_out: list[dict], ref: dict | None, cli: dict | None, shipped: 
         )
     text += "\n\n**Ours against the best baseline, month by month** (paired over the same days)\n\n"
     text += table(["month", "best baseline", "nDCG@20 difference", "95 % interval", "relative", "verdict"], versus)
-    text += coauthor_paragraph(months_out, shipped, rng)
+    for without, title in ((WITHOUT_COAUTHORS, "The co-author evidence (session 15)"), (WITHOUT_COMMENTS, COMMENTS)):
+        text += ablation_paragraph(months_out, shipped, without, title, rng)
     text += "\n\n**Per month** (nDCG@20 [95 % interval]; reference figure and our difference from it)\n\n"
     text += table(["month", "ranker", "days", "nDCG@20", "P@10", "MRR", "reference (ours - ref)"], monthly)
     if cli:

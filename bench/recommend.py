@@ -91,6 +91,8 @@ class Corpus:
         self.vecs = np.asarray(snap.matrix[rows], dtype=np.float32)
         found = taste.paper_fields(self.engine, self.ids)
         self.fields = [found[i] for i in self.ids]
+        # Title and abstract for every ranker, ours too: the author-continuity protocol stays text-only and the
+        # topic pages carry no comments (For you also reads the comments: bench/curation.py measures that).
         self.texts = [f.text for f in self.fields]
         self.listed = [f.listed for f in self.fields]
         self.authors = [f.authors for f in self.fields]

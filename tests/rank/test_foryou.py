@@ -272,3 +272,48 @@ def test_only_the_newest_few_models_of_a_view_are_kept(service):
     assert taste.load_model(engine, user.id, "", "key0") is None and taste.load_model(engine, user.id, "", "key2")
     taste.save_model(engine, user.id, "", "key2", b"again")  # the same key again: replaced, not doubled
     assert taste.load_model(engine, user.id, "", "key2") == b"again"
+
+
+def test_the_authors_comments_are_words_for_you_reads(service, sample_papers):
+    """A paper's arXiv comments ("code and weights: …") are read with its title and abstract: a day's paper
+    that shares only its comments' words with the likes is lifted by them, and its reason names them; a rule's
+    words are still looked for in the title and abstract alone."""
+    from tests.support.builders import make, run
+
+    engine = service.engine
+    toolkit = "Code and weights released in the quokkaflow toolkit."
+    liked = [
+        make(f"2503.9990{i}", title=f"Topic number {i}", abstract=text, authors=[f"Writer {i}"], comments=toolkit)
+        for i, text in enumerate(("Ocean tides.", "Bird songs.", "Volcanic soil.", "Ancient coins."))
+    ]
+    listed = {"listed_date": DAY, "authors": ["Someone Else"], "categories": ["cs.LG"]}
+    lifted = make("2503.99910", title="Glacier melt", abstract="We measure ice.", comments=toolkit, **listed)
+    plain = make("2503.99911", title="Glacier melt rates", abstract="We measure ice.", **listed)
+    for p in (*liked, lifted, plain):
+        p.categories = ["cs.LG"]
+    run(engine, [*liked, lifted, plain])
+    user = accounts.create_user(engine, "ada", "correct horse battery")
+    for p in liked:
+        marks.set_upvote(engine, user, p.id, True)
+    ranking = foryou.for_you(engine, service, user.id, day_ids(engine))
+    order = [p.id for p in ranking.picks]
+    assert order.index(lifted.id) < order.index(plain.id)
+    assert "quokkaflow" in next(p for p in ranking.picks if p.id == lifted.id).words
+    taste.add_rule(engine, user, "never", "quokkaflow")  # in no title or abstract: removes nothing
+    assert {lifted.id, plain.id} <= {p.id for p in foryou.for_you(engine, service, user.id, day_ids(engine)).picks}
+
+
+def test_a_vocabulary_saved_before_the_comments_were_read_is_fitted_again(service, monkeypatch):
+    from paperfeed.rank import terms
+
+    path = service.root / terms.FILE
+    terms.corpus_terms(service.engine, service.root)
+    with np.load(path) as saved:  # as paperfeed saved it before it read the comments: no `reads`
+        older = {name: saved[name] for name in saved.files if name != "reads"}
+    np.savez(path, **older)
+    terms._checked.clear()
+    fits = counted(monkeypatch, terms, "fit")
+    terms.corpus_terms(service.engine, service.root)
+    terms.corpus_terms(service.engine, service.root)
+    with np.load(path) as saved:
+        assert len(fits) == 1 and str(saved["reads"]) == terms.READS

@@ -126,12 +126,12 @@ def fit_model(
     chosen = {pid for pid, _ in profile.likes} | {pid for pid, _ in profile.imported.matched}
     fields = store_taste.paper_fields(engine, list(chosen) + profile.dislikes)
     examples, texts = [], []
-    for (pid, title), strength, came, text in zip(likes.keys, likes.strength, likes.came, likes.texts, strict=True):
-        f = fields.get(pid) if pid else store_taste.Fields(title, [], [], None)
+    for (pid, title), strength, came in zip(likes.keys, likes.strength, likes.came, strict=True):
+        f = fields.get(pid) if pid else store_taste.Fields(title, [], [], None)  # an unmatched import: its title
         if f is None or (pid and pid not in chosen):
             continue
         examples.append(model.Example(f, model.like_weight(float(strength), came or f.listed, now.date())))
-        texts.append(text or f.text)
+        texts.append(f.words)
     skip = chosen | set(profile.dislikes)
     keep = [i for i, pid in enumerate(pool.ids) if pid not in skip]
     disliked = [fields[pid] for pid in profile.dislikes if pid in fields]
@@ -142,7 +142,7 @@ def fit_model(
         [pool.fields[i] for i in keep],
         pool.words[keep],
         disliked,
-        vocabulary.transform([f.text for f in disliked]),
+        vocabulary.transform([f.words for f in disliked]),
         store_taste.author_papers(engine, list(liked_keys)),
         model.Graph(model.Coauthors.of(store_taste.teams_with(engine, liked_keys, until), liked_keys), until)
         if until
@@ -165,7 +165,7 @@ def read_pool(engine: Engine, vocabulary: terms.Terms, ids: list[str], key: str)
     found = store_taste.paper_fields(engine, ids)
     kept = [pid for pid in ids if pid in found]
     fields = [found[pid] for pid in kept]
-    return model.Pool(kept, fields, vocabulary.transform([f.text for f in fields]), key)
+    return model.Pool(kept, fields, vocabulary.transform([f.words for f in fields]), key)
 
 
 def embedding_model(search: SearchService, engine: Engine, user_id: int, profile: Profile, likes: Likes):

@@ -77,7 +77,7 @@ class Ranking:
 class Candidates:
     ids: list[str]
     vectors: np.ndarray
-    texts: list[str]
+    texts: list[str]  # title and abstract, where a rule's words are looked for (the model also reads comments)
     categories: list[list[str]]
     fields: list[store_taste.Fields] = field(default_factory=list)
     _words: tuple | None = None
@@ -129,7 +129,7 @@ class Candidates:
         papers) and shared by every user ranking them."""
         with self._lock:
             if self._words is None or self._words[0] != vocabulary.key:
-                self._words = (vocabulary.key, vocabulary.transform(self.texts))
+                self._words = (vocabulary.key, vocabulary.transform([f.words for f in self.fields]))
             return self._words[1]
 
 

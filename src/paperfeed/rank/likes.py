@@ -31,7 +31,6 @@ class Likes:
     vectors: np.ndarray
     ages: np.ndarray
     strength: np.ndarray
-    texts: list[str] = field(default_factory=list)  # title and abstract (an imported entry: its title)
     came: list[datetime | None] = field(default_factory=list)  # when the user came to it (None: its listing)
 
 
@@ -58,14 +57,13 @@ def like_matrix(engine: Engine, search: SearchService, profile: Profile, now: da
     keys = [(pid, "") for pid in ids] + [(None, title) for title, _, _ in imported]
     times = [when.get(pid) or opened_at[pid] for pid in ids] + [at for _, _, at in imported]
     weights = [strength[pid] for pid in ids] + [1.0] * len(imported)
-    texts = [f"{stored[pid].title}\n{stored[pid].abstract}" for pid in ids] + [title for title, _, _ in imported]
     # An imported paper came to the user when it was listed, not when the file was imported (None: the
     # model reads its listing date); an upvote, save or opening when it was made.
     liked_at = dict(profile.likes)
     added = profile.imported.added
     came = [liked_at.get(pid) or added.get(pid) or (None if pid in when else opened_at[pid]) for pid in ids]
     came += [None] * len(imported)
-    return Likes(keys, vectors.astype(np.float32), rec.age_days(times, now), np.array(weights), texts, came)
+    return Likes(keys, vectors.astype(np.float32), rec.age_days(times, now), np.array(weights), came)
 
 
 def with_zeros(ids: list[str], found: list[str], vecs: np.ndarray, dim: int) -> np.ndarray:

@@ -33,6 +33,9 @@ SAMPLE = 20_000
 SEED = 0
 DRIFT = 0.25  # refit when the store's size has moved this far from the size it was fitted on
 FILE = "terms.npz"
+# What the words were counted in (store.taste.Fields.words). A vocabulary saved before the comments were read
+# (no `reads`) is fitted again, and so is every user model on it (its key changes).
+READS = "title abstract comments"
 
 
 @dataclass
@@ -87,7 +90,7 @@ def _drifted(fitted_on: int, stored: int) -> bool:
 
 def fit(engine: Engine, stored: int) -> Terms | None:
     ids = store_taste.sample_paper_ids(engine, SAMPLE, SEED)
-    texts = [f.text for f in store_taste.paper_fields(engine, ids).values()]
+    texts = [f.words for f in store_taste.paper_fields(engine, ids).values()]
     small = len(texts) < 2000
     vectorizer = rec.tfidf_vectorizer(
         min_df=1 if len(texts) < 50 else 2 if small else 5, max_df=1.0 if len(texts) < 50 else 0.1
@@ -122,6 +125,7 @@ def save(terms: Terms, path: Path) -> None:
             idf=terms.vectorizer.idf_,
             fitted_on=terms.fitted_on,
             negatives=np.array(terms.negatives, dtype=str),
+            reads=READS,
         )
     os.replace(tmp, path)
 
@@ -138,6 +142,8 @@ def _read(path: Path) -> Terms | None:
         with np.load(path, allow_pickle=False) as data:
             words, idf, fitted_on = data["words"], data["idf"], int(data["fitted_on"])
             negatives = data["negatives"].tolist()
+            if str(data["reads"]) != READS:  # fitted on other fields of the papers: fitted again
+                return None
         vectorizer = rec.tfidf_vectorizer()
         vectorizer.set_params(vocabulary={w: i for i, w in enumerate(words.tolist())})
         vectorizer.idf_ = idf

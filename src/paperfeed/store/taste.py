@@ -274,23 +274,31 @@ def opened(conn: Connection, user_id: int) -> list[str]:
 class Fields:
     """What a For-you model reads of a paper: its words, its authors, its categories, when it was listed."""
 
-    text: str
+    text: str  # title and abstract (what a rule's words are looked for in, and what the baselines read)
     authors: list[str]
     categories: list[str]
     listed: date | None
+    comments: str = ""  # the authors' arXiv comments: a project page, code, the venue, the length
+
+    @property
+    def words(self) -> str:
+        """The text For you's words are counted in: title, abstract and comments. The comments are the
+        authors' own line on arXiv ("project page: …", "code at …", "accepted at …"); read with the rest they
+        measured +0.008 nDCG@20 [+0.002, +0.014] on the validation months, better in 5 of 6 (issue #20)."""
+        return f"{self.text}\n{self.comments}" if self.comments else self.text
 
 
 def paper_fields(engine: Engine, ids: list[str]) -> dict[str, Fields]:
     """id -> Fields of the stored ones of `ids` (read in chunks: SQLite caps a statement's parameters)."""
     cols = papers.c
-    query = select(cols.id, cols.title, cols.abstract, cols.authors, cols.categories, cols.listed_date)
+    query = select(cols.id, cols.title, cols.abstract, cols.authors, cols.categories, cols.listed_date, cols.comments)
     out = {}
     with engine.connect() as conn:
         for start in range(0, len(ids), 5000):
             for r in conn.execute(query.where(cols.id.in_(ids[start : start + 5000]))):
-                out[r.id] = Fields(
-                    f"{r.title}\n{r.abstract}", list(r.authors or []), list(r.categories or []), r.listed_date
-                )
+                authors, categories = list(r.authors or []), list(r.categories or [])
+                text = f"{r.title}\n{r.abstract}"
+                out[r.id] = Fields(text, authors, categories, r.listed_date, r.comments or "")
     return out
 
 
