@@ -100,7 +100,7 @@ def normalize_title(title: str) -> str:
     Case, accents, punctuation, LaTeX braces and spacing differ between arXiv, Hugging Face
     and hand-copied pages; only letters and digits are compared.
     """
-    if title.isascii():  # most titles and names: no accents to take off (the same key, a third of the time)
+    if title.isascii():  # most titles and names: no accents to take off, the same key in a third of the time
         s = title.lower()
     else:
         s = unicodedata.normalize("NFKD", title).casefold()

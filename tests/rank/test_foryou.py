@@ -282,15 +282,14 @@ def test_the_authors_comments_are_words_for_you_reads(service, sample_papers):
 
     engine = service.engine
     toolkit = "Code and weights released in the quokkaflow toolkit."
+    # Four likes on unrelated topics whose comments name the same toolkit; two papers of DAY alike but for it.
     liked = [
         make(f"2503.9990{i}", title=f"Topic number {i}", abstract=text, authors=[f"Writer {i}"], comments=toolkit)
         for i, text in enumerate(("Ocean tides.", "Bird songs.", "Volcanic soil.", "Ancient coins."))
     ]
-    listed = {"listed_date": DAY, "authors": ["Someone Else"], "categories": ["cs.LG"]}
+    listed = {"listed_date": DAY, "authors": ["Someone Else"]}
     lifted = make("2503.99910", title="Glacier melt", abstract="We measure ice.", comments=toolkit, **listed)
     plain = make("2503.99911", title="Glacier melt rates", abstract="We measure ice.", **listed)
-    for p in (*liked, lifted, plain):
-        p.categories = ["cs.LG"]
     run(engine, [*liked, lifted, plain])
     user = accounts.create_user(engine, "ada", "correct horse battery")
     for p in liked:
