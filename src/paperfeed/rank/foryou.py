@@ -28,7 +28,7 @@ from paperfeed.models import author_key
 from paperfeed.rank import model, terms
 from paperfeed.rank import recommend as rec
 from paperfeed.rank.fitting import embedding_model, taste_model
-from paperfeed.rank.likes import Likes, like_matrix, paper_rows, search_dim, with_zeros  # noqa: F401
+from paperfeed.rank.likes import Likes, like_matrix, search_dim, with_zeros  # noqa: F401
 from paperfeed.rank.lru import LRU
 from paperfeed.search.service import SearchService
 from paperfeed.store import authors

@@ -1,5 +1,6 @@
 """A user's positive signals as one matrix: liked, saved and imported papers and those opened, each with its
-embedding (zeros for a paper not indexed yet), age, strength, text and the day the user came to it."""
+embedding (zeros for a paper not indexed yet), age, strength and the day the user came to it (their words and
+fields are read where the model is fitted, rank/fitting.py)."""
 
 from __future__ import annotations
 
@@ -20,11 +21,6 @@ if TYPE_CHECKING:
 OPENED_STRENGTH = 0.3  # a paper opened says less than one upvoted or saved
 
 
-def paper_rows(engine: Engine, ids: list[str]) -> dict:
-    """id -> (id, title, abstract, categories) of the stored ones of `ids`."""
-    return queries.text_rows(engine, ids)
-
-
 @dataclass
 class Likes:
     keys: list[tuple[str | None, str]]  # (paper id, "") or (None, imported title)
@@ -43,7 +39,7 @@ def like_matrix(engine: Engine, search: SearchService, profile: Profile, now: da
     opened_at = dict.fromkeys(profile.opened, now)
     found, found_vecs = search.vectors(list(strength))
     dim = found_vecs.shape[1] if found else search_dim(search)
-    stored = paper_rows(engine, list(strength))
+    stored = queries.stored_ids(engine, list(strength))
     ids = [pid for pid in strength if pid in stored]
     vecs = with_zeros(ids, found, found_vecs, dim)
     imported = [

@@ -203,14 +203,13 @@ def top_categories(conn: Connection, start: date, end: date, n: int = 10) -> lis
     return [c for c, _ in rows]
 
 
-def text_rows(engine: Engine, ids: list[str]) -> dict:
-    """id -> (id, title, abstract, categories) of the stored ones of `ids`."""
-    rows = {}
-    query = select(papers.c.id, papers.c.title, papers.c.abstract, papers.c.categories)
+def stored_ids(engine: Engine, ids: list[str]) -> set[str]:
+    """The ones of `ids` the store holds."""
+    found = set()
     with engine.connect() as conn:
         for start in range(0, len(ids), 5000):
-            rows.update({r.id: r for r in conn.execute(query.where(papers.c.id.in_(ids[start : start + 5000])))})
-    return rows
+            found.update(conn.scalars(select(papers.c.id).where(papers.c.id.in_(ids[start : start + 5000]))))
+    return found
 
 
 def in_category(conn: Connection, category: str, start: date, end: date) -> set[str]:
