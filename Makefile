@@ -46,7 +46,13 @@ TEST_MODELS := $(abspath build/test-models)
 # The PostgreSQL pass reports as it goes, the SQLite pass into build/test-sqlite.log, printed when both are done.
 # `make test SERIAL=1`: one pass after the other, both reporting as they go.
 SQLITE_LOG := build/test-sqlite.log
-PYTEST := PAPERFEED_TEST_MODELS=$(TEST_MODELS) $(BIN)/python -m pytest -n $(JOBS)
+# Python writes the bytecode of paperfeed and of the tests once, for the processes after it to read: with
+# PYTHONDONTWRITEBYTECODE set (some shells and images set it) each of the hundreds of `paperfeed` processes
+# and test workers compiled them again (0.17 s of a core for a server's imports alone).
+test test-fast: export PYTHONDONTWRITEBYTECODE =
+# --dist loadgroup: the tests of a module that starts one server (or one browser) for all of them run in one
+# worker (pytest.mark.xdist_group), not in both, each starting its own.
+PYTEST := PAPERFEED_TEST_MODELS=$(TEST_MODELS) $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
 test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check src tests bench
 	rm -rf $(TEST_MODELS)
@@ -69,7 +75,7 @@ endif
 # by the export's version, as the product's own cache is), never the vectors.
 test-fast: $(STAMP)
 	rm -f $(TEST_MODELS)/sample-vectors.npz
-	PAPERFEED_TEST_MODELS=$(TEST_MODELS) $(BIN)/python -m pytest -n $(JOBS) -x -m "not slow and not browser and not process"
+	PAPERFEED_TEST_MODELS=$(TEST_MODELS) $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -x -m "not slow and not browser and not process"
 
 # Refresh docs/screenshots/ from the demo that `make run` serves (the browser tests write theirs under build/).
 screenshots: $(STAMP) $(CHROMIUM)

@@ -17,6 +17,9 @@ from paperfeed.store import accounts, make_engine
 from paperfeed.store import queries as q
 from tests.conftest import new_store, served, store_env
 
+# In one worker, as the one server the module starts is shared by its tests.
+pytestmark = pytest.mark.xdist_group("agents")
+
 TOOLS = {
     "search_papers",
     "daily_papers",

@@ -18,7 +18,8 @@ from playwright.sync_api import Page, expect, sync_playwright
 from paperfeed.search.lexical import query_stems, stem
 from tests.conftest import REPO, new_store, served
 
-pytestmark = pytest.mark.browser  # `make test-fast` leaves these out; `make test` runs them
+# `make test-fast` leaves these out; `make test` runs them, all in one worker (one browser, one server).
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]

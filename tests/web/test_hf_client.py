@@ -17,6 +17,9 @@ from paperfeed.store import make_engine
 from paperfeed.store.importer import Importer
 from tests.conftest import ARCHIVE, new_store, served
 
+# In one worker, as the one server the module starts is shared by its tests.
+pytestmark = pytest.mark.xdist_group("hf-client")
+
 # paperfeed's encoder sets HF_HUB_OFFLINE (no model download, ever); the client here talks to a loopback
 # paperfeed, so "offline" is lifted for it alone, and telemetry and update checks stay off.
 CLIENT_ENV = {
