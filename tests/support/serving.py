@@ -125,6 +125,15 @@ def token(client: httpx.Client, path: str) -> str:
     return CSRF.search(client.get(path).text).group(1)
 
 
+def sign_in(url: str, name: str) -> httpx.Client:
+    """An existing account signed in through the real form."""
+    c = browser(url)
+    form = {"username": name, "password": PASSWORD, "csrf_token": token(c, "/login")}
+    answer = c.post("/login", data=form)
+    assert answer.status_code == 303, answer.text[:300]
+    return c
+
+
 def register(url: str, name: str) -> httpx.Client:
     """A new account through the real form, signed in. As a person would, "busy checking passwords" (503: two
     argon2 checks at a time, five seconds' wait, which fifty sign-ups at once on a loaded machine can pass) is
