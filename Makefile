@@ -17,10 +17,14 @@ $(CHROMIUM):
 
 # uv installs the same pinned packages pip would, compiling them to bytecode on every core: 22 s against pip's
 # 84 s into a fresh .venv here. Where uv cannot (no uv wheel, an index only pip is configured for), pip does it.
-# uv reads no pip.conf: the places pip is told to look through the environment are passed on.
+# uv reads no pip configuration: where pip is told to look (its environment, else its configuration files:
+# a mirror, a folder of wheels such as a CPU build of torch) is passed on.
 UV := uv==0.13.8
-UV_INSTALL := $(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode --system-certs \
-	$(if $(PIP_INDEX_URL),--index-url $(PIP_INDEX_URL)) $(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS))
+pip_setting = $(or $(PIP_$(1)),$(shell $(PYTHON) -m pip config get global.$(2) 2>/dev/null))
+INDEX_URL = $(call pip_setting,INDEX_URL,index-url)
+FIND_LINKS = $(call pip_setting,FIND_LINKS,find-links)
+UV_INSTALL = $(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode --system-certs \
+	$(if $(INDEX_URL),--index-url $(INDEX_URL)) $(foreach link,$(FIND_LINKS),--find-links $(link))
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	{ $(BIN)/pip install --quiet '$(UV)' && UV_HTTP_TIMEOUT=30 $(UV_INSTALL) -e '.[dev]'; } \
