@@ -15,8 +15,8 @@ $(CHROMIUM):
 	if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium
 
-# uv installs the same pinned packages pip would, compiling them to bytecode on every core: 22 s against pip's
-# 84 s into a fresh .venv here. Where uv cannot (no uv wheel, an index only pip is configured for), pip does it.
+# uv installs the same pinned packages pip would, compiling them to bytecode on every core: `make install` into
+# a fresh .venv took 28 s against pip's 84 s here. Where uv cannot (no uv wheel, an index only pip is configured for), pip does it.
 # uv reads no pip configuration: where pip is told to look (its environment, else its configuration files:
 # a mirror, a folder of wheels such as a CPU build of torch) is passed on.
 UV := uv==0.13.8
@@ -46,8 +46,9 @@ TEST_MODELS := $(abspath build/test-models)
 # The whole suite twice, both at once: on SQLite (the embedded default) and on a real PostgreSQL that pgserver
 # starts. One pass after the other left the cores idle an eighth of the time (tests waiting on a server, a
 # timeout, a browser); side by side they keep both busy: 505 s against 561 s one after the other, measured here
-# on two cores (fresh-clone runs of the same suite vary by more than that). Both passes take about 8 minutes
-# here now, and `bash .ci/run` on a fresh clone about 8.5, installing included (the aim is 7).
+# on two cores (fresh-clone runs of the same suite vary by more than that). `bash .ci/run` on a fresh clone,
+# installing included, took 8:22 to 10:11 here in five runs (the aim is 7), 17 % less than before uv and the
+# lighter tests of issue 21 in paired runs.
 # The PostgreSQL pass reports as it goes, the SQLite pass into build/test-sqlite.log, printed when both are done.
 # `make test SERIAL=1`: one pass after the other, both reporting as they go.
 SQLITE_LOG := build/test-sqlite.log
@@ -56,7 +57,8 @@ SQLITE_LOG := build/test-sqlite.log
 # and test workers compiled them again (0.17 s of a core for a server's imports alone).
 test test-fast: export PYTHONDONTWRITEBYTECODE =
 # --dist loadgroup: the tests of a module that starts one server (or one browser) for all of them run in one
-# worker (pytest.mark.xdist_group), not in both, each starting its own.
+# worker (pytest.mark.xdist_group), not in both, each starting its own. (`make test-fast` keeps plain load: there
+# the two grouped modules it runs took 2:25 against 2:15, a tail of one worker.)
 PYTEST := PAPERFEED_TEST_MODELS=$(TEST_MODELS) $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
 test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check src tests bench
@@ -80,7 +82,7 @@ endif
 # by the export's version, as the product's own cache is), never the vectors.
 test-fast: $(STAMP)
 	rm -f $(TEST_MODELS)/sample-vectors.npz
-	PAPERFEED_TEST_MODELS=$(TEST_MODELS) $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -x -m "not slow and not browser and not process"
+	PAPERFEED_TEST_MODELS=$(TEST_MODELS) $(BIN)/python -m pytest -n $(JOBS) -x -m "not slow and not browser and not process"
 
 # Refresh docs/screenshots/ from the demo that `make run` serves (the browser tests write theirs under build/).
 screenshots: $(STAMP) $(CHROMIUM)
