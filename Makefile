@@ -47,7 +47,7 @@ TEST_MODELS := $(abspath build/test-models)
 # starts. One pass after the other left the cores idle an eighth of the time (tests waiting on a server, a
 # timeout, a browser); side by side they keep both busy: 505 s against 561 s one after the other, measured here
 # on two cores (fresh-clone runs of the same suite vary by more than that). `bash .ci/run` on a fresh clone,
-# installing included, took 8:22 to 10:11 here in five runs (the aim is 7), 17 % less than before uv and the
+# installing included, took 8:22 to 11:08 here in five runs (the aim is 7), 17 % less than before uv and the
 # lighter tests of issue 21 in paired runs.
 # The PostgreSQL pass reports as it goes, the SQLite pass into build/test-sqlite.log, printed when both are done.
 # `make test SERIAL=1`: one pass after the other, both reporting as they go.
