@@ -14,12 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher, profiles
 from sqlalchemy import create_engine, func, select
 
 from paperfeed.store import accounts
 from paperfeed.store.schema import upvotes
-from tests.conftest import new_store, shared
+from tests.conftest import cheap_passwords, new_store, shared
 from tests.support.serving import PASSWORD, get, register, sign_in, start, stop, token
 
 pytestmark = pytest.mark.process  # starts, kills or floods paperfeed processes: make test, not test-fast
@@ -149,11 +148,11 @@ def test_a_node_killed_mid_sync_leaves_the_other_serving_and_catches_up(two_dirs
 def test_serve_with_two_workers_counts_fifty_upvotes_at_once(two_dirs, model_cache, sample_papers, monkeypatch):
     a_dir, _, store = two_dirs
     # The fifty readers are made in the store, with the cheapest argon2 hash, and sign in through the form:
-    # signing up fifty at the shipped cost (test_serve_faults does) took 6 s of a core for what this test
-    # does not check. Signing in verifies each hash at its own cost.
+    # signing up fifty at the shipped cost (test_serve_faults does) took about 8 s of a core for what this
+    # test does not check. Signing in verifies each hash at its own cost.
     engine = create_engine(store)
     with monkeypatch.context() as cheap:
-        cheap.setattr(accounts, "_hasher", PasswordHasher.from_parameters(profiles.CHEAPEST))
+        cheap_passwords(cheap)
         names = [f"user{i:02d}" for i in range(50)]
         for name in names:
             accounts.create_user(engine, name, PASSWORD)
