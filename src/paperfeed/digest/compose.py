@@ -4,6 +4,7 @@ rendered as one multipart (plain text + HTML) message with one-click unsubscribe
 from __future__ import annotations
 
 import binascii
+import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -56,6 +57,13 @@ def excerpt(text: str, limit: int = EXCERPT) -> str:
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
 
 
+@functools.cache
+def mail_templates() -> Environment:
+    """The messages' templates, one set per process: every digest run and verification message made its
+    own, compiling each template again."""
+    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+
+
 class Composer:
     """Builds digests; caches what many users share within one run (trending, categories, searches)."""
 
@@ -64,7 +72,7 @@ class Composer:
         self.settings = settings
         self.secret = secret
         self.search = search
-        self.env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+        self.env = mail_templates()
         self._cache: dict[tuple, list[str] | set[str]] = {}
         self._rows: dict[str, dict] = {}
 
