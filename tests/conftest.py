@@ -17,12 +17,13 @@ from sqlalchemy.engine import make_url
 
 from paperfeed.config import Settings, get_settings
 from paperfeed.ingest import arxiv_snapshot
+from paperfeed.rank import terms
 from paperfeed.search.encoder import ensure_onnx, get_encoder
 from paperfeed.search.indexer import sync
 from paperfeed.search.service import SearchService
 from paperfeed.store import init_db, make_engine
 from paperfeed.store.importer import Importer
-from tests.support.vectors import RememberingEncoder
+from tests.support.vectors import RememberingEncoder, remembering_words
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).parent.parent
@@ -296,11 +297,14 @@ def remembering(encoder, model_cache) -> RememberingEncoder:
     return RememberingEncoder(encoder, model_cache / "sample-vectors.npz")
 
 
+REMEMBERED_WORDS = remembering_words(terms.fit_words)
+
+
 def remember_in_process(monkeypatch, model_cache: Path, remembering: RememberingEncoder) -> None:
     """The app and the CLI run in the test's process get the remembering encoder: `paperfeed index` after a
     damaged index, or an import through the web, embedded the sample's papers again (about 12 s of a core
     each). A chosen number of ONNX sessions gets the model itself (test_cli checks that choice reaches it), as
-    do the processes a test starts."""
+    do the processes a test starts. For you's vocabulary is remembered too (tests.support.vectors)."""
     from paperfeed.search import encoder as encoder_module
     from paperfeed.search import service as service_module
 
@@ -311,6 +315,7 @@ def remember_in_process(monkeypatch, model_cache: Path, remembering: Remembering
 
     monkeypatch.setattr(encoder_module, "get_encoder", get)
     monkeypatch.setattr(service_module, "get_encoder", get)
+    monkeypatch.setattr(terms, "fit_words", REMEMBERED_WORDS)
 
 
 def cheap_passwords(monkeypatch) -> None:

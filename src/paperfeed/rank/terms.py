@@ -90,20 +90,26 @@ def _drifted(fitted_on: int, stored: int) -> bool:
 
 def fit(engine: Engine, stored: int) -> Terms | None:
     ids = store_taste.sample_paper_ids(engine, SAMPLE, SEED)
-    texts = [f.words for f in store_taste.paper_fields(engine, ids).values()]
-    small = len(texts) < 2000
-    vectorizer = rec.tfidf_vectorizer(
-        min_df=1 if len(texts) < 50 else 2 if small else 5, max_df=1.0 if len(texts) < 50 else 0.1
-    )
-    try:
-        vectorizer.fit(texts)
-    except ValueError:  # no words at all
+    vectorizer = fit_words([f.words for f in store_taste.paper_fields(engine, ids).values()])
+    if vectorizer is None:
         return None
     with engine.connect() as conn:
         newest = latest_day(conn)
     before = newest - timedelta(days=model.RECENT_DAYS) if newest else None
     negatives = store_taste.sample_paper_ids(engine, model.NEGATIVES, model.SEED, before=before)
     return _terms(vectorizer, stored, negatives)
+
+
+def fit_words(texts: list[str]):
+    """The tf-idf fitted on `texts`; None when they hold no words at all."""
+    small = len(texts) < 2000
+    vectorizer = rec.tfidf_vectorizer(
+        min_df=1 if len(texts) < 50 else 2 if small else 5, max_df=1.0 if len(texts) < 50 else 0.1
+    )
+    try:
+        return vectorizer.fit(texts)
+    except ValueError:
+        return None
 
 
 def _terms(vectorizer, fitted_on: int, negatives: list[str]) -> Terms:
