@@ -77,7 +77,7 @@ else
 	test $$sqlite = 0 -a $$postgresql = 0 || { echo "make test: failed (SQLite pass exit $$sqlite, PostgreSQL pass exit $$postgresql)"; exit 1; }
 endif
 
-# The inner loop: SQLite only, no browser, not the whole-corpus import, no test that starts, kills or floods
+# The inner loop: SQLite only, no browser, no test that reads the whole corpus, none that starts, kills or floods
 # paperfeed processes; stops at the first failure. It keeps the exported model between runs (its file is named
 # by the export's version, as the product's own cache is), never the vectors.
 test-fast: $(STAMP)

@@ -24,6 +24,7 @@ from paperfeed.search.service import SearchService
 from paperfeed.store import init_db, make_engine
 from paperfeed.store.importer import Importer
 from tests.support.vectors import RememberingEncoder, remembering_words
+from tests.support.xdist_groups import keep_groups_together
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).parent.parent
@@ -59,10 +60,12 @@ def pytest_configure_node(node):
     node.workerinput["sqlite_only_file"] = node.config.sqlite_only_file
 
 
+@pytest.hookimpl(trylast=True)  # after pytest-xdist's own (tests.support.xdist_groups)
 def pytest_collection_modifyitems(config, items):
     """On PostgreSQL the SQLite-only tests are left out, and said so at the end (never skipped silently); so
     are the tests that use no store at all (no `postgres` among their fixtures: parsers, formats, the model's
     arithmetic), which the SQLite pass of `make test` runs and a second pass would only repeat."""
+    keep_groups_together(config, items)
     if config.getoption("--store") != "postgresql":
         return
     left = [i for i in items if i.get_closest_marker("sqlite_only")]

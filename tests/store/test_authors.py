@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from datetime import date
 
+import pytest
 from alembic import command
 from sqlalchemy import delete, select
 
@@ -93,6 +94,7 @@ def test_followed_authors_new_papers(engine):
         assert authors.followed_keys(conn, alice.id) == []
 
 
+@pytest.mark.slow  # reads the whole corpus: make test runs it, make test-fast leaves it out
 def test_the_name_key_on_the_real_corpus():
     """67,802 arXiv papers: folding case, accents, punctuation and spacing merges 3,333 written forms into 1,652
     names; initials stay apart (say so in docs/discussions.md and the author page)."""

@@ -1,0 +1,45 @@
+"""How `make test` runs the suite itself."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).parents[1]
+GROUPED = """
+import os, pytest
+
+pytestmark = pytest.mark.xdist_group("together")
+
+
+@pytest.mark.parametrize("n", range(8))
+def test_one(n):
+    with open(os.environ["PIDS"], "a") as f:
+        f.write(f"{os.getpid()}\\n")
+"""
+CONFTEST = """
+import pytest
+from tests.support.xdist_groups import keep_groups_together
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    keep_groups_together(config, items)
+"""
+
+
+def test_a_group_of_tests_runs_in_one_worker(tmp_path):
+    """`--dist loadgroup` keeps an xdist_group's tests in one worker (the browser module's share one server
+    and one chromium); under pytest 9.2 they were spread over both until tests/support/xdist_groups.py."""
+    (tmp_path / "test_grouped.py").write_text(GROUPED)
+    (tmp_path / "conftest.py").write_text(CONFTEST)
+    pids = tmp_path / "pids"
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}  # the options of the run around it
+    env |= {"PIDS": str(pids), "PYTHONPATH": str(REPO)}
+    args = ["-n", "2", "--dist", "loadgroup", "-q", "-p", "no:cacheprovider", "--rootdir", str(tmp_path)]
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", *args, str(tmp_path)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    written = pids.read_text().split()
+    assert len(written) == 8 and len(set(written)) == 1, written
