@@ -47,8 +47,7 @@ TEST_MODELS := $(abspath build/test-models)
 # starts. One pass after the other left the cores idle an eighth of the time (tests waiting on a server, a
 # timeout, a browser); side by side they keep both busy: 505 s against 561 s one after the other, measured here
 # on two cores (fresh-clone runs of the same suite vary by more than that). `bash .ci/run` on a fresh clone,
-# installing included, took 8:22 to 11:08 here in five runs (the aim is 7), 17 % less than before uv and the
-# lighter tests of issue 21 in paired runs.
+# installing included, took 8:50 here (the aim is 7; the same run took anything from 8:22 to 11:13 before).
 # The PostgreSQL pass reports as it goes, the SQLite pass into build/test-sqlite.log, printed when both are done.
 # `make test SERIAL=1`: one pass after the other, both reporting as they go.
 SQLITE_LOG := build/test-sqlite.log
@@ -57,8 +56,8 @@ SQLITE_LOG := build/test-sqlite.log
 # and test workers compiled them again (0.17 s of a core for a server's imports alone).
 test test-fast: export PYTHONDONTWRITEBYTECODE =
 # --dist loadgroup: the tests of a module that starts one server (or one browser) for all of them run in one
-# worker (pytest.mark.xdist_group), not in both, each starting its own. (`make test-fast` keeps plain load: there
-# the two grouped modules it runs took 2:25 against 2:15, a tail of one worker.)
+# worker (pytest.mark.xdist_group), not in both, each starting its own (tests/support/xdist_groups.py keeps that
+# working under pytest 9.2). `make test-fast` keeps plain load: grouped, it took 1:51 against 1:48.
 PYTEST := PAPERFEED_TEST_MODELS=$(TEST_MODELS) $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
 test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check src tests bench
