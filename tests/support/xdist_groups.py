@@ -11,10 +11,15 @@ def keep_groups_together(config, items) -> None:
     where xdist's did not (with a fixed xdist, it finds it there and does nothing)."""
     if not getattr(config.option, "loadgroup", False):
         return
-    from _pytest.nodeid import NodeId
-
+    grouped = []
     for item in items:
         marks = item.iter_markers("xdist_group")
         names = {str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in marks}
         if names and "@" not in item.nodeid:
-            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(sorted(names))}")
+            grouped.append((item, "_".join(sorted(names))))
+    if not grouped:  # xdist did it (a pytest before 9.2, or a fixed xdist)
+        return
+    from _pytest.nodeid import NodeId
+
+    for item, group in grouped:
+        item._id = NodeId.parse(f"{item.nodeid}@{group}")
