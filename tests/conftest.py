@@ -168,11 +168,11 @@ def model_cache(tmp_path_factory) -> Path:
 
 
 class Postgres:
-    """One PostgreSQL server for the run (pgserver ships the binaries); a database per test.
+    """One PostgreSQL server per test process (pgserver ships the binaries); a database per test.
 
     The server is a throwaway one: it does not flush to disk (fsync, full_page_writes and synchronous_commit
     off, as PostgreSQL's docs suggest for data that can be made again). No test crashes PostgreSQL itself, so
-    what the tests check is unchanged; each database made or dropped costs a few ms instead of about 80."""
+    what the tests check is unchanged. Its files are kept in memory where it can (memory_dir)."""
 
     SETTINGS = ("fsync = off", "full_page_writes = off", "synchronous_commit = off")
 
@@ -214,6 +214,20 @@ class Postgres:
         return name
 
 
+def memory_dir() -> str | None:
+    """/dev/shm where it is writable with room to spare (a tmpfs), else the usual temporary folder (None).
+
+    The throwaway PostgreSQL keeps its files there. Each test's database is a copy of a template, about 480
+    files, and on this machine's ext4 disk each file made cost about 140 us of the kernel: 120-240 ms of a
+    core a database, most of the 78 s of CPU the PostgreSQL servers used in a pass. In memory a copy takes
+    10-15 ms, and the servers used 32 s. Nothing there outlives the run (about 160 MB at most)."""
+    try:
+        room = os.statvfs("/dev/shm")
+    except OSError:
+        return None
+    return "/dev/shm" if room.f_bavail * room.f_frsize > 1 << 30 and os.access("/dev/shm", os.W_OK) else None
+
+
 @pytest.fixture(scope="session")
 def store_kind(request) -> str:
     return request.config.getoption("--store")
@@ -225,7 +239,7 @@ def postgres(store_kind) -> Iterator[Postgres | None]:
         yield None
         return
     # Outside pytest's own temporary folders: pytest tidies old ones (chmod, rm) while a later run starts.
-    root = Path(tempfile.mkdtemp(prefix="paperfeed-pg-"))
+    root = Path(tempfile.mkdtemp(prefix="paperfeed-pg-", dir=memory_dir()))
     pg = Postgres(root)
     yield pg
     pg.close()
