@@ -240,7 +240,7 @@ def test_text_cleaning():
         "title,authors,email\nAttention Is All You Need,Vaswani,vaswani@google.com\n@handle,x,y\n",
         "%PDF-1.7\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n",
         "@string{nips = {NeurIPS}}\n@comment{nothing else}\n",
-        bytes(random.Random(7).getrandbits(8) for _ in range(100_000)).decode("utf-8", errors="replace"),
+        random.Random(7).randbytes(100_000).decode("utf-8", errors="replace"),  # 364 of them "@"
     ],
     ids=["empty", "blank", "json", "csv", "pdf", "macros-only", "binary"],
 )
