@@ -15,9 +15,9 @@ from paperfeed.search.service import SearchService
 from paperfeed.store.importer import Importer
 
 pytestmark = pytest.mark.process  # starts, kills or floods paperfeed processes: make test, not test-fast
-# Papers of the sample the killed run embeds: enough for five chunks of 40, a kill after two or more, and
+# Papers of the sample the killed run embeds: enough for five chunks of 20, a kill after two or more, and
 # searches with ten hits; the processes embed with the model itself (about 20 papers a second a core).
-PAPERS = 200
+PAPERS, CHUNK = 100, 20
 
 
 def committed_rows(path) -> int:
@@ -36,7 +36,7 @@ def test_index_survives_sigkill_and_the_next_run_repairs_it(
     env = {
         **os.environ,
         "PAPERFEED_DATA_DIR": str(settings.data_dir),
-        "PAPERFEED_INDEX_CHUNK": "40",
+        "PAPERFEED_INDEX_CHUNK": str(CHUNK),
         "PAPERFEED_MODEL_CACHE_DIR": str(settings.model_cache),
     }
     state = settings.data_dir / "index" / "vectors" / "state.sqlite"
@@ -44,13 +44,13 @@ def test_index_survives_sigkill_and_the_next_run_repairs_it(
         [sys.executable, "-m", "paperfeed", "index"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     deadline = time.monotonic() + 240
-    while committed_rows(state) < 80 and proc.poll() is None and time.monotonic() < deadline:
+    while committed_rows(state) < 2 * CHUNK and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
     done = committed_rows(state)
-    assert 0 < done < len(papers) and done % 40 == 0
+    assert 0 < done < len(papers) and done % CHUNK == 0
 
     # Between the kill and the repair, search answers from what was committed.
     interrupted = SearchService(engine, settings.data_dir, encoder=encoder)
