@@ -15,15 +15,17 @@ $(CHROMIUM):
 	if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium
 
-# uv installs the same pinned packages pip would, compiling them to bytecode on every core: `make install` into
-# a fresh .venv took 28 s against pip's 84 s here. Where uv cannot (no uv wheel, an index only pip is configured for), pip does it.
+# uv installs the same pinned packages pip would: `make install` into a fresh .venv took 3 s here, against pip's
+# 84 s. It compiles no bytecode: compiling every installed module took 28 s more (torch alone is thousands),
+# while Python compiles what is imported, once, as it first imports it (below). Where uv cannot (no uv wheel,
+# an index only pip is configured for), pip does it.
 # uv reads no pip configuration: where pip is told to look (its environment, else its configuration files:
 # a mirror, a folder of wheels such as a CPU build of torch) is passed on.
 UV := uv==0.13.8
 pip_setting = $(or $(PIP_$(1)),$(shell $(PYTHON) -m pip config get global.$(2) 2>/dev/null))
 INDEX_URL = $(call pip_setting,INDEX_URL,index-url)
 FIND_LINKS = $(call pip_setting,FIND_LINKS,find-links)
-UV_INSTALL = $(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode --system-certs \
+UV_INSTALL = $(BIN)/uv pip install --quiet --python $(BIN)/python --system-certs \
 	$(if $(INDEX_URL),--index-url $(INDEX_URL)) $(foreach link,$(FIND_LINKS),--find-links $(link))
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,10 +54,11 @@ TEST_MODELS := $(abspath build/test-models)
 # The PostgreSQL pass reports as it goes, the SQLite pass into build/test-sqlite.log, printed when both are done.
 # `make test SERIAL=1`: one pass after the other, both reporting as they go.
 SQLITE_LOG := build/test-sqlite.log
-# Python writes the bytecode of paperfeed and of the tests once, for the processes after it to read: with
-# PYTHONDONTWRITEBYTECODE set (some shells and images set it) each of the hundreds of `paperfeed` processes
-# and test workers compiled them again (0.17 s of a core for a server's imports alone).
-test test-fast: export PYTHONDONTWRITEBYTECODE =
+# Python writes the bytecode of what it imports once (paperfeed, the tests, the installed packages), for the
+# processes after it to read: with PYTHONDONTWRITEBYTECODE set (some shells and images set it) each of the
+# hundreds of `paperfeed` processes and test workers compiled them again (0.17 s of a core for a server's
+# imports alone, when only paperfeed's own modules were left to compile).
+run test test-fast bench: export PYTHONDONTWRITEBYTECODE =
 # --dist loadgroup: the tests of a module that starts one server (or one browser) for all of them run in one
 # worker (pytest.mark.xdist_group), not in both, each starting its own (tests/support/xdist_groups.py keeps that
 # working under pytest 9.2). `make test-fast` keeps plain load: grouped, it took 1:51 against 1:48.
@@ -64,6 +67,9 @@ test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check src tests bench
 	rm -rf $(TEST_MODELS)
 	mkdir -p build
+	@# One process compiles what collecting the tests imports (about 1,500 modules, 6 s of a core after a fresh
+	@# install) before the passes start six processes at once, each of which would compile them all again.
+	$(BIN)/python -m pytest --collect-only -q -p no:cacheprovider > /dev/null
 ifdef SERIAL
 	$(PYTEST)
 	$(PYTEST) --store postgresql
