@@ -49,8 +49,8 @@ TEST_MODELS := $(abspath build/test-models)
 # starts. One pass after the other left the cores idle an eighth of the time (tests waiting on a server, a
 # timeout, a browser); side by side they keep both busy: 505 s against 561 s one after the other, measured here
 # on two cores (fresh-clone runs of the same suite vary by more than that). `bash .ci/run` on a fresh clone,
-# installing included, took 7:49 to 8:50 here in four runs (the aim is 7); the code before issue 21's last
-# changes took 8:55 and 8:58, run in turn with two of them (and from 8:22 to 11:13 on other days).
+# installing included (the aim is 7 minutes), run in turn with the code before the last round of changes:
+# 7:39 and 7:48 against 8:49 and 9:19; after the install was lightened, 8:42 against 9:11 in a slower hour.
 # The PostgreSQL pass reports as it goes, the SQLite pass into build/test-sqlite.log, printed when both are done.
 # `make test SERIAL=1`: one pass after the other, both reporting as they go.
 SQLITE_LOG := build/test-sqlite.log
