@@ -64,12 +64,16 @@ run test test-fast bench: export PYTHONDONTWRITEBYTECODE =
 # working under pytest 9.2). `make test-fast` keeps plain load: grouped, it took 1:51 against 1:48.
 PYTEST := PAPERFEED_TEST_MODELS=$(TEST_MODELS) $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
 test: $(STAMP) $(CHROMIUM)
-	$(BIN)/ruff check src tests bench
 	rm -rf $(TEST_MODELS)
 	mkdir -p build
-	@# One process compiles what collecting the tests imports (about 1,500 modules, 6 s of a core after a fresh
-	@# install) before the passes start six processes at once, each of which would compile them all again.
-	$(BIN)/python -m pytest --collect-only -q -p no:cacheprovider > /dev/null
+	@# The model is exported in the background from the start (tests/support/model.py: the passes' first tests
+	@# wait for it) while ruff checks and one process compiles what collecting the tests imports (about 1,500
+	@# modules, 6 s of a core after a fresh install) before the passes start six processes at once, each of which
+	@# would compile them all again. A failed check stops the export. Its output (transformers' progress bar, or
+	@# why it failed, which the fixture then says again) goes to build/test-model-export.log.
+	@$(BIN)/python -m tests.support.model $(TEST_MODELS) > build/test-model-export.log 2>&1 & export=$$!; \
+	{ $(BIN)/ruff check src tests bench && $(BIN)/python -m pytest --collect-only -q -p no:cacheprovider > /dev/null; } \
+		|| { kill $$export; exit 1; }
 ifdef SERIAL
 	$(PYTEST)
 	$(PYTEST) --store postgresql

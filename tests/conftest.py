@@ -3,7 +3,6 @@ on a real PostgreSQL that pgserver starts), recorded real responses, the shared 
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import socket
@@ -18,11 +17,12 @@ from sqlalchemy.engine import make_url
 from paperfeed.config import Settings, get_settings
 from paperfeed.ingest import arxiv_snapshot
 from paperfeed.rank import terms
-from paperfeed.search.encoder import ensure_onnx, get_encoder
+from paperfeed.search.encoder import get_encoder
 from paperfeed.search.indexer import sync
 from paperfeed.search.service import SearchService
 from paperfeed.store import init_db, make_engine
 from paperfeed.store.importer import Importer
+from tests.support.model import export
 from tests.support.vectors import RememberingEncoder, remembering_words
 from tests.support.xdist_groups import keep_groups_together
 
@@ -158,13 +158,7 @@ def model_cache(tmp_path_factory) -> Path:
     shared = os.environ.get("PAPERFEED_TEST_MODELS")
     if not shared:
         return tmp_path_factory.mktemp("models")
-    path = Path(shared)
-    path.mkdir(parents=True, exist_ok=True)
-    # One worker exports while the other waits for its file: both exporting at once took each twice as long.
-    with open(path / ".export.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        ensure_onnx(path)
-    return path
+    return export(Path(shared))  # or waits for the export `make test` started (tests/support/model.py)
 
 
 class Postgres:

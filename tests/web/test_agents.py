@@ -6,16 +6,18 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from typing import TYPE_CHECKING
 
 import anyio
 import httpx2
 import pytest
-from mcp import Client, StdioServerParameters
-from mcp.client.streamable_http import streamable_http_client
 
 from paperfeed.store import accounts, make_engine
 from paperfeed.store import queries as q
 from tests.conftest import new_store, served, store_env
+
+if TYPE_CHECKING:
+    from mcp import Client
 
 # In one worker, as the one server the module starts is shared by its tests.
 pytestmark = pytest.mark.xdist_group("agents")
@@ -59,7 +61,10 @@ def http_url(store, model_cache):
         yield url + "/mcp"
 
 
+# The SDK is imported where a client is made: at the top it cost 0.6 s of every test process's collection.
 def stdio(store, model_cache, token: str = "") -> Client:
+    from mcp import Client, StdioServerParameters
+
     data = store[0]
     env = {**os.environ, "PAPERFEED_DATA_DIR": str(data), "PAPERFEED_MODEL_CACHE_DIR": str(model_cache)}
     env |= store_env(data) | {"PAPERFEED_TOKEN": token, "PAPERFEED_QUERY_TIMEOUT": str(SLOW_MACHINE["query_timeout"])}
@@ -67,6 +72,9 @@ def stdio(store, model_cache, token: str = "") -> Client:
 
 
 def http(url: str, token: str = "") -> Client:
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return Client(streamable_http_client(url, http_client=httpx2.AsyncClient(headers=headers, timeout=60)))
 

@@ -10,7 +10,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.sparse as sp
 
 from paperfeed.models import author_key
 from paperfeed.store.taste import Fields
@@ -48,6 +47,8 @@ class Layout:
 
     @classmethod
     def of(cls, fields: list[Fields], keys: list[set[str]] | None = None) -> Layout:
+        import scipy.sparse as sp  # loaded on first use, not by every server and command that imports this
+
         names = sorted({c for f in fields for c in f.categories})
         col = {c: i for i, c in enumerate(names)}
         rows, cols, vals, prow, pcol = [], [], [], [], []

@@ -38,7 +38,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import numpy as np
-import scipy.sparse as sp
 
 from paperfeed.models import author_key
 from paperfeed.rank.evidence import (  # noqa: F401  (AUTHOR_FEATURES, Layout, ... are read as model.X)
@@ -92,6 +91,8 @@ class Model:
         the likes (its own like is left out of its author counts); `stored`: they are among the papers counted
         in author_papers (the training papers; left out of them too); `graph` (Graph): they are learned from,
         and those in the co-author graph count only their other papers' co-authors."""
+        import scipy.sparse as sp  # loaded on first use, not by every server and command that imports this
+
         meta = meta_matrix(fields, self, own, stored, graph)
         return sp.hstack([words, meta], format="csr", dtype=np.float32)
 
@@ -119,10 +120,14 @@ class Model:
     def words_for(self, words_row, vocabulary: np.ndarray, n: int = 3) -> list[str]:
         """The words of one paper that lifted it most (their weight times their tf-idf), best first; a word
         already named inside a phrase is not named again ("diffusion", not also "diffusion model")."""
+        import scipy.sparse as sp
+
         return self.words_of(sp.csr_matrix(words_row), vocabulary, n)[0]
 
     def words_of(self, words, vocabulary: np.ndarray, n: int = 3) -> list[list[str]]:
         """words_for of each row of a tf-idf matrix, read in one pass (not a sparse slice per paper)."""
+        import scipy.sparse as sp
+
         words = sp.csr_matrix(words)
         lift_all = words.data * self.coef[words.indices]
         out = []
@@ -212,6 +217,8 @@ class Graph:
 
 
 def meta_matrix(fields: list[Fields], m: Model, own: list[bool] | None, stored: bool, graph: Graph | None = None):
+    import scipy.sparse as sp
+
     categories = m.categories
     col = {c: i for i, c in enumerate(categories)}
     nc = len(categories)
@@ -264,6 +271,7 @@ def fit(
     author (store.taste.author_papers), the training papers among them; without it, the training papers'.
     `graph`: who the liked authors wrote with (evidence.Coauthors over the stored papers up to a day, none of
     those to be ranked); without it, no co-author evidence."""
+    import scipy.sparse as sp
     from sklearn.linear_model import LogisticRegression
 
     if not likes or not (negatives or dislikes):

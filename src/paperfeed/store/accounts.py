@@ -17,7 +17,6 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from zxcvbn import zxcvbn
 
 from paperfeed.clock import utcnow
 from paperfeed.store.db import group_lock, insert_ignore
@@ -107,6 +106,8 @@ def check_password(password: str, username: str = "", email: str | None = None) 
         raise AccountError(f"the password must have at least {MIN_PASSWORD} characters")
     if len(password) > 1024:
         raise AccountError("the password is too long (1024 characters at most)")
+    from zxcvbn import zxcvbn  # loaded on first use, not by every command and server start (20 ms)
+
     # zxcvbn's cost grows with length; a long password's first 100 characters decide.
     verdict = zxcvbn(password[:100], user_inputs=[u for u in (username, email or "") if u])
     if verdict["score"] < MIN_STRENGTH:

@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
-from feedgen.feed import FeedGenerator
 from pydantic import BaseModel, Field
 
 from paperfeed.clock import utcnow
@@ -195,6 +194,8 @@ def thread_feed(request: Request, paper: Annotated[str, Query(max_length=200)]):
     with c.engine.connect() as conn:
         thread = threads.latest_threads(conn, found["id"], None, FEED_THREADS)
     base = c.settings.base_url.rstrip("/")
+    from feedgen.feed import FeedGenerator  # loaded on first use, not by every server start
+
     fg = FeedGenerator()
     page = f"{base}/papers/{found['id']}"
     fg.id(page + "#discussion")

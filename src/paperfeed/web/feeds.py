@@ -11,7 +11,6 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
-from feedgen.feed import FeedGenerator
 
 from paperfeed.digest import subscriptions as subs
 from paperfeed.models import clean_text
@@ -31,6 +30,8 @@ FEED_SIZE = 50
 def feed_response(request: Request, title: str, path: str, papers: list[dict], fmt: str) -> Response:
     # The configured address, never the request's Host header (which any client can set).
     base = ctx(request).settings.base_url.rstrip("/")
+    from feedgen.feed import FeedGenerator  # loaded on first use, not by every server start
+
     fg = FeedGenerator()
     fg.id(base + path)
     fg.title(clean_text(title))
