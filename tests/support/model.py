@@ -1,8 +1,9 @@
 """The model the tests embed with, exported once for a whole `make test`: both passes and all their workers.
 
 `make test` starts `python -m tests.support.model DIR` as it begins, so the export (about 20 s, much of it
-reading torch's files) runs beside ruff and the collecting. The first tests of both passes need the model, and
-when they exported it themselves the two cores were a third idle for 15 s while all four workers waited on it.
+reading torch's files) runs beside ruff and the collecting. The first tests of both passes need the model: when
+they exported it themselves, the two cores were a third idle for 15 s while all four workers waited on it, and
+half as idle with the export started first (one run each; a few seconds of a 7-minute run, inside its noise).
 The model_cache fixture takes the same lock: it waits for that export, or makes its own when run without it.
 """
 
