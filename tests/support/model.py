@@ -10,6 +10,7 @@ The model_cache fixture takes the same lock: it waits for that export, or makes 
 from __future__ import annotations
 
 import fcntl
+import signal
 import sys
 from pathlib import Path
 
@@ -26,4 +27,6 @@ def export(folder: Path) -> Path:
 
 
 if __name__ == "__main__":
+    # A shell starts a command it runs in the background with Ctrl-C ignored: it stops with `make test`.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     export(Path(sys.argv[1]))
