@@ -23,6 +23,8 @@ from paperfeed.search.service import SearchService
 from paperfeed.store import init_db, make_engine
 from paperfeed.store.importer import Importer
 from tests.support.model import export
+from tests.support.postgres import Postgres
+from tests.support.postgres import start as start_postgres
 from tests.support.vectors import RememberingEncoder, remembering_words
 from tests.support.xdist_groups import keep_groups_together
 
@@ -161,67 +163,6 @@ def model_cache(tmp_path_factory) -> Path:
     return export(Path(shared))  # or waits for the export `make test` started (tests/support/model.py)
 
 
-class Postgres:
-    """One PostgreSQL server per test process (pgserver ships the binaries); a database per test.
-
-    The server is a throwaway one: it does not flush to disk (fsync, full_page_writes and synchronous_commit
-    off, as PostgreSQL's docs suggest for data that can be made again). No test crashes PostgreSQL itself, so
-    what the tests check is unchanged. Its files are kept in memory where it can (memory_dir)."""
-
-    SETTINGS = ("fsync = off", "full_page_writes = off", "synchronous_commit = off")
-
-    def __init__(self, root: Path):
-        import pgserver
-        import psycopg
-
-        self.server = pgserver.get_server(root, cleanup_mode="stop")
-        self.host = str(root)
-        self.count = 0
-        # One connection for making and dropping databases (a psql process per statement cost more).
-        self.admin = psycopg.connect(host=self.host, user="postgres", dbname="postgres", autocommit=True)
-        for setting in self.SETTINGS:
-            self.admin.execute(f"ALTER SYSTEM SET {setting}")
-        self.admin.execute("SELECT pg_reload_conf()")
-
-    def close(self) -> None:
-        self.admin.close()
-        self.server.cleanup()
-
-    def drop(self, name: str) -> None:
-        """A test's database goes when the test ends, with any session it left open."""
-        self.admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    def url(self, name: str) -> str:
-        return f"postgresql+psycopg://postgres:@/{name}?host={self.host}"
-
-    def create(self, name: str | None = None, template: str | None = None) -> str:
-        if name is None:
-            self.count += 1
-            name = f"t{self.count}"
-        self.drop(name)
-        if template:  # a template with a session open cannot be copied: end any left (a test's engine)
-            self.admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (template,))
-            # FILE_COPY copies the template's files at once (the default, WAL_LOG, writes them through the log).
-            self.admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY')
-        else:
-            self.admin.execute(f'CREATE DATABASE "{name}"')
-        return name
-
-
-def memory_dir() -> str | None:
-    """/dev/shm where it is writable with room to spare (a tmpfs), else the usual temporary folder (None).
-
-    The throwaway PostgreSQL keeps its files there. Each test's database is a copy of a template, about 480
-    files, and on this machine's ext4 disk each file made cost about 140 us of the kernel: 120-240 ms of a
-    core a database, most of the 78 s of CPU the PostgreSQL servers used in a pass. In memory a copy takes
-    10-15 ms, and the servers used 32 s. Nothing there outlives the run (about 160 MB at most)."""
-    try:
-        room = os.statvfs("/dev/shm")
-    except OSError:
-        return None
-    return "/dev/shm" if room.f_bavail * room.f_frsize > 1 << 30 and os.access("/dev/shm", os.W_OK) else None
-
-
 @pytest.fixture(scope="session")
 def store_kind(request) -> str:
     return request.config.getoption("--store")
@@ -233,11 +174,9 @@ def postgres(store_kind) -> Iterator[Postgres | None]:
         yield None
         return
     # Outside pytest's own temporary folders: pytest tidies old ones (chmod, rm) while a later run starts.
-    root = Path(tempfile.mkdtemp(prefix="paperfeed-pg-", dir=memory_dir()))
-    pg = Postgres(root)
+    pg = start_postgres()
     yield pg
     pg.close()
-    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

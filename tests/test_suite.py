@@ -43,3 +43,32 @@ def test_a_group_of_tests_runs_in_one_worker(tmp_path):
     assert run.returncode == 0, run.stdout + run.stderr
     written = pids.read_text().split()
     assert len(written) == 8 and len(set(written)) == 1, written
+
+
+LEFT_RUNNING = """
+import sys, time
+from pathlib import Path
+from tests.support.postgres import start
+
+pg = start(Path(sys.argv[1]))
+print(pg.root, flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_server_left_by_a_killed_test_process_is_stopped_and_removed_by_the_next_run(tmp_path):
+    """A test process killed before its teardown (kill -9; a cancelled CI job) leaves its PostgreSQL running,
+    with its files in /dev/shm: memory held until the machine restarts. The next run sweeps it."""
+    from tests.support.postgres import alive, sweep
+
+    made = subprocess.Popen(
+        [sys.executable, "-c", LEFT_RUNNING, str(tmp_path)], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    root = Path(made.stdout.readline().strip())
+    postmaster = int((root / "data" / "postmaster.pid").read_text().split()[0])
+    assert sweep(tmp_path) == [], "a server whose test process lives is in use"
+    made.kill()
+    made.wait()
+    assert alive(postmaster), "killed, the test process left its server running"
+    assert sweep(tmp_path) == [root]
+    assert not alive(postmaster) and not root.exists()
