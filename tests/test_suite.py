@@ -1,8 +1,10 @@
 """How `make test` runs the suite itself."""
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).parents[1]
@@ -56,19 +58,30 @@ time.sleep(120)
 """
 
 
-def test_a_server_left_by_a_killed_test_process_is_stopped_and_removed_by_the_next_run(tmp_path):
+def test_a_server_left_by_a_killed_test_process_is_stopped_and_removed_by_the_next_run():
     """A test process killed before its teardown (kill -9; a cancelled CI job) leaves its PostgreSQL running,
     with its files in /dev/shm: memory held until the machine restarts. The next run sweeps it."""
     from tests.support.postgres import alive, sweep
 
-    made = subprocess.Popen(
-        [sys.executable, "-c", LEFT_RUNNING, str(tmp_path)], cwd=REPO, stdout=subprocess.PIPE, text=True
-    )
-    root = Path(made.stdout.readline().strip())
-    postmaster = int((root / "data" / "postmaster.pid").read_text().split()[0])
-    assert sweep(tmp_path) == [], "a server whose test process lives is in use"
-    made.kill()
-    made.wait()
-    assert alive(postmaster), "killed, the test process left its server running"
-    assert sweep(tmp_path) == [root]
-    assert not alive(postmaster) and not root.exists()
+    # Not tmp_path: a worker's is too long for the server's socket (107 bytes at most in a Unix socket's path).
+    parent = Path(tempfile.mkdtemp(prefix="pf-sweep-"))
+    log = parent / "made.log"
+    with open(log, "w") as err:
+        made = subprocess.Popen(
+            [sys.executable, "-c", LEFT_RUNNING, str(parent)], cwd=REPO, stdout=subprocess.PIPE, stderr=err, text=True
+        )
+    try:
+        root = Path(made.stdout.readline().strip())
+        assert root.name.startswith("paperfeed-pg-"), log.read_text()[-2000:]
+        postmaster = int((root / "data" / "postmaster.pid").read_text().split()[0])
+        assert sweep(parent) == [], "a server whose test process lives is in use"
+        made.kill()
+        made.wait()
+        assert alive(postmaster), "killed, the test process left its server running"
+        assert sweep(parent) == [root]
+        assert not alive(postmaster) and not root.exists()
+    finally:
+        made.kill()
+        made.wait()
+        sweep(parent)
+        shutil.rmtree(parent, ignore_errors=True)
