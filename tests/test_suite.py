@@ -63,7 +63,8 @@ def test_a_server_left_by_a_killed_test_process_is_stopped_and_removed_by_the_ne
     with its files in /dev/shm: memory held until the machine restarts. The next run sweeps it."""
     from tests.support.postgres import alive, sweep
 
-    # Not tmp_path: a worker's is too long for the server's socket (107 bytes at most in a Unix socket's path).
+    # A short folder of its own, as the suite's servers have: under a worker's long tmp_path, pgserver puts the
+    # socket elsewhere (a Unix socket's path has 107 bytes at most), in a folder nothing removes.
     parent = Path(tempfile.mkdtemp(prefix="pf-sweep-"))
     log = parent / "made.log"
     with open(log, "w") as err:

@@ -29,7 +29,8 @@ class Postgres:
 
         self.root = root  # its owner's pid, and the server's files in data/ (initdb wants a folder of its own)
         self.server = pgserver.get_server(root / "data", cleanup_mode="stop")
-        self.host = str(root / "data")
+        # Where pgserver put the socket: in data/, or elsewhere when that path is over a socket's 107 bytes.
+        self.host = str(self.server.get_postmaster_info().socket_dir)
         self.count = 0
         # One connection for making and dropping databases (a psql process per statement cost more).
         self.admin = psycopg.connect(host=self.host, user="postgres", dbname="postgres", autocommit=True)
