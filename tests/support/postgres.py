@@ -102,26 +102,31 @@ def sweep(*parents: Path) -> list[Path]:
                 owner = int((root / OWNER).read_text())
             except (OSError, ValueError):
                 continue
-            if alive(owner):
+            if alive(owner) or not stop(root):
                 continue
-            stop(root)
             shutil.rmtree(root, ignore_errors=True)
             swept.append(root)
     return swept
 
 
-def stop(root: Path) -> None:
-    """The server running on `root`'s files, if one is, stopped at once (SIGQUIT: nothing in it is kept)."""
+def stop(root: Path) -> bool:
+    """The server running on `root`'s files, if one is, stopped at once (SIGQUIT: nothing in it is kept);
+    False where it is not ours to stop."""
     try:
         pid = int((root / "data" / "postmaster.pid").read_text().split()[0])
         ours = str(root) in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
     except (OSError, ValueError, IndexError):
-        return  # not running, or that pid is now another process
-    if ours:
+        return True  # not running, or that pid is now another process
+    if not ours:
+        return True
+    try:
         os.kill(pid, signal.SIGQUIT)
-        deadline = time.monotonic() + 10
-        while alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
+    except PermissionError:  # another user's test run, on a shared machine: theirs to sweep
+        return False
+    deadline = time.monotonic() + 10
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return True
 
 
 def alive(pid: int) -> bool:
