@@ -10,6 +10,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from paperfeed.store.lease import alive  # whether a process still runs (also read by tests/test_suite.py)
+
 PREFIX = "paperfeed-pg-"
 OWNER = "owner.pid"  # the test process that made the server: while it lives, the server is in use
 
@@ -126,14 +128,4 @@ def stop(root: Path) -> bool:
     deadline = time.monotonic() + 10
     while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    return True
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process (pgserver runs the server as its own user under root)
-        return True
     return True
